@@ -1,0 +1,113 @@
+"""The one boundary where AWS and botocore errors become ddbvault errors.
+
+Every message names the API action, the resource (table ARN or s3://bucket/key), the AWS error
+code, and for AccessDenied the IAM permission most likely missing. AWS's own message is kept,
+shortened; it names principals and resources, never item contents or credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError, HTTPClientError,
+                                 NoCredentialsError, NoRegionError, PartialCredentialsError)
+
+from ..errors import (AccessDeniedError, AwsError, AwsNotFoundError, DdbvaultError,
+                      RetriesExhaustedError, UsageError)
+from .retry import is_retryable
+
+ACCESS_DENIED_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", "Forbidden",
+    "AllAccessDisabled", "InvalidClientTokenId", "UnrecognizedClientException",
+    "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+    "KMS.AccessDeniedException", "KMSAccessDeniedException",
+})
+CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
+                              "ExpiredTokenException", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
+NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "404",
+                             "NotFound", "TableNotFoundException", "NoSuchUpload"})
+
+# The IAM action an API call needs, where it is not simply "<service>:<Action>".
+_PERMISSION_OF = {
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListParts": "s3:ListMultipartUploadParts",
+}
+_SERVICE_PREFIX = {"dynamodb": "dynamodb", "s3": "s3", "sts": "sts", "kms": "kms", "sns": "sns"}
+
+
+def permission_for(service: str, action: str, message: str = "", acl: str | None = None) -> str:
+    """The IAM permission an AccessDenied on `service`'s `action` most likely lacks."""
+    lowered = message.lower()
+    if "kms" in lowered and service == "s3":
+        return "kms:GenerateDataKey"
+    if service == "s3" and acl and "acl" in lowered:
+        return "s3:PutObjectAcl"
+    name = f"{_SERVICE_PREFIX.get(service, service)}:{action}"
+    return _PERMISSION_OF.get(name, name)
+
+
+def _code_of(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or
+               exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "Unknown")
+
+
+def _short(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def translate(exc: BaseException, *, service: str, action: str, resource: str,
+              acl: str | None = None) -> DdbvaultError:
+    """A DdbvaultError for `exc`, raised while calling `action` on `resource`."""
+    if isinstance(exc, DdbvaultError):
+        return exc
+    where = f"{action} on {resource}"
+    if isinstance(exc, ClientError):
+        code = _code_of(exc)
+        aws_message = _short(exc.response.get("Error", {}).get("Message") or "")
+        detail = f"{where} failed: {code}" + (f" ({aws_message})" if aws_message else "")
+        fields = dict(action=action, resource=resource, code=code)
+        if code in ACCESS_DENIED_CODES:
+            if code in CREDENTIAL_CODES:
+                return AccessDeniedError(detail, "check the AWS credentials (profile, environment, role) "
+                                         "and that they have not expired", permission=None, **fields)
+            perm = permission_for(service, action, aws_message, acl)
+            return AccessDeniedError(f"{detail}; missing permission: {perm}",
+                                     f"grant {perm} on {resource} to the principal making the call",
+                                     permission=perm, **fields)
+        if code in NOT_FOUND_CODES:
+            return AwsNotFoundError(detail, "check the name, the account and the region", **fields)
+        if is_retryable(exc):
+            return RetriesExhaustedError(f"{detail}; retries exhausted",
+                                         "the service kept throttling or failing; retry later or "
+                                         "lower --read-share/--read-rcu", **fields)
+        return AwsError(detail, None, **fields)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AccessDeniedError(f"{where} failed: no AWS credentials found",
+                                 "configure the standard AWS credential chain (AWS_PROFILE, "
+                                 "environment variables, SSO, instance role)",
+                                 action=action, resource=resource, code="NoCredentials")
+    if isinstance(exc, NoRegionError):
+        return UsageError(f"{where}: no AWS region configured",
+                          "set AWS_REGION or pass --region")
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        return RetriesExhaustedError(f"{where} failed: cannot reach the endpoint ({_short(exc)})",
+                                     "check the network, the region and AWS_ENDPOINT_URL*",
+                                     action=action, resource=resource, code=type(exc).__name__)
+    return AwsError(f"{where} failed: {type(exc).__name__}: {_short(exc)}", None, action=action,
+                    resource=resource, code=type(exc).__name__)
+
+
+@contextlib.contextmanager
+def translated(*, service: str, action: str, resource: str, acl: str | None = None) -> Iterator[None]:
+    """Run the block; re-raise AWS/botocore errors as DdbvaultError (`raise ... from exc`)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, service=service, action=action, resource=resource, acl=acl) from exc

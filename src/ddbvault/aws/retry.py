@@ -1,0 +1,100 @@
+"""The one place ddbvault retries AWS calls: exponential backoff with full jitter.
+
+Two layers, on purpose:
+- botocore's "standard" retry mode (configured in aws/session.py, 3 attempts) absorbs brief
+  transport faults inside each call;
+- `call_with_retries` here gives throttling, 5xx and connection resets a longer, patient budget
+  (default 10 attempts, delays up to 20 s), and is what the scan loop and uploads use.
+
+When the budget runs out the last exception propagates unchanged; the error translator turns
+it into RetriesExhaustedError. Nothing is ever retried without a delay, and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+THROTTLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
+    "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "RequestThrottled",
+    "RequestThrottledException", "ThrottledException", "BandwidthLimitExceeded",
+})
+TRANSIENT_CODES = frozenset({
+    "InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable",
+    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+    "PriorRequestNotComplete",
+})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in THROTTLE_CODES or code in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, (ConnectionError, HTTPClientError))
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLE_CODES
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 10
+    base_delay: float = 0.1
+    max_delay: float = 20.0
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**attempt)]; attempt counts from 0."""
+        return rand() * min(self.max_delay, self.base_delay * (2 ** attempt))
+
+
+class RetryStats:
+    """Counts retries across threads, for the run's summary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.throttles = 0
+        self.transient = 0
+
+    def record(self, exc: BaseException) -> None:
+        with self._lock:
+            if is_throttle(exc):
+                self.throttles += 1
+            else:
+                self.transient += 1
+
+
+def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy, what: str,
+                      stats: RetryStats | None = None,
+                      sleep: Callable[[float], object] | None = None,
+                      cancelled: threading.Event | None = None) -> T:
+    """Call fn() until it succeeds or a non-retryable error or the attempt budget ends it.
+
+    `sleep` defaults to waiting on `cancelled`, so a cancelled run stops waiting at once; the
+    caller checks `cancelled` itself after we return or raise.
+    """
+    event = cancelled or threading.Event()
+    wait = sleep or event.wait
+    for attempt in range(policy.attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_retryable(exc) or attempt == policy.attempts - 1 or event.is_set():
+                raise
+            if stats:
+                stats.record(exc)
+            delay = policy.delay(attempt)
+            log.debug("%s: %s, retry %d/%d in %.2fs", what, type(exc).__name__, attempt + 1,
+                      policy.attempts - 1, delay)
+            wait(delay)
+    raise AssertionError("unreachable")

@@ -1,0 +1,178 @@
+"""The `ddbvault` command: a thin shell over the library API.
+
+Results go to stdout (one JSON object with --json), progress and logs to stderr. Errors print
+one line naming what failed and a "Try: ..." hint, and exit with the code from exit_codes.py.
+This is the only module that exits the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import sys
+
+import click
+import orjson
+
+from . import __version__
+from .aws.session import Principal
+from .backup import BackupOptions, backup_table
+from .codec import COMPRESSIONS
+from .errors import DdbvaultError
+from .exit_codes import ExitCode
+from .stores.base import DEFAULT_ACL, SSE_CHOICES
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
+_UNITS = {None: 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
+          "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3}
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a size; use e.g. 256MiB, 1GiB or 1048576")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[unit.lower() if unit else None])
+
+
+class _Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        return value if isinstance(value, int) else parse_size(value)
+
+
+def _emit_json(payload: dict) -> None:
+    sys.stdout.buffer.write(orjson.dumps(payload) + b"\n")
+    sys.stdout.flush()
+
+
+def _fail(exc: DdbvaultError, as_json: bool) -> None:
+    click.echo(f"ddbvault: error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"Try: {exc.hint}", err=True)
+    if as_json:
+        _emit_json(exc.to_dict())
+    sys.exit(int(exc.exit_code))
+
+
+def _terminate_as_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: stop cleanly
+    raise KeyboardInterrupt()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ddbvault")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Back up DynamoDB tables into S3 in a separate account, and restore them anywhere."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--to", "dest", required=True, metavar="DEST",
+              help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID.")
+@click.option("--segments", type=click.IntRange(1, 1_000_000), help="Parallel scan segments "
+              "[default: ~1 per GiB of table, at least --workers].")
+@click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Threads scanning segments at once.")
+@click.option("--read-share", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of the table's provisioned RCU to use [default: 0.5].")
+@click.option("--read-rcu", type=click.FloatRange(0, min_open=True),
+              help="Absolute read cap in RCU/s (on-demand tables default to 1000).")
+@click.option("--consistent-read", is_flag=True, help="Strongly consistent Scan (twice the RCU).")
+@click.option("--compression", type=click.Choice(COMPRESSIONS), default="gzip", show_default=True)
+@click.option("--compression-level", type=int, help="gzip 1-9 (default 6), zstd 1-22 (default 3).")
+@click.option("--object-size", type=_Size(), default="256MiB", show_default=True,
+              help="Stored size at which a data object rolls over.")
+@click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
+              help="S3 multipart part size; memory per worker.")
+@click.option("--acl", default=DEFAULT_ACL, show_default=True,
+              help="Canned ACL on every object; 'none' sends no ACL.")
+@click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's].")
+@click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms.")
+@click.option("--storage-class", help="S3 storage class, e.g. STANDARD_IA.")
+@click.option("--source-role", metavar="ARN", help="Role to assume for reading the table.")
+@click.option("--source-external-id", help="External id for --source-role.")
+@click.option("--dest-role", metavar="ARN", help="Role to assume for writing the bucket.")
+@click.option("--external-id", help="External id for --dest-role.")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
+def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
+           compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
+           source_role, source_external_id, dest_role, external_id, profile, region, as_json,
+           progress) -> None:
+    """Back up TABLE into DEST. Writes data objects, then the manifest last."""
+    options = BackupOptions(
+        segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
+        consistent_read=consistent_read, compression=compression,
+        compression_level=compression_level, object_size=object_size, part_size=part_size,
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
+        storage_class=storage_class,
+        source=Principal(profile=profile, region=region, role_arn=source_role,
+                         external_id=source_external_id, session_name="ddbvault-source"),
+        dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
+                       session_name="ddbvault-dest"),
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from .progress import TerminalProgress
+        bar = TerminalProgress()
+    try:
+        result = backup_table(table, dest, options, progress=bar)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    finally:
+        if bar:
+            bar.stop()
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
+                   f"({result.objects} objects, {result.bytes:,} bytes, "
+                   f"{result.consumed_rcu:,.1f} RCU, {result.seconds:.1f}s)")
+
+
+@cli.command()
+@click.option("--items", type=click.IntRange(10, 20_000), default=3000, show_default=True,
+              help="Items in the sample table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def demo(items: int, as_json: bool) -> None:
+    """Back up a sample table across accounts on local servers (no AWS account needed)."""
+    from .demo import run_demo
+
+    try:
+        report = run_demo(items, echo=None if as_json else click.echo)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(report)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        cli.main(standalone_mode=False, prog_name="ddbvault")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.USAGE))
+    except click.exceptions.Abort:
+        click.echo("ddbvault: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except DdbvaultError as exc:
+        _fail(exc, False)
+    except KeyboardInterrupt:
+        click.echo("ddbvault: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
+if __name__ == "__main__":
+    main()

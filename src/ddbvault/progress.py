@@ -1,0 +1,45 @@
+"""A progress bar on a terminal (stderr): items against DescribeTable's ItemCount, MB, RCU/s, ETA.
+
+ItemCount is DynamoDB's estimate (refreshed about every six hours), so the bar can end a little
+short of or past 100%; the final counts come from the scan itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.console import Console
+from rich.progress import (BarColumn, Progress as RichBar, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from .backup import Progress
+
+
+class TerminalProgress(Progress):
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self._bar = RichBar(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                            TextColumn("{task.completed:,.0f} items"), TextColumn("{task.fields[mb]:.1f} MB"),
+                            TextColumn("{task.fields[rcu_s]:.0f} RCU/s"), TimeElapsedColumn(),
+                            TimeRemainingColumn(), console=self.console, transient=False)
+        self._task = None
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._rcu = 0.0
+        self._t0 = time.monotonic()
+
+    def start(self, table: str, estimated_items: int) -> None:
+        self._bar.start()
+        self._t0 = time.monotonic()
+        self._task = self._bar.add_task(table, total=estimated_items or None, mb=0.0, rcu_s=0.0)
+
+    def advance(self, items: int, raw_bytes: int, rcu: float) -> None:
+        with self._lock:
+            self._bytes += raw_bytes
+            self._rcu += rcu
+            elapsed = max(time.monotonic() - self._t0, 1e-3)
+            self._bar.update(self._task, advance=items, mb=self._bytes / 1e6, rcu_s=self._rcu / elapsed)
+
+    def stop(self) -> None:
+        self._bar.stop()

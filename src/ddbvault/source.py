@@ -1,0 +1,109 @@
+"""Reading a DynamoDB table: its description, TTL and tags, and parallel Scan pages.
+
+The hot path keeps Scan responses in DynamoDB's wire JSON. botocore would otherwise walk every
+attribute of every item through its shape model, which costs about four times the CPU of the
+HTTP request itself. We still use botocore for everything that matters - credentials, SigV4,
+endpoints, its standard retries, error parsing, the CRC32 check - and only skip the item walk:
+a `before-parse` handler on this client's Scan hands the successful response's raw body to
+orjson instead. Error responses (status >= 300) are parsed by botocore as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import orjson
+from botocore.exceptions import ClientError
+
+from .aws.error_translation import translated
+from .aws.retry import RetryPolicy, RetryStats, call_with_retries
+from .aws.session import client
+from .codec import key_for_client
+
+log = logging.getLogger(__name__)
+RAW_BODY = "DdbvaultRawBody"
+# Operations a server may simply not implement (dynalite has no TTL API).
+UNSUPPORTED_CODES = ("UnknownOperationException", "NotImplementedError", "InvalidAction")
+
+
+def _keep_raw_body(response_dict: dict, customized_response_dict: dict, **_) -> None:
+    if response_dict.get("status_code") == 200:
+        customized_response_dict[RAW_BODY] = response_dict["body"]
+        response_dict["body"] = b"{}"
+
+
+@dataclass
+class ScanPage:
+    items: list[dict]  # wire form
+    last_key: dict | None  # wire form; None at the end of the segment
+    consumed: float | None  # ConsumedCapacity.CapacityUnits, None if the server did not say
+    body_bytes: int
+
+
+class TableSource:
+    def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
+                 stats: RetryStats | None = None, cancelled: threading.Event | None = None):
+        self.table = table
+        self.arn = f"table/{table}"  # replaced by the real ARN after describe()
+        self.client = client(session, "dynamodb", pool=pool)
+        self.client.meta.events.register("before-parse.dynamodb.Scan", _keep_raw_body)
+        self.retry = retry or RetryPolicy()
+        self.stats = stats or RetryStats()
+        self.cancelled = cancelled or threading.Event()
+
+    def _call(self, action: str, fn, resource: str | None = None):
+        with translated(service="dynamodb", action=action, resource=resource or self.arn):
+            return call_with_retries(fn, policy=self.retry, what=f"{action} {self.table}",
+                                     stats=self.stats, cancelled=self.cancelled)
+
+    def describe(self) -> dict:
+        table = self._call("DescribeTable", lambda: self.client.describe_table(TableName=self.table),
+                           resource=f"table {self.table}")["Table"]
+        self.arn = table.get("TableArn", self.arn)
+        return table
+
+    def _optional(self, action: str, fn):
+        """Call fn(); None if the server does not implement the operation (never if denied)."""
+        try:
+            return self._call(action, fn)
+        except Exception as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response["Error"].get("Code") in UNSUPPORTED_CODES:
+                log.warning("%s is not supported by this endpoint; not recorded", action)
+                return None
+            raise
+
+    def time_to_live(self) -> dict | None:
+        response = self._optional("DescribeTimeToLive",
+                                  lambda: self.client.describe_time_to_live(TableName=self.table))
+        return None if response is None else response.get("TimeToLiveDescription", {})
+
+    def tags(self) -> list[dict] | None:
+        tags: list[dict] = []
+        token = None
+        while True:
+            args = {"ResourceArn": self.arn, **({"NextToken": token} if token else {})}
+            response = self._optional("ListTagsOfResource",
+                                      lambda: self.client.list_tags_of_resource(**args))
+            if response is None:
+                return None
+            tags.extend(response.get("Tags", []))
+            token = response.get("NextToken")
+            if not token:
+                return tags
+
+    def scan_page(self, segment: int, total: int, start_key: dict | None, limit: int | None,
+                  consistent: bool) -> ScanPage:
+        args = {"TableName": self.table, "Segment": segment, "TotalSegments": total,
+                "ConsistentRead": consistent, "ReturnConsumedCapacity": "TOTAL"}
+        if start_key:
+            args["ExclusiveStartKey"] = key_for_client(start_key)
+        if limit:
+            args["Limit"] = limit
+        response = self._call("Scan", lambda: self.client.scan(**args))
+        raw = response[RAW_BODY]
+        body = orjson.loads(raw)
+        consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
+        return ScanPage(body.get("Items", []), body.get("LastEvaluatedKey"), consumed, len(raw))

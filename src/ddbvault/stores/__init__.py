@@ -1,0 +1,20 @@
+"""Object stores: where backups live. One interface (base.ObjectStore), one module per backend."""
+
+from __future__ import annotations
+
+from ..layout import Destination
+from .base import DEFAULT_ACL, ObjectStore, ObjectWriter, WriteOptions
+from .local import LocalStore
+
+__all__ = ["DEFAULT_ACL", "ObjectStore", "ObjectWriter", "WriteOptions", "LocalStore", "open_store"]
+
+
+def open_store(dest: Destination, session=None, options: WriteOptions | None = None,
+               pool: int = 10) -> ObjectStore:
+    """The store for a parsed destination. `session` (boto3) is needed for S3 only."""
+    if dest.kind == "local":
+        return LocalStore(dest.location)
+    from ..aws.session import client
+    from .s3 import S3Store
+
+    return S3Store(client(session, "s3", pool=pool), dest.location, options)

@@ -1,0 +1,84 @@
+"""The object store interface every backend implements (S3, a local directory).
+
+Contract, checked by tests/integration/test_store_contract.py against every backend:
+- Objects are create-only: committing a key that exists raises IntegrityError and leaves the
+  existing object untouched. No backend method ever deletes or overwrites a committed object.
+- A writer's object becomes visible whole, at `close()`, or not at all. `abort()` discards what
+  was written (S3: AbortMultipartUpload) and never raises.
+- Memory per open writer is bounded by `WriteOptions.part_size`.
+- Keys are '/'-separated, relative to the store's root (bucket or directory).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Iterator
+
+MIB = 1024 * 1024
+DEFAULT_ACL = "bucket-owner-full-control"
+SSE_CHOICES = ("AES256", "aws:kms")
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How objects are written. ACL, SSE and storage class apply to S3 only."""
+
+    acl: str | None = DEFAULT_ACL  # None: send no ACL header
+    sse: str | None = None  # "AES256", "aws:kms" or None (the bucket's default)
+    kms_key_id: str | None = None
+    storage_class: str | None = None
+    part_size: int = 8 * MIB  # S3 multipart part size; also the writer's memory bound
+
+
+class ObjectWriter(ABC):
+    """Streams one new object. Not thread-safe; one writer per worker."""
+
+    key: str
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Commit the object. Raises IntegrityError if the key already exists."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard the object. Idempotent; never raises."""
+
+
+class ObjectStore(ABC):
+    """A bucket or a directory holding backups."""
+
+    @abstractmethod
+    def url_of(self, key: str) -> str:
+        """How messages name a key: s3://bucket/key or a path."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Fail early (NotFoundError / AccessDeniedError) if the root cannot be written."""
+
+    @abstractmethod
+    def open_writer(self, key: str) -> ObjectWriter: ...
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The whole object. Raises NotFoundError if absent."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key starting with `prefix`, in lexicographic order."""
+
+    def put_new(self, key: str, data: bytes) -> None:
+        """Create a small object whole. Raises IntegrityError if it exists."""
+        writer = self.open_writer(key)
+        try:
+            writer.write(data)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise

@@ -1,0 +1,103 @@
+"""A local directory as an object store (for tests, air-gapped copies, or a mounted volume).
+
+Create-only commits use a hard link from a private temporary file to the final name: the link
+fails if the name exists, so nothing is overwritten, and the final name appears whole.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import IntegrityError, NotFoundError, UsageError
+from .base import ObjectStore, ObjectWriter
+
+PARTIAL_MARK = ".partial-"
+
+
+class LocalWriter(ObjectWriter):
+    def __init__(self, store: "LocalStore", key: str):
+        self.key = key
+        self._final = store.path_of(key)
+        self._final.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self._final.with_name(self._final.name + PARTIAL_MARK + secrets.token_hex(4))
+        self._file = open(self._tmp, "xb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        try:
+            os.link(self._tmp, self._final)
+        except FileExistsError as exc:
+            self.abort()
+            raise IntegrityError(f"refusing to overwrite existing object {self._final}") from exc
+        os.unlink(self._tmp)
+        _fsync_dir(self._final.parent)
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: str):
+        self.root = Path(root)
+
+    def path_of(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise UsageError(f"invalid object key {key!r}")
+        return self.root / key
+
+    def url_of(self, key: str) -> str:
+        return str(self.path_of(key))
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create destination directory {self.root}: {exc.strerror}",
+                             hint="choose a writable directory") from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise UsageError(f"destination directory {self.root} is not writable",
+                             hint="choose a writable directory or fix its permissions")
+
+    def open_writer(self, key: str) -> ObjectWriter:
+        return LocalWriter(self, key)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path_of(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no object {self.path_of(key)}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        base = self.root
+        keys = []
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if PARTIAL_MARK in name:
+                    continue
+                key = Path(dirpath, name).relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return iter(sorted(keys))
