@@ -125,7 +125,9 @@ def reset_moto(url: str) -> None:
 def set_moto_auth(url: str, initial_no_auth_actions: int | None) -> None:
     """Turn moto's IAM enforcement on after `n` unauthenticated actions, or off with None."""
     body = str("inf" if initial_no_auth_actions is None else initial_no_auth_actions).encode()
-    req = urllib.request.Request(f"{url}/moto-api/reset-auth", data=body, method="POST")
+    # text/plain: with a form content type Flask would consume the body before moto reads it
+    req = urllib.request.Request(f"{url}/moto-api/reset-auth", data=body, method="POST",
+                                 headers={"Content-Type": "text/plain"})
     urllib.request.urlopen(req, timeout=30).read()
 
 

@@ -20,7 +20,8 @@ from .. import __version__
 from .error_translation import translated
 
 # botocore's own retries absorb brief transport faults; aws/retry.py handles the rest.
-BOTOCORE_RETRIES = {"mode": "standard", "max_attempts": 3}
+# total_max_attempts counts the first attempt too (botocore's max_attempts counts retries only).
+BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 3}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""Backups under throttling, 5xx and connection resets: finish with every item, within the limit.
+
+dynalite reports realistic ConsumedCapacity; tests/support/throttle_proxy.py in front of it
+returns DynamoDB's real ProvisionedThroughputExceededException above a set RCU/s.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbvault import BackupOptions, backup_table
+from ddbvault.aws.retry import RetryPolicy
+from ddbvault.errors import RetriesExhaustedError
+from ddbvault.layout import parse_destination
+from ddbvault.local_servers import local_aws_env
+from ddbvault.stores import open_store
+from tests.support.tables import create_table, fill_table, key_of, read_backup
+from tests.support.throttle_proxy import ThrottleProxy
+
+pytestmark = pytest.mark.integration
+ITEMS = 1200
+
+
+@pytest.fixture(scope="module")
+def dynalite_env(dynalite):
+    import boto3
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in local_aws_env(dynalite.url).items():
+            patch.setenv(name, value)
+        ddb = boto3.client("dynamodb")
+        create_table(ddb, "throttled", rcu=10000)
+        fill_table(ddb, "throttled", ITEMS, edge_cases=False, payload_bytes=700)
+        yield patch
+
+
+def _backup(proxy_url: str, dest, patch, **options):
+    patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy_url)
+    try:
+        return backup_table("throttled", str(dest), BackupOptions(segments=4, workers=4, **options))
+    finally:
+        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+
+
+def _assert_complete(result, dest) -> None:
+    manifest, items = read_backup(open_store(parse_destination(str(dest))), f"throttled/{result.backup_id}")
+    keys = {key_of(item) for item in items}
+    assert len(items) == len(keys) == ITEMS == result.items == manifest.totals["items"]
+
+
+def test_stays_under_the_read_cap_measured_from_consumed_capacity(dynalite, dynalite_env, tmp_path):
+    with ThrottleProxy(dynalite.url, read_rcu_per_s=60) as proxy:
+        result = _backup(proxy.url, tmp_path, dynalite_env, read_rcu=40)
+    _assert_complete(result, tmp_path)
+    consumed = sum(units for _, units in proxy.consumed("read"))
+    assert consumed == pytest.approx(result.consumed_rcu)
+    assert consumed > 100  # enough reading that the cap mattered
+    # token bucket: at most rate x (1 + burst 0.2 s) in any 1 s window, plus one page in flight
+    assert proxy.max_rate("read") <= 40 * 1.2 + 10
+    assert proxy.throttled.get("Scan", 0) == 0
+    assert result.seconds >= consumed / 40 * 0.8
+
+
+def test_throttling_is_retried_and_no_item_is_lost(dynalite, dynalite_env, tmp_path):
+    with ThrottleProxy(dynalite.url, read_rcu_per_s=15) as proxy:
+        result = _backup(proxy.url, tmp_path, dynalite_env, read_rcu=200)
+    assert proxy.throttled.get("Scan", 0) > 0
+    assert result.throttle_retries > 0
+    _assert_complete(result, tmp_path)
+
+
+def test_5xx_and_connection_resets_are_retried(dynalite, dynalite_env, tmp_path):
+    with ThrottleProxy(dynalite.url, error_every=5, error_status=500, reset_every=7) as proxy:
+        result = _backup(proxy.url, tmp_path, dynalite_env, read_rcu=100000)
+    assert proxy.injected_errors > 0 and proxy.injected_resets > 0
+    _assert_complete(result, tmp_path)
+
+
+def test_exhausted_retries_fail_loudly_without_manifest(dynalite, dynalite_env, tmp_path):
+    # after the first page, every Scan is throttled for a long while; DescribeTable is not
+    with ThrottleProxy(dynalite.url, read_rcu_per_s=0.001, window_s=60) as proxy:
+        with pytest.raises(RetriesExhaustedError) as info:
+            _backup(proxy.url, tmp_path, dynalite_env, read_rcu=5,
+                    retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05))
+    message = str(info.value)
+    assert "Scan" in message and "table/throttled" in message and "retries exhausted" in message
+    assert "ProvisionedThroughputExceededException" in message
+    assert not list(tmp_path.rglob("manifest.json"))
