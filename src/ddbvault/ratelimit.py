@@ -54,7 +54,7 @@ class TokenBucket:
                 raise RateLimiterCancelled()
             with self._lock:
                 self._refill()
-                if self._tokens >= need:
+                if self._tokens >= need - 1e-9:  # tolerance: float refill may land just short
                     self._tokens -= units
                     return
                 wait = (need - self._tokens) / self.rate
