@@ -46,7 +46,7 @@ def create_demo_table(ddb, name: str = TABLE) -> None:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         Tags=[{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}],
     )
-    ddb.get_waiter("table_exists").wait(TableName=name)
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
     ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
 
 

@@ -16,7 +16,7 @@ def create_table(ddb, name: str, *, rcu: int = 1000, on_demand: bool = False) ->
     else:
         args["ProvisionedThroughput"] = {"ReadCapacityUnits": rcu, "WriteCapacityUnits": rcu}
     ddb.create_table(**args)
-    ddb.get_waiter("table_exists").wait(TableName=name)
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
 
 
 def fill_table(ddb, name: str, count: int, *, edge_cases: bool = True, payload_bytes: int = 200) -> list[dict]:
