@@ -107,3 +107,17 @@ def test_access_denied_names_action_resource_code_and_permission(enforcing_moto)
     line = proc.stderr.splitlines()[0]
     assert "PutObject" in line and "s3://guarded-backups/prod/guarded/" in line
     assert "AccessDenied" in line and "missing permission: s3:PutObject" in line
+
+
+def test_unreachable_s3_endpoint_is_named(table, aws_env):
+    env = {**os.environ, "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{local_servers.free_port()}"}
+    proc = run_cli("backup", table, "--to", "s3://some-bucket/x", env=env)
+    assert proc.returncode == ExitCode.AWS_ERROR, proc.stderr
+    assert "HeadBucket on s3://some-bucket failed: cannot reach the endpoint" in proc.stderr
+
+
+def test_progress_bar_shows_items_mb_and_rcu(table, aws_env, tmp_path):
+    proc = run_cli("backup", table, "--to", str(tmp_path), "--progress", "--read-rcu", "1000")
+    assert proc.returncode == 0, proc.stderr
+    assert "present" in proc.stderr and "RCU/s" in proc.stderr and "MB" in proc.stderr
+    assert "backed up 50 items of present" in proc.stdout
