@@ -16,13 +16,14 @@ import math
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from . import __version__
 from .aws.retry import RetryPolicy, RetryStats
 from .aws.session import Principal, make_session
-from .codec import COMPRESSIONS, IMPORT_COMPRESSION
+from .codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
 from .errors import IntegrityError, InterruptedRun, UsageError
 from .layout import BackupLayout, check_table_name, new_backup_id, parse_destination
 from .manifest import DataObject, Manifest
@@ -30,7 +31,7 @@ from .ratelimit import RateLimiterCancelled, TokenBucket, Unlimited
 from .readplan import PageSizer, average_item_bytes, plan_read_rate, plan_segments
 from .schema import table_schema
 from .segment_writer import SegmentWriter
-from .source import TableSource
+from .source import ScanPage, TableSource
 from .stores import DEFAULT_ACL, WriteOptions, open_store
 from .stores.base import SSE_CHOICES
 
@@ -67,6 +68,10 @@ class BackupOptions:
             raise UsageError(f"--sse must be one of {', '.join(SSE_CHOICES)}, got {self.sse!r}")
         if self.kms_key_id and self.sse != "aws:kms":
             raise UsageError("--kms-key-id needs --sse aws:kms")
+        try:
+            Compressor(self.compression, self.compression_level)
+        except ValueError as exc:
+            raise UsageError(f"--compression-level: {exc}") from exc
         if self.object_size < MIB:
             raise UsageError(f"--object-size must be at least 1 MiB, got {self.object_size} bytes")
         if self.part_size < 5 * MIB:
@@ -128,6 +133,7 @@ class _Run:
         self.consumed = 0.0
         self.estimated = False
         self.errors: list[BaseException] = []
+        self.fetcher: ThreadPoolExecutor  # set by _run_workers for the duration of the run
 
     def worker(self) -> None:
         while not self.cancelled.is_set():
@@ -149,38 +155,51 @@ class _Run:
         self.cancelled.set()
         self.bucket.cancel()
 
+    def _fetch(self, segment: int, start_key: dict | None, sizer: PageSizer) -> ScanPage:
+        """One Scan page under the token bucket, charged with its real ConsumedCapacity.
+
+        Runs on the fetch pool; at most one fetch per segment is in flight, so `sizer` is never
+        used by two threads at once."""
+        consistent = self.options.consistent_read
+        limit = sizer.limit()
+        reserved = sizer.estimate(limit)
+        self.bucket.acquire(reserved)
+        if self.cancelled.is_set():
+            raise _Cancelled()
+        page = self.source.scan_page(segment, self.segments, start_key, limit, consistent)
+        if page.consumed is None:
+            page.consumed = _units_from_bytes(page.body_bytes, consistent)
+            self.estimated = True
+        self.bucket.settle(reserved, page.consumed)
+        sizer.observe(len(page.items), page.consumed)
+        return page
+
     def _scan_segment(self, segment: int) -> list[DataObject]:
         o = self.options
         writer = SegmentWriter(self.store, self.layout, segment, compression=o.compression,
                                level=o.compression_level, object_size=o.object_size)
         sizer = PageSizer(self.bucket.rate, self.bucket.burst, self.item_bytes, o.consistent_read)
-        start_key = None
+        pending: Future | None = self.fetcher.submit(self._fetch, segment, None, sizer)
         try:
-            while True:
-                limit = sizer.limit()
-                reserved = sizer.estimate(limit)
-                self.bucket.acquire(reserved)
-                if self.cancelled.is_set():
-                    raise _Cancelled()
-                page = self.source.scan_page(segment, self.segments, start_key, limit, o.consistent_read)
-                units = page.consumed
-                if units is None:
-                    units = _units_from_bytes(page.body_bytes, o.consistent_read)
-                    self.estimated = True
-                self.bucket.settle(reserved, units)
-                sizer.observe(len(page.items), units)
+            while pending is not None:
+                page = pending.result()
+                # Read ahead: the next page is in flight while this one is encoded and written.
+                # Memory: two pages per segment worker at most.
+                pending = None
+                if page.last_key and not self.cancelled.is_set():
+                    pending = self.fetcher.submit(self._fetch, segment, page.last_key, sizer)
                 raw = writer.write_items(page.items)
                 with self.lock:
                     self.items += len(page.items)
                     self.raw_bytes += raw
-                    self.consumed += units
-                self.progress.advance(len(page.items), raw, units)
-                start_key = page.last_key
-                if not start_key:
-                    return writer.finish()
-                if self.cancelled.is_set():
-                    raise _Cancelled()
+                    self.consumed += page.consumed
+                self.progress.advance(len(page.items), raw, page.consumed)
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            return writer.finish()
         except BaseException:
+            if pending is not None:
+                pending.cancel()
             writer.abort()
             raise
 
@@ -190,20 +209,22 @@ class _Cancelled(Exception):
 
 
 def _run_workers(run: _Run, workers: int) -> None:
-    threads = [threading.Thread(target=run.worker, name=f"ddbvault-scan-{i}", daemon=True)
-               for i in range(min(workers, run.segments))]
-    for thread in threads:
-        thread.start()
-    try:
+    count = min(workers, run.segments)
+    threads = [threading.Thread(target=run.worker, name=f"ddbvault-segment-{i}", daemon=True)
+               for i in range(count)]
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ddbvault-scan") as run.fetcher:
         for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
-    except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stop cleanly
-        run.cancel()
-        for thread in threads:
-            thread.join()
-        raise InterruptedRun(f"backup of {run.table} interrupted; no manifest written, so the "
-                             "partial backup is never treated as complete")
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stop cleanly
+            run.cancel()
+            for thread in threads:
+                thread.join()
+            raise InterruptedRun(f"backup of {run.table} interrupted; no manifest written, so the "
+                                 "partial backup is never treated as complete")
 
 
 def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,

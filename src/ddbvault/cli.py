@@ -85,7 +85,7 @@ def cli(verbose: int) -> None:
               help="Absolute read cap in RCU/s (on-demand tables default to 1000).")
 @click.option("--consistent-read", is_flag=True, help="Strongly consistent Scan (twice the RCU).")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), default="gzip", show_default=True)
-@click.option("--compression-level", type=int, help="gzip 1-9 (default 6), zstd 1-22 (default 3).")
+@click.option("--compression-level", type=int, help="gzip 1-9 (default 2; 1-3 use ISA-L, 4-9 zlib), zstd 1-22 (default 3).")
 @click.option("--object-size", type=_Size(), default="256MiB", show_default=True,
               help="Stored size at which a data object rolls over.")
 @click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
