@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, Progress as RichBar, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from .backup import Progress
+from .scan_run import Progress
 
 
 class TerminalProgress(Progress):

@@ -1,0 +1,147 @@
+"""The coordinator of one backup run: segment workers, read-ahead, cancellation, counters.
+
+Workers (threads) take segments from a queue. Each scans its segment page by page under the
+shared token bucket, with one page read ahead on the fetch pool, and streams its own data
+objects through a SegmentWriter. The first failure cancels every other worker, and each aborts
+its open upload. backup.py decides what happens next; this module never writes a manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from .errors import InterruptedRun
+from .layout import BackupLayout
+from .manifest import DataObject
+from .ratelimit import RateLimiterCancelled
+from .readplan import PageSizer
+from .segment_writer import SegmentWriter
+from .source import ScanPage, TableSource
+
+
+class Progress:
+    """What backup_table reports as it goes. Called from worker threads; must be thread-safe."""
+
+    def start(self, table: str, estimated_items: int) -> None: ...
+
+    def advance(self, items: int, raw_bytes: int, rcu: float) -> None: ...
+
+
+def _units_from_bytes(body_bytes: int, consistent: bool) -> float:
+    """Estimate when a server does not report ConsumedCapacity: 0.5 RCU per 4 KiB read."""
+    return math.ceil(body_bytes / 4096) * (1.0 if consistent else 0.5)
+
+
+class ScanRun:
+    """Shared state of one backup run: the coordinator owns cancellation and the counters."""
+
+    def __init__(self, table: str, source: TableSource, store, layout: BackupLayout,
+                 options, bucket, segments: int, item_bytes: float,
+                 progress: Progress, cancelled: threading.Event):
+        self.table, self.source, self.store, self.layout = table, source, store, layout
+        self.options, self.bucket, self.segments = options, bucket, segments
+        self.item_bytes, self.progress, self.cancelled = item_bytes, progress, cancelled
+        self.todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for segment in range(segments):
+            self.todo.put(segment)
+        self.lock = threading.Lock()
+        self.objects: dict[int, list[DataObject]] = {}
+        self.items = self.raw_bytes = 0
+        self.consumed = 0.0
+        self.estimated = False
+        self.errors: list[BaseException] = []
+        self.fetcher: ThreadPoolExecutor  # set by _run_workers for the duration of the run
+
+    def worker(self) -> None:
+        while not self.cancelled.is_set():
+            try:
+                segment = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.objects[segment] = self._scan_segment(segment)
+            except (RateLimiterCancelled, _Cancelled):
+                return
+            except BaseException as exc:  # the first failure stops everyone
+                with self.lock:
+                    self.errors.append(exc)
+                self.cancel()
+                return
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.bucket.cancel()
+
+    def _fetch(self, segment: int, start_key: dict | None, sizer: PageSizer) -> ScanPage:
+        """One Scan page under the token bucket, charged with its real ConsumedCapacity.
+
+        Runs on the fetch pool; at most one fetch per segment is in flight, so `sizer` is never
+        used by two threads at once."""
+        consistent = self.options.consistent_read
+        limit = sizer.limit()
+        reserved = sizer.estimate(limit)
+        self.bucket.acquire(reserved)
+        if self.cancelled.is_set():
+            raise _Cancelled()
+        page = self.source.scan_page(segment, self.segments, start_key, limit, consistent)
+        if page.consumed is None:
+            page.consumed = _units_from_bytes(page.body_bytes, consistent)
+            self.estimated = True
+        self.bucket.settle(reserved, page.consumed)
+        sizer.observe(len(page.items), page.consumed)
+        return page
+
+    def _scan_segment(self, segment: int) -> list[DataObject]:
+        o = self.options
+        writer = SegmentWriter(self.store, self.layout, segment, compression=o.compression,
+                               level=o.compression_level, object_size=o.object_size)
+        sizer = PageSizer(self.bucket.rate, self.bucket.burst, self.item_bytes, o.consistent_read)
+        pending: Future | None = self.fetcher.submit(self._fetch, segment, None, sizer)
+        try:
+            while pending is not None:
+                page = pending.result()
+                # Read ahead: the next page is in flight while this one is encoded and written.
+                # Memory: two pages per segment worker at most.
+                pending = None
+                if page.last_key and not self.cancelled.is_set():
+                    pending = self.fetcher.submit(self._fetch, segment, page.last_key, sizer)
+                raw = writer.write_items(page.items)
+                with self.lock:
+                    self.items += len(page.items)
+                    self.raw_bytes += raw
+                    self.consumed += page.consumed
+                self.progress.advance(len(page.items), raw, page.consumed)
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            return writer.finish()
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            writer.abort()
+            raise
+
+
+class _Cancelled(Exception):
+    """A worker noticed the run was cancelled; not an error of its own."""
+
+
+def run_workers(run: ScanRun, workers: int) -> None:
+    count = min(workers, run.segments)
+    threads = [threading.Thread(target=run.worker, name=f"ddbvault-segment-{i}", daemon=True)
+               for i in range(count)]
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ddbvault-scan") as run.fetcher:
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stop cleanly
+            run.cancel()
+            for thread in threads:
+                thread.join()
+            raise InterruptedRun(f"backup of {run.table} interrupted; no manifest written, so the "
+                                 "partial backup is never treated as complete")
