@@ -81,3 +81,13 @@ def test_list_keys_sorted_by_prefix(store):
 def test_missing_object_is_not_found(store):
     with pytest.raises(NotFoundError):
         store.get("nope")
+
+
+def test_open_reader_streams_the_object(store):
+    store.put_new("stream/me", b"abc" * 100_000)
+    with store.open_reader("stream/me") as reader:
+        first = reader.read(10)
+        rest = reader.read()
+    assert first + rest == b"abc" * 100_000
+    with pytest.raises(NotFoundError):
+        store.open_reader("stream/absent")

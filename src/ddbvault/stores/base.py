@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 MIB = 1024 * 1024
 DEFAULT_ACL = "bucket-owner-full-control"
@@ -65,6 +65,10 @@ class ObjectStore(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes:
         """The whole object. Raises NotFoundError if absent."""
+
+    @abstractmethod
+    def open_reader(self, key: str) -> BinaryIO:
+        """A binary stream of the object, read incrementally. Raises NotFoundError if absent."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

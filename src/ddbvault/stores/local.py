@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter
@@ -84,6 +84,12 @@ class LocalStore(ObjectStore):
     def get(self, key: str) -> bytes:
         try:
             return self.path_of(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no object {self.path_of(key)}") from exc
+
+    def open_reader(self, key: str) -> BinaryIO:
+        try:
+            return open(self.path_of(key), "rb")
         except FileNotFoundError as exc:
             raise NotFoundError(f"no object {self.path_of(key)}") from exc
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -146,6 +146,13 @@ class S3Store(ObjectStore):
             return call_with_retries(
                 lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read(),
                 policy=self.retry, what=f"GetObject {key}")
+
+    def open_reader(self, key: str) -> BinaryIO:
+        """The GetObject body stream. A transfer cut mid-way raises; callers re-read the object."""
+        with translated(service="s3", action="GetObject", resource=self.url_of(key)):
+            response = call_with_retries(lambda: self.client.get_object(Bucket=self.bucket, Key=key),
+                                         policy=self.retry, what=f"GetObject {key}")
+        return response["Body"]
 
     def exists(self, key: str) -> bool:
         try:

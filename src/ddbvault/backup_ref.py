@@ -1,0 +1,95 @@
+"""Opening an existing backup by its URL: `DEST/<table>/<backup-id>`, as `backup --json` prints.
+
+`open_backup()` returns the store, the layout and the manifest. A backup without a manifest is
+incomplete, and is refused unless the caller asks for it explicitly (`allow_incomplete`).
+`read_object()` streams one data object, checking its size and sha256 against the manifest, and
+names the object when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterator
+
+from .aws.session import Principal, make_session
+from .codec import compression_of_key, decode_lines, decompress
+from .errors import IntegrityError, NotFoundError, UsageError
+from .layout import BackupLayout, Destination, is_backup_id, parse_destination
+from .manifest import DataObject, Manifest
+from .stores import ObjectStore, open_store
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class OpenedBackup:
+    store: ObjectStore
+    destination: Destination
+    layout: BackupLayout
+    manifest: Manifest | None  # None: incomplete (no manifest)
+
+    @property
+    def url(self) -> str:
+        return self.destination.url_of(self.layout.root)
+
+    def key_of(self, obj: DataObject) -> str:
+        return f"{self.layout.root}/{obj.key}"
+
+
+def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
+    """Split `s3://bucket/prefix/table/id` or `/dir/prefix/table/id` into store root and layout."""
+    parts = url.rstrip("/").split("/")
+    if len(parts) < 3 or not is_backup_id(parts[-1]):
+        raise UsageError(f"{url!r} is not a backup URL",
+                         hint="pass DEST/TABLE/BACKUP_ID, as `ddbvault backup --json` prints it "
+                              "in `url`, or as `ddbvault list DEST` shows it")
+    table, backup_id = parts[-2], parts[-1]
+    base = parse_destination("/".join(parts[:-2]))
+    if base.kind == "local":  # the directory above <table> is the store root
+        return Destination("local", base.location), BackupLayout("", table, backup_id)
+    return Destination("s3", base.location), BackupLayout(base.prefix, table, backup_id)
+
+
+def open_backup(url: str, principal: Principal | None = None, *,
+                allow_incomplete: bool = False) -> OpenedBackup:
+    destination, layout = parse_backup_url(url)
+    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    store = open_store(destination, session)
+    try:
+        manifest = Manifest.from_json(store.get(layout.manifest_key), where=destination.url_of(layout.manifest_key))
+    except NotFoundError:
+        if not allow_incomplete:
+            raise IntegrityError(f"backup {destination.url_of(layout.root)} is incomplete: it has no "
+                                 "manifest, so its data may be partial",
+                                 hint="use a complete backup (`ddbvault list` shows status)") from None
+        manifest = None
+    return OpenedBackup(store, destination, layout, manifest)
+
+
+def read_object(backup: OpenedBackup, obj: DataObject) -> Iterator[dict]:
+    """Every item (wire form) of one data object, verified against the manifest's size and sha256.
+
+    The whole compressed object is read and checked before any item is yielded, so a corrupted
+    object never yields a single item. Memory: one stored object (bounded by --object-size).
+    """
+    data = read_verified(backup, obj)
+    yield from decode_lines(decompress(data, compression_of_key(obj.key)))
+
+
+def read_verified(backup: OpenedBackup, obj: DataObject) -> bytes:
+    """The stored bytes of `obj`; IntegrityError naming the object if size or sha256 differ."""
+    where = backup.destination.url_of(backup.key_of(obj))
+    digest, chunks = hashlib.sha256(), []
+    with backup.store.open_reader(backup.key_of(obj)) as reader:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    if len(data) != obj.bytes:
+        raise IntegrityError(f"data object {where} has {len(data)} bytes, the manifest says {obj.bytes}")
+    if digest.hexdigest() != obj.sha256:
+        raise IntegrityError(f"data object {where} is corrupted: sha256 {digest.hexdigest()} does not "
+                             f"match the manifest's {obj.sha256}",
+                             hint="restore from another backup; this one cannot be trusted")
+    return data
