@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .aws.session import Principal, make_session
-from .codec import compression_of_key, decode_lines, decompress
+from .codec import Decompressor, compression_of_key, decode_lines, decompress, split_lines
 from .errors import IntegrityError, NotFoundError, UsageError
 from .layout import BackupLayout, Destination, is_backup_id, parse_destination
 from .manifest import DataObject, Manifest
@@ -77,6 +77,45 @@ def read_object(backup: OpenedBackup, obj: DataObject) -> Iterator[dict]:
     yield from decode_lines(decompress(data, compression_of_key(obj.key)))
 
 
+def stream_lines(backup: OpenedBackup, obj: DataObject) -> Iterator[bytes]:
+    """The data lines of one object (bytes, each `{"Item":...}`), decompressed as they stream in.
+
+    The sha256 and size are checked when the stream ends; a mismatch, or corrupt compressed
+    data met earlier, raises IntegrityError naming the object. Lines already yielded before
+    that point came from the corrupted object: callers must treat the whole run as failed.
+    Memory: one read chunk plus one line.
+    """
+    where = backup.destination.url_of(backup.key_of(obj))
+    digest, size = hashlib.sha256(), 0
+    decompressor = Decompressor(compression_of_key(obj.key))
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal size
+        with backup.store.open_reader(backup.key_of(obj)) as reader:
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                yield decompressor.feed(chunk)
+        decompressor.check_complete()
+
+    try:
+        yield from split_lines(chunks())
+    except ValueError as exc:
+        raise IntegrityError(f"data object {where} is corrupted: {exc}",
+                             hint="restore from another backup; this one cannot be trusted") from exc
+    _check(where, obj, size, digest.hexdigest())
+
+
+def _check(where: str, obj: DataObject, size: int, sha256: str) -> None:
+    if size != obj.bytes:
+        raise IntegrityError(f"data object {where} has {size} bytes, the manifest says {obj.bytes}",
+                             hint="restore from another backup; this one cannot be trusted")
+    if sha256 != obj.sha256:
+        raise IntegrityError(f"data object {where} is corrupted: sha256 {sha256} does not "
+                             f"match the manifest's {obj.sha256}",
+                             hint="restore from another backup; this one cannot be trusted")
+
+
 def read_verified(backup: OpenedBackup, obj: DataObject) -> bytes:
     """The stored bytes of `obj`; IntegrityError naming the object if size or sha256 differ."""
     where = backup.destination.url_of(backup.key_of(obj))
@@ -86,10 +125,5 @@ def read_verified(backup: OpenedBackup, obj: DataObject) -> bytes:
             digest.update(chunk)
             chunks.append(chunk)
     data = b"".join(chunks)
-    if len(data) != obj.bytes:
-        raise IntegrityError(f"data object {where} has {len(data)} bytes, the manifest says {obj.bytes}")
-    if digest.hexdigest() != obj.sha256:
-        raise IntegrityError(f"data object {where} is corrupted: sha256 {digest.hexdigest()} does not "
-                             f"match the manifest's {obj.sha256}",
-                             hint="restore from another backup; this one cannot be trusted")
+    _check(where, obj, len(data), digest.hexdigest())
     return data

@@ -119,11 +119,7 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
                        session_name="ddbvault-dest"),
     )
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        from .progress import TerminalProgress
-        bar = TerminalProgress()
+    bar = _progress_bar(progress, unit="RCU")
     try:
         result = backup_table(table, dest, options, progress=bar)
     except DdbvaultError as exc:
@@ -137,6 +133,75 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
                    f"({result.objects} objects, {result.bytes:,} bytes, "
                    f"{result.consumed_rcu:,.1f} RCU, {result.seconds:.1f}s)")
+
+
+@cli.command()
+@click.argument("backup_url", metavar="BACKUP_URL")
+@click.option("--table", required=True, help="Name of the table to restore into.")
+@click.option("--no-create", is_flag=True, help="Write into an existing, empty table with the same key.")
+@click.option("--allow-non-empty", is_flag=True, help="With --no-create: allow a table that has items.")
+@click.option("--resume", is_flag=True, help="Carry on an interrupted restore from its checkpoint.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint file "
+              "[default: ~/.cache/ddbvault/restore/TABLE--BACKUP_ID.jsonl].")
+@click.option("--billing-mode", type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]),
+              help="Override the saved billing mode.")
+@click.option("--rcu", type=click.IntRange(1), help="Override the saved read capacity (PROVISIONED).")
+@click.option("--wcu", type=click.IntRange(1), help="Override the saved write capacity (PROVISIONED).")
+@click.option("--write-share", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of the table's provisioned WCU to use [default: 0.5].")
+@click.option("--write-wcu", type=click.FloatRange(0, min_open=True),
+              help="Absolute write cap in WCU/s (on-demand tables default to 1000).")
+@click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Data objects restored at once.")
+@click.option("--via", type=click.Choice(["batch", "import"]), default="batch", show_default=True,
+              help="BatchWriteItem, or DynamoDB ImportTable (S3 backups; no LSIs).")
+@click.option("--skip-lsi", is_flag=True, help="With --via import: restore without the table's LSIs.")
+@click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup bucket.")
+@click.option("--source-external-id", help="External id for --source-role.")
+@click.option("--target-role", metavar="ARN", help="Role to assume for writing the table.")
+@click.option("--target-external-id", help="External id for --target-role.")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the target table.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
+def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
+            write_share, write_wcu, workers, via, skip_lsi, source_role, source_external_id,
+            target_role, target_external_id, profile, region, as_json, progress) -> None:
+    """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
+    from .restore import RestoreOptions, restore_backup
+    from .table_create import Overrides
+
+    options = RestoreOptions(
+        no_create=no_create, allow_non_empty=allow_non_empty, resume=resume, checkpoint=checkpoint,
+        overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu), write_share=write_share,
+        write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
+        source=Principal(profile=profile, region=region, role_arn=source_role,
+                         external_id=source_external_id, session_name="ddbvault-restore-source"),
+        target=Principal(profile=profile, region=region, role_arn=target_role,
+                         external_id=target_external_id, session_name="ddbvault-restore-target"),
+    )
+    bar = _progress_bar(progress, unit="WCU")
+    try:
+        result = restore_backup(backup_url, table, options, progress=bar)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    finally:
+        if bar:
+            bar.stop()
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
+                   f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
+
+
+def _progress_bar(flag: bool | None, unit: str):
+    """A TerminalProgress when asked (--progress) or when stderr is a terminal, else None."""
+    if not (sys.stderr.isatty() if flag is None else flag):
+        return None
+    from .progress import TerminalProgress
+
+    return TerminalProgress(unit=unit)
 
 
 @cli.command()

@@ -77,6 +77,45 @@ class Compressor:
         return self._finish()
 
 
+class Decompressor:
+    """Streaming decompressor: feed(compressed) returns what it could decompress so far.
+
+    Raises ValueError on corrupt input (the caller names the object)."""
+
+    def __init__(self, compression: str):
+        if compression == "gzip":
+            obj = isal_zlib.decompressobj(47)
+            self._feed: Callable[[bytes], bytes] = obj.decompress
+            self._eof = lambda: obj.eof
+        elif compression == "zstd":
+            zobj = zstandard.ZstdDecompressor().decompressobj()
+            self._feed = zobj.decompress
+            self._eof = lambda: zobj.eof
+        else:
+            self._feed, self._eof = (lambda data: data), (lambda: True)
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            return self._feed(data)
+        except (isal_zlib.error, zlib.error, zstandard.ZstdError) as exc:
+            raise ValueError(f"corrupt compressed data: {exc}") from exc
+
+    def check_complete(self) -> None:
+        if not self._eof():
+            raise ValueError("compressed stream ends early (truncated object)")
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Non-empty lines (without the newline) from a stream of byte chunks."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from (line for line in lines if line.strip())
+    if rest.strip():
+        yield rest
+
+
 def decompress(data: bytes, compression: str) -> bytes:
     if compression == "gzip":
         return isal_zlib.decompress(data, 47)  # 47: gzip or zlib header, auto-detected

@@ -1,4 +1,6 @@
-"""A progress bar on a terminal (stderr): items against DescribeTable's ItemCount, MB, RCU/s, ETA.
+"""A progress bar on a terminal (stderr): items against a total, MB, capacity units/s, ETA.
+
+For a backup the total is DescribeTable's ItemCount; for a restore, the manifest's item count.
 
 ItemCount is DynamoDB's estimate (refreshed about every six hours), so the bar can end a little
 short of or past 100%; the final counts come from the scan itself.
@@ -17,11 +19,11 @@ from .scan_run import Progress
 
 
 class TerminalProgress(Progress):
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, unit: str = "RCU"):
         self.console = console or Console(stderr=True)
         self._bar = RichBar(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                             TextColumn("{task.completed:,.0f} items"), TextColumn("{task.fields[mb]:.1f} MB"),
-                            TextColumn("{task.fields[rcu_s]:.0f} RCU/s"), TimeElapsedColumn(),
+                            TextColumn("{task.fields[rcu_s]:.0f} " + unit + "/s"), TimeElapsedColumn(),
                             TimeRemainingColumn(), console=self.console, transient=False)
         self._task = None
         self._lock = threading.Lock()

@@ -1,11 +1,8 @@
 """Reading a DynamoDB table: its description, TTL and tags, and parallel Scan pages.
 
-The hot path keeps Scan responses in DynamoDB's wire JSON. botocore would otherwise walk every
-attribute of every item through its shape model, which costs about four times the CPU of the
-HTTP request itself. We still use botocore for everything that matters - credentials, SigV4,
-endpoints, its standard retries, error parsing, the CRC32 check - and only skip the item walk:
-a `before-parse` handler on this client's Scan hands the successful response's raw body to
-orjson instead. Error responses (status >= 300) are parsed by botocore as usual.
+The hot path keeps Scan responses in DynamoDB's wire JSON (aws/raw_json.py): botocore would
+otherwise walk every attribute of every item through its shape model, which costs about four
+times the CPU of the HTTP request itself. The raw body is parsed with orjson instead.
 """
 
 from __future__ import annotations
@@ -18,20 +15,14 @@ import orjson
 from botocore.exceptions import ClientError
 
 from .aws.error_translation import translated
+from .aws.raw_json import RAW_BODY, keep_raw_responses
 from .aws.retry import RetryPolicy, RetryStats, call_with_retries
 from .aws.session import client
 from .codec import key_for_client
 
 log = logging.getLogger(__name__)
-RAW_BODY = "DdbvaultRawBody"
 # Operations a server may simply not implement (dynalite has no TTL API).
 UNSUPPORTED_CODES = ("UnknownOperationException", "NotImplementedError", "InvalidAction")
-
-
-def _keep_raw_body(response_dict: dict, customized_response_dict: dict, **_) -> None:
-    if response_dict.get("status_code") == 200:
-        customized_response_dict[RAW_BODY] = response_dict["body"]
-        response_dict["body"] = b"{}"
 
 
 @dataclass
@@ -48,7 +39,7 @@ class TableSource:
         self.table = table
         self.arn = f"table/{table}"  # replaced by the real ARN after describe()
         self.client = client(session, "dynamodb", pool=pool)
-        self.client.meta.events.register("before-parse.dynamodb.Scan", _keep_raw_body)
+        keep_raw_responses(self.client, "Scan")
         self.retry = retry or RetryPolicy()
         self.stats = stats or RetryStats()
         self.cancelled = cancelled or threading.Event()

@@ -1,0 +1,269 @@
+"""restore_backup(): a complete backup into a DynamoDB table, losing nothing, never deleting.
+
+1. Open the backup. One without a manifest is refused.
+2. Prepare the target:
+   - by default, create it from the saved schema and wait until it and its GSIs are ACTIVE and
+     TTL is ENABLED;
+   - with --no-create, use an existing table with the same primary key, which must be empty
+     unless --allow-non-empty is given;
+   - with --resume, carry on into the table an earlier run created.
+   A table is never deleted, and an existing table is never written without one of these flags.
+3. Workers take data objects from a queue. Each streams one object: it checks the sha256,
+   groups lines into BatchWriteItem calls of 25 under the shared WCU token bucket, and retries
+   UnprocessedItems with backoff and jitter. Progress goes to the checkpoint (checkpoint.py),
+   so --resume skips what is already written.
+4. The count of items written (plus those skipped on resume) must equal the manifest's total,
+   or the run fails.
+
+`--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (restore_import.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import orjson
+
+from .aws.retry import RetryPolicy, RetryStats
+from .aws.session import Principal, make_session
+from .backup_ref import OpenedBackup, open_backup, stream_lines
+from .checkpoint import Checkpoint, default_path
+from .errors import IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
+from .layout import check_table_name
+from .manifest import DataObject
+from .ratelimit import RateLimiterCancelled, TokenBucket, Unlimited
+from .scan_run import Progress
+from .sink import TableSink, put_request
+from .table_create import Overrides, create_table_request, key_mismatch
+from .writeplan import estimate_wcu, plan_write_rate
+
+log = logging.getLogger(__name__)
+BATCH = 25  # BatchWriteItem's limit; 25 items of <= 400 KB stay under its 16 MB
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    no_create: bool = False
+    allow_non_empty: bool = False
+    resume: bool = False
+    checkpoint: str | None = None
+    overrides: Overrides = field(default_factory=Overrides)
+    write_share: float | None = None
+    write_wcu: float | None = None
+    workers: int = 4
+    via: str = "batch"  # or "import"
+    skip_lsi: bool = False  # --via import only: restore without the LSIs ImportTable cannot create
+    source: Principal = field(default_factory=Principal)  # reads the backup bucket
+    target: Principal = field(default_factory=Principal)  # writes the table
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def validate(self) -> None:
+        if not 1 <= self.workers <= 256:
+            raise UsageError(f"--workers must be 1..256, got {self.workers}")
+        if self.via not in ("batch", "import"):
+            raise UsageError(f"--via must be batch or import, got {self.via!r}")
+        if self.via == "import" and (self.no_create or self.resume):
+            raise UsageError("--via import creates a new table; it cannot be combined with --no-create or --resume")
+
+
+@dataclass
+class RestoreResult:
+    table: str
+    items: int
+    seconds: float
+    consumed_wcu: float
+    backup: str
+    objects: int
+    resumed_items: int
+    via: str
+    write_rate_wcu: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def restore_backup(url: str, table: str, options: RestoreOptions | None = None, *,
+                   progress: Progress | None = None,
+                   cancelled: threading.Event | None = None) -> RestoreResult:
+    """Restore the backup at `url` into `table`. Raises DdbvaultError."""
+    options = options or RestoreOptions()
+    options.validate()
+    check_table_name(table)
+    t0 = time.monotonic()
+    backup = open_backup(url, options.source)
+    cancelled = cancelled or threading.Event()
+    stats = RetryStats()
+    sink = TableSink(make_session(options.target), table, pool=options.workers + 4,
+                     retry=options.retry, stats=stats, cancelled=cancelled)
+    if options.via == "import":
+        from .restore_import import restore_via_import
+
+        return restore_via_import(backup, sink, options, t0)
+    description = prepare_table(sink, backup.manifest.schema, options)
+    rate = plan_write_rate(description, options.write_share, options.write_wcu)
+    checkpoint = Checkpoint(Path(options.checkpoint) if options.checkpoint
+                            else default_path(table, backup.layout.backup_id),
+                            backup.url, table, resume=options.resume)
+    run = _WriteRun(backup, sink, checkpoint, TokenBucket(rate.rcu_per_s) if math.isfinite(rate.rcu_per_s)
+                    else Unlimited(), options, progress or Progress(), cancelled)
+    total = backup.manifest.totals["items"]
+    try:
+        run.run()
+        if run.written + run.resumed != total:
+            raise IntegrityError(f"restore into {table}: wrote {run.written} items and skipped "
+                                 f"{run.resumed} already written, but the backup holds {total}")
+        checkpoint.complete(total)
+    finally:
+        checkpoint.close()
+    return RestoreResult(table=table, items=run.written + run.resumed,
+                         seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
+                         backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
+                         via="batch", write_rate_wcu=rate.rcu_per_s if math.isfinite(rate.rcu_per_s) else None)
+
+
+def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dict:
+    """The target table's description, after creating it if that is what the options say."""
+    existing = sink.describe()
+    if options.resume or options.no_create:
+        if existing is None:
+            raise NotFoundError(f"table {sink.table} does not exist",
+                                hint="drop --no-create/--resume to create it from the backup's schema")
+        mismatch = key_mismatch(schema, existing)
+        if mismatch:
+            raise UsageError(f"table {sink.table} cannot take this backup: {mismatch}")
+        if options.no_create and not options.resume and not options.allow_non_empty and not sink.is_empty():
+            raise IntegrityError(f"table {sink.table} is not empty; restore never writes into a "
+                                 "non-empty table unless told to",
+                                 hint="add --allow-non-empty to write over matching items, or restore into a new table")
+        return sink.wait_active()
+    if existing is not None:
+        raise UsageError(f"table {sink.table} already exists; restore creates a new table and never "
+                         "deletes or overwrites one",
+                         hint="choose another --table, or add --no-create to write into this (empty) table")
+    sink.create(create_table_request(schema, sink.table, options.overrides))
+    description = sink.wait_active()
+    ttl = schema.get("TimeToLive") or {}
+    if ttl.get("Enabled") and ttl.get("AttributeName"):
+        sink.enable_ttl(ttl["AttributeName"])
+    return description
+
+
+class _Cancelled(Exception):
+    """A worker noticed the run was cancelled."""
+
+
+class _WriteRun:
+    """Shared state of one restore: object queue, token bucket, counters, first error."""
+
+    def __init__(self, backup: OpenedBackup, sink: TableSink, checkpoint: Checkpoint, bucket,
+                 options: RestoreOptions, progress: Progress, cancelled: threading.Event):
+        self.backup, self.sink, self.checkpoint, self.bucket = backup, sink, checkpoint, bucket
+        self.options, self.progress, self.cancelled = options, progress, cancelled
+        self.todo: queue.SimpleQueue[DataObject] = queue.SimpleQueue()
+        self.total = backup.manifest.totals["items"]
+        self.resumed = 0
+        for obj in backup.manifest.objects:
+            if obj.key in checkpoint.done:
+                self.resumed += obj.items
+            else:
+                self.todo.put(obj)
+        self.lock = threading.Lock()
+        self.written = 0
+        self.consumed = 0.0
+        self.errors: list[BaseException] = []
+
+    def run(self) -> None:
+        self.progress.start(self.sink.table, self.total)
+        self.progress.advance(self.resumed, 0, 0.0)
+        threads = [threading.Thread(target=self._worker, name=f"ddbvault-restore-{i}", daemon=True)
+                   for i in range(self.options.workers)]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except BaseException:  # KeyboardInterrupt / SIGTERM: stop, keep the checkpoint
+            self._cancel()
+            for thread in threads:
+                thread.join()
+            raise InterruptedRun(f"restore into {self.sink.table} interrupted after {self.written} items; "
+                                 "run it again with --resume to carry on") from None
+        if self.errors:
+            raise self.errors[0]
+
+    def _cancel(self) -> None:
+        self.cancelled.set()
+        self.bucket.cancel()
+
+    def _worker(self) -> None:
+        while not self.cancelled.is_set():
+            try:
+                obj = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._restore_object(obj)
+            except (_Cancelled, RateLimiterCancelled):
+                return
+            except BaseException as exc:  # the first failure stops everyone
+                with self.lock:
+                    self.errors.append(exc)
+                self._cancel()
+                return
+
+    def _restore_object(self, obj: DataObject) -> None:
+        skip = self.checkpoint.lines.get(obj.key, 0)
+        with self.lock:
+            self.resumed += skip
+        self.progress.advance(skip, 0, 0.0)
+        count, batch = 0, []
+        for line in stream_lines(self.backup, obj):
+            count += 1
+            if count <= skip:
+                continue
+            batch.append(put_request(line))
+            if len(batch) == BATCH:
+                self._write(batch)
+                self.checkpoint.written(obj.key, count)
+                batch = []
+        if batch:
+            self._write(batch)
+            self.checkpoint.written(obj.key, count)
+        if count != obj.items:
+            raise IntegrityError(f"data object {self.backup.key_of(obj)} holds {count} items, "
+                                 f"the manifest says {obj.items}")
+        self.checkpoint.finished(obj.key)
+
+    def _write(self, requests: list[bytes]) -> None:
+        """Write one batch; retry its UnprocessedItems with backoff until none are left."""
+        policy = self.options.retry
+        for attempt in range(policy.attempts):
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            estimate = estimate_wcu(requests)
+            self.bucket.acquire(estimate)
+            unprocessed, units = self.sink.batch_write(requests)
+            units = estimate if units is None else units
+            self.bucket.settle(estimate, units)
+            done = len(requests) - len(unprocessed)
+            with self.lock:
+                self.written += done
+                self.consumed += units
+            self.progress.advance(done, 0, units)
+            if not unprocessed:
+                return
+            requests = [orjson.dumps(request) for request in unprocessed]
+            self.cancelled.wait(policy.delay(attempt))
+        raise RetriesExhaustedError(
+            f"BatchWriteItem on {self.sink.resource}: {len(requests)} items still unprocessed after "
+            f"{policy.attempts} attempts; {self.total - self.written - self.resumed} of {self.total} "
+            "items are not written", "the table kept throttling; lower --write-share/--write-wcu, "
+            "then run again with --resume", action="BatchWriteItem", resource=self.sink.resource,
+            code="UnprocessedItems")

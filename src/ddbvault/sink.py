@@ -1,0 +1,118 @@
+"""Writing a DynamoDB table: create it, wait for it, and BatchWriteItem in raw wire JSON.
+
+BatchWriteItem bodies are assembled from backup lines as bytes, without parsing the items
+(a data line `{"Item":{...}}` becomes `{"PutRequest":{"Item":{...}}}`), and the response keeps
+UnprocessedItems in wire form so they can be sent again as they are (aws/raw_json.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import orjson
+
+from .aws.error_translation import translated
+from .aws.raw_json import RAW_BODY, keep_raw_responses, raw_request, send_raw_requests
+from .aws.retry import RetryPolicy, RetryStats, call_with_retries
+from .aws.session import client
+from .errors import AwsError, NotFoundError
+
+log = logging.getLogger(__name__)
+# Placeholder parameters: botocore validates them, then the raw body replaces them.
+_PLACEHOLDER_ITEM = {"PutRequest": {"Item": {"_": {"NULL": True}}}}
+
+
+def put_requests_body(table: str, requests: list[bytes]) -> bytes:
+    """A BatchWriteItem JSON body from PutRequest elements given as JSON bytes."""
+    return b"".join([b'{"RequestItems":{', orjson.dumps(table), b":[", b",".join(requests),
+                     b']},"ReturnConsumedCapacity":"TOTAL"}'])
+
+
+def put_request(line: bytes) -> bytes:
+    """A data line `{"Item":{...}}` as a PutRequest element, by concatenation."""
+    return b'{"PutRequest":' + line + b"}"
+
+
+class TableSink:
+    def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
+                 stats: RetryStats | None = None, cancelled: threading.Event | None = None):
+        self.table = table
+        self.resource = f"table {table}"
+        self.client = client(session, "dynamodb", pool=pool)
+        keep_raw_responses(self.client, "BatchWriteItem")
+        send_raw_requests(self.client, "BatchWriteItem")
+        self.retry = retry or RetryPolicy()
+        self.stats = stats or RetryStats()
+        self.cancelled = cancelled or threading.Event()
+
+    def call(self, action: str, fn, *, service: str = "dynamodb", resource: str | None = None):
+        with translated(service=service, action=action, resource=resource or self.resource):
+            return call_with_retries(fn, policy=self.retry, what=f"{action} {self.table}",
+                                     stats=self.stats, cancelled=self.cancelled)
+
+    def describe(self) -> dict | None:
+        """DescribeTable's Table, or None if the table does not exist."""
+        try:
+            table = self.call("DescribeTable", lambda: self.client.describe_table(TableName=self.table))["Table"]
+        except NotFoundError:
+            return None
+        self.resource = table.get("TableArn", self.resource)
+        return table
+
+    def create(self, params: dict) -> None:
+        self.call("CreateTable", lambda: self.client.create_table(**params))
+
+    def wait_active(self, timeout_s: float = 1800, poll_s: float = 0.5) -> dict:
+        """Wait until the table and all its GSIs are ACTIVE; returns the description."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            table = self.describe() or {}
+            indexes = table.get("GlobalSecondaryIndexes") or []
+            if table.get("TableStatus") == "ACTIVE" and all(i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes):
+                return table
+            if time.monotonic() > deadline:
+                raise AwsError(f"table {self.table} not ACTIVE after {timeout_s:.0f}s "
+                               f"(status {table.get('TableStatus')})", action="DescribeTable",
+                               resource=self.resource, code="Timeout")
+            time.sleep(poll_s)
+
+    def enable_ttl(self, attribute: str, timeout_s: float = 600, poll_s: float = 1.0) -> None:
+        self.call("UpdateTimeToLive", lambda: self.client.update_time_to_live(
+            TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = self.call("DescribeTimeToLive", lambda: self.client.describe_time_to_live(
+                TableName=self.table))["TimeToLiveDescription"].get("TimeToLiveStatus")
+            if status == "ENABLED":
+                return
+            if time.monotonic() > deadline:
+                raise AwsError(f"TTL on {self.table} still {status} after {timeout_s:.0f}s",
+                               action="DescribeTimeToLive", resource=self.resource, code="Timeout")
+            time.sleep(poll_s)
+
+    def tag(self, tags: list[dict]) -> None:
+        self.call("TagResource", lambda: self.client.tag_resource(ResourceArn=self.resource, Tags=tags))
+
+    def update(self, update: dict) -> None:
+        self.call("UpdateTable", lambda: self.client.update_table(TableName=self.table, **update))
+
+    def is_empty(self) -> bool:
+        page = self.call("Scan", lambda: self.client.scan(TableName=self.table, Limit=1, Select="COUNT"))
+        return page.get("Count", 0) == 0 and not page.get("LastEvaluatedKey")
+
+    def batch_write(self, requests: list[bytes]) -> tuple[list[dict], float | None]:
+        """One BatchWriteItem (<= 25 PutRequests as JSON bytes). Returns the UnprocessedItems'
+        requests (wire form) and the WCU consumed (None if the server did not say)."""
+        body = put_requests_body(self.table, requests)
+
+        def send():
+            with raw_request(body):
+                return self.client.batch_write_item(RequestItems={self.table: [_PLACEHOLDER_ITEM]})
+
+        response = orjson.loads(self.call("BatchWriteItem", send)[RAW_BODY])
+        unprocessed = (response.get("UnprocessedItems") or {}).get(self.table, [])
+        consumed = response.get("ConsumedCapacity")
+        units = sum(c.get("CapacityUnits", 0) for c in consumed) if consumed else None
+        return unprocessed, units
