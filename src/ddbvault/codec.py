@@ -125,9 +125,14 @@ def decompress(data: bytes, compression: str) -> bytes:
 
 
 def compression_of_key(key: str) -> str:
+    """Compression by file name: ours (.json.gz, .json.zst, .json) and DynamoDB export's (.gz)."""
     for name, ext in EXTENSIONS.items():
         if key.endswith(ext):
             return name
+    if key.endswith(".gz"):
+        return "gzip"
+    if key.endswith((".zst", ".zstd")):
+        return "zstd"
     raise ValueError(f"cannot tell the compression of {key!r}")
 
 

@@ -96,7 +96,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     options.validate()
     check_table_name(table)
     t0 = time.monotonic()
-    backup = open_backup(url, options.source)
+    backup = _open(url, options)
     cancelled = cancelled or threading.Event()
     stats = RetryStats()
     sink = TableSink(make_session(options.target), table, pool=options.workers + 4,
@@ -127,6 +127,18 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
                          via="batch", write_rate_wcu=rate.rcu_per_s if math.isfinite(rate.rcu_per_s) else None)
 
 
+def _open(url: str, options: RestoreOptions) -> OpenedBackup:
+    """A ddbvault backup, or a native DynamoDB export (which has no schema: --no-create only)."""
+    from .native_export import is_native_export, open_native_export
+
+    if not is_native_export(url):
+        return open_backup(url, options.source)
+    if options.via == "import" or not (options.no_create or options.resume):
+        raise UsageError("a DynamoDB export holds no table schema, so restore cannot create the table",
+                         hint="create the table with the source's key schema, then add --no-create")
+    return open_native_export(url, options.source)
+
+
 def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dict:
     """The target table's description, after creating it if that is what the options say."""
     existing = sink.describe()
@@ -134,7 +146,7 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dic
         if existing is None:
             raise NotFoundError(f"table {sink.table} does not exist",
                                 hint="drop --no-create/--resume to create it from the backup's schema")
-        mismatch = key_mismatch(schema, existing)
+        mismatch = key_mismatch(schema, existing) if schema else None  # exports have no schema
         if mismatch:
             raise UsageError(f"table {sink.table} cannot take this backup: {mismatch}")
         if options.no_create and not options.resume and not options.allow_non_empty and not sink.is_empty():

@@ -1,0 +1,74 @@
+"""Reading a native DynamoDB export (ExportTableToPointInTime) as a restorable backup.
+
+    <prefix>/AWSDynamoDB/<export-id>/manifest-summary.json   outputFormat, itemCount, ...
+    <prefix>/AWSDynamoDB/<export-id>/manifest-files.json     JSON lines: dataFileS3Key,
+                                                              itemCount, md5Checksum (base64)
+    <prefix>/AWSDynamoDB/<export-id>/data/*.json.gz          {"Item": {...}} lines
+
+The data lines are the same as ours, so restore.py writes them the same way. The differences:
+each object is checked against its MD5, not a sha256; and an export holds no table schema, so
+the target table must already exist (--no-create). A missing manifest-summary.json means the
+export is not complete, and it is refused.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from .aws.session import Principal, make_session
+from .backup_ref import OpenedBackup
+from .errors import IntegrityError, NotFoundError, UsageError
+from .layout import BackupLayout, Destination, parse_destination
+from .manifest import DataObject, Manifest
+from .stores import open_store
+
+MARK = "/AWSDynamoDB/"
+
+
+def is_native_export(url: str) -> bool:
+    return MARK in url.rstrip("/") + "/"
+
+
+def open_native_export(url: str, principal: Principal | None = None) -> OpenedBackup:
+    """An OpenedBackup for `.../AWSDynamoDB/<export-id>` (or its manifest-summary.json)."""
+    url = url.rstrip("/").removesuffix("/manifest-summary.json")
+    base, _, export_id = url.rpartition(MARK)
+    if not export_id or "/" in export_id:
+        raise UsageError(f"{url!r} is not a DynamoDB export URL", hint="pass PREFIX/AWSDynamoDB/EXPORT_ID")
+    destination = parse_destination(base)
+    store_root = Destination(destination.kind, destination.location)  # the bucket, or the directory
+    layout = BackupLayout(destination.prefix, "AWSDynamoDB", export_id)
+    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    store = open_store(store_root, session)
+    try:
+        summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json"))
+    except NotFoundError:
+        raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete") from None
+    if summary.get("outputFormat", "DYNAMODB_JSON") != "DYNAMODB_JSON":
+        raise UsageError(f"export {url} is in {summary['outputFormat']} format; ddbvault restores DYNAMODB_JSON exports")
+    objects, md5 = _data_objects(store, layout, summary)
+    manifest = Manifest(tool_version="", backup_id=export_id,
+                        source={"table_arn": summary.get("tableArn"), "export_arn": summary.get("exportArn")},
+                        schema={}, options={"import_compression_type": "GZIP"},
+                        started_at=summary.get("startTime", ""), finished_at=summary.get("endTime", ""),
+                        objects=objects, consumed_capacity={})
+    if summary.get("itemCount") is not None and summary["itemCount"] != manifest.totals["items"]:
+        raise IntegrityError(f"export {url}: manifest-files.json lists {manifest.totals['items']} items, "
+                             f"manifest-summary.json says {summary['itemCount']}")
+    return OpenedBackup(store, store_root, layout, manifest, md5_of=md5)
+
+
+def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[DataObject], dict[str, str]]:
+    files_key = summary.get("manifestFilesS3Key") or f"{layout.root}/manifest-files.json"
+    if not files_key.startswith(layout.root):  # some exports give keys without the prefix
+        files_key = f"{layout.root}/{files_key.split('/', 2)[-1]}"
+    objects, md5 = [], {}
+    for line in store.get(files_key).splitlines():
+        if not line.strip():
+            continue
+        entry = orjson.loads(line)
+        key = entry["dataFileS3Key"]
+        relative = key[len(layout.root) + 1:] if key.startswith(layout.root + "/") else key.split(f"{layout.backup_id}/", 1)[-1]
+        objects.append(DataObject(relative, int(entry["itemCount"]), -1, ""))
+        md5[relative] = entry["md5Checksum"]
+    return objects, md5

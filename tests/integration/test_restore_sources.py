@@ -1,0 +1,117 @@
+"""Restore from a native DynamoDB export, and `--via import` (ImportTable), on moto."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import time
+
+import pytest
+
+from ddbvault import BackupOptions, backup_table
+from ddbvault.demo import create_demo_table, load_items
+from ddbvault.errors import IntegrityError, UsageError
+from ddbvault.restore import RestoreOptions, restore_backup
+from ddbvault.sample_data import sample_item
+from tests.integration.test_backup_roundtrip import _moto_import_safe, canonical_items
+from tests.support.tables import create_table, fill_table, scan_all, wire
+
+pytestmark = pytest.mark.integration
+FAST = dict(write_wcu=100000)
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _export(ddb, s3, table: str, bucket: str) -> str:
+    """A real ExportTableToPointInTime on moto. moto writes the data files but no manifest
+    files, so they are written here in DynamoDB's documented shape from moto's data files."""
+    ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    export = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket=bucket, S3Prefix="exports",
+                                               ExportFormat="DYNAMODB_JSON")["ExportDescription"]
+    for _ in range(50):
+        if ddb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]["ExportStatus"] != "IN_PROGRESS":
+            break
+        time.sleep(0.1)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="exports/AWSDynamoDB/")["Contents"]]
+    root = keys[0].split("/data/")[0]
+    files, total = [], 0
+    for key in keys:
+        data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        count = len(gzip.decompress(data).splitlines())
+        total += count
+        files.append({"itemCount": count, "md5Checksum": base64.b64encode(hashlib.md5(data).digest()).decode(),
+                      "etag": "", "dataFileS3Key": key})
+    s3.put_object(Bucket=bucket, Key=f"{root}/manifest-files.json",
+                  Body="\n".join(json.dumps(f) for f in files).encode())
+    s3.put_object(Bucket=bucket, Key=f"{root}/manifest-summary.json", Body=json.dumps({
+        "version": "2020-06-30", "exportArn": export["ExportArn"], "tableArn": arn, "itemCount": total,
+        "outputFormat": "DYNAMODB_JSON", "manifestFilesS3Key": f"{root}/manifest-files.json"}).encode())
+    return f"s3://{bucket}/{root}"
+
+
+def test_restore_from_native_export(ddb, s3, aws_env):
+    create_table(ddb, "exported")
+    fill_table(ddb, "exported", 120, edge_cases=False)
+    s3.create_bucket(Bucket="native-exports")
+    url = _export(ddb, s3, "exported", "native-exports")
+    with pytest.raises(UsageError, match="no table schema"):
+        restore_backup(url, "from-export", RestoreOptions(**FAST))
+    create_table(ddb, "from-export")
+    result = restore_backup(url, "from-export", RestoreOptions(no_create=True, **FAST))
+    assert result.items == 120
+    assert canonical_items(wire(scan_all(ddb, "from-export"))) == canonical_items(wire(scan_all(ddb, "exported")))
+
+
+def test_native_export_md5_mismatch_names_the_object(ddb, s3, aws_env):
+    create_table(ddb, "exported2")
+    fill_table(ddb, "exported2", 30, edge_cases=False)
+    s3.create_bucket(Bucket="native-exports2")
+    url = _export(ddb, s3, "exported2", "native-exports2")
+    root = url.split("/", 3)[3]
+    files_key = f"{root}/manifest-files.json"
+    entry = json.loads(s3.get_object(Bucket="native-exports2", Key=files_key)["Body"].read().splitlines()[0])
+    entry["md5Checksum"] = base64.b64encode(b"\0" * 16).decode()
+    s3.put_object(Bucket="native-exports2", Key=files_key, Body=json.dumps(entry).encode())
+    create_table(ddb, "from-export2")
+    with pytest.raises(IntegrityError, match="MD5") as info:
+        restore_backup(url, "from-export2", RestoreOptions(no_create=True, **FAST))
+    assert entry["dataFileS3Key"] in str(info.value)
+
+
+def test_via_import_restores_items_ttl_and_tags(ddb, s3, aws_env):
+    ddb.create_table(TableName="imp-src", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}],
+                     Tags=[{"Key": "app", "Value": "shop"}])
+    ddb.update_time_to_live(TableName="imp-src", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    rows = [{k: _moto_import_safe(v) for k, v in sample_item(i, payload_bytes=80).items() if v != {"M": {}}}
+            for i in range(150)]
+    load_items(ddb, "imp-src", rows)
+    s3.create_bucket(Bucket="imp-bucket")
+    backup = backup_table("imp-src", "s3://imp-bucket/b", BackupOptions(read_rcu=100000))
+    result = restore_backup(backup.url, "imp-dst", RestoreOptions(via="import"))
+    assert result.via == "import" and result.items == 150
+    assert canonical_items(wire(scan_all(ddb, "imp-dst"))) == canonical_items(wire(scan_all(ddb, "imp-src")))
+    assert ddb.describe_time_to_live(TableName="imp-dst")["TimeToLiveDescription"]["AttributeName"] == "exp"
+    arn = ddb.describe_table(TableName="imp-dst")["Table"]["TableArn"]
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "app", "Value": "shop"}]
+
+
+def test_via_import_refuses_lsis_and_local_backups(ddb, s3, aws_env, tmp_path):
+    create_demo_table(ddb, "with-lsi")  # has an LSI
+    load_items(ddb, "with-lsi", [sample_item(i) for i in range(5)])
+    s3.create_bucket(Bucket="lsi-bucket")
+    backup = backup_table("with-lsi", "s3://lsi-bucket/b", BackupOptions(read_rcu=100000))
+    with pytest.raises(UsageError, match="local secondary indexes"):
+        restore_backup(backup.url, "lsi-dst", RestoreOptions(via="import"))
+    local = backup_table("with-lsi", str(tmp_path), BackupOptions(read_rcu=100000))
+    with pytest.raises(UsageError, match="needs a backup in S3"):
+        restore_backup(local.url, "lsi-dst", RestoreOptions(via="import", skip_lsi=True))
+    assert "lsi-dst" not in ddb.list_tables()["TableNames"]
