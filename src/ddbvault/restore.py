@@ -268,7 +268,7 @@ class _WriteRun:
             with self.lock:
                 self.written += done
                 self.consumed += units
-            self.progress.advance(done, 0, units)
+            self.progress.advance(done, sum(map(len, requests)) * done // len(requests), units)
             if not unprocessed:
                 return
             requests = [orjson.dumps(request) for request in unprocessed]
