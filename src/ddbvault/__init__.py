@@ -17,5 +17,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from .backup import BackupOptions, BackupResult, backup_table  # noqa: E402
 from .errors import DdbvaultError  # noqa: E402
+from .listing import BackupEntry, list_backups  # noqa: E402
+from .verify import VerifyReport, verify_backup  # noqa: E402
 
-__all__ = ["__version__", "backup_table", "BackupOptions", "BackupResult", "DdbvaultError"]
+__all__ = ["__version__", "backup_table", "BackupOptions", "BackupResult", "DdbvaultError",
+           "verify_backup", "VerifyReport", "list_backups", "BackupEntry"]

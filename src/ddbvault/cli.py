@@ -220,6 +220,77 @@ def demo(items: int, as_json: bool) -> None:
         _emit_json(report)
 
 
+@cli.command()
+@click.argument("backup_url", metavar="BACKUP_URL")
+@click.option("--against-table", metavar="NAME", help="Also compare every item with this live table, by key.")
+@click.option("--max-differences", type=click.IntRange(0), default=10, show_default=True,
+              help="Differences reported one by one (with --against-table).")
+@click.option("--read-rcu", type=click.FloatRange(0, min_open=True),
+              help="Read cap for --against-table in RCU/s [default: as for backup].")
+@click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup.")
+@click.option("--source-external-id", "--external-id", "source_external_id",
+              help="External id for --source-role.")
+@click.option("--table-role", metavar="ARN", help="Role to assume for reading --against-table.")
+@click.option("--table-external-id", help="External id for --table-role.")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def verify(backup_url, against_table, max_differences, read_rcu, source_role, source_external_id,
+           table_role, table_external_id, profile, region, as_json) -> None:
+    """Check BACKUP_URL (sizes, sha256, item counts) without writing; exit 6 on any problem."""
+    from .verify import verify_backup
+
+    try:
+        report = verify_backup(
+            backup_url, against_table=against_table, max_differences=max_differences,
+            read_rcu=read_rcu,
+            principal=Principal(profile=profile, region=region, role_arn=source_role,
+                                external_id=source_external_id, session_name="ddbvault-verify"),
+            table_principal=Principal(profile=profile, region=region, role_arn=table_role,
+                                      external_id=table_external_id, session_name="ddbvault-verify-table"))
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    for line in report.notes:
+        click.echo(f"ddbvault: note: {line}", err=True)
+    for line in report.problem_lines():
+        click.echo(f"ddbvault: verify: {line}", err=True)
+    if as_json:
+        _emit_json(report.to_dict())
+    if report.ok:
+        click.echo(report.summary(), err=as_json)
+    else:
+        click.echo(f"ddbvault: error: {report.summary()}", err=True)
+        sys.exit(int(ExitCode.INTEGRITY))
+
+
+@cli.command(name="list")
+@click.argument("dest", metavar="DEST")
+@click.option("--table", metavar="NAME", help="Only this table's backups.")
+@click.option("--source-role", metavar="ARN", help="Role to assume for reading the bucket.")
+@click.option("--source-external-id", "--external-id", "source_external_id",
+              help="External id for --source-role.")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+def list_command(dest, table, source_role, source_external_id, profile, region, as_json) -> None:
+    """List the backups under DEST, newest first, with their status."""
+    from .listing import format_rows, list_backups
+
+    try:
+        entries = list_backups(dest, table=table, principal=Principal(
+            profile=profile, region=region, role_arn=source_role, external_id=source_external_id,
+            session_name="ddbvault-list"))
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps([e.to_dict() for e in entries]) + b"\n")
+    elif entries:
+        for row in format_rows(entries):
+            click.echo(row)
+    else:
+        click.echo(f"no backups under {dest}", err=True)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:

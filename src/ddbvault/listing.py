@@ -1,0 +1,156 @@
+"""list_backups(): every backup under a destination, newest first, with its status.
+
+Contract:
+- One listing of the destination (`store.list_keys`, once), then one read per manifest found.
+  Data objects are never read.
+- A backup is `<prefix>/<table>/<backup-id>/...` with a well-formed backup id; other keys are
+  ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
+  crashed, killed or running backup; never restorable by default), or `invalid` (a manifest
+  that does not parse or has an unknown format version; `error` says why).
+- Newest first: by backup id (ids start with their UTC start time), then table name.
+- Writes nothing.
+
+Grouping, ordering and rendering are pure functions below list_backups().
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from .aws.session import Principal, make_session
+from .errors import IntegrityError, NotFoundError
+from .layout import MANIFEST_NAME, Destination, check_table_name, is_backup_id, join, parse_destination
+from .manifest import Manifest
+from .stores import ObjectStore, open_store
+
+__all__ = ["BackupEntry", "list_backups"]
+COMPLETE, INCOMPLETE, INVALID = "complete", "incomplete", "invalid"
+MANIFEST_READERS = 8
+
+
+@dataclass
+class BackupEntry:
+    table: str
+    backup_id: str
+    url: str
+    time: str  # the backup's start time (UTC, ISO 8601), from its id
+    status: str  # COMPLETE, INCOMPLETE or INVALID
+    items: int | None = None  # None unless complete
+    bytes: int | None = None  # stored bytes; None unless complete
+    objects: int | None = None  # complete: as the manifest says; else data objects found
+    finished_at: str | None = None
+    error: str | None = None  # INVALID only: why the manifest was rejected
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Found:
+    """What one listing shows of one backup: whether it has a manifest, how many data keys."""
+
+    manifest: bool = False
+    data_objects: int = 0
+
+
+def list_backups(dest: str, *, table: str | None = None,
+                 principal: Principal | None = None) -> list[BackupEntry]:
+    """Every backup under `dest` (s3://bucket/prefix or a directory), newest first."""
+    destination = parse_destination(dest)
+    if table:
+        check_table_name(table)
+    if destination.kind == "local" and not os.path.isdir(destination.location):
+        raise NotFoundError(f"destination directory {destination.location} does not exist",
+                            hint="pass the directory given to `ddbvault backup --to`")
+    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    store = open_store(destination, session)
+    prefix = join(destination.prefix, table or "")
+    found = group_keys(store.list_keys(prefix + "/" if prefix else ""), destination.prefix)
+    entries = [_entry(destination, t, b, f) for (t, b), f in found.items()]
+    complete = [e for e in entries if e.status == COMPLETE]
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        list(pool.map(lambda e: _read_manifest(store, destination, e), complete))
+    return newest_first(entries)
+
+
+def group_keys(keys, prefix: str) -> dict[tuple[str, str], _Found]:
+    """Keys under `prefix` grouped by (table, backup id); keys of no backup are skipped."""
+    found: dict[tuple[str, str], _Found] = {}
+    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    for key in keys:
+        if not key.startswith(base):
+            continue
+        parts = key[len(base):].split("/")
+        if len(parts) < 3 or not is_backup_id(parts[1]):
+            continue
+        entry = found.setdefault((parts[0], parts[1]), _Found())
+        if parts[2:] == [MANIFEST_NAME]:
+            entry.manifest = True
+        elif parts[2] == "data" and len(parts) > 3:
+            entry.data_objects += 1
+    return found
+
+
+def time_of(backup_id: str) -> str:
+    """The start time a backup id encodes, as ISO 8601 UTC (`2026-11-27T08:19:00Z`)."""
+    stamp = datetime.strptime(backup_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ")
+    return stamp.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def newest_first(entries: list[BackupEntry]) -> list[BackupEntry]:
+    """Newest backup id first; within one id (the same second and suffix), by table name."""
+    by_table = sorted(entries, key=lambda e: e.table)
+    return sorted(by_table, key=lambda e: e.backup_id, reverse=True)
+
+
+def _entry(destination: Destination, table: str, backup_id: str, found: _Found) -> BackupEntry:
+    root = join(destination.prefix, table, backup_id)
+    return BackupEntry(table=table, backup_id=backup_id, url=destination.url_of(root),
+                       time=time_of(backup_id), status=COMPLETE if found.manifest else INCOMPLETE,
+                       objects=found.data_objects)
+
+
+def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEntry) -> None:
+    """Fill `entry` from its manifest; a manifest that does not parse makes it INVALID.
+    Access errors propagate: a listing that hides them would be wrong."""
+    key = join(destination.prefix, entry.table, entry.backup_id, MANIFEST_NAME)
+    try:
+        manifest = Manifest.from_json(store.get(key), where=destination.url_of(key))
+    except IntegrityError as exc:
+        entry.status, entry.error = INVALID, exc.message
+        return
+    entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
+    entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
+
+
+def format_rows(entries: list[BackupEntry]) -> list[str]:
+    """Plain aligned text: a header, then one row per backup in the given order."""
+    rows = [("TABLE", "BACKUP ID", "TIME", "ITEMS", "SIZE", "STATUS")]
+    rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), e.status)
+             for e in entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {3, 4}  # numbers align right
+
+    def cell(i: int, text: str) -> str:
+        return text.rjust(widths[i]) if i in right else text.ljust(widths[i])
+
+    return ["  ".join(cell(i, text) for i, text in enumerate(row)).rstrip() for row in rows]
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def human_size(size: int | None) -> str:
+    """Bytes in binary units: `512 B`, `1.5 KiB`, `3.0 GiB`; `-` when unknown."""
+    if size is None:
+        return "-"
+    value, units = float(size), ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

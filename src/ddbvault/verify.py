@@ -1,0 +1,237 @@
+"""verify_backup(): prove a backup whole, and optionally that it equals a live table.
+
+Contract:
+- Writes nothing, anywhere.
+- Refuses an incomplete backup (no manifest): open_backup() raises IntegrityError.
+- Checks, without stopping at the first problem: the manifest's totals add up; every data object
+  is present, has the recorded size and sha256, and decodes to the recorded number of items; and
+  no object under `data/` is missing from the manifest (DynamoDB ImportTable would import it).
+  Every problem is one line that names the object (its s3://... URL or path).
+- With `against_table`: the table is described first (a missing table fails before any backup
+  read), then scanned once, single segment, within the backup's default read cap (half the
+  provisioned RCU; 1000 RCU/s on demand) or `read_rcu`. Items are compared by primary key
+  (table_diff.py). Memory: one key and a 32-byte digest per backup item, never the items.
+  The table is not compared when the backup itself has problems.
+- Errors that prevent verifying at all (no manifest, access denied, no such table) raise
+  DdbvaultError; everything else is in the report, and `ok` is True only if all of it matched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import orjson
+
+from .aws.error_translation import translated
+from .aws.session import Principal, make_session
+from .backup_ref import OpenedBackup, open_backup, stream_lines
+from .errors import AccessDeniedError, IntegrityError, NotFoundError
+from .manifest import DataObject, Manifest
+from .ratelimit import TokenBucket, Unlimited
+from .readplan import PageSizer, average_item_bytes, plan_read_rate
+from .source import TableSource
+from .table_diff import TableComparison, TableDiff
+
+__all__ = ["VerifyReport", "verify_backup"]
+
+
+@dataclass
+class VerifyReport:
+    url: str
+    table: str
+    backup_id: str
+    objects: int
+    items: int  # as the manifest records them
+    bytes: int
+    items_read: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # could not check, but not a failure
+    comparison: TableComparison | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and (self.comparison is None or self.comparison.matches)
+
+    def summary(self) -> str:
+        """One line for a person: what was checked and whether it matched."""
+        what = f"{self.objects} objects, {self.items:,} items, {self.bytes:,} bytes"
+        if not self.ok:
+            return f"{self.url} failed verification ({what})"
+        text = f"verified {self.url}: {what}; sizes, sha256 and item counts match"
+        if self.comparison:
+            text += f"; table {self.comparison.table} matches ({self.comparison.table_items:,} items)"
+        return text
+
+    def problem_lines(self) -> list[str]:
+        """Every problem and table difference, one line each (what the CLI prints on stderr)."""
+        return self.problems + (self.comparison.lines() if self.comparison else [])
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "url": self.url, "table": self.table, "backup_id": self.backup_id,
+                "objects": self.objects, "items": self.items, "bytes": self.bytes,
+                "items_read": self.items_read, "problems": self.problems, "notes": self.notes,
+                "against_table": self.comparison.to_dict() if self.comparison else None,
+                "seconds": self.seconds}
+
+
+def verify_backup(url: str, *, principal: Principal | None = None, against_table: str | None = None,
+                  table_principal: Principal | None = None, max_differences: int = 10,
+                  read_rcu: float | None = None) -> VerifyReport:
+    """Verify the backup at `url` (DEST/TABLE/BACKUP_ID); see the module docstring."""
+    t0 = time.monotonic()
+    source = description = None
+    if against_table:
+        source = TableSource(make_session(table_principal or Principal()), against_table)
+        description = source.describe()
+    backup = open_backup(url, principal)
+    manifest = backup.manifest
+    assert manifest is not None  # open_backup refuses incomplete backups
+    report = VerifyReport(backup.url, backup.layout.table, backup.layout.backup_id,
+                          len(manifest.objects), manifest.totals.get("items", 0),
+                          manifest.totals.get("bytes", 0))
+    report.problems += totals_problems(manifest, backup.destination.url_of(backup.layout.manifest_key))
+    _check_unlisted(backup, report)
+    diff = _table_diff(manifest, against_table, description, max_differences, report)
+    for obj in manifest.objects:
+        _check_object(backup, obj, diff.add_backup_item if diff else None, report)
+    if diff and report.problems:
+        report.problems.append(f"table {against_table} was not compared: the backup has problems")
+    elif diff:
+        report.comparison = _compare(backup, source, description, diff, read_rcu)
+    report.seconds = round(time.monotonic() - t0, 3)
+    return report
+
+
+def totals_problems(manifest: Manifest, where: str) -> list[str]:
+    """Where the manifest's totals disagree with its object list (items are checked on load)."""
+    problems = []
+    stored = sum(o.bytes for o in manifest.objects)
+    if manifest.totals.get("bytes") != stored:
+        problems.append(f"manifest {where}: totals.bytes is {manifest.totals.get('bytes')}, "
+                        f"its objects add up to {stored}")
+    if manifest.totals.get("objects") != len(manifest.objects):
+        problems.append(f"manifest {where}: totals.objects is {manifest.totals.get('objects')}, "
+                        f"it lists {len(manifest.objects)}")
+    return problems
+
+
+def _check_unlisted(backup: OpenedBackup, report: VerifyReport) -> None:
+    """Objects under data/ that the manifest does not list. Listing may be denied to a
+    least-privilege reader: that is a note, not a failure."""
+    listed = {backup.key_of(o) for o in backup.manifest.objects}
+    try:
+        extra = [k for k in backup.store.list_keys(backup.layout.data_prefix) if k not in listed]
+    except AccessDeniedError as exc:
+        report.notes.append(f"could not look for unlisted data objects: {exc.message}")
+        return
+    report.problems += [f"data object {backup.destination.url_of(k)} is not in the manifest "
+                        "(DynamoDB ImportTable of data/ would import it too)" for k in extra]
+
+
+def _table_diff(manifest: Manifest, table: str | None, description: dict | None,
+                max_differences: int, report: VerifyReport) -> TableDiff | None:
+    """A TableDiff keyed like the backup, or None (no table, or key schemas differ: a problem)."""
+    if not table:
+        return None
+    names = _key_names(manifest.schema.get("KeySchema"))
+    live = _key_names(description.get("KeySchema"))
+    if names != live:
+        report.problems.append(f"table {table} has key ({', '.join(live)}), the backup has "
+                               f"({', '.join(names)}): not compared")
+        return None
+    return TableDiff(table, names, max_differences)
+
+
+def _key_names(key_schema) -> tuple[str, ...]:
+    """Attribute names in KeySchema, HASH first."""
+    if not key_schema:
+        raise IntegrityError("the backup's manifest has no schema.KeySchema; cannot compare by key")
+    ordered = sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
+    return tuple(k["AttributeName"] for k in ordered)
+
+
+def _item_of(line: bytes) -> dict:
+    record = orjson.loads(line)
+    if not isinstance(record, dict) or not isinstance(record.get("Item"), dict):
+        raise ValueError('not an {"Item": ...} data line')
+    return record["Item"]
+
+
+def _check_object(backup: OpenedBackup, obj: DataObject, on_item: Callable[[dict], None] | None,
+                  report: VerifyReport) -> None:
+    """Stream one object, count its items (handing each to on_item), record any problem."""
+    where = backup.destination.url_of(backup.key_of(obj))
+    count, bad_line = 0, None
+    try:
+        for line in _lines(backup, obj, where):
+            if bad_line:
+                continue  # keep reading: the size and sha256 checks run at the end of the stream
+            try:
+                item = _item_of(line)
+                if on_item:
+                    on_item(item)
+                count += 1
+            except ValueError as exc:
+                bad_line = f"data object {where}: line {count + 1}: {exc}"
+    except NotFoundError:
+        report.problems.append(f"data object {where} is missing")
+        return
+    except IntegrityError as exc:
+        report.problems.append(exc.message)
+        return
+    report.items_read += count
+    if bad_line:
+        report.problems.append(bad_line)
+    elif count != obj.items:
+        report.problems.append(f"data object {where} holds {count} items, the manifest says {obj.items}")
+
+
+def _lines(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[bytes]:
+    """The object's data lines; a transfer that fails mid-stream raises AwsError naming it."""
+    with translated(service="s3", action="GetObject", resource=where):
+        yield from stream_lines(backup, obj)
+
+
+def _compare(backup: OpenedBackup, source: TableSource, description: dict, diff: TableDiff,
+             read_rcu: float | None) -> TableComparison:
+    """Stream the table past the backup's digests, then name the reported differing attributes."""
+    _scan_table(source, description, diff, read_rcu)
+    diff.finish()
+    if diff.wanted():
+        _resolve_differences(backup, diff)
+    return diff.result()
+
+
+def _scan_table(source: TableSource, description: dict, diff: TableDiff,
+                read_rcu: float | None) -> None:
+    """Every item of the table into `diff`: one segment, under a token bucket (invariant 4)."""
+    rate = plan_read_rate(description, None, read_rcu)
+    bucket = Unlimited() if math.isinf(rate.rcu_per_s) else TokenBucket(rate.rcu_per_s)
+    sizer = PageSizer(bucket.rate, bucket.burst, average_item_bytes(description), False)
+    start_key = None
+    while True:
+        limit = sizer.limit()
+        reserved = sizer.estimate(limit)
+        bucket.acquire(reserved)
+        page = source.scan_page(0, 1, start_key, limit, False)
+        # A server that reports no ConsumedCapacity is charged 0.5 RCU per 4 KiB read.
+        consumed = page.consumed if page.consumed is not None else math.ceil(page.body_bytes / 4096) * 0.5
+        bucket.settle(reserved, consumed)
+        sizer.observe(len(page.items), consumed)
+        for item in page.items:
+            diff.add_table_item(item)
+        if not page.last_key:
+            return
+        start_key = page.last_key
+
+
+def _resolve_differences(backup: OpenedBackup, diff: TableDiff) -> None:
+    """Second pass over the backup, only for the reported differing items: names attributes."""
+    for obj in backup.manifest.objects:
+        for line in _lines(backup, obj, backup.destination.url_of(backup.key_of(obj))):
+            if diff.resolve(_item_of(line)):
+                return

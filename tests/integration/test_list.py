@@ -1,0 +1,132 @@
+"""`ddbvault list`: every backup under a destination, newest first, complete or not.
+
+Real moto_server; backups on a local directory and on moto's S3, with chosen backup ids so
+the order is known.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ddbvault import BackupOptions, backup_table
+from ddbvault.exit_codes import ExitCode
+from ddbvault.layout import new_backup_id
+from ddbvault.listing import list_backups
+from tests.support.tables import create_table, fill_table
+
+pytestmark = pytest.mark.integration
+OPTIONS = BackupOptions(segments=2, read_rcu=100000)
+IDS = [new_backup_id(datetime(2026, 3, day, 8, 0, tzinfo=timezone.utc), suffix=f"{day:06x}")
+       for day in (1, 2, 3, 4)]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tables(ddb):
+    for name, count in (("listed-a", 30), ("listed-b", 45)):
+        create_table(ddb, name)
+        fill_table(ddb, name, count, edge_cases=False, payload_bytes=50)
+    return "listed-a", "listed-b"
+
+
+def _back_up(table: str, dest: str, backup_id: str):
+    return backup_table(table, dest, replace(OPTIONS, backup_id=backup_id))
+
+
+@pytest.fixture(scope="module")
+def local_dest(tables, aws_env, tmp_path_factory) -> Path:
+    """listed-a on days 1 and 3, listed-b on day 2, and an incomplete listed-a on day 4."""
+    dest = tmp_path_factory.mktemp("listing")
+    a, b = tables
+    for table, backup_id in ((a, IDS[0]), (b, IDS[1]), (a, IDS[2]), (a, IDS[3])):
+        _back_up(table, str(dest), backup_id)
+    (dest / a / IDS[3] / "manifest.json").unlink()
+    (dest / "notes.txt").write_text("not a backup")
+    return dest
+
+
+def test_newest_first_with_status_items_and_sizes(local_dest):
+    entries = list_backups(str(local_dest))
+    assert [(e.table, e.backup_id, e.status) for e in entries] == [
+        ("listed-a", IDS[3], "incomplete"), ("listed-a", IDS[2], "complete"),
+        ("listed-b", IDS[1], "complete"), ("listed-a", IDS[0], "complete")]
+    assert [e.items for e in entries] == [None, 30, 45, 30]
+    assert entries[0].bytes is None and entries[0].objects == 2  # the data objects found
+    for entry in entries[1:]:
+        manifest = json.loads(Path(entry.url, "manifest.json").read_bytes())
+        assert entry.bytes == manifest["totals"]["bytes"] > 0
+        assert entry.finished_at == manifest["finished_at"]
+    assert entries[3].time == "2026-03-01T08:00:00Z"
+    assert entries[3].url == str(local_dest / "listed-a" / IDS[0])
+
+
+def test_cli_table_is_newest_first_and_filters_by_table(local_dest):
+    proc = run_cli("list", str(local_dest))
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.split() == ["TABLE", "BACKUP", "ID", "TIME", "ITEMS", "SIZE", "STATUS"]
+    assert [row.split()[1] for row in rows] == [IDS[3], IDS[2], IDS[1], IDS[0]]
+    assert rows[0].split()[-1] == "incomplete" and rows[2].split()[3] == "45"
+    proc = run_cli("list", str(local_dest), "--table", "listed-b")
+    assert proc.returncode == 0, proc.stderr
+    assert [row.split()[:2] for row in proc.stdout.splitlines()[1:]] == [["listed-b", IDS[1]]]
+
+
+def test_json_is_a_list_of_entries(local_dest):
+    proc = run_cli("list", str(local_dest), "--json", "--table", "listed-a")
+    assert proc.returncode == 0, proc.stderr
+    entries = json.loads(proc.stdout)
+    assert [e["backup_id"] for e in entries] == [IDS[3], IDS[2], IDS[0]]
+    assert set(entries[1]) == {"table", "backup_id", "url", "time", "status", "items", "bytes",
+                               "objects", "finished_at", "error"}
+    assert entries[1]["status"] == "complete" and entries[1]["items"] == 30
+    assert entries[0]["status"] == "incomplete" and entries[0]["items"] is None
+
+
+def test_an_unreadable_manifest_is_listed_as_invalid(tables, aws_env, tmp_path):
+    _back_up(tables[0], str(tmp_path), IDS[0])
+    (tmp_path / tables[0] / IDS[0] / "manifest.json").write_text('{"format": "something-else"}')
+    entry, = list_backups(str(tmp_path))
+    assert entry.status == "invalid" and "not a ddbvault manifest" in entry.error
+
+
+def test_s3_prefix_lists_only_backups_under_it(tables, aws_env, s3):
+    s3.create_bucket(Bucket="listing-bucket")
+    a, b = tables
+    _back_up(a, "s3://listing-bucket/team/prod", IDS[0])
+    _back_up(b, "s3://listing-bucket/team/prod", IDS[1])
+    _back_up(a, "s3://listing-bucket/other", IDS[2])
+    s3.put_object(Bucket="listing-bucket", Key="team/prod/README", Body=b"x")
+    entries = list_backups("s3://listing-bucket/team/prod")
+    assert [(e.table, e.backup_id) for e in entries] == [(b, IDS[1]), (a, IDS[0])]
+    assert entries[0].url == f"s3://listing-bucket/team/prod/{b}/{IDS[1]}"
+    assert entries[0].status == "complete" and entries[0].items == 45
+    proc = run_cli("list", "s3://listing-bucket/team/prod", "--table", a, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [e["url"] for e in json.loads(proc.stdout)] == [f"s3://listing-bucket/team/prod/{a}/{IDS[0]}"]
+
+
+def test_listed_url_is_what_verify_takes(local_dest):
+    entry = list_backups(str(local_dest), table="listed-b")[0]
+    proc = run_cli("verify", entry.url)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_missing_directory_and_bucket_exit_3(aws_env, tmp_path):
+    proc = run_cli("list", str(tmp_path / "nowhere"))
+    assert proc.returncode == ExitCode.NOT_FOUND and "nowhere" in proc.stderr
+    proc = run_cli("list", "s3://no-such-listing-bucket/x", "--json")
+    assert proc.returncode == ExitCode.NOT_FOUND, proc.stderr
+    assert "no-such-listing-bucket" in json.loads(proc.stdout)["message"]

@@ -1,0 +1,63 @@
+"""The pure parts of `ddbvault list`: grouping listed keys into backups, order, rendering."""
+
+from __future__ import annotations
+
+from ddbvault.listing import (COMPLETE, INCOMPLETE, BackupEntry, format_rows, group_keys,
+                              human_size, newest_first, time_of)
+
+A1, A2, B1 = "20260301T080000Z-aaaaaa", "20260302T090000Z-bbbbbb", "20260301T080000Z-cccccc"
+
+
+def test_keys_group_into_backups_with_manifest_and_data_count():
+    keys = [f"pre/orders/{A1}/data/000000-0000.json.gz", f"pre/orders/{A1}/data/000001-0000.json.gz",
+            f"pre/orders/{A1}/manifest.json", f"pre/orders/{A2}/data/000000-0000.json.gz",
+            f"pre/users/{B1}/manifest.json"]
+    found = group_keys(keys, "pre")
+    assert set(found) == {("orders", A1), ("orders", A2), ("users", B1)}
+    assert (found[("orders", A1)].manifest, found[("orders", A1)].data_objects) == (True, 2)
+    assert (found[("orders", A2)].manifest, found[("orders", A2)].data_objects) == (False, 1)
+    assert (found[("users", B1)].manifest, found[("users", B1)].data_objects) == (True, 0)
+
+
+def test_keys_of_no_backup_are_ignored():
+    keys = ["pre/README", "pre/orders/notes.txt", "pre/orders/not-an-id/manifest.json",
+            f"other/orders/{A1}/manifest.json", f"pre/orders/{A1}/manifest.json.bak",
+            f"pre/orders/{A1}/sub/manifest.json", f"pre/orders/{A1}"]
+    found = group_keys(keys, "pre/")
+    assert set(found) == {("orders", A1)} and not found[("orders", A1)].manifest
+
+
+def test_empty_prefix_groups_from_the_root():
+    assert set(group_keys([f"orders/{A1}/manifest.json"], "")) == {("orders", A1)}
+
+
+def _entry(table: str, backup_id: str, status: str = COMPLETE, items=None, size=None) -> BackupEntry:
+    return BackupEntry(table, backup_id, f"/d/{table}/{backup_id}", time_of(backup_id), status,
+                       items=items, bytes=size)
+
+
+def test_newest_first_then_by_table():
+    entries = [_entry("orders", A1), _entry("zeta", A2), _entry("orders", A2), _entry("users", B1)]
+    ordered = newest_first(entries)
+    assert [(e.table, e.backup_id) for e in ordered] == [
+        ("orders", A2), ("zeta", A2), ("users", B1), ("orders", A1)]
+
+
+def test_time_of_an_id_is_iso_utc():
+    assert time_of(A2) == "2026-03-02T09:00:00Z"
+
+
+def test_rows_are_aligned_with_a_header():
+    rows = format_rows([_entry("orders", A2, INCOMPLETE),
+                        _entry("a-much-longer-table", A1, items=1234567, size=3 * 1024 ** 3)])
+    assert rows[0].split() == ["TABLE", "BACKUP", "ID", "TIME", "ITEMS", "SIZE", "STATUS"]
+    assert rows[1].split() == ["orders", A2, "2026-03-02T09:00:00Z", "-", "-", "incomplete"]
+    assert rows[2].split() == ["a-much-longer-table", A1, "2026-03-01T08:00:00Z", "1,234,567",
+                               "3.0", "GiB", "complete"]
+    status_column = rows[0].index("STATUS")
+    assert all(row[status_column:].split()[0] in ("STATUS", "incomplete", "complete") for row in rows)
+
+
+def test_human_size():
+    assert [human_size(n) for n in (None, 0, 1023, 1024, 1536, 5 * 1024 ** 2)] == [
+        "-", "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB"]
