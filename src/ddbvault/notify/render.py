@@ -1,0 +1,116 @@
+"""render(): a RunEvent as a subject line, a plain-text body and a one-line Slack `text`.
+
+Pure and deterministic: the same event gives the same strings. What a message contains is
+exactly what the RunEvent holds (names, counts, timings, error type, message and hint), so the
+guarantee of invariant 7 is the RunEvent's: no item contents, no credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .event import RunEvent
+
+__all__ = ["Rendered", "render", "human_bytes", "slack_escape"]
+
+SUBJECT_LIMIT = 200  # characters; SNS allows 100 and cuts further itself
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str  # one line, without any prefix
+    body: str     # plain text, lines separated by "\n", ending with "\n"
+    slack: str    # one line of Slack mrkdwn, already escaped
+
+
+def human_bytes(count: int | None) -> str:
+    """1536 -> '1.5 KiB'; None -> 'unknown'."""
+    if count is None:
+        return "unknown"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _count(value: int | float | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _verified(value: bool | None) -> str:
+    return {True: "yes", False: "NO: verification failed", None: "not checked"}[value]
+
+
+def _subject(event: RunEvent) -> str:
+    if event.failed:
+        text = f"FAILED: backup of {event.table} (job {event.job}): {event.error_type}"
+    else:
+        text = (f"OK: backup of {event.table} (job {event.job}): {_count(event.items)} items, "
+                f"{human_bytes(event.bytes)} in {event.seconds:.1f} s")
+    text = _one_line(text)
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+
+def _fields(event: RunEvent) -> list[tuple[str, str]]:
+    fields = [("Job", event.job), ("Table", event.table), ("Outcome", event.outcome)]
+    if event.failed:
+        fields += [("Error", f"{event.error_type}: {event.error}")]
+        if event.hint:
+            fields += [("Try", event.hint)]
+        fields += [("Exit code", str(event.exit_code))]
+    else:
+        fields += [("Items", _count(event.items)),
+                   ("Bytes", f"{human_bytes(event.bytes)} ({_count(event.bytes)} bytes)"),
+                   ("Objects", _count(event.objects)),
+                   ("Consumed RCU", _count(event.consumed_rcu)),
+                   ("Verified", _verified(event.verified))]
+    if event.backup_url:
+        fields += [("Backup", event.backup_url)]
+    fields += [("Started", event.to_dict()["started_at"]),
+               ("Finished", event.to_dict()["finished_at"]),
+               ("Duration", f"{event.seconds:.1f} s")]
+    return fields
+
+
+def _body(event: RunEvent) -> str:
+    verb = "failed" if event.failed else "succeeded"
+    lines = [f"ddbvault: the backup of table {event.table} (job {event.job}) {verb}.", ""]
+    width = max(len(name) for name, _ in _fields(event)) + 2
+    lines += [f"{name + ':':<{width}}{value}" for name, value in _fields(event)]
+    return "\n".join(lines) + "\n"
+
+
+def slack_escape(text: str) -> str:
+    """Escape the three characters Slack mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack(event: RunEvent) -> str:
+    job, table = slack_escape(event.job), slack_escape(event.table)
+    if event.failed:
+        text = (f":x: ddbvault job `{job}`: backup of `{table}` FAILED: "
+                f"{slack_escape(event.error_type or '')}: {slack_escape(event.error or '')}")
+        if event.hint:
+            text += f" Try: {slack_escape(event.hint)}"
+        return _one_line(text)
+    text = (f":white_check_mark: ddbvault job `{job}`: backed up `{table}`: "
+            f"{_count(event.items)} items, {human_bytes(event.bytes)}, {_count(event.objects)} "
+            f"objects in {event.seconds:.1f} s")
+    if event.verified is not None:
+        text += ", verified" if event.verified else ", VERIFICATION FAILED"
+    if event.backup_url:
+        text += f". Backup: {slack_escape(event.backup_url)}"
+    return _one_line(text)
+
+
+def render(event: RunEvent) -> Rendered:
+    """The subject, plain-text body and Slack line for `event`."""
+    return Rendered(subject=_subject(event), body=_body(event), slack=_slack(event))
