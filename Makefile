@@ -1,5 +1,6 @@
-# The README's two commands: `make demo` and `make test`. Both set up everything they need
-# (a virtualenv with the package and its dev extras, and dynalite from npm) on first use.
+# The README's two commands: `make demo` and `make test`. Both set up everything they need on
+# first use: Debian's chromium (status-page test; apt, as root), a virtualenv with the package
+# and its dev extras, and dynalite from npm.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ddbvault-installed
@@ -7,6 +8,8 @@ STAMP := $(VENV)/.ddbvault-installed
 .PHONY: setup demo test bench clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the status-page test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -195,6 +195,92 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
 
 
+@cli.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The service's YAML config (see etc/ddbvault.example.yaml).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def serve(config_path: str, log_format: str) -> None:
+    """Run scheduled backups in the foreground, with /healthz, /metrics and a status page."""
+    from .service import Service, load_config
+    from .service.logs import configure
+
+    try:
+        config = load_config(config_path)
+        configure(log_format)
+        Service(config).serve_forever()
+    except DdbvaultError as exc:
+        _fail(exc, False)
+    except OSError as exc:  # e.g. the HTTP port is taken
+        _fail(DdbvaultError(f"cannot start the service: {exc}", "check http.host and http.port"), False)
+
+
+@cli.command("run")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The service's YAML config.")
+@click.option("--job", help="Run only this job [default: all jobs].")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs' records as JSON on stdout.")
+def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) -> None:
+    """Run the configured jobs once and exit (for CronJobs, ECS scheduled tasks, cron)."""
+    from .service import load_config, run_once
+    from .service.logs import configure
+
+    try:
+        config = load_config(config_path)
+        configure(log_format)
+        records = run_once(config, job)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps([r.to_dict() for r in records]) + b"\n")
+    failed = [r.job for r in records if r.outcome != "success"]
+    if failed:
+        click.echo(f"ddbvault: error: jobs failed: {', '.join(failed)}", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+
+
+@cli.command()
+@click.option("--table", required=True, help="The table a backup would read.")
+@click.option("--to", "dest", required=True, metavar="s3://BUCKET/PREFIX", help="The backup destination.")
+@click.option("--source-role", metavar="ARN", help="Role assumed to read the table.")
+@click.option("--source-external-id", help="External id for --source-role.")
+@click.option("--dest-role", metavar="ARN", help="Role assumed to write the bucket.")
+@click.option("--external-id", help="External id for --dest-role.")
+@click.option("--owner-role", metavar="ARN", help="A role of the bucket owner: proves it can read the probe.")
+@click.option("--acl", default=DEFAULT_ACL, show_default=True, help="Canned ACL the backup uses; 'none' for none.")
+@click.option("--sse", type=click.Choice(SSE_CHOICES), help="SSE the backup uses.")
+@click.option("--kms-key-id", help="KMS key for --sse aws:kms.")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+def doctor(table, dest, source_role, source_external_id, dest_role, external_id, owner_role, acl, sse,
+           kms_key_id, profile, region, as_json) -> None:
+    """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
+    from .doctor import MARKS, DoctorOptions, run_doctor
+
+    options = DoctorOptions(
+        source=Principal(profile=profile, region=region, role_arn=source_role, external_id=source_external_id,
+                         session_name="ddbvault-doctor-source"),
+        dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
+                       session_name="ddbvault-doctor-dest"),
+        owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
+        if owner_role else None,
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id)
+    try:
+        report = run_doctor(table, dest, options)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        for check in report.checks:
+            click.echo(f"{MARKS[check.status]} {check.name}: {check.detail}")
+            if check.permission and check.status == "fail":
+                click.echo(f"    missing: {check.permission}" + (f"; granted by the {check.grant}" if check.grant else ""))
+    if not report.ok:
+        sys.exit(int(ExitCode.ACCESS_DENIED))
+
+
 def _progress_bar(flag: bool | None, unit: str):
     """A TerminalProgress when asked (--progress) or when stderr is a terminal, else None."""
     if not (sys.stderr.isatty() if flag is None else flag):
@@ -289,6 +375,55 @@ def list_command(dest, table, source_role, source_external_id, profile, region, 
             click.echo(row)
     else:
         click.echo(f"no backups under {dest}", err=True)
+
+
+@cli.command()
+@click.option("--table", "tables", multiple=True, required=True, metavar="NAME|ARN",
+              help="A production table to back up (repeat for several).")
+@click.option("--prod-account", required=True, metavar="ID", help="The production account id.")
+@click.option("--data-account", required=True, metavar="ID", help="The data account id (owns the bucket).")
+@click.option("--bucket", required=True, help="The backup bucket in the data account.")
+@click.option("--prefix", default="", help="Key prefix of the backups in the bucket.")
+@click.option("--region", default="us-east-1", show_default=True, help="Region of the bucket and the tables.")
+@click.option("--kms-key-arn", metavar="ARN", help="SSE-KMS with this existing key [default: SSE-S3].")
+@click.option("--create-kms-key", is_flag=True, help="The data template creates the SSE-KMS key.")
+@click.option("--writer-role", metavar="NAME", help="Write through this role in the data account.")
+@click.option("--external-id", help="External id required to assume --writer-role.")
+@click.option("--backup-role", default="ddbvault-backup", show_default=True, metavar="NAME",
+              help="Name of the production role that runs backups.")
+@click.option("--restore-account", metavar="ID", help="Account that restores (default: production); "
+              "another account than the data account is granted read access to the backups.")
+@click.option("--restore-table", "restore_tables", multiple=True, metavar="NAME",
+              help="Target table of restores (repeat; default: the --table names).")
+@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "cloudformation-json"]),
+              default="json", show_default=True, help="IAM policy documents, or CloudFormation templates.")
+@click.option("--part", type=click.Choice(["production", "data", "restore", "all"]), default="all",
+              show_default=True, help="Only the documents of one account or of restores.")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Write one file per document here.")
+def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
+        writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir) -> None:
+    """Print least-privilege IAM policies, the bucket policy, or CloudFormation templates."""
+    from pathlib import Path
+
+    from .iac import make_inputs
+    from .iac.render import render_files, render_stream
+
+    try:
+        inputs = make_inputs(
+            tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
+            region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
+            writer_role=writer_role, external_id=external_id, backup_role=backup_role,
+            restore_account=restore_account, restore_tables=restore_tables)
+        output = render_files(inputs, fmt, part) if out_dir else render_stream(inputs, fmt, part)
+    except DdbvaultError as exc:
+        _fail(exc, False)
+    if not out_dir:
+        click.echo(output, nl=False)
+        return
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for name, text in output.items():
+        (Path(out_dir) / name).write_text(text)
+        click.echo(str(Path(out_dir) / name))
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ ACCESS_DENIED_CODES = frozenset({
 CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
                               "ExpiredTokenException", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "404",
+                             "ObjectLockConfigurationNotFoundError",
                              "NotFound", "TableNotFoundException", "NoSuchUpload"})
 
 # The IAM action an API call needs, where it is not simply "<service>:<Action>".

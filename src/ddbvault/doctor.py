@@ -1,0 +1,193 @@
+"""`ddbvault doctor`: prove, live, that a backup of TABLE to s3://… will work.
+
+Checks, in order; each is ✓ (ok), ✗ (fail), ⚠ (works, but unsafe) or · (information):
+  identity of each principal (STS GetCallerIdentity; assuming the roles given)
+  DescribeTable, Scan (one item, Limit=1), DescribeTimeToLive, ListTagsOfResource
+  the bucket is reachable (HeadBucket: 404 is a failure, 403 only means "not listable")
+  a probe object can be created with the ACL and SSE a backup uses, under
+      <prefix>/_doctor/<utc-time>-<random>  (unique per run; the generated lifecycle rule expires it)
+  the bucket owner can read the probe (with --owner-role)
+  DeleteObject on the probe is denied (✓) or allowed (⚠: production could delete backups)
+  bucket versioning and object lock status (·; ⚠ if versioning is off)
+A ✗ names the missing permission and the statement of `ddbvault iam` that grants it.
+Nothing is left that needs deleting: the probe is tiny and expires by lifecycle.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from .aws.error_translation import translated
+from .aws.session import Principal, client, make_session
+from .errors import AccessDeniedError, DdbvaultError, NotFoundError
+from .layout import join, parse_destination
+from .stores import WriteOptions
+from .stores.s3 import S3Store
+
+OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
+MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", INFO: "·"}
+PROD = "production backup policy (ddbvault iam --part production)"
+RESTORE = "restore reader policy (ddbvault iam --part restore)"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    permission: str | None = None
+    grant: str | None = None  # the policy statement that grants `permission`
+
+
+@dataclass
+class DoctorReport:
+    table: str
+    destination: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "table": self.table, "destination": self.destination,
+                "checks": [asdict(c) for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    source: Principal = Principal()
+    dest: Principal = Principal()
+    owner: Principal | None = None  # a principal of the bucket owner, to prove it can read
+    acl: str | None = "bucket-owner-full-control"
+    sse: str | None = None
+    kms_key_id: str | None = None
+
+
+class _Doctor:
+    def __init__(self, table: str, dest: str, options: DoctorOptions):
+        self.table, self.options = table, options
+        self.destination = parse_destination(dest)
+        self.report = DoctorReport(table, dest)
+
+    def check(self, name: str, fn, *, permission: str | None = None, grant: str | None = None):
+        """Run fn(); record ✓ with its detail, or ✗ naming the permission. Returns fn's result."""
+        try:
+            result = fn()
+        except DdbvaultError as exc:
+            perm = getattr(exc, "permission", None) or permission
+            self.report.checks.append(Check(name, FAIL, exc.message, perm, grant if perm else None))
+            return None
+        self.report.checks.append(Check(name, OK, result if isinstance(result, str) else "allowed"))
+        return result if result is not None else True
+
+    def note(self, name: str, status: str, detail: str) -> None:
+        self.report.checks.append(Check(name, status, detail))
+
+
+def _identity(session, label: str) -> str:
+    with translated(service="sts", action="GetCallerIdentity", resource=label):
+        return client(session, "sts").get_caller_identity()["Arn"]
+
+
+def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> DoctorReport:
+    """All checks for backing up `table` to `dest`; never raises for a failed check."""
+    doc = _Doctor(table, dest, options or DoctorOptions())
+    if doc.destination.kind != "s3":
+        raise DdbvaultError("doctor checks S3 destinations", "a local directory needs no permissions")
+    source = doc.check("source credentials", lambda: make_session(doc.options.source),
+                       permission="sts:AssumeRole" if doc.options.source.role_arn else None, grant=PROD)
+    if source:
+        doc.check("source identity", lambda: _identity(source, "source"))
+        _table_checks(doc, source)
+    dest_session = doc.check("destination credentials", lambda: make_session(doc.options.dest),
+                             permission="sts:AssumeRole" if doc.options.dest.role_arn else None, grant=PROD)
+    if dest_session:
+        doc.check("destination identity", lambda: _identity(dest_session, "destination"))
+        _bucket_checks(doc, dest_session)
+    return doc.report
+
+
+def _table_checks(doc: _Doctor, session) -> None:
+    ddb = client(session, "dynamodb")
+    arn = [f"table {doc.table}"]
+
+    def call(action: str, fn):
+        with translated(service="dynamodb", action=action, resource=arn[0]):
+            return fn()
+
+    def describe() -> str:
+        table = call("DescribeTable", lambda: ddb.describe_table(TableName=doc.table))["Table"]
+        arn[0] = table["TableArn"]
+        return f"{arn[0]}: {table.get('ItemCount', '?')} items (estimate), {table['TableStatus']}"
+
+    if not doc.check("DescribeTable", describe, permission="dynamodb:DescribeTable", grant=PROD):
+        return
+    doc.check("Scan", lambda: call("Scan", lambda: ddb.scan(TableName=doc.table, Limit=1)) and "allowed",
+              permission="dynamodb:Scan", grant=PROD)
+    doc.check("DescribeTimeToLive", lambda: "TTL " + call("DescribeTimeToLive", lambda: ddb.describe_time_to_live(
+        TableName=doc.table))["TimeToLiveDescription"].get("TimeToLiveStatus", "?"),
+        permission="dynamodb:DescribeTimeToLive", grant=PROD)
+    doc.check("ListTagsOfResource", lambda: f"{len(call('ListTagsOfResource', lambda: ddb.list_tags_of_resource(ResourceArn=arn[0]))['Tags'])} tags",
+              permission="dynamodb:ListTagsOfResource", grant=PROD)
+
+
+def _probe_key(prefix: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return join(prefix, "_doctor", f"{stamp}-{secrets.token_hex(4)}")
+
+
+def _bucket_checks(doc: _Doctor, session) -> None:
+    o = doc.options
+    s3 = client(session, "s3")
+    store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id))
+    if not doc.check("bucket reachable", lambda: store.check_writable() or f"s3://{store.bucket}",
+                     permission="s3:ListBucket"):
+        return
+    key = _probe_key(doc.destination.prefix)
+    written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}",
+                        lambda: store.put_new(key, b"ddbvault doctor probe\n") or store.url_of(key),
+                        permission="s3:PutObject", grant=PROD)
+    if written and o.owner:
+        owner = make_session(o.owner)
+        owner_store = S3Store(client(owner, "s3"), store.bucket)
+        doc.check("bucket owner reads the probe", lambda: owner_store.get(key) and "readable by " + _identity(owner, "owner"),
+                  permission="s3:GetObject", grant=RESTORE)
+    if written:
+        _delete_check(doc, s3, store, key)
+    _bucket_status(doc, s3, store.bucket)
+
+
+def _delete_check(doc: _Doctor, s3, store: S3Store, key: str) -> None:
+    try:
+        with translated(service="s3", action="DeleteObject", resource=store.url_of(key)):
+            s3.delete_object(Bucket=store.bucket, Key=key)
+    except AccessDeniedError:
+        doc.note("DeleteObject denied", OK, "production cannot delete backups")
+        return
+    except DdbvaultError as exc:
+        doc.note("DeleteObject", INFO, f"could not tell: {exc.message}")
+        return
+    doc.note("DeleteObject allowed", WARN, "production can delete backups: deny s3:DeleteObject* to it "
+             "in the bucket policy (ddbvault iam --part data)")
+
+
+def _bucket_status(doc: _Doctor, s3, bucket: str) -> None:
+    try:
+        with translated(service="s3", action="GetBucketVersioning", resource=f"s3://{bucket}"):
+            status = s3.get_bucket_versioning(Bucket=bucket).get("Status", "never enabled")
+        doc.note("versioning", OK if status == "Enabled" else WARN, status)
+    except DdbvaultError as exc:
+        doc.note("versioning", INFO, f"unknown: {exc.message}")
+    try:
+        with translated(service="s3", action="GetObjectLockConfiguration", resource=f"s3://{bucket}"):
+            lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+        rule = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+        doc.note("object lock", INFO, f"{lock.get('ObjectLockEnabled', 'Disabled')} {rule.get('Mode', '')} "
+                                      f"{rule.get('Days') or rule.get('Years') or ''}".strip())
+    except NotFoundError:
+        doc.note("object lock", INFO, "not configured")
+    except DdbvaultError as exc:
+        doc.note("object lock", INFO, f"unknown: {exc.message}")

@@ -1,0 +1,189 @@
+"""What `ddbvault iam` generates documents for: validated once, frozen, shared by every generator.
+
+`make_inputs()` is the only constructor callers should use: it checks every field and raises
+`UsageError` naming the field (`--prod-account`, `--table`, ...) for anything malformed, so the
+generators in policies.py, resource_policies.py and cloudformation.py never see bad values.
+
+Pure: no I/O, no boto3.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..stores.base import DEFAULT_ACL
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_TABLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):dynamodb:([a-z0-9-]+):(\d{12}):table/([A-Za-z0-9_.-]{3,255})$")
+_KMS_KEY_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]{1,128}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# S3 general purpose bucket names: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Key prefixes end up inside ARNs and policy patterns: no wildcards (* ?) or policy variables ($).
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.'()=+,;@ -]+(/[A-Za-z0-9!_.'()=+,;@ -]+)*$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# `ddbvault doctor` writes its probe objects under <prefix>/_doctor/; lifecycle expires them.
+DOCTOR_DIR = "_doctor"
+DEFAULT_BACKUP_ROLE = "ddbvault-backup"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A production table: its name and ARN (built from --region and --prod-account for names)."""
+
+    name: str
+    region: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class IacInputs:
+    """Validated inputs. Build with make_inputs(); every field is already checked."""
+
+    tables: tuple[Table, ...]
+    prod_account: str
+    data_account: str
+    bucket: str
+    region: str
+    prefix: str = ""
+    kms_key_arn: str | None = None
+    create_kms_key: bool = False
+    writer_role: str | None = None
+    external_id: str | None = None
+    backup_role: str = DEFAULT_BACKUP_ROLE
+    restore_account: str | None = None
+    restore_tables: tuple[str, ...] = ()
+    acl: str = DEFAULT_ACL
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    @property
+    def uses_kms(self) -> bool:
+        return bool(self.kms_key_arn or self.create_kms_key)
+
+    @property
+    def sse(self) -> str:
+        """The server-side encryption every backup object gets: "aws:kms" or "AES256"."""
+        return "aws:kms" if self.uses_kms else "AES256"
+
+    @property
+    def restore_target_account(self) -> str:
+        """Where restored tables live: --restore-account, else the production account."""
+        return self.restore_account or self.prod_account
+
+    @property
+    def restore_table_names(self) -> tuple[str, ...]:
+        return self.restore_tables or tuple(t.name for t in self.tables)
+
+    @property
+    def grants_cross_account_read(self) -> bool:
+        """True when the bucket policy must let the restore account read the backups."""
+        return bool(self.restore_account) and self.restore_account != self.data_account
+
+    def key_prefix(self, *parts: str) -> str:
+        """An object key prefix under --prefix, ending with '/' (e.g. 'prod/orders/')."""
+        return "".join(f"{p}/" for p in (self.prefix, *parts) if p)
+
+    @property
+    def destination(self) -> str:
+        """The `--to` URL the scheduled backups use."""
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_account: str,
+                bucket: str, region: str = "us-east-1", prefix: str = "",
+                kms_key_arn: str | None = None, create_kms_key: bool = False,
+                writer_role: str | None = None, external_id: str | None = None,
+                backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
+                restore_tables: list[str] | tuple[str, ...] = ()) -> IacInputs:
+    """Validated IacInputs. Raises UsageError naming the offending option."""
+    region = _check(_REGION, region, "--region", "e.g. eu-west-1")
+    prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
+    data = _check(_ACCOUNT, data_account, "--data-account", "12 digits")
+    if prod == data:
+        raise UsageError("--prod-account and --data-account are the same account; the backups "
+                         "must live in a separate account", hint="pass the data account's id")
+    _check_options(kms_key_arn, create_kms_key, writer_role, external_id)
+    return IacInputs(
+        tables=_tables(tables, prod, region), prod_account=prod, data_account=data,
+        bucket=_check(_BUCKET, bucket, "--bucket", "3-63 characters of a-z, 0-9, '.' and '-'"),
+        region=region, prefix=_prefix(prefix), kms_key_arn=kms_key_arn,
+        create_kms_key=create_kms_key, writer_role=writer_role, external_id=external_id,
+        backup_role=_check(_ROLE_NAME, backup_role, "--backup-role", "an IAM role name"),
+        restore_account=(_check(_ACCOUNT, restore_account, "--restore-account", "12 digits")
+                         if restore_account else None),
+        restore_tables=tuple(dict.fromkeys(
+            _check(_TABLE_NAME, t, "--restore-table", "a DynamoDB table name") for t in restore_tables)),
+    )
+
+
+def _check(pattern: re.Pattern, value: str | None, field: str, expected: str) -> str:
+    if value is None or not pattern.match(value):
+        raise UsageError(f"invalid {field} {value!r}: expected {expected}",
+                         hint=f"check the value of {field}")
+    return value
+
+
+def _check_options(kms_key_arn, create_kms_key, writer_role, external_id) -> None:
+    if kms_key_arn is not None:
+        _check(_KMS_KEY_ARN, kms_key_arn, "--kms-key-arn",
+               "a key ARN such as arn:aws:kms:eu-west-1:210987654321:key/1234abcd-... (not an alias)")
+    if kms_key_arn and create_kms_key:
+        raise UsageError("--kms-key-arn and --create-kms-key exclude each other",
+                         hint="use an existing key (--kms-key-arn) or let the data template create one")
+    if writer_role is not None:
+        _check(_ROLE_NAME, writer_role, "--writer-role", "an IAM role name such as ddbvault-writer")
+    if external_id is not None:
+        _check(_EXTERNAL_ID, external_id, "--external-id", "2-1224 characters of letters, digits and +=,.@:/-")
+        if writer_role is None:
+            raise UsageError("--external-id applies to the role assumed in the data account",
+                             hint="add --writer-role NAME, or drop --external-id")
+
+
+def _tables(values, prod_account: str, region: str) -> tuple[Table, ...]:
+    if not values:
+        raise UsageError("no --table given", hint="name each table to back up with --table NAME")
+    tables = {}
+    for value in values:
+        table = _table(value, prod_account, region)
+        tables.setdefault(table.arn, table)
+    return tuple(tables.values())
+
+
+def _table(value: str, prod_account: str, region: str) -> Table:
+    arn = _TABLE_ARN.match(value or "")
+    if arn:
+        partition, table_region, account, name = arn.groups()
+        if account != prod_account:
+            raise UsageError(f"invalid --table {value!r}: the table is in account {account}, "
+                             f"not the production account {prod_account}",
+                             hint="back up tables of --prod-account only")
+        return Table(name=name, region=table_region, arn=value)
+    if (value or "").startswith("arn:"):
+        _check(_TABLE_ARN, value, "--table", "a table name or arn:aws:dynamodb:REGION:ACCOUNT:table/NAME")
+    name = _check(_TABLE_NAME, value, "--table", "a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -) or ARN")
+    if name == DOCTOR_DIR:
+        raise UsageError(f"invalid --table {name!r}: the key prefix {DOCTOR_DIR}/ is kept for `ddbvault doctor`")
+    return Table(name=name, region=region,
+                 arn=f"arn:{partition_of(region)}:dynamodb:{region}:{prod_account}:table/{name}")
+
+
+def _prefix(prefix: str) -> str:
+    prefix = (prefix or "").strip("/")
+    if prefix:
+        _check(_PREFIX, prefix, "--prefix", "key path segments without '*', '?', '$' or empty segments")
+    return prefix

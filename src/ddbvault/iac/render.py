@@ -1,0 +1,160 @@
+"""Which documents `ddbvault iam` prints, their labels, and how they are rendered (JSON, YAML).
+
+Labels name the account each document belongs to, so a printed set reads as a checklist:
+`production-...` in the production account, `data-...` in the data account, `restore-...` in
+the account that reads backups or receives the restored table.
+
+The YAML writer covers exactly what the generators produce (dicts, lists, strings, numbers,
+booleans, None). Every string is written double-quoted in JSON syntax, which is valid YAML, so
+nothing can be misread as a number, a boolean or a date. No PyYAML needed at run time.
+
+Pure: no I/O, no boto3.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..errors import UsageError
+from .cloudformation import data_template, production_template
+from .inputs import IacInputs
+from .policies import (backup_role_policy, document, literal_arns, restore_import_policy,
+                       restore_reader_policy, restore_target_policy, writer_role_policy,
+                       writer_trust_policy)
+from .resource_policies import bucket_policy, key_policy_grants
+
+PARTS = ("production", "data", "restore", "all")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Plain words YAML 1.1 reads as null or booleans (IAM's "Null" operator is one of them).
+_RESERVED = frozenset({"null", "true", "false", "yes", "no", "on", "off", "y", "n"})
+
+
+def policy_documents(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
+    """Label -> IAM policy document, for --format json. Raises UsageError when a document
+    needs a key ARN that only the data template will know (--create-kms-key)."""
+    if inputs.create_kms_key:
+        raise UsageError("--create-kms-key makes the data template create the key, so its ARN is "
+                         "not known to the JSON policies",
+                         hint="use --format cloudformation, or create the key first and pass --kms-key-arn")
+    arns = literal_arns(inputs)
+    docs: dict[str, dict] = {}
+    if part in ("production", "all"):
+        docs["production-backup-role-policy"] = backup_role_policy(inputs, arns)
+    if part in ("data", "all"):
+        docs["data-bucket-policy"] = bucket_policy(inputs, arns)
+        if inputs.writer_role:
+            docs["data-writer-role-policy"] = writer_role_policy(inputs, arns)
+            docs["data-writer-role-trust-policy"] = writer_trust_policy(inputs, arns)
+        grants = key_policy_grants(inputs, arns) if inputs.kms_key_arn else []
+        if grants:
+            docs["data-key-policy-grants"] = document(grants)
+    if part in ("restore", "all"):
+        docs["restore-reader-policy"] = restore_reader_policy(inputs, arns)
+        docs["restore-target-policy"] = restore_target_policy(inputs, arns)
+        docs["restore-import-policy"] = restore_import_policy(inputs, arns)
+    return docs
+
+
+def templates(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
+    """Label -> CloudFormation template, for --format cloudformation."""
+    if part == "restore":
+        raise UsageError("the restore policies have no CloudFormation template",
+                         hint="use --format json --part restore")
+    result = {}
+    if part in ("data", "all"):
+        result["data-account-stack"] = data_template(inputs)
+    if part in ("production", "all"):
+        result["production-account-stack"] = production_template(inputs)
+    return result
+
+
+def to_json(value) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
+def to_yaml(value) -> str:
+    """`value` as block-style YAML (see the module docstring for the subset)."""
+    return "\n".join(_yaml_lines(value, 0)) + "\n"
+
+
+def _scalar(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict) and not value:
+        return "{}"
+    if isinstance(value, list) and not value:
+        return "[]"
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+def _is_scalar(value) -> bool:
+    return not isinstance(value, (dict, list)) or not value
+
+
+def _key(key: str) -> str:
+    plain = _PLAIN_KEY.match(key) and key.lower() not in _RESERVED
+    return key if plain else json.dumps(key)
+
+
+def _yaml_lines(value, indent: int) -> list[str]:
+    pad = " " * indent
+    if _is_scalar(value):
+        return [pad + _scalar(value)]
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _is_scalar(item):
+                lines.append(f"{pad}{_key(key)}: {_scalar(item)}")
+            else:
+                lines.append(f"{pad}{_key(key)}:")
+                lines += _yaml_lines(item, indent + 2)
+        return lines
+    for item in value:
+        nested = _yaml_lines(item, indent + 2)
+        lines.append(f"{pad}- {nested[0].lstrip()}")
+        lines += nested[1:]
+    return lines
+
+
+def yaml_stream(labelled: dict[str, dict], notes: dict[str, str]) -> str:
+    """Several YAML documents, each introduced by `# label: note` and separated by `---`."""
+    parts = [f"# {label}: {notes.get(label, '')}".rstrip(": ") + "\n" + to_yaml(doc)
+             for label, doc in labelled.items()]
+    return "---\n".join(parts)
+
+
+FORMATS = ("json", "cloudformation", "cloudformation-json")
+
+
+def _notes(inputs: IacInputs) -> dict[str, str]:
+    return {"data-account-stack": f"deploy in the data account {inputs.data_account} first "
+                                  "(--capabilities CAPABILITY_NAMED_IAM)",
+            "production-account-stack": f"deploy in the production account {inputs.prod_account} "
+                                        "(--capabilities CAPABILITY_NAMED_IAM)"}
+
+
+def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
+    """Everything `ddbvault iam` prints on stdout: one labelled JSON object, or YAML documents."""
+    if fmt == "json":
+        return to_json(policy_documents(inputs, part))
+    if fmt == "cloudformation":
+        return yaml_stream(templates(inputs, part), _notes(inputs))
+    return to_json(templates(inputs, part))
+
+
+def render_files(inputs: IacInputs, fmt: str, part: str) -> dict[str, str]:
+    """File name -> content, one file per document (`ddbvault iam --out-dir`)."""
+    if fmt == "json":
+        return {f"{label}.json": to_json(doc) for label, doc in policy_documents(inputs, part).items()}
+    notes = _notes(inputs)
+    if fmt == "cloudformation":
+        return {f"{label}.yaml": f"# {label}: {notes[label]}\n" + to_yaml(template)
+                for label, template in templates(inputs, part).items()}
+    return {f"{label}.json": to_json(template) for label, template in templates(inputs, part).items()}

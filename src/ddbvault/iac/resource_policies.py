@@ -1,0 +1,151 @@
+"""Resource policies in the data account: the backup bucket's policy and the backup key's policy.
+
+The bucket policy is where the data account, not production, decides what production may do:
+- **TLS only**: every request over plain HTTP is denied, to everyone.
+- **Encryption**: a PutObject naming any other SSE algorithm (or, with SSE-KMS, any other key) is
+  denied, to everyone. A request without the header gets the bucket's default encryption, which
+  the data template sets to the same algorithm and key. The header cannot be *required*: S3
+  authorizes UploadPart and CompleteMultipartUpload as s3:PutObject and they carry no SSE header,
+  so a `Null`-header deny would refuse every multipart upload.
+- **ACL**: any canned ACL other than bucket-owner-full-control is denied. The data template also
+  sets Object Ownership to BucketOwnerEnforced, so the data account owns every object whatever
+  the writer sends (the Data Pipeline "unreadable objects" problem cannot happen).
+- **No overwrite** (invariant 1): the writers' object-creating requests (PutObject and
+  CompleteMultipartUpload, `s3:ObjectCreationOperation`) must carry `If-None-Match`; ddbvault
+  always sends `If-None-Match: *`.
+- **Nothing destructive**: deletes, and every change to the bucket's policy, lifecycle,
+  versioning, object lock, ACLs, ownership, encryption, public access block and replication, are
+  denied to the production account and to the writer role.
+- **Writes**: with no writer role, the production backup role may create objects under
+  `<prefix>/` (cross-account access needs both this and its own policy). With a writer role, the
+  role's own policy grants it: in one account an Allow in either policy is enough, so an Allow
+  here would widen the role's per-table grant to the whole prefix.
+- **Restore reads**: `--restore-account` may read and list `<prefix>/` (ImportTable reads with the
+  caller's credentials, so `restore --via import` in that account needs this).
+
+Pure: no I/O, no boto3.
+"""
+
+from __future__ import annotations
+
+from .inputs import IacInputs
+from .policies import (KMS_WRITE_ACTIONS, Arns, document, list_condition, s3_service,
+                       statement)
+
+# What neither production nor the writer role may ever do to the backup bucket.
+DENIED_TO_WRITERS = (
+    "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket",
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+    "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    "s3:PutBucketAcl", "s3:PutObjectVersionAcl", "s3:PutBucketOwnershipControls",
+    "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
+    "s3:PutReplicationConfiguration",
+)
+
+
+def bucket_policy(inputs: IacInputs, arns: Arns) -> dict:
+    """The backup bucket's policy (see the module docstring for each statement's reason)."""
+    statements = [*_everyone_statements(inputs, arns), *_writer_denies(inputs, arns)]
+    if not inputs.writer_role:
+        statements += _production_writes(inputs, arns)
+    if inputs.grants_cross_account_read:
+        statements += _restore_reads(inputs, arns)
+    return document(statements)
+
+
+def _everyone_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
+    everything = [arns.bucket, every_object(arns)]
+    statements = [
+        statement("DenyInsecureTransport", "Deny", "s3:*", everything, principal="*",
+                  condition={"Bool": {"aws:SecureTransport": "false"}}),
+        statement("DenyOtherEncryption", "Deny", "s3:PutObject", every_object(arns), principal="*",
+                  condition={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": inputs.sse}}),
+    ]
+    if arns.key is not None:
+        statements.append(statement(
+            "DenyOtherKmsKey", "Deny", "s3:PutObject", every_object(arns), principal="*",
+            condition={"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key}}))
+    statements.append(statement(
+        "DenyOtherAcl", "Deny", ["s3:PutObject", "s3:PutObjectAcl"], every_object(arns), principal="*",
+        condition={"StringNotEqualsIfExists": {"s3:x-amz-acl": inputs.acl}}))
+    return statements
+
+
+def every_object(arns: Arns) -> str:
+    """Every object in the bucket: arn:...:s3:::bucket/*."""
+    return f"{arns.bucket}/*"
+
+
+def writer_principals(inputs: IacInputs, arns: Arns) -> list[tuple[str, object, dict]]:
+    """(Sid suffix, Principal, extra Condition) for each principal that writes backups.
+
+    The writer role is matched with aws:PrincipalArn rather than named as Principal: a bucket
+    policy naming a role that does not exist yet is rejected, and a recreated role would
+    silently stop matching."""
+    blocks: list[tuple[str, object, dict]] = [("Production", {"AWS": arns.prod_root}, {})]
+    if inputs.writer_role:
+        blocks.append(("WriterRole", "*", {"ArnEquals": {"aws:PrincipalArn": arns.writer_role}}))
+    return blocks
+
+
+def _writer_denies(inputs: IacInputs, arns: Arns) -> list[dict]:
+    statements = []
+    for suffix, principal, extra in writer_principals(inputs, arns):
+        statements.append(statement(
+            f"DenyOverwriteBy{suffix}", "Deny", "s3:PutObject", every_object(arns), principal=principal,
+            condition={**extra, "Null": {"s3:if-none-match": "true"},
+                       "Bool": {"s3:ObjectCreationOperation": "true"}}))
+        statements.append(statement(f"DenyDestructiveTo{suffix}", "Deny", DENIED_TO_WRITERS,
+                                    [arns.bucket, every_object(arns)], principal=principal,
+                                    condition=extra or None))
+    return statements
+
+
+def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
+    principal = {"AWS": arns.prod_root}
+    only_backup_role = {"ArnEquals": {"aws:PrincipalArn": arns.backup_role}}
+    acl = {"s3:x-amz-acl": inputs.acl}
+    return [
+        statement("AllowBackupWrites", "Allow", "s3:PutObject", arns.all_objects, principal=principal,
+                  condition={**only_backup_role, "StringEqualsIfExists": acl}),
+        statement("AllowBucketOwnerAcl", "Allow", "s3:PutObjectAcl", arns.all_objects,
+                  principal=principal, condition={**only_backup_role, "StringEquals": acl}),
+        statement("AllowAbortUploads", "Allow", "s3:AbortMultipartUpload", arns.all_objects,
+                  principal=principal, condition=only_backup_role),
+    ]
+
+
+def _restore_reads(inputs: IacInputs, arns: Arns) -> list[dict]:
+    principal = {"AWS": arns.restore_root}
+    return [statement("AllowRestoreReads", "Allow", "s3:GetObject", arns.all_objects, principal=principal),
+            statement("AllowRestoreListing", "Allow", "s3:ListBucket", arns.bucket, principal=principal,
+                      condition=list_condition(inputs))]
+
+
+def key_policy(inputs: IacInputs, arns: Arns) -> dict:
+    """The policy of a backup key the data template creates: the data account administers it
+    (through IAM), the cross-account principals get key_policy_grants()."""
+    admin = statement("DataAccountAdministersKey", "Allow", "kms:*", "*",
+                      principal={"AWS": arns.data_root})
+    return document([admin, *key_policy_grants(inputs, arns)])
+
+
+def key_policy_grants(inputs: IacInputs, arns: Arns) -> list[dict]:
+    """Key policy statements for principals outside the data account, only through S3.
+
+    A writer role lives in the data account and gets the key through its own policy; without
+    one, the production backup role needs the key policy too. An existing key needs these
+    statements merged into its policy (`ddbvault iam` prints them as data-key-policy-grants)."""
+    via_s3 = {"kms:ViaService": s3_service(inputs)}
+    grants = []
+    if not inputs.writer_role:
+        grants.append(statement(
+            "ProductionBackupRoleEncrypts", "Allow", KMS_WRITE_ACTIONS, "*",
+            principal={"AWS": arns.prod_root},
+            condition={"StringEquals": via_s3, "ArnEquals": {"aws:PrincipalArn": arns.backup_role}}))
+    if inputs.grants_cross_account_read:
+        grants.append(statement("RestoreAccountDecrypts", "Allow", "kms:Decrypt", "*",
+                                principal={"AWS": arns.restore_root}, condition={"StringEquals": via_s3}))
+    return grants

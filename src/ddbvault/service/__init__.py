@@ -1,0 +1,78 @@
+"""`ddbvault serve` and `ddbvault run`: scheduled backups as a long-running service, or once.
+
+serve: runs in the foreground, logs to stdout, serves /healthz, /metrics and the status page.
+On SIGTERM or SIGINT it
+  1. stops starting new runs,
+  2. lets running backups finish for up to `scheduler.shutdown_grace_s`,
+  3. then cancels the rest: uploads aborted, no manifest, never taken as complete,
+  4. and exits 0.
+run: runs every job (or `--job NAME`) once, in parallel, and exits; non-zero if any failed.
+For Kubernetes CronJobs, ECS scheduled tasks or plain cron.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from .config import ServiceConfig, load_config
+from .http import ServiceHttp
+from .jobs import JobRunner, RunRecord
+from .metrics import Metrics
+from .scheduler import Scheduler
+
+__all__ = ["Service", "load_config", "run_once"]
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.metrics = Metrics()
+        self.runner = JobRunner(config, self.metrics)
+        self.scheduler = Scheduler(config, self.runner)
+        self.http = ServiceHttp(self, config.http.host, config.http.port)
+        self.stopping = threading.Event()
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.metrics.up.set(1)
+        self.http.start()
+        log.info("ddbvault service: %d jobs, http on %s:%d", len(self.config.jobs),
+                 self.config.http.host, self.http.port)
+
+    def stop(self) -> None:
+        """Stop gracefully (see the module docstring). Idempotent."""
+        self.scheduler.stop_starting()
+        deadline = time.monotonic() + self.config.scheduler.shutdown_grace_s
+        while self.runner.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.runner.running():
+            log.warning("shutdown grace period over; cancelling %s", ", ".join(self.runner.running()))
+            self.runner.cancel_all()
+            while self.runner.running():
+                time.sleep(0.1)
+        self.scheduler.shutdown()
+        self.metrics.up.set(0)
+        self.http.stop()
+
+    def serve_forever(self) -> None:
+        """Start, wait for SIGTERM/SIGINT, stop. Must be called from the main thread."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        self.start()
+        while not self.stopping.wait(0.5):
+            pass
+        log.info("signal received: stopping")
+        self.stop()
+
+
+def run_once(config: ServiceConfig, job: str | None = None) -> list[RunRecord]:
+    """Run the named job, or all jobs in parallel, once. Returns their records."""
+    names = [config.job(job).name] if job else [j.name for j in config.jobs]
+    runner = JobRunner(config, Metrics())
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return list(pool.map(runner.run, names))

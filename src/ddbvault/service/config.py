@@ -1,0 +1,184 @@
+"""The service's YAML config: validated on load, with errors that name the field.
+
+    defaults:   options every job inherits (a job's own keys win)
+    jobs:       one entry per table: name, table, schedule (cron or interval), destination, ...
+    http:       host, port, token for "run now"
+    scheduler:  misfire grace time, coalescing, jitter, grace period at shutdown
+
+`${NAME}` and `${NAME:-default}` are replaced from the environment before parsing, so secrets
+(SMTP passwords, webhook URLs) stay out of the file. AWS credentials never belong here: they
+come from the standard AWS chain. See etc/ddbvault.example.yaml for a commented sample.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import UsageError
+from ..layout import check_table_name, parse_destination
+from ..notify.config import NotificationConfig
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JobOptions(_Strict):
+    """What a job (or `defaults`) may set. None means "not set here"."""
+
+    destination: str | None = None
+    timezone: str | None = None
+    source_role: str | None = None
+    dest_role: str | None = None
+    external_id: str | None = None
+    read_share: float | None = Field(None, gt=0, le=1)
+    read_rcu: float | None = Field(None, gt=0)
+    segments: int | None = Field(None, ge=1)
+    workers: int | None = Field(None, ge=1, le=256)
+    compression: Literal["gzip", "zstd", "none"] | None = None
+    sse: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+    acl: str | None = None
+    storage_class: str | None = None
+    region: str | None = None
+    verify_after: bool | None = None
+    notifications: list[NotificationConfig] | None = None
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_destination(value)
+            except UsageError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {value!r}; use an IANA name like Europe/Paris") from None
+        return value
+
+
+class JobConfig(JobOptions):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    table: str
+    cron: str | None = None
+    interval_seconds: float | None = Field(None, gt=0)
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        try:
+            return check_table_name(value)
+        except UsageError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"bad cron expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "JobConfig":
+        if (self.cron is None) == (self.interval_seconds is None):
+            raise ValueError("give exactly one of cron (e.g. '0 3 * * *') or interval_seconds")
+        return self
+
+
+class HttpConfig(_Strict):
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+    token: str | None = None  # required by "run now"; without one, "run now" is disabled
+
+
+class SchedulerConfig(_Strict):
+    misfire_grace_time_s: int = Field(300, ge=1)
+    coalesce: bool = True
+    jitter_s: int = Field(0, ge=0)
+    shutdown_grace_s: float = Field(60, ge=0)  # how long running backups may finish on SIGTERM
+    timezone: str = "UTC"
+
+
+class ServiceConfig(_Strict):
+    defaults: JobOptions = JobOptions()
+    jobs: list[JobConfig] = Field(min_length=1)
+    http: HttpConfig = HttpConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+
+    @model_validator(mode="after")
+    def _checks(self) -> "ServiceConfig":
+        names = [job.name for job in self.jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"job names must be unique, got {names}")
+        for job in self.jobs:
+            if not (job.destination or self.defaults.destination):
+                raise ValueError(f"job {job.name!r} has no destination (set it on the job or in defaults)")
+        return self
+
+    def effective(self, job: JobConfig) -> JobOptions:
+        """The job's options with unset fields taken from `defaults`."""
+        merged = {**self.defaults.model_dump(exclude_none=True), **job.model_dump(exclude_none=True)}
+        return JobOptions(**{k: v for k, v in merged.items() if k in JobOptions.model_fields})
+
+    def job(self, name: str) -> JobConfig:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise UsageError(f"no job named {name!r} in the config", hint=f"jobs: {', '.join(j.name for j in self.jobs)}")
+
+
+def expand_env(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise UsageError(f"config refers to ${{{name}}} but the environment has no {name}",
+                         hint=f"export {name}=..., or write ${{{name}:-default}}")
+    return _ENV.sub(replace, text)
+
+
+def load_config(path: str | Path) -> ServiceConfig:
+    """Read, expand and validate a config file. Raises UsageError naming the field."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
+    try:
+        data: Any = yaml.safe_load(expand_env(text))
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config {path} is not valid YAML: {exc}") from exc
+    try:
+        return ServiceConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise UsageError(f"config {path} is invalid: " + "; ".join(_describe(e) for e in exc.errors()),
+                         hint="see etc/ddbvault.example.yaml for every field") from None
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key"
+    return f"{where}: " + error["msg"].removeprefix("Value error, ")

@@ -1,0 +1,141 @@
+"""Running one scheduled backup job: options from config, backup, optional verify, metrics,
+notifications, and a record of the outcome for the status page.
+
+`JobRunner.run(name)` is what APScheduler calls (and "run now", and `ddbvault run`). It never
+raises: a failed backup is recorded, counted and notified, and the scheduler carries on.
+Each run gets a cancel event; `cancel_all()` makes running backups abort cleanly (uploads
+aborted, no manifest), which is how the service stops after its shutdown grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from ..aws.session import Principal
+from ..backup import BackupOptions, backup_table
+from ..errors import DdbvaultError
+from ..notify import Dispatcher, build_notifier, redact
+from ..notify.event import RunEvent
+from .config import JobOptions, ServiceConfig
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunRecord:
+    """The last outcome of a job, as the status page and /metrics show it."""
+
+    job: str
+    table: str
+    outcome: str  # "running", "success", "failure"
+    started_at: str
+    seconds: float | None = None
+    items: int | None = None
+    bytes: int | None = None
+    url: str | None = None
+    verified: bool | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def backup_options(options: JobOptions) -> BackupOptions:
+    base = BackupOptions()
+    return BackupOptions(
+        segments=options.segments, workers=options.workers or base.workers,
+        read_share=options.read_share, read_rcu=options.read_rcu,
+        compression=options.compression or base.compression, sse=options.sse,
+        kms_key_id=options.kms_key_id, storage_class=options.storage_class,
+        acl=base.acl if options.acl is None else (None if options.acl == "none" else options.acl),
+        source=Principal(region=options.region, role_arn=options.source_role, session_name="ddbvault-source"),
+        dest=Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
+                       session_name="ddbvault-dest"))
+
+
+class JobRunner:
+    def __init__(self, config: ServiceConfig, metrics: Metrics, dispatcher: Dispatcher | None = None):
+        self.config = config
+        self.metrics = metrics
+        self.dispatcher = dispatcher or Dispatcher(on_failure=metrics.notification_failed)
+        self.records: dict[str, RunRecord] = {}
+        self._lock = threading.Lock()
+        self._running: dict[str, threading.Event] = {}
+        self._notifiers: dict[str, list] = {}
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            for event in self._running.values():
+                event.set()
+
+    def run(self, name: str) -> RunRecord:
+        job = self.config.job(name)
+        options = self.config.effective(job)
+        cancel = threading.Event()
+        with self._lock:
+            if name in self._running:  # "run now" while a scheduled run is going
+                log.warning("job %s is already running; not starting it twice", name)
+                return self.records[name]
+            self._running[name] = cancel
+            record = self.records[name] = RunRecord(name, job.table, "running", _now())
+        t0 = time.monotonic()
+        try:
+            self._backup(record, options, cancel)
+        except Exception as exc:  # recorded, counted and notified; the service carries on
+            self._failed(record, options, exc)
+        finally:
+            record.seconds = round(time.monotonic() - t0, 3)
+            with self._lock:
+                self._running.pop(name, None)
+        return record
+
+    def _backup(self, record: RunRecord, options: JobOptions, cancel: threading.Event) -> None:
+        log.info("job %s: backing up %s to %s", record.job, record.table, options.destination)
+        result = backup_table(record.table, options.destination, backup_options(options), cancelled=cancel)
+        record.items, record.bytes, record.url = result.items, result.bytes, result.url
+        if options.verify_after:
+            from ..verify import verify_backup
+
+            report = verify_backup(result.url, principal=Principal(region=options.region, role_arn=options.dest_role,
+                                                                   external_id=options.external_id))
+            record.verified = report.ok
+            if not report.ok:
+                raise DdbvaultError(f"backup {result.url} failed verification: " + "; ".join(report.problem_lines()))
+        record.outcome = "success"
+        self.metrics.succeeded(record.table, result)
+        log.info("job %s: %s items, %s bytes in %.1fs -> %s", record.job, result.items, result.bytes,
+                 result.seconds, result.url)
+        self._notify(RunEvent.from_result(record.job, result, verified=record.verified), options)
+
+    def _failed(self, record: RunRecord, options: JobOptions, exc: Exception) -> None:
+        record.outcome = "failure"
+        # Unexpected exceptions may quote anything: redact credentials before logging or showing them.
+        record.error = exc.message if isinstance(exc, DdbvaultError) else redact(f"{type(exc).__name__}: {exc}")
+        self.metrics.failed(record.table)
+        log.error("job %s: backup of %s failed: %s", record.job, record.table, record.error)
+        self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at)),
+                     options)
+
+    def _notify(self, event: RunEvent, options: JobOptions) -> None:
+        with self._lock:  # built once per job, so an SNS role is not assumed on every send
+            if event.job not in self._notifiers:
+                self._notifiers[event.job] = [build_notifier(config) for config in options.notifications or []]
+            notifiers = self._notifiers[event.job]
+        self.dispatcher.dispatch(event, notifiers)
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,70 @@
+"""APScheduler 3.x (BackgroundScheduler, thread pool) with one job per table.
+
+- never two runs of the same job at once: max_instances=1 (and JobRunner refuses a second run);
+- `coalesce`, a misfire grace time and optional jitter from the config's `scheduler` section;
+- `next_runs()` for the status page; `run_now(name)` schedules an immediate run through the
+  same APScheduler job, so max_instances still applies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import JobConfig, ServiceConfig
+from .jobs import JobRunner
+
+
+def trigger_for(job: JobConfig, config: ServiceConfig):
+    tz = ZoneInfo(config.effective(job).timezone or config.scheduler.timezone)
+    jitter = config.scheduler.jitter_s or None
+    if job.cron:
+        return CronTrigger.from_crontab(job.cron, timezone=tz) if not jitter else \
+            CronTrigger(**_crontab_fields(job.cron), timezone=tz, jitter=jitter)
+    return IntervalTrigger(seconds=job.interval_seconds, timezone=tz, jitter=jitter)
+
+
+def _crontab_fields(expr: str) -> dict:
+    minute, hour, day, month, day_of_week = expr.split()
+    return dict(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
+
+
+class Scheduler:
+    def __init__(self, config: ServiceConfig, runner: JobRunner):
+        self.config = config
+        self.runner = runner
+        self.aps = BackgroundScheduler(
+            timezone=ZoneInfo(config.scheduler.timezone),
+            executors={"default": {"type": "threadpool", "max_workers": max(len(config.jobs), 1) + 1}},
+            job_defaults={"max_instances": 1, "coalesce": config.scheduler.coalesce,
+                          "misfire_grace_time": config.scheduler.misfire_grace_time_s})
+        for job in config.jobs:
+            self.aps.add_job(runner.run, trigger_for(job, config), args=[job.name], id=job.name,
+                             name=f"backup {job.table}")
+
+    def start(self) -> None:
+        self.aps.start()
+
+    @property
+    def running(self) -> bool:
+        return self.aps.running
+
+    def stop_starting(self) -> None:
+        """No new runs from now on; running ones go on."""
+        if self.aps.running:
+            self.aps.pause()
+
+    def shutdown(self) -> None:
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self.aps.get_jobs()}
+
+    def run_now(self, name: str) -> None:
+        self.config.job(name)  # raises UsageError for an unknown job
+        self.aps.modify_job(name, next_run_time=datetime.now(ZoneInfo(self.config.scheduler.timezone)))

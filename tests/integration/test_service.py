@@ -1,0 +1,188 @@
+"""The scheduler service against moto: scheduled runs, no overlap, clean SIGTERM, HTTP, bad configs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ddbvault.service import Service, load_config, run_once
+from tests.support.tables import create_table, fill_table
+
+pytestmark = pytest.mark.integration
+
+
+def write_config(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tables(ddb):
+    for name, count in (("svc-orders", 60), ("svc-users", 40), ("svc-slow", 150)):
+        create_table(ddb, name)
+        fill_table(ddb, name, count, edge_cases=False, payload_bytes=50)
+    return ddb
+
+
+def _wait(predicate, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_two_tables_on_an_interval_are_backed_up_with_metrics_and_health(tables, aws_env, tmp_path):
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'backups'}", read_rcu: 100000}}
+jobs:
+  - {{name: orders, table: svc-orders, interval_seconds: 1}}
+  - {{name: users, table: svc-users, interval_seconds: 1}}
+http: {{host: 127.0.0.1, port: 0, token: sesame}}
+"""))
+    service = Service(config)
+    service.start()
+    try:
+        _wait(lambda: all(service.metrics.backups.labels(t)._value.get() >= 2 for t in ("svc-orders", "svc-users")),
+              what="two runs of each job")
+        base = f"http://127.0.0.1:{service.http.port}"
+        assert urllib.request.urlopen(f"{base}/healthz").status == 200
+        metrics = {(s.name, s.labels.get("table")): s.value for family in
+                   text_string_to_metric_families(urllib.request.urlopen(f"{base}/metrics").read().decode())
+                   for s in family.samples}
+        assert metrics[("ddbvault_backups_total", "svc-orders")] >= 2
+        assert metrics[("ddbvault_last_items", "svc-users")] == 40
+        assert metrics[("ddbvault_failures_total", "svc-orders")] == 0
+        assert metrics[("ddbvault_up", None)] == 1
+        assert time.time() - metrics[("ddbvault_last_success_timestamp_seconds", "svc-orders")] < 60
+        assert len(list((tmp_path / "backups" / "svc-orders").glob("*/manifest.json"))) >= 2
+    finally:
+        service.stop()
+    assert not service.scheduler.running
+
+
+def test_run_now_needs_the_token(tables, aws_env, tmp_path):
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'b'}", read_rcu: 100000}}
+jobs: [{{name: orders, table: svc-orders, cron: "0 3 * * *"}}]
+http: {{host: 127.0.0.1, port: 0, token: sesame}}
+"""))
+    service = Service(config)
+    service.start()
+    try:
+        base = f"http://127.0.0.1:{service.http.port}"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/run/orders", data=b"token=wrong", method="POST"))
+        assert denied.value.code == 403
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/run/nope", data=b"token=sesame", method="POST"))
+        assert unknown.value.code == 404
+        assert "orders" not in service.runner.records
+        request = urllib.request.Request(f"{base}/run/orders", data=b"", method="POST",
+                                         headers={"X-Ddbvault-Token": "sesame"})
+        assert urllib.request.urlopen(request).status == 200  # 303 followed to the status page
+        _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
+              what="the run-now backup")
+        page = urllib.request.urlopen(base + "/").read().decode()
+        assert 'data-outcome="success"' in page and "svc-orders" in page
+    finally:
+        service.stop()
+
+
+def test_sigterm_mid_run_leaves_no_manifest_never_overlaps_and_exits_0(tables, aws_env, tmp_path):
+    dest = tmp_path / "slow"
+    config = write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{dest}"}}
+jobs: [{{name: slow, table: svc-slow, interval_seconds: 0.5, read_rcu: 1}}]
+http: {{host: 127.0.0.1, port: 0}}
+scheduler: {{shutdown_grace_s: 1}}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "ddbvault", "serve", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
+    try:
+        _wait(lambda: any(".partial-" in p.name for p in dest.rglob("*")), what="a backup in progress")
+        time.sleep(2.5)  # five intervals pass while the one slow run goes on
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out.decode()
+    assert not list(dest.rglob("manifest.json"))
+    assert len(list((dest / "svc-slow").iterdir())) == 1, "the job ran twice at once"
+    assert b"maximum number of running instances reached" in out
+    assert not [p for p in dest.rglob("*") if p.is_file()], "aborted uploads left data behind"
+
+
+def test_run_once_runs_the_named_job(tables, aws_env, tmp_path):
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'once'}", read_rcu: 100000}}
+jobs:
+  - {{name: orders, table: svc-orders, cron: "0 3 * * *"}}
+  - {{name: users, table: svc-users, cron: "0 3 * * *"}}
+"""))
+    records = run_once(config, "users")
+    assert [(r.job, r.outcome, r.items) for r in records] == [("users", "success", 40)]
+    assert not (tmp_path / "once" / "svc-orders").exists()
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert list((tmp_path / "once" / "svc-orders").glob("*/manifest.json"))
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, colour: red}]", "jobs.0.colour: unknown key"),
+    ("jobs: [{name: a, table: tbl, cron: '61 3 * * *', destination: /tmp/x}]", "jobs.0.cron"),
+    ("jobs: [{name: a, cron: '0 3 * * *', destination: /tmp/x}]", "jobs.0.table: Field required"),
+    ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: 'ftp://x/y'}]", "jobs.0.destination"),
+    ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, notifications: [{type: pigeon}]}]",
+     "jobs.0.notifications.0"),
+    ("jobs: [{name: a, table: tbl, destination: /tmp/x}]", "exactly one of cron"),
+])
+def test_bad_configs_fail_clearly(tmp_path, body, needle):
+    config = write_config(tmp_path / "bad.yaml", body)
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "invalid" in proc.stderr
+
+
+def test_a_failed_job_is_recorded_counted_and_notified(aws_env, tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults:
+  destination: "{tmp_path / 'b'}"
+  notifications: [{{type: webhook, "on": failure, url: "http://127.0.0.1:{hook.server_address[1]}/hook"}}]
+jobs: [{{name: ghost, table: no-such-table, cron: "0 3 * * *"}}]
+"""))
+        [record] = run_once(config)
+    finally:
+        hook.shutdown()
+    assert record.outcome == "failure" and "no-such-table" in record.error
+    assert len(received) == 1
+    assert "no-such-table" in received[0]["text"] and "DescribeTable" in json.dumps(received[0])
