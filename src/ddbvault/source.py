@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from .aws.error_translation import translated
 from .aws.raw_json import RAW_BODY, keep_raw_responses
 from .aws.retry import RetryPolicy, RetryStats, call_with_retries
-from .aws.session import client
+from .aws.session import account_of, client
 from .codec import key_for_client
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,26 @@ class ScanPage:
     body_bytes: int
 
 
+def table_arn(session, region: str, table: str) -> str:
+    """arn:aws:dynamodb:REGION:ACCOUNT:table/NAME, or `table/NAME` if STS cannot say who we are.
+    GetCallerIdentity needs no permission, so this works for any valid credentials."""
+    account = account_of(session)
+    if not account:
+        return f"table/{table}"
+    try:
+        partition = session.get_partition_for_region(region)
+    except Exception:  # an unknown (e.g. local) region: the commercial partition
+        partition = "aws"
+    return f"arn:{partition}:dynamodb:{region}:{account}:table/{table}"
+
+
 class TableSource:
     def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
                  stats: RetryStats | None = None, cancelled: threading.Event | None = None):
         self.table = table
-        self.arn = f"table/{table}"  # replaced by the real ARN after describe()
         self.client = client(session, "dynamodb", pool=pool)
+        # Errors name the table's ARN, even before DescribeTable has answered (it may be denied).
+        self.arn = table_arn(session, self.client.meta.region_name, table)
         keep_raw_responses(self.client, "Scan")
         self.retry = retry or RetryPolicy()
         self.stats = stats or RetryStats()
@@ -50,8 +64,7 @@ class TableSource:
                                      stats=self.stats, cancelled=self.cancelled)
 
     def describe(self) -> dict:
-        table = self._call("DescribeTable", lambda: self.client.describe_table(TableName=self.table),
-                           resource=f"table {self.table}")["Table"]
+        table = self._call("DescribeTable", lambda: self.client.describe_table(TableName=self.table))["Table"]
         self.arn = table.get("TableArn", self.arn)
         return table
 

@@ -8,6 +8,7 @@ shortened; it names principals and resources, never item contents or credentials
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Iterator
 
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError, HTTPClientError,
@@ -53,9 +54,20 @@ def permission_for(service: str, action: str, message: str = "", acl: str | None
     return _PERMISSION_OF.get(name, name)
 
 
-def _code_of(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or
-               exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "Unknown")
+_XML_FIELD = re.compile(r"<(Code|Message)>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</\1>", re.DOTALL)
+
+
+def _code_and_message(exc: ClientError) -> tuple[str, str]:
+    """The AWS error code and message. Some endpoints (moto's IAM checks on DynamoDB) answer a
+    JSON API with an XML error body, which botocore leaves as the message: read it here."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "Unknown")
+    message = str(error.get("Message") or "")
+    if message.lstrip().startswith("<"):
+        fields = dict(_XML_FIELD.findall(message))
+        code = fields.get("Code", code)
+        message = fields.get("Message", message)
+    return code, message
 
 
 def _short(text: str, limit: int = 240) -> str:
@@ -70,8 +82,8 @@ def translate(exc: BaseException, *, service: str, action: str, resource: str,
         return exc
     where = f"{action} on {resource}"
     if isinstance(exc, ClientError):
-        code = _code_of(exc)
-        aws_message = _short(exc.response.get("Error", {}).get("Message") or "")
+        code, aws_message = _code_and_message(exc)
+        aws_message = _short(aws_message)
         detail = f"{where} failed: {code}" + (f" ({aws_message})" if aws_message else "")
         fields = dict(action=action, resource=resource, code=code)
         if code in ACCESS_DENIED_CODES:

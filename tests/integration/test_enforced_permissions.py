@@ -1,0 +1,143 @@
+"""The generated least-privilege policies, proved on moto with IAM enforcement switched on.
+
+- A backup run through a role holding exactly the generated production policy succeeds.
+- The same role's DeleteObject on a backup object is denied.
+- For each permission a backup needs, a role lacking just that one fails with a message that
+  names it (action, resource, AWS error code, permission).
+moto authorizes DynamoDB calls against Resource "*" only (its DynamoDB responses name no
+resource), so the DynamoDB statement's table ARNs are widened to "*" here; its actions, and every
+S3 statement with its exact resources and conditions, are used as generated. The table ARNs are
+checked by the unit tests and by parliament.
+
+- The generated bucket policy refuses a backup sent without the ACL. (moto applies a bucket
+  policy's Deny to every request and ignores conditions, so this shows the policy is attached
+  and denies PutObject; the condition itself is proved on radosgw in test_real_s3_radosgw.py.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from ddbvault import local_servers
+from ddbvault.exit_codes import ExitCode
+from ddbvault.iac.inputs import make_inputs
+from ddbvault.iac.policies import backup_role_policy, literal_arns
+from ddbvault.iac.resource_policies import bucket_policy
+from tests.support.tables import create_table, fill_table
+
+pytestmark = pytest.mark.integration
+ACCOUNT = "123456789012"
+NEEDED = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive",
+          "dynamodb:ListTagsOfResource", "s3:PutObject"]
+INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
+                     bucket="vault-bucket", region="us-east-1", prefix="prod")
+
+
+def without(policy: dict, action: str) -> dict:
+    """The policy with one action removed (statements left empty are dropped)."""
+    policy = copy.deepcopy(policy)
+    kept = []
+    for statement in policy["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        actions = [a for a in actions if a != action]
+        if actions:
+            kept.append({**statement, "Action": actions})
+    return {**policy, "Statement": kept}
+
+
+def for_moto(policy: dict) -> dict:
+    """The generated policy with DynamoDB resources widened to "*" (see the module docstring)."""
+    policy = copy.deepcopy(policy)
+    for statement in policy["Statement"]:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if all(a.startswith("dynamodb:") for a in actions):
+            statement["Resource"] = "*"
+    return policy
+
+
+def role_name(missing: str | None) -> str:
+    return "ddbvault-backup" if missing is None else "backup-without-" + missing.replace(":", "-")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with local_servers.moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as srv:
+        admin = boto3.Session(aws_access_key_id="a", aws_secret_access_key="a", region_name="us-east-1")
+        ddb = admin.client("dynamodb", endpoint_url=srv.url)
+        create_table(ddb, "orders")
+        fill_table(ddb, "orders", 40, edge_cases=False)
+        s3 = admin.client("s3", endpoint_url=srv.url)
+        s3.create_bucket(Bucket="vault-bucket")
+        locked = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
+                             bucket="vault-locked", region="us-east-1", prefix="prod")
+        s3.create_bucket(Bucket="vault-locked")
+        s3.put_bucket_policy(Bucket="vault-locked", Policy=json.dumps(bucket_policy(locked, literal_arns(locked))))
+        iam = admin.client("iam", endpoint_url=srv.url)
+        generated = for_moto(backup_role_policy(INPUTS, literal_arns(INPUTS)))
+        # moto checks trust policies by exact principal ARN (an account root does not match a user)
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/operator"}}]})
+        for missing in [None, *NEEDED]:
+            iam.create_role(RoleName=role_name(missing), AssumeRolePolicyDocument=trust)
+            policy = generated if missing is None else without(generated, missing)
+            iam.put_role_policy(RoleName=role_name(missing), PolicyName="backup", PolicyDocument=json.dumps(policy))
+        iam.create_user(UserName="operator")
+        iam.put_user_policy(UserName="operator", PolicyName="assume", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Resource": "*"}]}))  # moto matches STS on "*" only
+        key = iam.create_access_key(UserName="operator")["AccessKey"]
+        local_servers.set_moto_auth(srv.url, 0)
+        env = {**os.environ, **local_servers.local_aws_env(srv.url),
+               "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+        env.pop("AWS_SESSION_TOKEN")
+        yield srv, env
+
+
+def backup(env: dict, role: str, *extra: str, bucket: str = "vault-bucket") -> subprocess.CompletedProcess:
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
+    return subprocess.run([sys.executable, "-m", "ddbvault", "backup", "orders", "--to", f"s3://{bucket}/prod",
+                           "--source-role", arn, "--dest-role", arn, "--read-rcu", "1000", "--json", *extra],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_exactly_the_generated_policy_backs_up_and_cannot_delete(server):
+    srv, env = server
+    proc = backup(env, role_name(None))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["items"] == 40
+    creds = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          region_name="us-east-1").client("sts", endpoint_url=srv.url).assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role_name(None)}", RoleSessionName="tester")["Credentials"]
+    s3 = boto3.client("s3", endpoint_url=srv.url, region_name="us-east-1", aws_access_key_id=creds["AccessKeyId"],
+                      aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+    key = result["manifest"].removeprefix("s3://vault-bucket/")
+    with pytest.raises(s3.exceptions.ClientError) as denied:
+        s3.delete_object(Bucket="vault-bucket", Key=key)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.mark.parametrize("missing", NEEDED)
+def test_each_missing_permission_is_named(server, missing):
+    srv, env = server
+    proc = backup(env, role_name(missing))
+    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
+    line = proc.stderr.splitlines()[0]
+    action = missing.split(":")[1]
+    assert f"{action} on " in line and f"missing permission: {missing}" in line
+    resource = "table/orders" if missing.startswith("dynamodb") else "s3://vault-bucket/prod/orders/"
+    assert resource in line and ("AccessDenied" in line or "403" in line)
+
+
+def test_bucket_policy_refuses_a_backup_without_the_acl(server):
+    srv, env = server
+    proc = backup(env, role_name(None), "--acl", "none", bucket="vault-locked")
+    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
+    assert "PutObject on s3://vault-locked/prod/orders/" in proc.stderr
