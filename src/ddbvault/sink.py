@@ -18,6 +18,7 @@ from .aws.raw_json import RAW_BODY, keep_raw_responses, raw_request, send_raw_re
 from .aws.retry import RetryPolicy, RetryStats, call_with_retries
 from .aws.session import client
 from .errors import AwsError, NotFoundError
+from .source import table_arn
 
 log = logging.getLogger(__name__)
 # Placeholder parameters: botocore validates them, then the raw body replaces them.
@@ -39,8 +40,8 @@ class TableSink:
     def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
                  stats: RetryStats | None = None, cancelled: threading.Event | None = None):
         self.table = table
-        self.resource = f"table {table}"
         self.client = client(session, "dynamodb", pool=pool)
+        self.resource = table_arn(session, self.client.meta.region_name, table)
         keep_raw_responses(self.client, "BatchWriteItem")
         send_raw_requests(self.client, "BatchWriteItem")
         self.retry = retry or RetryPolicy()

@@ -28,7 +28,7 @@ import pytest
 from ddbvault import local_servers
 from ddbvault.exit_codes import ExitCode
 from ddbvault.iac.inputs import make_inputs
-from ddbvault.iac.policies import backup_role_policy, literal_arns
+from ddbvault.iac.policies import backup_role_policy, literal_arns, restore_reader_policy, restore_target_policy
 from ddbvault.iac.resource_policies import bucket_policy
 from tests.support.tables import create_table, fill_table
 
@@ -37,7 +37,8 @@ ACCOUNT = "123456789012"
 NEEDED = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive",
           "dynamodb:ListTagsOfResource", "s3:PutObject"]
 INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
-                     bucket="vault-bucket", region="us-east-1", prefix="prod")
+                     bucket="vault-bucket", region="us-east-1", prefix="prod", restore_tables=["orders-copy"])
+RESTORE_NEEDED = ["s3:GetObject", "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:BatchWriteItem"]
 
 
 def without(policy: dict, action: str) -> dict:
@@ -88,6 +89,14 @@ def server(tmp_path_factory):
             iam.create_role(RoleName=role_name(missing), AssumeRolePolicyDocument=trust)
             policy = generated if missing is None else without(generated, missing)
             iam.put_role_policy(RoleName=role_name(missing), PolicyName="backup", PolicyDocument=json.dumps(policy))
+        arns = literal_arns(INPUTS)
+        restorer = for_moto({"Version": "2012-10-17", "Statement": restore_reader_policy(INPUTS, arns)["Statement"]
+                             + restore_target_policy(INPUTS, arns)["Statement"]})
+        for missing in [None, *RESTORE_NEEDED]:
+            name = "restorer" if missing is None else "restorer-without-" + missing.replace(":", "-")
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+            policy = restorer if missing is None else without(restorer, missing)
+            iam.put_role_policy(RoleName=name, PolicyName="restore", PolicyDocument=json.dumps(policy))
         iam.create_user(UserName="operator")
         iam.put_user_policy(UserName="operator", PolicyName="assume", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -141,3 +150,20 @@ def test_bucket_policy_refuses_a_backup_without_the_acl(server):
     proc = backup(env, role_name(None), "--acl", "none", bucket="vault-locked")
     assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
     assert "PutObject on s3://vault-locked/prod/orders/" in proc.stderr
+
+
+@pytest.mark.parametrize("missing", RESTORE_NEEDED)
+def test_restore_names_each_missing_permission(server, missing, tmp_path):
+    srv, env = server
+    made = backup(env, role_name(None))
+    assert made.returncode == 0, made.stderr
+    url = json.loads(made.stdout)["url"]
+    arn = f"arn:aws:iam::{ACCOUNT}:role/restorer-without-{missing.replace(':', '-')}"
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", url, "--table", "orders-copy",
+                           "--source-role", arn, "--target-role", arn, "--write-wcu", "1000", "--checkpoint",
+                           str(tmp_path / "ck.jsonl")], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
+    line = proc.stderr.splitlines()[0]
+    assert f"missing permission: {missing}" in line
+    resource = "table/orders-copy" if missing.startswith("dynamodb") else "s3://vault-bucket/prod/orders/"
+    assert resource in line
