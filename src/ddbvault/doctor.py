@@ -30,6 +30,10 @@ OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", INFO: "·"}
 PROD = "production backup policy (ddbvault iam --part production)"
 RESTORE = "restore reader policy (ddbvault iam --part restore)"
+TABLES = f"statement ReadBackedUpTables of the {PROD}"
+OBJECTS = f"statement CreateBackupObjects of the {PROD}"
+ASSUME = f"statement AssumeDataAccountWriter of the {PROD}"
+OWNER_READ = f"statement ReadBackupObjects of the {RESTORE}"
 
 
 @dataclass
@@ -78,6 +82,8 @@ class _Doctor:
             result = fn()
         except DdbvaultError as exc:
             perm = getattr(exc, "permission", None) or permission
+            if perm and perm.startswith("kms:"):  # SSE-KMS writes need the key, not more S3
+                grant = f"statement EncryptBackupObjects of the {PROD}"
             self.report.checks.append(Check(name, FAIL, exc.message, perm, grant if perm else None))
             return None
         self.report.checks.append(Check(name, OK, result if isinstance(result, str) else "allowed"))
@@ -98,12 +104,12 @@ def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> D
     if doc.destination.kind != "s3":
         raise DdbvaultError("doctor checks S3 destinations", "a local directory needs no permissions")
     source = doc.check("source credentials", lambda: make_session(doc.options.source),
-                       permission="sts:AssumeRole" if doc.options.source.role_arn else None, grant=PROD)
+                       permission="sts:AssumeRole" if doc.options.source.role_arn else None, grant=ASSUME)
     if source:
         doc.check("source identity", lambda: _identity(source, "source"))
         _table_checks(doc, source)
     dest_session = doc.check("destination credentials", lambda: make_session(doc.options.dest),
-                             permission="sts:AssumeRole" if doc.options.dest.role_arn else None, grant=PROD)
+                             permission="sts:AssumeRole" if doc.options.dest.role_arn else None, grant=ASSUME)
     if dest_session:
         doc.check("destination identity", lambda: _identity(dest_session, "destination"))
         _bucket_checks(doc, dest_session)
@@ -123,15 +129,15 @@ def _table_checks(doc: _Doctor, session) -> None:
         arn[0] = table["TableArn"]
         return f"{arn[0]}: {table.get('ItemCount', '?')} items (estimate), {table['TableStatus']}"
 
-    if not doc.check("DescribeTable", describe, permission="dynamodb:DescribeTable", grant=PROD):
+    if not doc.check("DescribeTable", describe, permission="dynamodb:DescribeTable", grant=TABLES):
         return
     doc.check("Scan", lambda: call("Scan", lambda: ddb.scan(TableName=doc.table, Limit=1)) and "allowed",
-              permission="dynamodb:Scan", grant=PROD)
+              permission="dynamodb:Scan", grant=TABLES)
     doc.check("DescribeTimeToLive", lambda: "TTL " + call("DescribeTimeToLive", lambda: ddb.describe_time_to_live(
         TableName=doc.table))["TimeToLiveDescription"].get("TimeToLiveStatus", "?"),
-        permission="dynamodb:DescribeTimeToLive", grant=PROD)
+        permission="dynamodb:DescribeTimeToLive", grant=TABLES)
     doc.check("ListTagsOfResource", lambda: f"{len(call('ListTagsOfResource', lambda: ddb.list_tags_of_resource(ResourceArn=arn[0]))['Tags'])} tags",
-              permission="dynamodb:ListTagsOfResource", grant=PROD)
+              permission="dynamodb:ListTagsOfResource", grant=TABLES)
 
 
 def _probe_key(prefix: str) -> str:
@@ -149,12 +155,12 @@ def _bucket_checks(doc: _Doctor, session) -> None:
     key = _probe_key(doc.destination.prefix)
     written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}",
                         lambda: store.put_new(key, b"ddbvault doctor probe\n") or store.url_of(key),
-                        permission="s3:PutObject", grant=PROD)
+                        permission="s3:PutObject", grant=OBJECTS)
     if written and o.owner:
         owner = make_session(o.owner)
         owner_store = S3Store(client(owner, "s3"), store.bucket)
         doc.check("bucket owner reads the probe", lambda: owner_store.get(key) and "readable by " + _identity(owner, "owner"),
-                  permission="s3:GetObject", grant=RESTORE)
+                  permission="s3:GetObject", grant=OWNER_READ)
     if written:
         _delete_check(doc, s3, store, key)
     _bucket_status(doc, s3, store.bucket)

@@ -88,6 +88,6 @@ def test_missing_permission_is_named_with_its_statement(server, user, check, per
     assert proc.returncode == ExitCode.ACCESS_DENIED
     failed = [c for n, c in checks(proc).items() if n.startswith(check)][0]
     assert failed["status"] == "fail" and failed["permission"] == permission
-    assert "ddbvault iam --part production" in failed["grant"]
+    assert "ddbvault iam --part production" in failed["grant"] and "statement " in failed["grant"]
     plain = doctor(server, user, "doctor-locked")  # the plain output names it too
     assert f"✗ {check}" in plain.stdout and f"missing: {permission}" in plain.stdout

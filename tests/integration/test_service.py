@@ -186,3 +186,17 @@ jobs: [{{name: ghost, table: no-such-table, cron: "0 3 * * *"}}]
     assert record.outcome == "failure" and "no-such-table" in record.error
     assert len(received) == 1
     assert "no-such-table" in received[0]["text"] and "DescribeTable" in json.dumps(received[0])
+
+
+def test_json_log_lines(tables, aws_env, tmp_path):
+    import json
+    write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'j'}", read_rcu: 100000}}
+jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
+""")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml"),
+                           "--log-format", "json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert any(l["logger"] == "ddbvault.service.jobs" and "svc-users" in l["message"] for l in lines)
+    assert all({"time", "level", "logger", "message"} <= set(l) for l in lines)
