@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` and `make test`. Both set up everything they need on
-# first use: Debian's chromium (status-page test; apt, as root), a virtualenv with the package
-# and its dev extras, and dynalite from npm.
+# first use: Debian's chromium (status-page test) and Ceph radosgw (real-S3 tests), with apt as
+# root; a virtualenv with the package and its dev extras; and dynalite from npm.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ddbvault-installed
@@ -10,6 +10,9 @@ STAMP := $(VENV)/.ddbvault-installed
 $(STAMP): pyproject.toml package.json package-lock.json
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the status-page test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v radosgw >/dev/null || { echo "installing Debian's Ceph radosgw for the real-S3 tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

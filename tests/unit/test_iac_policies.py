@@ -183,18 +183,23 @@ def test_bucket_policy_requires_tls(variant):
 def test_bucket_policy_denies_other_encryption(extra, sse):
     sids = by_sid(policy_documents(inputs(**extra))["data-bucket-policy"])
     assert sids["DenyOtherEncryption"]["Effect"] == "Deny"
+    # deny only a header that is present and different: a missing header (UploadPart, or the
+    # bucket's default encryption) must not be denied, which `...IfExists` would do
     assert sids["DenyOtherEncryption"]["Condition"] == {
-        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": sse}}
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": sse},
+        "Null": {"s3:x-amz-server-side-encryption": "false"}}
     if extra:
         assert sids["DenyOtherKmsKey"]["Condition"] == {
-            "ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY}}
+            "ArnNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": KEY},
+            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"}}
     else:
         assert "DenyOtherKmsKey" not in sids
 
 
 def test_bucket_policy_denies_other_acls_and_overwrites(variant):
     sids = by_sid(policy_documents(variant)["data-bucket-policy"])
-    assert sids["DenyOtherAcl"]["Condition"] == {"StringNotEqualsIfExists": {"s3:x-amz-acl": ACL}}
+    assert sids["DenyOtherAcl"]["Condition"] == {"StringNotEquals": {"s3:x-amz-acl": ACL},
+                                                 "Null": {"s3:x-amz-acl": "false"}}
     overwrite = sids["DenyOverwriteByProduction"]
     assert overwrite["Effect"] == "Deny" and overwrite["Action"] == "s3:PutObject"
     assert overwrite["Condition"] == {"Null": {"s3:if-none-match": "true"},

@@ -61,16 +61,24 @@ def _everyone_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
         statement("DenyInsecureTransport", "Deny", "s3:*", everything, principal="*",
                   condition={"Bool": {"aws:SecureTransport": "false"}}),
         statement("DenyOtherEncryption", "Deny", "s3:PutObject", every_object(arns), principal="*",
-                  condition={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": inputs.sse}}),
+                  condition=_present_and_not("StringNotEquals", "s3:x-amz-server-side-encryption", inputs.sse)),
     ]
     if arns.key is not None:
         statements.append(statement(
             "DenyOtherKmsKey", "Deny", "s3:PutObject", every_object(arns), principal="*",
-            condition={"ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": arns.key}}))
+            condition=_present_and_not("ArnNotEquals", "s3:x-amz-server-side-encryption-aws-kms-key-id", arns.key)))
     statements.append(statement(
         "DenyOtherAcl", "Deny", ["s3:PutObject", "s3:PutObjectAcl"], every_object(arns), principal="*",
-        condition={"StringNotEqualsIfExists": {"s3:x-amz-acl": inputs.acl}}))
+        condition=_present_and_not("StringNotEquals", "s3:x-amz-acl", inputs.acl)))
     return statements
+
+
+def _present_and_not(operator: str, key: str, value: str) -> dict:
+    """Deny only a request that carries `key` with another value. Not `...IfExists`: for a
+    missing key that evaluates to true, and the Deny would hit UploadPart and
+    CompleteMultipartUpload (authorized as s3:PutObject, sent without ACL or SSE headers) and
+    every PutObject that relies on the bucket's default encryption. Found on radosgw."""
+    return {operator: {key: value}, "Null": {key: "false"}}
 
 
 def every_object(arns: Arns) -> str:
