@@ -94,3 +94,18 @@ def process_cpu_s(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds all CPUs of the machine have spent busy since boot (Linux /proc/stat), or None.
+
+    The difference over a run, minus the contender's and the servers' CPU, is what everything
+    else on the machine used meanwhile: a run with a lot of it is not a quiet-machine figure.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")

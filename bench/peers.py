@@ -43,14 +43,31 @@ def ensure_dynamodump(log=print) -> Path:
     return exe
 
 
+def _local_options(endpoint_url: str) -> list[str]:
+    """--host/--port and dummy keys: dynamodump builds its endpoint as http://HOST:PORT."""
+    host, port = endpoint_url.removeprefix("http://").rsplit(":", 1)
+    return ["--host", host, "--port", port, "--accessKey", "testing", "--secretKey", "testing",
+            "--region", "us-east-1"]
+
+
 def dynamodump_argv(table: str, endpoint_url: str, dump_dir: Path) -> list[str]:
     """argv that backs `table` up from a local DynamoDB at endpoint_url into dump_dir/<table>/."""
-    host_port = endpoint_url.rsplit(":", 1)
-    host, port = host_port[0], host_port[1]  # host keeps its "http://" scheme, as dynamodump wants
     return [str(dynamodump_exe()), "--mode", "backup", "--srcTable", table,
-            "--host", host.removeprefix("http://"), "--port", port,
-            "--accessKey", "testing", "--secretKey", "testing", "--region", "us-east-1",
-            "--dumpPath", str(dump_dir), "--log", "warning"]
+            *_local_options(endpoint_url), "--dumpPath", str(dump_dir), "--log", "warning"]
+
+
+def dynamodump_restore_argv(source_table: str, dest_table: str, endpoint_url: str,
+                            dump_dir: Path) -> list[str]:
+    """argv that restores dump_dir/<source_table>/ into a new table dest_table.
+
+    dynamodump first deletes dest_table (a fresh name: nothing to delete), creates it from the
+    dumped schema.json with the dumped throughput (--writeCapacity unset: the source's 100,000
+    WCU), then writes the pages one after another in one thread. --noConfirm, because its delete
+    step otherwise asks on stdin.
+    """
+    return [str(dynamodump_exe()), "--mode", "restore", "--srcTable", source_table,
+            "--destTable", dest_table, *_local_options(endpoint_url), "--dumpPath", str(dump_dir),
+            "--noConfirm", "--log", "warning"]
 
 
 def count_dynamodump_items(dump_dir: Path, table: str) -> int:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 WALL_RATIO_MAX = 1.3      # ddbvault wall / raw floor wall
 CPU_RATIO_MAX = 0.35      # ddbvault CPU per item / dynamodump CPU per item
 RSS_SCALE_MAX = 1.2       # ddbvault peak RSS at 1M items / at 100k items
+RESTORE_WALL_MAX = 0.5    # ddbvault restore wall / dynamodump restore wall
+RESTORE_CPU_MAX = 0.4     # ddbvault restore CPU per item / dynamodump restore CPU per item
 
 
 @dataclass
@@ -20,6 +22,7 @@ class ContenderResult:
     cpu_s: float | None = None
     rss_mib: float | None = None
     server_cpu_s: float | None = None             # dynalite (+ moto) CPU while it ran
+    other_cpu_s: float | None = None              # everything else on the machine meanwhile
     runs: list[dict] = field(default_factory=list)   # every repetition, measured
     details: dict = field(default_factory=dict)      # the best run's own JSON output
     notes: list[str] = field(default_factory=list)
@@ -40,7 +43,7 @@ class ContenderResult:
                 "wall_s": _round(self.wall_s), "cpu_s": _round(self.cpu_s),
                 "cpu_us_per_item": _round(self.cpu_us_per_item, 2),
                 "peak_rss_mib": _round(self.rss_mib, 1),
-                "server_cpu_s": self.server_cpu_s,
+                "server_cpu_s": self.server_cpu_s, "other_cpu_s": self.other_cpu_s,
                 "runs": self.runs, "details": self.details, "notes": self.notes}
 
 
@@ -48,13 +51,15 @@ class ContenderResult:
 class Target:
     name: str
     ratio: float | None
-    limit: float
+    limit: float | None      # None: shown for information, not judged
     why_missing: str = ""
 
     @property
     def verdict(self) -> str:
         if self.ratio is None:
             return "N/A"
+        if self.limit is None:
+            return "INFO"
         return "PASS" if self.ratio <= self.limit else "FAIL"
 
     def to_json(self) -> dict:
@@ -62,7 +67,7 @@ class Target:
                 "verdict": self.verdict, "why_missing": self.why_missing or None}
 
 
-def _ratio(name: str, limit: float, top: ContenderResult | None, bottom: ContenderResult | None,
+def _ratio(name: str, limit: float | None, top: ContenderResult | None, bottom: ContenderResult | None,
            metric: str) -> Target:
     for result in (top, bottom):
         if result is None:
@@ -76,7 +81,7 @@ def _ratio(name: str, limit: float, top: ContenderResult | None, bottom: Contend
 
 
 def targets(results: dict[str, ContenderResult], rss_big: ContenderResult | None,
-            rss_big_items: int) -> list[Target]:
+            rss_big_items: int, items: int | None = None) -> list[Target]:
     raw, dump = results.get("raw_floor"), results.get("dynamodump")
     out = []
     for key, where in (("ddbvault_dir", "local dir"), ("ddbvault_s3", "S3")):
@@ -85,12 +90,24 @@ def targets(results: dict[str, ContenderResult], rss_big: ContenderResult | None
     for key, where in (("ddbvault_dir", "local dir"), ("ddbvault_s3", "S3")):
         out.append(_ratio(f"ddbvault ({where}) CPU/item / dynamodump CPU/item", CPU_RATIO_MAX,
                           results.get(key), dump, "cpu_us_per_item"))
-    rss_name = f"ddbvault (local dir) peak RSS at {rss_big_items:,} / at {_items(results):,} items"
+    rss_name = f"ddbvault (local dir) peak RSS at {rss_big_items:,} / at {items or _items(results):,} items"
     if rss_big is None:
         out.append(Target(rss_name, None, RSS_SCALE_MAX, "run with --rss-scale"))
     else:
         out.append(_ratio(rss_name, RSS_SCALE_MAX, rss_big, results.get("ddbvault_dir"), "rss_mib"))
     return out
+
+
+def restore_targets(results: dict[str, ContenderResult]) -> list[Target]:
+    ddbvault, dump = results.get("ddbvault_restore"), results.get("dynamodump_restore")
+    return [
+        _ratio("ddbvault restore wall / dynamodump restore wall", RESTORE_WALL_MAX, ddbvault, dump,
+               "wall_s"),
+        _ratio("ddbvault restore CPU/item / dynamodump restore CPU/item", RESTORE_CPU_MAX, ddbvault,
+               dump, "cpu_us_per_item"),
+        _ratio("ddbvault restore wall / raw restore floor wall", None, ddbvault,
+               results.get("raw_restore_floor"), "wall_s"),
+    ]
 
 
 def _items(results: dict[str, ContenderResult]) -> int:
@@ -99,7 +116,7 @@ def _items(results: dict[str, ContenderResult]) -> int:
 
 def render_table(results: list[ContenderResult]) -> str:
     header = (f"{'contender':<44} {'wall s':>8} {'CPU s':>8} {'CPU µs/item':>12} {'peak RSS MiB':>13} "
-              f"{'items':>10} {'server CPU s':>13}")
+              f"{'items':>10} {'server CPU s':>13} {'other CPU s':>12}")
     lines = [header, "-" * len(header)]
     for r in results:
         if not r.ok and r.wall_s is None:
@@ -107,7 +124,7 @@ def render_table(results: list[ContenderResult]) -> str:
             continue
         lines.append(f"{r.label:<44} {_fmt(r.wall_s, 2):>8} {_fmt(r.cpu_s, 2):>8} "
                      f"{_fmt(r.cpu_us_per_item, 1):>12} {_fmt(r.rss_mib, 1):>13} {r.items or 0:>10,} "
-                     f"{_fmt(r.server_cpu_s, 2):>13}")
+                     f"{_fmt(r.server_cpu_s, 2):>13} {_fmt(r.other_cpu_s, 2):>12}")
         if not r.ok:
             lines.append(f"{'':<44} ^ {r.status}")
     return "\n".join(lines)
@@ -118,12 +135,15 @@ def render_targets(items: list[Target]) -> str:
     for t in items:
         shown = f"{t.ratio:.3f}" if t.ratio is not None else "—"
         suffix = f"  ({t.why_missing})" if t.why_missing else ""
-        lines.append(f"{t.verdict:<5} {t.name:<62} {shown:>7}  target ≤ {t.limit}{suffix}")
+        limit = f"target ≤ {t.limit}" if t.limit is not None else "no target"
+        lines.append(f"{t.verdict:<5} {t.name:<62} {shown:>7}  {limit}{suffix}")
     return "\n".join(lines)
 
 
-def render_run(args, summary: dict, results: dict, big_results: dict, checks: list[Target]) -> str:
+def render_run(args, summary: dict, results: dict, big_results: dict, checks: list[Target],
+               restore_results: dict | None = None, restore_checks: list[Target] | None = None) -> str:
     """The whole plain-text report of one run."""
+    restore_results = restore_results or {}
     s = summary["item_size_bytes"]
     lines = [f"ddbvault benchmark on dynalite {summary['environment']['dynalite']}: "
              f"{args.items:,} items of {s['mean']} B mean ({s['min']}-{s['max']} B), "
@@ -132,13 +152,25 @@ def render_run(args, summary: dict, results: dict, big_results: dict, checks: li
     for loaded in summary["loads"]:
         lines.append(f"load {loaded['items']:,} items: {loaded['seconds']:.1f}s "
                      f"({loaded['items_per_s']:,} items/s)")
-    lines += ["", render_table(list(results.values()))]
+    if results:
+        lines += ["", "backup:", render_table(list(results.values()))]
+    if restore_results:
+        sources = summary.get("restore_sources") or {}
+        lines += ["", f"restore of the {args.items:,}-item backup into a fresh dynalite table per run "
+                      f"({args.restore_workers} workers):",
+                  render_table(list(restore_results.values()))]
+        if sources.get("backup_url"):
+            lines.append(f"ddbvault backup restored: {sources['backup_objects']} data objects, "
+                         f"from {sources['backup_from']}")
+        if sources.get("dump_dir"):
+            lines.append(f"dynamodump dump restored: from {sources['dump_from']}")
     if big_results:
         lines += ["", f"at {args.rss_scale_items:,} items:", render_table(list(big_results.values()))]
-    notes = [f"{r.key}: {n}" for r in [*results.values(), *big_results.values()] for n in r.notes]
+    notes = [f"{r.key}: {n}" for r in [*results.values(), *restore_results.values(),
+                                        *big_results.values()] for n in r.notes]
     if notes:
         lines += ["", *notes]
-    lines += ["", "targets:", render_targets(checks), "",
+    lines += ["", "targets:", render_targets(checks + list(restore_checks or [])), "",
               "phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary["phases_s"].items()),
               f"total: {summary['total_s']:.1f}s"]
     return "\n".join(lines)

@@ -66,8 +66,11 @@ class TableSink:
         self.call("CreateTable", lambda: self.client.create_table(**params))
 
     def wait_active(self, timeout_s: float = 1800, poll_s: float = 0.5) -> dict:
-        """Wait until the table and all its GSIs are ACTIVE; returns the description."""
+        """Wait until the table and all its GSIs are ACTIVE; returns the description. Polls
+        quickly at first (local servers and small tables are ready in milliseconds), then
+        every `poll_s`."""
         deadline = time.monotonic() + timeout_s
+        delay = 0.02
         while True:
             table = self.describe() or {}
             indexes = table.get("GlobalSecondaryIndexes") or []
@@ -77,7 +80,8 @@ class TableSink:
                 raise AwsError(f"table {self.table} not ACTIVE after {timeout_s:.0f}s "
                                f"(status {table.get('TableStatus')})", action="DescribeTable",
                                resource=self.resource, code="Timeout")
-            time.sleep(poll_s)
+            time.sleep(delay)
+            delay = min(delay * 2, poll_s)
 
     def enable_ttl(self, attribute: str, timeout_s: float = 600, poll_s: float = 1.0) -> None:
         self.call("UpdateTimeToLive", lambda: self.client.update_time_to_live(
