@@ -26,7 +26,7 @@ from .errors import IntegrityError, InterruptedRun, UsageError
 from .layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
 from .manifest import Manifest
 from .ratelimit import TokenBucket, Unlimited
-from .readplan import ReadRate, average_item_bytes, plan_read_rate, plan_segments
+from .readplan import CapacityRate, average_item_bytes, plan_read_rate, plan_segments
 from .scan_run import Progress, ScanRun, run_workers
 from .schema import table_schema
 from .source import TableSource
@@ -126,7 +126,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
 
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
-    bucket = Unlimited() if math.isinf(rate.rcu_per_s) else TokenBucket(rate.rcu_per_s)
+    bucket = Unlimited() if math.isinf(rate.units_per_s) else TokenBucket(rate.units_per_s)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
     log.info("backing up %s to %s: %d segments, %d workers, read rate %s", table,
              destination.url_of(layout.root), segments, options.workers, rate.reason)
@@ -141,7 +141,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
         url=destination.url_of(layout.root), backup_id=layout.backup_id, table=table,
         items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
         consumed_rcu=round(run.consumed, 3), seconds=round(time.monotonic() - t0, 3),
-        manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.rcu_per_s),
+        manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
         segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles)
 
 
@@ -159,7 +159,7 @@ def _open_destination(destination: Destination, options: BackupOptions) -> Objec
 
 
 def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupOptions,
-                 rate: ReadRate, stats: RetryStats, started: str) -> Manifest:
+                 rate: CapacityRate, stats: RetryStats, started: str) -> Manifest:
     """The manifest of a finished run. Raises instead if the run did not finish whole."""
     if run.errors:
         raise run.errors[0]
@@ -175,7 +175,7 @@ def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupO
         source=_source_info(description, options), schema=schema,
         options={"segments": run.segments, "workers": options.workers,
                  "consistent_read": options.consistent_read,
-                 "read_rate_rcu_per_s": _finite(rate.rcu_per_s), "read_rate_reason": rate.reason,
+                 "read_rate_rcu_per_s": _finite(rate.units_per_s), "read_rate_reason": rate.reason,
                  "compression": options.compression,
                  "import_compression_type": IMPORT_COMPRESSION[options.compression],
                  "object_size": options.object_size, "acl": options.acl, "sse": options.sse,

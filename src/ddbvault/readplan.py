@@ -25,29 +25,50 @@ FALLBACK_ITEM_BYTES = 1024.0
 
 
 @dataclass(frozen=True)
-class ReadRate:
-    rcu_per_s: float  # math.inf: no limit
+class CapacityRate:
+    units_per_s: float  # capacity units per second; math.inf: no limit
     reason: str
 
 
-def plan_read_rate(table: dict, read_share: float | None, read_rcu: float | None) -> ReadRate:
-    if read_rcu is not None:
-        if not read_rcu > 0:
-            raise UsageError(f"--read-rcu must be > 0, got {read_rcu}", hint="e.g. --read-rcu 500")
-        return ReadRate(float(read_rcu), f"--read-rcu {read_rcu:g}")
-    share = 0.5 if read_share is None else read_share
+@dataclass(frozen=True)
+class CapacityKind:
+    """Read or write: the names that differ between the two, and the on-demand default."""
+
+    unit: str  # "RCU" / "WCU"
+    option: str  # "read" / "write": --read-share, --read-rcu ...
+    provisioned_key: str
+    max_key: str
+    on_demand_default: float
+
+
+READ = CapacityKind("RCU", "read", "ReadCapacityUnits", "MaxReadRequestUnits", ON_DEMAND_DEFAULT_RCU)
+
+
+def plan_rate(table: dict, share: float | None, absolute: float | None, kind: CapacityKind) -> CapacityRate:
+    """The capacity-unit cap for reading (backup) or writing (restore) `table`; see the rules
+    in the module docstring, which are the same for both with RCU and WCU swapped."""
+    flag = f"--{kind.option}-{kind.unit.lower()}"
+    if absolute is not None:
+        if not absolute > 0:
+            raise UsageError(f"{flag} must be > 0, got {absolute}", hint=f"e.g. {flag} 500")
+        return CapacityRate(float(absolute), f"{flag} {absolute:g}")
+    share = 0.5 if share is None else share
     if not 0 < share <= 1:
-        raise UsageError(f"--read-share must be in (0, 1], got {share}",
-                         hint="e.g. --read-share 0.25 to use a quarter of the table's read capacity")
+        raise UsageError(f"--{kind.option}-share must be in (0, 1], got {share}",
+                         hint=f"e.g. --{kind.option}-share 0.25 to use a quarter of the table's capacity")
     billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    provisioned = (table.get("ProvisionedThroughput") or {}).get("ReadCapacityUnits") or 0
+    provisioned = (table.get("ProvisionedThroughput") or {}).get(kind.provisioned_key) or 0
     if billing == "PROVISIONED" and provisioned > 0:
-        return ReadRate(share * provisioned, f"{share:g} x {provisioned} provisioned RCU")
-    max_units = (table.get("OnDemandThroughput") or {}).get("MaxReadRequestUnits") or 0
-    if max_units > 0 and share * max_units < ON_DEMAND_DEFAULT_RCU:
-        return ReadRate(share * max_units, f"{share:g} x {max_units} MaxReadRequestUnits (on-demand)")
-    return ReadRate(ON_DEMAND_DEFAULT_RCU, f"on-demand default {ON_DEMAND_DEFAULT_RCU:g} RCU/s "
-                                           "(set --read-rcu to change)")
+        return CapacityRate(share * provisioned, f"{share:g} x {provisioned} provisioned {kind.unit}")
+    max_units = (table.get("OnDemandThroughput") or {}).get(kind.max_key) or 0
+    if max_units > 0 and share * max_units < kind.on_demand_default:
+        return CapacityRate(share * max_units, f"{share:g} x {max_units} {kind.max_key} (on-demand)")
+    return CapacityRate(kind.on_demand_default, f"on-demand default {kind.on_demand_default:g} "
+                                            f"{kind.unit}/s (set {flag} to change)")
+
+
+def plan_read_rate(table: dict, read_share: float | None, read_rcu: float | None) -> CapacityRate:
+    return plan_rate(table, read_share, read_rcu, READ)
 
 
 def plan_segments(table: dict, workers: int, requested: int | None) -> int:

@@ -41,6 +41,7 @@ from .ratelimit import RateLimiterCancelled, TokenBucket, Unlimited
 from .scan_run import Progress
 from .sink import TableSink, put_request
 from .table_create import Overrides, create_table_request, key_mismatch
+from .workers import drain
 from .writeplan import estimate_wcu, plan_write_rate
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     checkpoint = Checkpoint(Path(options.checkpoint) if options.checkpoint
                             else default_path(table, backup.layout.backup_id),
                             backup.url, table, resume=options.resume)
-    run = _WriteRun(backup, sink, checkpoint, TokenBucket(rate.rcu_per_s) if math.isfinite(rate.rcu_per_s)
+    run = _WriteRun(backup, sink, checkpoint, TokenBucket(rate.units_per_s) if math.isfinite(rate.units_per_s)
                     else Unlimited(), options, progress or Progress(), cancelled)
     total = backup.manifest.totals["items"]
     try:
@@ -124,7 +125,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     return RestoreResult(table=table, items=run.written + run.resumed,
                          seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
-                         via="batch", write_rate_wcu=rate.rcu_per_s if math.isfinite(rate.rcu_per_s) else None)
+                         via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None)
 
 
 def _open(url: str, options: RestoreOptions) -> OpenedBackup:
@@ -193,18 +194,11 @@ class _WriteRun:
     def run(self) -> None:
         self.progress.start(self.sink.table, self.total)
         self.progress.advance(self.resumed, 0, 0.0)
-        threads = [threading.Thread(target=self._worker, name=f"ddbvault-restore-{i}", daemon=True)
-                   for i in range(self.options.workers)]
-        for thread in threads:
-            thread.start()
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.2)
-        except BaseException:  # KeyboardInterrupt / SIGTERM: stop, keep the checkpoint
-            self._cancel()
-            for thread in threads:
-                thread.join()
+            self.errors = drain(self.todo, self._restore_object, count=self.options.workers,
+                                name="ddbvault-restore", cancelled=self.cancelled, cancel=self._cancel,
+                                quiet=(_Cancelled, RateLimiterCancelled))
+        except BaseException:  # KeyboardInterrupt / SIGTERM: stopped, the checkpoint is kept
             raise InterruptedRun(f"restore into {self.sink.table} interrupted after {self.written} items; "
                                  "run it again with --resume to carry on") from None
         if self.errors:
@@ -213,22 +207,6 @@ class _WriteRun:
     def _cancel(self) -> None:
         self.cancelled.set()
         self.bucket.cancel()
-
-    def _worker(self) -> None:
-        while not self.cancelled.is_set():
-            try:
-                obj = self.todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self._restore_object(obj)
-            except (_Cancelled, RateLimiterCancelled):
-                return
-            except BaseException as exc:  # the first failure stops everyone
-                with self.lock:
-                    self.errors.append(exc)
-                self._cancel()
-                return
 
     def _restore_object(self, obj: DataObject) -> None:
         skip = self.checkpoint.lines.get(obj.key, 0)

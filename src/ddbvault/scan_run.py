@@ -19,6 +19,7 @@ from .manifest import DataObject
 from .ratelimit import RateLimiterCancelled
 from .readplan import PageSizer
 from .segment_writer import SegmentWriter
+from .workers import drain
 from .source import ScanPage, TableSource
 
 
@@ -55,22 +56,6 @@ class ScanRun:
         self.errors: list[BaseException] = []
         self.fetcher: ThreadPoolExecutor  # set by _run_workers for the duration of the run
 
-    def worker(self) -> None:
-        while not self.cancelled.is_set():
-            try:
-                segment = self.todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self.objects[segment] = self._scan_segment(segment)
-            except (RateLimiterCancelled, _Cancelled):
-                return
-            except BaseException as exc:  # the first failure stops everyone
-                with self.lock:
-                    self.errors.append(exc)
-                self.cancel()
-                return
-
     def cancel(self) -> None:
         self.cancelled.set()
         self.bucket.cancel()
@@ -94,7 +79,10 @@ class ScanRun:
         sizer.observe(len(page.items), page.consumed)
         return page
 
-    def _scan_segment(self, segment: int) -> list[DataObject]:
+    def scan_segment(self, segment: int) -> None:
+        self.objects[segment] = self._scan(segment)
+
+    def _scan(self, segment: int) -> list[DataObject]:
         o = self.options
         writer = SegmentWriter(self.store, self.layout, segment, compression=o.compression,
                                level=o.compression_level, object_size=o.object_size)
@@ -129,19 +117,13 @@ class _Cancelled(Exception):
 
 
 def run_workers(run: ScanRun, workers: int) -> None:
+    """Scan every segment; afterwards run.errors holds the failures, the cause first."""
     count = min(workers, run.segments)
-    threads = [threading.Thread(target=run.worker, name=f"ddbvault-segment-{i}", daemon=True)
-               for i in range(count)]
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ddbvault-scan") as run.fetcher:
-        for thread in threads:
-            thread.start()
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.2)
-        except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stop cleanly
-            run.cancel()
-            for thread in threads:
-                thread.join()
+            run.errors = drain(run.todo, run.scan_segment, count=count, name="ddbvault-segment",
+                               cancelled=run.cancelled, cancel=run.cancel,
+                               quiet=(RateLimiterCancelled, _Cancelled))
+        except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stopped cleanly
             raise InterruptedRun(f"backup of {run.table} interrupted; no manifest written, so the "
-                                 "partial backup is never treated as complete")
+                                 "partial backup is never treated as complete") from None

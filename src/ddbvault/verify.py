@@ -210,7 +210,7 @@ def _scan_table(source: TableSource, description: dict, diff: TableDiff,
                 read_rcu: float | None) -> None:
     """Every item of the table into `diff`: one segment, under a token bucket (invariant 4)."""
     rate = plan_read_rate(description, None, read_rcu)
-    bucket = Unlimited() if math.isinf(rate.rcu_per_s) else TokenBucket(rate.rcu_per_s)
+    bucket = Unlimited() if math.isinf(rate.units_per_s) else TokenBucket(rate.units_per_s)
     sizer = PageSizer(bucket.rate, bucket.burst, average_item_bytes(description), False)
     start_key = None
     while True:

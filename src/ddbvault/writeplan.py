@@ -11,29 +11,14 @@ from __future__ import annotations
 
 import math
 
-from .errors import UsageError
-from .readplan import ReadRate as WriteRate
+from .readplan import CapacityKind, CapacityRate, plan_rate
 
 ON_DEMAND_DEFAULT_WCU = 1000.0
+WRITE = CapacityKind("WCU", "write", "WriteCapacityUnits", "MaxWriteRequestUnits", ON_DEMAND_DEFAULT_WCU)
 
 
-def plan_write_rate(table: dict, write_share: float | None, write_wcu: float | None) -> WriteRate:
-    if write_wcu is not None:
-        if not write_wcu > 0:
-            raise UsageError(f"--write-wcu must be > 0, got {write_wcu}")
-        return WriteRate(float(write_wcu), f"--write-wcu {write_wcu:g}")
-    share = 0.5 if write_share is None else write_share
-    if not 0 < share <= 1:
-        raise UsageError(f"--write-share must be in (0, 1], got {share}")
-    billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    provisioned = (table.get("ProvisionedThroughput") or {}).get("WriteCapacityUnits") or 0
-    if billing == "PROVISIONED" and provisioned > 0:
-        return WriteRate(share * provisioned, f"{share:g} x {provisioned} provisioned WCU")
-    max_units = (table.get("OnDemandThroughput") or {}).get("MaxWriteRequestUnits") or 0
-    if max_units > 0 and share * max_units < ON_DEMAND_DEFAULT_WCU:
-        return WriteRate(share * max_units, f"{share:g} x {max_units} MaxWriteRequestUnits (on-demand)")
-    return WriteRate(ON_DEMAND_DEFAULT_WCU, f"on-demand default {ON_DEMAND_DEFAULT_WCU:g} WCU/s "
-                                            "(set --write-wcu to change)")
+def plan_write_rate(table: dict, write_share: float | None, write_wcu: float | None) -> CapacityRate:
+    return plan_rate(table, write_share, write_wcu, WRITE)
 
 
 def estimate_wcu(requests: list[bytes]) -> float:

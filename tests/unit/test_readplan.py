@@ -17,20 +17,20 @@ ON_DEMAND = {"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
 
 
 def test_provisioned_uses_share_of_rcu():
-    assert plan_read_rate(PROVISIONED, None, None).rcu_per_s == 200
-    assert plan_read_rate(PROVISIONED, 0.25, None).rcu_per_s == 100
+    assert plan_read_rate(PROVISIONED, None, None).units_per_s == 200
+    assert plan_read_rate(PROVISIONED, 0.25, None).units_per_s == 100
 
 
 def test_explicit_rcu_wins():
-    assert plan_read_rate(PROVISIONED, 0.25, 42).rcu_per_s == 42
+    assert plan_read_rate(PROVISIONED, 0.25, 42).units_per_s == 42
 
 
 def test_on_demand_default_and_max_read_units():
-    assert plan_read_rate(ON_DEMAND, None, None).rcu_per_s == ON_DEMAND_DEFAULT_RCU
+    assert plan_read_rate(ON_DEMAND, None, None).units_per_s == ON_DEMAND_DEFAULT_RCU
     capped = {**ON_DEMAND, "OnDemandThroughput": {"MaxReadRequestUnits": 600}}
-    assert plan_read_rate(capped, None, None).rcu_per_s == 300
+    assert plan_read_rate(capped, None, None).units_per_s == 300
     roomy = {**ON_DEMAND, "OnDemandThroughput": {"MaxReadRequestUnits": 100000}}
-    assert plan_read_rate(roomy, None, None).rcu_per_s == ON_DEMAND_DEFAULT_RCU
+    assert plan_read_rate(roomy, None, None).units_per_s == ON_DEMAND_DEFAULT_RCU
 
 
 @pytest.mark.parametrize("share,rcu", [(0, None), (1.5, None), (None, 0), (None, -3)])
