@@ -119,14 +119,7 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
                        session_name="ddbvault-dest"),
     )
-    bar = _progress_bar(progress, unit="RCU")
-    try:
-        result = backup_table(table, dest, options, progress=bar)
-    except DdbvaultError as exc:
-        _fail(exc, as_json)
-    finally:
-        if bar:
-            bar.stop()
+    result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -180,14 +173,8 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
         target=Principal(profile=profile, region=region, role_arn=target_role,
                          external_id=target_external_id, session_name="ddbvault-restore-target"),
     )
-    bar = _progress_bar(progress, unit="WCU")
-    try:
-        result = restore_backup(backup_url, table, options, progress=bar)
-    except DdbvaultError as exc:
-        _fail(exc, as_json)
-    finally:
-        if bar:
-            bar.stop()
+    result = _with_progress(progress, "WCU", as_json,
+                            lambda bar: restore_backup(backup_url, table, options, progress=bar))
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -279,6 +266,18 @@ def doctor(table, dest, source_role, source_external_id, dest_role, external_id,
                 click.echo(f"    missing: {check.permission}" + (f"; granted by the {check.grant}" if check.grant else ""))
     if not report.ok:
         sys.exit(int(ExitCode.ACCESS_DENIED))
+
+
+def _with_progress(flag: bool | None, unit: str, as_json: bool, call):
+    """call(bar) with a progress bar (or None) that is stopped afterwards; errors exit via _fail."""
+    bar = _progress_bar(flag, unit)
+    try:
+        return call(bar)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    finally:
+        if bar:
+            bar.stop()
 
 
 def _progress_bar(flag: bool | None, unit: str):
