@@ -23,33 +23,44 @@ def drain(todo: "queue.SimpleQueue[T]", handle: Callable[[T], None], *, count: i
     """Run the workers; returns the errors they raised, the first (the cause) first."""
     errors: list[BaseException] = []
     lock = threading.Lock()
+    # Each worker sets its own event when it has cleaned up. Waiting on these rather than on
+    # Thread.join() matters: a join interrupted by a signal can report a thread as finished
+    # while it still runs, and the process would then exit mid-cleanup.
+    finished = [threading.Event() for _ in range(count)]
 
-    def worker() -> None:
-        while not cancelled.is_set():
-            try:
-                item = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                handle(item)
-            except quiet:
-                return
-            except BaseException as exc:  # the first failure stops everyone
-                with lock:
-                    errors.append(exc)
-                cancel()
-                return
+    def worker(done: threading.Event) -> None:
+        try:
+            while not cancelled.is_set():
+                try:
+                    item = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    handle(item)
+                except quiet:
+                    return
+                except BaseException as exc:  # the first failure stops everyone
+                    with lock:
+                        errors.append(exc)
+                    cancel()
+                    return
+        finally:
+            done.set()
 
-    threads = [threading.Thread(target=worker, name=f"{name}-{i}", daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
+    started: list[threading.Event] = []
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
-    except BaseException:
+        for i, done in enumerate(finished):
+            threading.Thread(target=worker, args=(done,), name=f"{name}-{i}", daemon=True).start()
+            started.append(done)
+        _wait_all(started)
+    except BaseException:  # interrupted: stop every started worker and wait for its cleanup
         cancel()
-        for thread in threads:
-            thread.join()
+        _wait_all(started)
         raise
     return errors
+
+
+def _wait_all(events: list[threading.Event]) -> None:
+    for event in events:
+        while not event.wait(0.2):
+            pass
