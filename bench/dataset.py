@@ -74,11 +74,7 @@ def create_table(wire: DynamoDBWire, table: str, units: int = PROVISIONED_UNITS)
         "BillingMode": "PROVISIONED",
         "ProvisionedThroughput": {"ReadCapacityUnits": units, "WriteCapacityUnits": units},
     })
-    deadline = time.monotonic() + 60
-    while wire.call("DescribeTable", {"TableName": table})["Table"]["TableStatus"] != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"table {table} not ACTIVE after 60 s")
-        time.sleep(0.05)
+    wire.wait_active(table)
 
 
 def delete_table(wire: DynamoDBWire, table: str) -> None:

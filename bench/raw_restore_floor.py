@@ -123,11 +123,7 @@ def create_table(wire: DynamoDBWire, table: str, schema: dict, units: int) -> No
         "BillingMode": "PROVISIONED",
         "ProvisionedThroughput": {"ReadCapacityUnits": units, "WriteCapacityUnits": units},
     })
-    deadline = time.monotonic() + 60
-    while wire.call("DescribeTable", {"TableName": table})["Table"]["TableStatus"] != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"table {table} not ACTIVE after 60 s")
-        time.sleep(0.02)
+    wire.wait_active(table)
 
 
 def main(argv: list[str] | None = None) -> int:

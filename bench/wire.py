@@ -76,6 +76,14 @@ class DynamoDBWire:
     def call(self, action: str, payload: dict) -> dict:
         return orjson.loads(self.call_raw(action, orjson.dumps(payload)))
 
+
+    def wait_active(self, table: str, timeout_s: float = 60) -> None:
+        """Poll DescribeTable until the table is ACTIVE (RuntimeError after timeout_s)."""
+        deadline = time.monotonic() + timeout_s
+        while self.call("DescribeTable", {"TableName": table})["Table"]["TableStatus"] != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"table {table} not ACTIVE after {timeout_s:.0f} s")
+            time.sleep(0.02)
     def _sign(self, action: str, body: bytes) -> dict:
         request = AWSRequest(method="POST", url=self.url, data=body, headers={
             "Content-Type": "application/x-amz-json-1.0",
