@@ -2,7 +2,7 @@
 
 `open_backup()` returns the store, the layout and the manifest. A backup without a manifest is
 incomplete, and is refused unless the caller asks for it explicitly (`allow_incomplete`).
-`read_object()` streams one data object, checking its size and sha256 against the manifest, and
+`stream_lines()` streams one data object, checking its size and sha256 against the manifest, and
 names the object when they differ.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .aws.session import Principal, make_session
-from .codec import Decompressor, compression_of_key, decode_lines, decompress, split_lines
+from .codec import Decompressor, compression_of_key, split_lines
 from .errors import IntegrityError, NotFoundError, UsageError
 from .layout import BackupLayout, Destination, is_backup_id, parse_destination
 from .manifest import DataObject, Manifest
@@ -71,16 +71,6 @@ def open_backup(url: str, principal: Principal | None = None, *,
     return OpenedBackup(store, destination, layout, manifest)
 
 
-def read_object(backup: OpenedBackup, obj: DataObject) -> Iterator[dict]:
-    """Every item (wire form) of one data object, verified against the manifest's size and sha256.
-
-    The whole compressed object is read and checked before any item is yielded, so a corrupted
-    object never yields a single item. Memory: one stored object (bounded by --object-size).
-    """
-    data = read_verified(backup, obj)
-    yield from decode_lines(decompress(data, compression_of_key(obj.key)))
-
-
 def stream_lines(backup: OpenedBackup, obj: DataObject) -> Iterator[bytes]:
     """The data lines of one object (bytes, each `{"Item":...}`), decompressed as they stream in.
 
@@ -126,16 +116,3 @@ def _check(where: str, obj: DataObject, size: int, sha256: str) -> None:
         raise IntegrityError(f"data object {where} is corrupted: sha256 {sha256} does not "
                              f"match the manifest's {obj.sha256}",
                              hint="restore from another backup; this one cannot be trusted")
-
-
-def read_verified(backup: OpenedBackup, obj: DataObject) -> bytes:
-    """The stored bytes of `obj`; IntegrityError naming the object if size or sha256 differ."""
-    where = backup.destination.url_of(backup.key_of(obj))
-    digest, chunks = hashlib.sha256(), []
-    with backup.store.open_reader(backup.key_of(obj)) as reader:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            chunks.append(chunk)
-    data = b"".join(chunks)
-    _check(where, obj, len(data), digest.hexdigest())
-    return data
