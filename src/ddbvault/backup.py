@@ -25,7 +25,7 @@ from .codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
 from .errors import IntegrityError, InterruptedRun, UsageError
 from .layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
 from .manifest import Manifest
-from .ratelimit import TokenBucket, Unlimited
+from .ratelimit import bucket_for
 from .readplan import CapacityRate, average_item_bytes, plan_read_rate, plan_segments
 from .scan_run import Progress, ScanRun, run_workers
 from .schema import table_schema
@@ -126,7 +126,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
 
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
-    bucket = Unlimited() if math.isinf(rate.units_per_s) else TokenBucket(rate.units_per_s)
+    bucket = bucket_for(rate.units_per_s)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
     log.info("backing up %s to %s: %d segments, %d workers, read rate %s", table,
              destination.url_of(layout.root), segments, options.workers, rate.reason)

@@ -85,3 +85,8 @@ class Unlimited:
 
     def cancel(self) -> None:
         return None
+
+
+def bucket_for(rate: float) -> "TokenBucket | Unlimited":
+    """The limiter for `rate` capacity units per second: math.inf means no limit."""
+    return Unlimited() if math.isinf(rate) else TokenBucket(rate)

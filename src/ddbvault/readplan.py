@@ -81,6 +81,12 @@ def plan_segments(table: dict, workers: int, requested: int | None) -> int:
     return min(MAX_SEGMENTS, max(workers, math.ceil(size / GIB)))
 
 
+def units_from_bytes(body_bytes: int, consistent: bool) -> float:
+    """Estimate when a server does not report ConsumedCapacity: 0.5 RCU per 4 KiB read
+    (1 RCU strongly consistent)."""
+    return math.ceil(body_bytes / 4096) * (1.0 if consistent else 0.5)
+
+
 def average_item_bytes(table: dict) -> float:
     count, size = table.get("ItemCount") or 0, table.get("TableSizeBytes") or 0
     return size / count if count and size else FALLBACK_ITEM_BYTES

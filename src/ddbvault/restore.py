@@ -37,7 +37,7 @@ from .checkpoint import Checkpoint, default_path
 from .errors import IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
 from .layout import check_table_name
 from .manifest import DataObject
-from .ratelimit import RateLimiterCancelled, TokenBucket, Unlimited
+from .ratelimit import RateLimiterCancelled, bucket_for
 from .scan_run import Progress
 from .sink import TableSink, put_request
 from .table_create import Overrides, create_table_request, key_mismatch
@@ -111,8 +111,8 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     checkpoint = Checkpoint(Path(options.checkpoint) if options.checkpoint
                             else default_path(table, backup.layout.backup_id),
                             backup.url, table, resume=options.resume)
-    run = _WriteRun(backup, sink, checkpoint, TokenBucket(rate.units_per_s) if math.isfinite(rate.units_per_s)
-                    else Unlimited(), options, progress or Progress(), cancelled)
+    run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
+                    cancelled)
     total = backup.manifest.totals["items"]
     try:
         run.run()

@@ -8,7 +8,6 @@ its open upload. backup.py decides what happens next; this module never writes a
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,11 +28,6 @@ class Progress:
     def start(self, table: str, estimated_items: int) -> None: ...
 
     def advance(self, items: int, raw_bytes: int, rcu: float) -> None: ...
-
-
-def _units_from_bytes(body_bytes: int, consistent: bool) -> float:
-    """Estimate when a server does not report ConsumedCapacity: 0.5 RCU per 4 KiB read."""
-    return math.ceil(body_bytes / 4096) * (1.0 if consistent else 0.5)
 
 
 class ScanRun:
@@ -65,18 +59,10 @@ class ScanRun:
 
         Runs on the fetch pool; at most one fetch per segment is in flight, so `sizer` is never
         used by two threads at once."""
-        consistent = self.options.consistent_read
-        limit = sizer.limit()
-        reserved = sizer.estimate(limit)
-        self.bucket.acquire(reserved)
-        if self.cancelled.is_set():
-            raise _Cancelled()
-        page = self.source.scan_page(segment, self.segments, start_key, limit, consistent)
-        if page.consumed is None:
-            page.consumed = _units_from_bytes(page.body_bytes, consistent)
+        page = self.source.read_page(segment, self.segments, start_key, sizer, self.bucket,
+                                     self.options.consistent_read)
+        if page.estimated:  # only ever set, so threads need no lock
             self.estimated = True
-        self.bucket.settle(reserved, page.consumed)
-        sizer.observe(len(page.items), page.consumed)
         return page
 
     def scan_segment(self, segment: int) -> None:

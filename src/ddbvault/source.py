@@ -19,6 +19,8 @@ from .aws.raw_json import RAW_BODY, keep_raw_responses
 from .aws.retry import RetryPolicy, RetryStats, call_with_retries
 from .aws.session import account_of, client
 from .codec import key_for_client
+from .ratelimit import RateLimiterCancelled
+from .readplan import PageSizer, units_from_bytes
 
 log = logging.getLogger(__name__)
 # Operations a server may simply not implement (dynalite has no TTL API).
@@ -31,6 +33,7 @@ class ScanPage:
     last_key: dict | None  # wire form; None at the end of the segment
     consumed: float | None  # ConsumedCapacity.CapacityUnits, None if the server did not say
     body_bytes: int
+    estimated: bool = False  # consumed was estimated from body_bytes (read_page only)
 
 
 def table_arn(session, region: str, table: str) -> str:
@@ -111,3 +114,21 @@ class TableSource:
         body = orjson.loads(raw)
         consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
         return ScanPage(body.get("Items", []), body.get("LastEvaluatedKey"), consumed, len(raw))
+
+    def read_page(self, segment: int, total: int, start_key: dict | None, sizer: PageSizer,
+                  bucket, consistent: bool) -> ScanPage:
+        """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit, `bucket`
+        reserves the expected cost first and is then charged with the page's real
+        ConsumedCapacity, or an estimate from its size when the server reports none.
+        Raises RateLimiterCancelled once the run is cancelled. `sizer` is not thread-safe."""
+        limit = sizer.limit()
+        reserved = sizer.estimate(limit)
+        bucket.acquire(reserved)
+        if self.cancelled.is_set():
+            raise RateLimiterCancelled()
+        page = self.scan_page(segment, total, start_key, limit, consistent)
+        if page.consumed is None:
+            page.consumed, page.estimated = units_from_bytes(page.body_bytes, consistent), True
+        bucket.settle(reserved, page.consumed)
+        sizer.observe(len(page.items), page.consumed)
+        return page

@@ -18,7 +18,6 @@ Contract:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -30,7 +29,7 @@ from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
 from .errors import AccessDeniedError, IntegrityError, NotFoundError
 from .manifest import DataObject, Manifest
-from .ratelimit import TokenBucket, Unlimited
+from .ratelimit import bucket_for
 from .readplan import PageSizer, average_item_bytes, plan_read_rate
 from .source import TableSource
 from .table_diff import TableComparison, TableDiff
@@ -210,18 +209,11 @@ def _scan_table(source: TableSource, description: dict, diff: TableDiff,
                 read_rcu: float | None) -> None:
     """Every item of the table into `diff`: one segment, under a token bucket (invariant 4)."""
     rate = plan_read_rate(description, None, read_rcu)
-    bucket = Unlimited() if math.isinf(rate.units_per_s) else TokenBucket(rate.units_per_s)
+    bucket = bucket_for(rate.units_per_s)
     sizer = PageSizer(bucket.rate, bucket.burst, average_item_bytes(description), False)
     start_key = None
     while True:
-        limit = sizer.limit()
-        reserved = sizer.estimate(limit)
-        bucket.acquire(reserved)
-        page = source.scan_page(0, 1, start_key, limit, False)
-        # A server that reports no ConsumedCapacity is charged 0.5 RCU per 4 KiB read.
-        consumed = page.consumed if page.consumed is not None else math.ceil(page.body_bytes / 4096) * 0.5
-        bucket.settle(reserved, consumed)
-        sizer.observe(len(page.items), consumed)
+        page = source.read_page(0, 1, start_key, sizer, bucket, False)
         for item in page.items:
             diff.add_table_item(item)
         if not page.last_key:
