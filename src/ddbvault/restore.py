@@ -252,8 +252,8 @@ class _WriteRun:
             requests = [orjson.dumps(request) for request in unprocessed]
             self.cancelled.wait(policy.delay(attempt))
         raise RetriesExhaustedError(
-            f"BatchWriteItem on {self.sink.resource}: {len(requests)} items still unprocessed after "
+            f"BatchWriteItem on {self.sink.arn}: {len(requests)} items still unprocessed after "
             f"{policy.attempts} attempts; {self.total - self.written - self.resumed} of {self.total} "
             "items are not written", "the table kept throttling; lower --write-share/--write-wcu, "
-            "then run again with --resume", action="BatchWriteItem", resource=self.sink.resource,
+            "then run again with --resume", action="BatchWriteItem", resource=self.sink.arn,
             code="UnprocessedItems")

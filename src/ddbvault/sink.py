@@ -8,17 +8,13 @@ UnprocessedItems in wire form so they can be sent again as they are (aws/raw_jso
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import orjson
 
-from .aws.error_translation import translated
 from .aws.raw_json import RAW_BODY, keep_raw_responses, raw_request, send_raw_requests
-from .aws.retry import RetryPolicy, RetryStats, call_with_retries
-from .aws.session import client
 from .errors import AwsError, NotFoundError
-from .source import table_arn
+from .table_client import TableClient
 
 log = logging.getLogger(__name__)
 # Placeholder parameters: botocore validates them, then the raw body replaces them.
@@ -36,22 +32,11 @@ def put_request(line: bytes) -> bytes:
     return b'{"PutRequest":' + line + b"}"
 
 
-class TableSink:
-    def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
-                 stats: RetryStats | None = None, cancelled: threading.Event | None = None):
-        self.table = table
-        self.client = client(session, "dynamodb", pool=pool)
-        self.resource = table_arn(session, self.client.meta.region_name, table)
+class TableSink(TableClient):
+    def __init__(self, session, table: str, **kwargs):
+        super().__init__(session, table, **kwargs)
         keep_raw_responses(self.client, "BatchWriteItem")
         send_raw_requests(self.client, "BatchWriteItem")
-        self.retry = retry or RetryPolicy()
-        self.stats = stats or RetryStats()
-        self.cancelled = cancelled or threading.Event()
-
-    def call(self, action: str, fn, *, service: str = "dynamodb", resource: str | None = None):
-        with translated(service=service, action=action, resource=resource or self.resource):
-            return call_with_retries(fn, policy=self.retry, what=f"{action} {self.table}",
-                                     stats=self.stats, cancelled=self.cancelled)
 
     def describe(self) -> dict | None:
         """DescribeTable's Table, or None if the table does not exist."""
@@ -59,7 +44,7 @@ class TableSink:
             table = self.call("DescribeTable", lambda: self.client.describe_table(TableName=self.table))["Table"]
         except NotFoundError:
             return None
-        self.resource = table.get("TableArn", self.resource)
+        self.arn = table.get("TableArn", self.arn)
         return table
 
     def create(self, params: dict) -> None:
@@ -79,7 +64,7 @@ class TableSink:
             if time.monotonic() > deadline:
                 raise AwsError(f"table {self.table} not ACTIVE after {timeout_s:.0f}s "
                                f"(status {table.get('TableStatus')})", action="DescribeTable",
-                               resource=self.resource, code="Timeout")
+                               resource=self.arn, code="Timeout")
             time.sleep(delay)
             delay = min(delay * 2, poll_s)
 
@@ -94,11 +79,11 @@ class TableSink:
                 return
             if time.monotonic() > deadline:
                 raise AwsError(f"TTL on {self.table} still {status} after {timeout_s:.0f}s",
-                               action="DescribeTimeToLive", resource=self.resource, code="Timeout")
+                               action="DescribeTimeToLive", resource=self.arn, code="Timeout")
             time.sleep(poll_s)
 
     def tag(self, tags: list[dict]) -> None:
-        self.call("TagResource", lambda: self.client.tag_resource(ResourceArn=self.resource, Tags=tags))
+        self.call("TagResource", lambda: self.client.tag_resource(ResourceArn=self.arn, Tags=tags))
 
     def update(self, update: dict) -> None:
         self.call("UpdateTable", lambda: self.client.update_table(TableName=self.table, **update))

@@ -8,19 +8,16 @@ times the CPU of the HTTP request itself. The raw body is parsed with orjson ins
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 import orjson
 from botocore.exceptions import ClientError
 
-from .aws.error_translation import translated
 from .aws.raw_json import RAW_BODY, keep_raw_responses
-from .aws.retry import RetryPolicy, RetryStats, call_with_retries
-from .aws.session import account_of, client
 from .codec import key_for_client
 from .ratelimit import RateLimiterCancelled
 from .readplan import PageSizer, units_from_bytes
+from .table_client import TableClient
 
 log = logging.getLogger(__name__)
 # Operations a server may simply not implement (dynalite has no TTL API).
@@ -36,45 +33,20 @@ class ScanPage:
     estimated: bool = False  # consumed was estimated from body_bytes (read_page only)
 
 
-def table_arn(session, region: str, table: str) -> str:
-    """arn:aws:dynamodb:REGION:ACCOUNT:table/NAME, or `table/NAME` if STS cannot say who we are.
-    GetCallerIdentity needs no permission, so this works for any valid credentials."""
-    account = account_of(session)
-    if not account:
-        return f"table/{table}"
-    try:
-        partition = session.get_partition_for_region(region)
-    except Exception:  # an unknown (e.g. local) region: the commercial partition
-        partition = "aws"
-    return f"arn:{partition}:dynamodb:{region}:{account}:table/{table}"
-
-
-class TableSource:
-    def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
-                 stats: RetryStats | None = None, cancelled: threading.Event | None = None):
-        self.table = table
-        self.client = client(session, "dynamodb", pool=pool)
-        # Errors name the table's ARN, even before DescribeTable has answered (it may be denied).
-        self.arn = table_arn(session, self.client.meta.region_name, table)
+class TableSource(TableClient):
+    def __init__(self, session, table: str, **kwargs):
+        super().__init__(session, table, **kwargs)
         keep_raw_responses(self.client, "Scan")
-        self.retry = retry or RetryPolicy()
-        self.stats = stats or RetryStats()
-        self.cancelled = cancelled or threading.Event()
-
-    def _call(self, action: str, fn, resource: str | None = None):
-        with translated(service="dynamodb", action=action, resource=resource or self.arn):
-            return call_with_retries(fn, policy=self.retry, what=f"{action} {self.table}",
-                                     stats=self.stats, cancelled=self.cancelled)
 
     def describe(self) -> dict:
-        table = self._call("DescribeTable", lambda: self.client.describe_table(TableName=self.table))["Table"]
+        table = self.call("DescribeTable", lambda: self.client.describe_table(TableName=self.table))["Table"]
         self.arn = table.get("TableArn", self.arn)
         return table
 
     def _optional(self, action: str, fn):
         """Call fn(); None if the server does not implement the operation (never if denied)."""
         try:
-            return self._call(action, fn)
+            return self.call(action, fn)
         except Exception as exc:
             cause = exc.__cause__
             if isinstance(cause, ClientError) and cause.response["Error"].get("Code") in UNSUPPORTED_CODES:
@@ -109,7 +81,7 @@ class TableSource:
             args["ExclusiveStartKey"] = key_for_client(start_key)
         if limit:
             args["Limit"] = limit
-        response = self._call("Scan", lambda: self.client.scan(**args))
+        response = self.call("Scan", lambda: self.client.scan(**args))
         raw = response[RAW_BODY]
         body = orjson.loads(raw)
         consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
