@@ -28,6 +28,7 @@ from .backup import BackupOptions, backup_table
 from .codec import item_to_wire
 from .errors import IntegrityError
 from .restore import RestoreOptions, restore_backup
+from .table_diff import canonical_bytes
 from .verify import verify_backup
 from .local_servers import local_aws_env, moto_server
 from .manifest import Manifest
@@ -160,18 +161,10 @@ def _all_items(client, table: str) -> list[bytes]:
     items, args = [], {"TableName": table}
     while True:
         page = client.scan(**args)
-        items.extend(orjson.dumps(_sorted_sets(item_to_wire(i)), option=orjson.OPT_SORT_KEYS) for i in page["Items"])
+        items.extend(canonical_bytes(item_to_wire(i)) for i in page["Items"])
         if "LastEvaluatedKey" not in page:
             return sorted(items)
         args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _sorted_sets(value):
-    if isinstance(value, dict):
-        return {k: sorted(v) if k in ("SS", "NS", "BS") else _sorted_sets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_sorted_sets(v) for v in value]
-    return value
 
 
 def _shape(value) -> bytes:

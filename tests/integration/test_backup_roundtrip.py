@@ -15,23 +15,12 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.layout import parse_destination
 from ddbvault.stores import open_store
+from ddbvault.table_diff import canonical
 from ddbvault.demo import load_items
 from ddbvault.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
 from tests.support.tables import by_key, create_table, fill_table, read_backup, scan_all, wire
 
 pytestmark = pytest.mark.integration
-
-
-def canonical(value):
-    """Exact value, with set members sorted (sets carry no order)."""
-    (kind, inner), = value.items()
-    if kind in ("SS", "NS", "BS"):
-        return {kind: sorted(inner)}
-    if kind == "M":
-        return {"M": {k: canonical(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {"L": [canonical(v) for v in inner]}
-    return {kind: inner}
 
 
 def canonical_items(items: list[dict]) -> dict:
