@@ -91,7 +91,7 @@ def stream_lines(backup: OpenedBackup, obj: DataObject) -> Iterator[bytes]:
                 if backup.md5_of:
                     md5.update(chunk)
                 size += len(chunk)
-                yield decompressor.feed(chunk)
+                yield from decompressor.feed(chunk)
         decompressor.check_complete()
 
     try:

@@ -61,9 +61,17 @@ class SegmentWriter:
         return len(lines)
 
     def _commit(self) -> None:
-        current, self._open = self._open, None
-        current.put(current.compressor.finish())
-        current.writer.close()
+        """Close the open object. On any failure the writer is aborted (an S3 multipart upload
+        is never left open), and the object is forgotten either way."""
+        current = self._open
+        try:
+            current.put(current.compressor.finish())
+            current.writer.close()
+        except BaseException:
+            current.writer.abort()
+            raise
+        finally:
+            self._open = None
         self.objects.append(DataObject(self.layout.relative(current.writer.key), current.items,
                                        current.stored, current.sha.hexdigest()))
 

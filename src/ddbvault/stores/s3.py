@@ -1,31 +1,61 @@
 """S3 as an object store: streamed multipart uploads, canned ACL, SSE, conditional create.
 
 - Every object is created with `If-None-Match: *` (PutObject, CompleteMultipartUpload), so an
-  existing key is never overwritten; S3 answers PreconditionFailed and we raise IntegrityError.
+  existing key is never overwritten; S3 answers 412 PreconditionFailed.
+- Exactly-once outcome: a create whose response is lost and that is retried (by botocore or by
+  aws/retry.py) meets a 412 from its own earlier success. On 412 the writer asks HeadObject
+  (ChecksumMode=ENABLED) whether the object there is the one it sent: same size and the SHA-256
+  checksum it sent with every part (composite `<b64>-N` for multipart), or, where the server
+  keeps no checksum, the MD5 ETag (`md5(body)`, or `md5(part MD5s)-N`). Only then does it carry
+  on; otherwise, or if HeadObject is denied, it raises IntegrityError as for any existing key.
+- Abort is registered the moment CreateMultipartUpload succeeds (s3transfer's rule): every
+  failure after it, in write() or close(), aborts the upload before the error propagates.
+- Limits (stores/s3_limits.py) are checked before each part is sent.
 - Every object carries the configured canned ACL (default bucket-owner-full-control) and SSE.
-- Nothing here calls DeleteObject. A failed writer aborts its multipart upload; leftovers of a
-  crashed process are removed by the bucket's AbortIncompleteMultipartUpload lifecycle rule.
-- Memory per writer: one part buffer (WriteOptions.part_size).
+- Nothing here calls DeleteObject. Leftovers of a crashed process are removed by the bucket's
+  AbortIncompleteMultipartUpload lifecycle rule.
+- Memory per writer: one part buffer (WriteOptions.part_size) and its copy while it is sent.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import logging
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from botocore.exceptions import ClientError
 
 from ..aws.error_translation import translated
-from ..aws.retry import RetryPolicy, call_with_retries
-from ..errors import IntegrityError, NotFoundError
+from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
+from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter, WriteOptions
+from .s3_limits import MAX_PART, MAX_PARTS, MIN_PART
+from .s3_reader import ResumableReader
 
 log = logging.getLogger(__name__)
-MIN_PART = 5 * 1024 * 1024
+CHECKSUM = "SHA256"
 
 
-def _precondition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412")
+def _precondition_failed(exc: BaseException) -> bool:
+    cause = exc.__cause__ if isinstance(exc, DdbvaultError) else exc
+    return isinstance(cause, ClientError) and \
+        cause.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412")
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What this writer sent for one object: enough to recognise it on 412."""
+
+    size: int
+    sha256: str  # base64; for multipart the composite: sha256 of the parts' digests
+    etag: str | None  # the MD5 ETag S3 gives it when not SSE-KMS; None when it cannot be known
 
 
 class S3Writer(ObjectWriter):
@@ -35,53 +65,94 @@ class S3Writer(ObjectWriter):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict] = []
+        self._digests: list[bytes] = []
+        self._sent = 0
 
     def _call(self, action: str, fn, **kwargs):
         s = self._store
         with translated(service="s3", action=action, resource=s.url_of(self.key), acl=s.options.acl):
             return call_with_retries(lambda: fn(Bucket=s.bucket, Key=self.key, **kwargs),
-                                     policy=s.retry, what=f"{action} {self.key}")
+                                     policy=s.retry, stats=s.stats, what=f"{action} {self.key}")
+
+    @contextlib.contextmanager
+    def _aborting(self) -> Iterator[None]:
+        """Abort the multipart upload (if one was created) on any failure, then re-raise."""
+        try:
+            yield
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: bytes) -> None:
         self._buffer += data
         if len(self._buffer) >= self._store.options.part_size:
-            self._upload_part()
+            with self._aborting():
+                self._upload_part()
 
     def _upload_part(self) -> None:
         client = self._store.client
+        number = len(self._parts) + 1
+        if number > MAX_PARTS or len(self._buffer) > MAX_PART:
+            raise UsageError(f"{self._store.url_of(self.key)} would exceed S3's limits of {MAX_PARTS:,} "
+                             "parts of at most 5 GiB", hint="raise --part-size or lower --object-size")
         if self._upload_id is None:
             created = self._call("CreateMultipartUpload", client.create_multipart_upload,
-                                 **self._store.object_args())
-            self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
+                                 ChecksumAlgorithm=CHECKSUM, **self._store.object_args())
+            self._upload_id = created["UploadId"]  # from here on, every failure aborts it
         body = bytes(self._buffer)
+        digest = hashlib.sha256(body).digest()
         response = self._call("UploadPart", client.upload_part, UploadId=self._upload_id,
-                              PartNumber=number, Body=body)
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+                              PartNumber=number, Body=body, ChecksumAlgorithm=CHECKSUM,
+                              ChecksumSHA256=_b64(digest))
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": _b64(digest)})
+        self._digests.append(digest)
+        self._sent += len(body)
         self._buffer = bytearray()
 
     def close(self) -> None:
-        client = self._store.client
-        try:
+        """Commit. Raises IntegrityError if another object holds the key; aborts on any failure."""
+        with self._aborting():
             if self._upload_id is None:
-                self._call("PutObject", client.put_object, Body=bytes(self._buffer), IfNoneMatch="*",
-                           **self._store.object_args())
-                return
-            if self._buffer:
-                self._upload_part()
-            self._call("CompleteMultipartUpload", client.complete_multipart_upload,
+                self._put_whole()
+            else:
+                if self._buffer:
+                    self._upload_part()
+                self._complete()
+
+    def _put_whole(self) -> None:
+        body = bytes(self._buffer)
+        sha256 = _b64(hashlib.sha256(body).digest())
+        try:
+            self._call("PutObject", self._store.client.put_object, Body=body, IfNoneMatch="*",
+                       ChecksumAlgorithm=CHECKSUM, ChecksumSHA256=sha256, **self._store.object_args())
+        except DdbvaultError as exc:
+            if not _precondition_failed(exc):
+                raise
+            self._settle_conflict(_Sent(len(body), sha256, hashlib.md5(body).hexdigest()), exc)
+        self._buffer = bytearray()
+
+    def _complete(self) -> None:
+        try:
+            self._call("CompleteMultipartUpload", self._store.client.complete_multipart_upload,
                        UploadId=self._upload_id, MultipartUpload={"Parts": self._parts},
                        IfNoneMatch="*")
-            self._upload_id = None
-        except IntegrityError:
-            raise
-        except Exception as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and _precondition_failed(cause):
-                self.abort()
-                raise IntegrityError(f"refusing to overwrite existing object {self._store.url_of(self.key)}",
-                                     hint="a backup is never modified; use a new backup id") from exc
-            raise
+        except DdbvaultError as exc:
+            if not _precondition_failed(exc):
+                raise
+            composite = _b64(hashlib.sha256(b"".join(self._digests)).digest())
+            self._settle_conflict(_Sent(self._sent, composite, _multipart_etag(self._parts)), exc)
+        self._upload_id = None  # completed: nothing left to abort
+
+    def _settle_conflict(self, sent: _Sent, exc: DdbvaultError) -> None:
+        """On 412: return if the object at the key is the one we sent, else raise IntegrityError."""
+        url = self._store.url_of(self.key)
+        why = self._store.differs(self.key, sent)
+        if why is None:
+            log.info("%s: a retried create met its own earlier success (same size and checksum); "
+                     "carrying on", url)
+            return
+        raise IntegrityError(f"refusing to overwrite existing object {url} ({why})",
+                             hint="a backup is never modified; use a new backup id") from exc
 
     def abort(self) -> None:
         self._buffer = bytearray()
@@ -95,13 +166,25 @@ class S3Writer(ObjectWriter):
             log.warning("could not abort multipart upload of %s: %s", self._store.url_of(self.key), exc)
 
 
+def _multipart_etag(parts: list[dict]) -> str | None:
+    """S3's ETag of a multipart object, md5(part MD5s)-N, if every part ETag is an MD5."""
+    try:
+        md5s = b"".join(bytes.fromhex(p["ETag"].strip('"')) for p in parts)
+    except ValueError:
+        return None
+    if len(md5s) != 16 * len(parts):
+        return None
+    return f"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"
+
+
 class S3Store(ObjectStore):
     def __init__(self, client, bucket: str, options: WriteOptions | None = None,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, stats: RetryStats | None = None):
         self.client = client
         self.bucket = bucket
         self.options = options or WriteOptions()
         self.retry = retry or RetryPolicy()
+        self.stats = stats  # counts the retries of every call and of every resumed read
         if self.options.part_size < MIN_PART:
             raise ValueError(f"part_size must be at least {MIN_PART} bytes (S3's minimum part size)")
 
@@ -138,21 +221,32 @@ class S3Store(ObjectStore):
                 return
             raise
 
+    def differs(self, key: str, sent: _Sent) -> str | None:
+        """None if the object at `key` is `sent` (HeadObject, ChecksumMode=ENABLED); else why not."""
+        try:
+            with translated(service="s3", action="HeadObject", resource=self.url_of(key)):
+                head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except DdbvaultError as exc:
+            return f"it exists, and HeadObject to compare it failed: {exc.message}"
+        if head.get("ContentLength") != sent.size:
+            return f"it holds {head.get('ContentLength')} bytes, this writer sent {sent.size}"
+        stored = head.get("ChecksumSHA256")
+        if stored:
+            return None if stored.split("-")[0] == sent.sha256 else "its SHA-256 checksum differs"
+        if sent.etag is not None and head.get("ETag", "").strip('"') == sent.etag:
+            return None
+        return "it has no checksum and its ETag does not prove it is this writer's"
+
     def open_writer(self, key: str) -> ObjectWriter:
         return S3Writer(self, key)
 
     def get(self, key: str) -> bytes:
-        with translated(service="s3", action="GetObject", resource=self.url_of(key)):
-            return call_with_retries(
-                lambda: self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read(),
-                policy=self.retry, what=f"GetObject {key}")
+        with self.open_reader(key) as reader:
+            return reader.read()
 
     def open_reader(self, key: str) -> BinaryIO:
-        """The GetObject body stream. A transfer cut mid-way raises; callers re-read the object."""
-        with translated(service="s3", action="GetObject", resource=self.url_of(key)):
-            response = call_with_retries(lambda: self.client.get_object(Bucket=self.bucket, Key=key),
-                                         policy=self.retry, what=f"GetObject {key}")
-        return response["Body"]
+        """A stream of the object that survives connection resets: see stores/s3_reader.py."""
+        return ResumableReader(self, key)
 
     def exists(self, key: str) -> bool:
         try:
