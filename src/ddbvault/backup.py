@@ -32,6 +32,7 @@ from .schema import table_schema
 from .source import TableSource
 from .stores import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
 from .stores.base import SSE_CHOICES
+from .stores.s3_limits import plan_part_size
 
 __all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table"]
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     options.validate()
     check_table_name(table)
     destination = parse_destination(dest)
+    write_options = _write_options(destination, options)  # S3's limits, checked before any work
     progress = progress or Progress()
     cancelled = cancelled or threading.Event()
     started, t0 = _now(), time.monotonic()
@@ -122,7 +124,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
                          retry=options.retry, stats=stats, cancelled=cancelled)
     description = source.describe()
     schema = table_schema(description, source.time_to_live(), source.tags())
-    store = _open_destination(destination, options)
+    store = _open_destination(destination, options, write_options, stats)
 
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
@@ -149,11 +151,24 @@ def _finite(rate: float) -> float | None:
     return None if math.isinf(rate) else rate
 
 
-def _open_destination(destination: Destination, options: BackupOptions) -> ObjectStore:
-    write_options = WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id,
-                                 storage_class=options.storage_class, part_size=options.part_size)
+def _write_options(destination: Destination, options: BackupOptions) -> WriteOptions:
+    """How objects are written. For S3, the part size is raised if --object-size needs it
+    (stores/s3_limits.py); an object size S3 cannot hold raises UsageError."""
+    part_size = options.part_size
+    if destination.kind == "s3":
+        part_size = plan_part_size(options.object_size, options.part_size)
+        if part_size != options.part_size:
+            log.info("part size raised from %d MiB to %d MiB so that a %s data object fits in "
+                     "S3's 10,000 parts", options.part_size // MIB, part_size // MIB,
+                     f"{options.object_size / MIB:,.0f} MiB")
+    return WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id,
+                        storage_class=options.storage_class, part_size=part_size)
+
+
+def _open_destination(destination: Destination, options: BackupOptions,
+                      write_options: WriteOptions, stats: RetryStats) -> ObjectStore:
     session = make_session(options.dest) if destination.kind == "s3" else None
-    store = open_store(destination, session, write_options, pool=options.workers + 4)
+    store = open_store(destination, session, write_options, pool=options.workers + 4, stats=stats)
     store.check_writable()
     return store
 

@@ -22,6 +22,11 @@ from .error_translation import translated
 # botocore's own retries absorb brief transport faults; aws/retry.py handles the rest.
 # total_max_attempts counts the first attempt too (botocore's max_attempts counts retries only).
 BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 3}
+# S3 reads: each data object's sha256 is checked against the manifest, end to end. botocore's own
+# check of GetObject checksums covers single-part objects only (it skips AWS's composite `-N`
+# multipart checksums) and fails on moto, whose composite checksums lack the `-N` suffix; uploads
+# still send our SHA-256 (stores/s3.py).
+S3_CHECKSUMS = {"response_checksum_validation": "when_required"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ def make_session(principal: Principal) -> boto3.Session:
 def client(session: boto3.Session, service: str, *, pool: int = 10):
     """A client with standard retries, a connection pool sized for our threads, our user agent."""
     config = Config(retries=BOTOCORE_RETRIES, max_pool_connections=max(pool, 10),
-                    user_agent_extra=f"ddbvault/{__version__}", connect_timeout=10, read_timeout=60)
+                    user_agent_extra=f"ddbvault/{__version__}", connect_timeout=10, read_timeout=60,
+                    **(S3_CHECKSUMS if service == "s3" else {}))
     return session.client(service, config=config)
 
 

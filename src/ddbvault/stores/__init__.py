@@ -10,11 +10,12 @@ __all__ = ["DEFAULT_ACL", "ObjectStore", "ObjectWriter", "WriteOptions", "LocalS
 
 
 def open_store(dest: Destination, session=None, options: WriteOptions | None = None,
-               pool: int = 10) -> ObjectStore:
-    """The store for a parsed destination. `session` (boto3) is needed for S3 only."""
+               pool: int = 10, stats=None) -> ObjectStore:
+    """The store for a parsed destination. `session` (boto3) is needed for S3 only; S3 counts
+    its retries and resumed reads in `stats` (an aws.retry.RetryStats) when given."""
     if dest.kind == "local":
         return LocalStore(dest.location)
     from ..aws.session import client
     from .s3 import S3Store
 
-    return S3Store(client(session, "s3", pool=pool), dest.location, options)
+    return S3Store(client(session, "s3", pool=pool), dest.location, options, stats=stats)

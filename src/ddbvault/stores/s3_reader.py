@@ -86,8 +86,9 @@ class ResumableReader(io.RawIOBase):
         super().close()
 
     def _get(self) -> dict:
-        s, ranged = self._store, self._pos > 0
-        kwargs = {"Range": f"bytes={self._pos}-", "IfMatch": self._etag} if ranged else {}
+        s, kwargs = self._store, {}
+        if self._etag is not None:  # a resume: the same object, from where the last read stopped
+            kwargs = {"IfMatch": self._etag, **({"Range": f"bytes={self._pos}-"} if self._pos else {})}
         with translated(service="s3", action="GetObject", resource=self._url):
             return call_with_retries(lambda: s.client.get_object(Bucket=s.bucket, Key=self._key, **kwargs),
                                      policy=s.retry, stats=s.stats, what=f"GetObject {self._key}")
@@ -118,7 +119,7 @@ class ResumableReader(io.RawIOBase):
                                      f"longer {self._etag})", hint="run again; a backup object must "
                                      "never change, so find out what rewrote it") from error
             raise
-        if not str(response.get("ContentRange", "")).startswith(f"bytes {self._pos}-"):
+        if self._pos and not str(response.get("ContentRange", "")).startswith(f"bytes {self._pos}-"):
             raise IntegrityError(f"{self._url}: a ranged GetObject from byte {self._pos} answered "
                                  f"{response.get('ContentRange')!r}")
         self._body = response["Body"]

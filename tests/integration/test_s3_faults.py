@@ -1,0 +1,167 @@
+"""S3 writes and reads under network faults, through tests/support/s3_fault_proxy.py on moto.
+
+- A create whose response is lost, retried, meets 412 from its own success: it carries on when
+  the object there is provably the one it sent, and refuses when it is not.
+- Any failure after CreateMultipartUpload aborts the upload: none is left open.
+- A body cut mid-way is resumed with ranged GETs (If-Match), counted as retries; an object that
+  changed in between is refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from ddbvault.aws.retry import RetryPolicy, RetryStats
+from ddbvault.aws.session import BOTOCORE_RETRIES, S3_CHECKSUMS
+from ddbvault.errors import AwsError, IntegrityError, RetriesExhaustedError
+from ddbvault.layout import BackupLayout
+from ddbvault.segment_writer import SegmentWriter
+from ddbvault.stores import WriteOptions
+from ddbvault.stores.s3 import S3Store
+from tests.support.s3_fault_proxy import (Fault, S3FaultProxy, is_complete, is_get, is_part,
+                                          is_put_object)
+
+pytestmark = pytest.mark.integration
+MIB = 1024 * 1024
+FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"faults-{os.urandom(4).hex()}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def proxy(aws_env):
+    with S3FaultProxy(aws_env) as running:
+        yield running
+
+
+def _store(proxy: S3FaultProxy, bucket: str, stats: RetryStats | None = None) -> S3Store:
+    client = boto3.client("s3", endpoint_url=proxy.url,
+                          config=Config(retries=BOTOCORE_RETRIES, read_timeout=10, connect_timeout=5,
+                                        **S3_CHECKSUMS))
+    return S3Store(client, bucket, WriteOptions(part_size=5 * MIB), retry=FAST, stats=stats)
+
+
+def _open_uploads(s3, bucket: str) -> list:
+    return s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def _multipart(store: S3Store, key: str, data: bytes) -> None:
+    writer = store.open_writer(key)
+    for start in range(0, len(data), MIB):
+        writer.write(data[start:start + MIB])
+    writer.close()
+
+
+def test_put_whose_response_is_lost_is_proven_ours_on_412(proxy, bucket, s3):
+    proxy.faults.append(Fault(is_put_object, "lose-response"))
+    data = os.urandom(300_000)
+    _store(proxy, bucket).put_new("one/object", data)
+    puts = [r for r in proxy.requests if r[0] == "PUT" and r[1].endswith("/one/object")]
+    assert proxy.applied == {"lose-response": 1} and len(puts) == 2, "the retry never met the 412"
+    assert s3.get_object(Bucket=bucket, Key="one/object")["Body"].read() == data
+
+
+def test_complete_whose_response_is_lost_is_proven_ours_on_412(proxy, bucket, s3):
+    proxy.faults.append(Fault(is_complete, "answer-412"))
+    data = os.urandom(12 * MIB)
+    _multipart(_store(proxy, bucket), "big/object", data)
+    assert proxy.applied == {"answer-412": 1}
+    assert S3Store(s3, bucket).get("big/object") == data  # moto's multipart checksum lacks "-N"
+    assert _open_uploads(s3, bucket) == []
+
+
+@pytest.mark.parametrize("size", [300_000, 12 * MIB])
+def test_412_on_another_object_of_the_same_size_is_refused(proxy, bucket, s3, size):
+    theirs = os.urandom(size)
+    s3.put_object(Bucket=bucket, Key="taken", Body=theirs)
+    store = _store(proxy, bucket)
+    with pytest.raises(IntegrityError, match="refusing to overwrite .*taken"):
+        if size < 5 * MIB:
+            store.put_new("taken", os.urandom(size))
+        else:
+            _multipart(store, "taken", os.urandom(size))
+    assert s3.get_object(Bucket=bucket, Key="taken")["Body"].read() == theirs
+    assert _open_uploads(s3, bucket) == []
+
+
+def test_412_proof_falls_back_to_the_md5_etag_without_a_stored_sha256(proxy, bucket, s3):
+    data = os.urandom(100_000)
+    s3.put_object(Bucket=bucket, Key="same", Body=data)  # no SHA-256 checksum stored
+    assert "ChecksumSHA256" not in s3.head_object(Bucket=bucket, Key="same", ChecksumMode="ENABLED")
+    _store(proxy, bucket).put_new("same", data)  # identical bytes: the outcome is the same
+    with pytest.raises(IntegrityError, match="ETag does not prove"):
+        _store(proxy, bucket).put_new("same", os.urandom(100_000))
+
+
+@pytest.mark.parametrize("fault", [
+    Fault(is_complete, "error", status=400, code="InvalidPart"),
+    Fault(is_part(3), "error", status=400, code="InvalidArgument"),  # the last part, sent by close()
+    Fault(is_part(2), "error", status=400, code="InvalidArgument"),  # a part sent by write()
+], ids=["complete", "last-part", "middle-part"])
+def test_every_failure_after_create_aborts_the_upload(proxy, bucket, s3, fault):
+    proxy.faults.append(fault)
+    with pytest.raises(AwsError):
+        _multipart(_store(proxy, bucket), "doomed", os.urandom(12 * MIB))
+    assert proxy.applied == {"error": 1}
+    assert _open_uploads(s3, bucket) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def test_segment_writer_aborts_an_object_whose_commit_failed(proxy, bucket, s3):
+    proxy.faults.append(Fault(is_complete, "error", status=400, code="InvalidPart"))
+    writer = SegmentWriter(_store(proxy, bucket), BackupLayout("p", "t", "20260101T000000Z-abcdef"), 0,
+                           compression="none", level=None, object_size=64 * MIB)
+    blob = os.urandom(150_000).hex()
+    writer.write_items([{"pk": {"S": f"k{i}"}, "v": {"S": blob}} for i in range(30)])  # ~9 MB
+    with pytest.raises(AwsError):
+        writer.finish()
+    writer.abort()  # what a failing worker does next: nothing is left to abort
+    assert _open_uploads(s3, bucket) == []
+
+
+def test_a_body_cut_mid_way_is_resumed_with_ranged_gets(proxy, bucket, s3):
+    data = os.urandom(3 * MIB)
+    s3.put_object(Bucket=bucket, Key="read/me", Body=data)
+    etag = s3.head_object(Bucket=bucket, Key="read/me")["ETag"]
+    proxy.faults.append(Fault(is_get, "cut-body", times=2))
+    stats = RetryStats()
+    store = _store(proxy, bucket, stats)
+    with store.open_reader("read/me") as reader:
+        got = b"".join(iter(lambda: reader.read(256 * 1024), b""))
+    assert got == data
+    gets = [headers for method, path, headers in proxy.requests if method == "GET"]
+    assert proxy.applied == {"cut-body": 2} and len(gets) == 3
+    assert "range" not in gets[0]
+    assert all(h["range"].startswith("bytes=") and h["range"] != "bytes=0-" for h in gets[1:])
+    assert all(h["if-match"] == etag for h in gets[1:])
+    assert stats.transient == 2
+    proxy.faults.append(Fault(is_get, "cut-body"))
+    assert store.get("read/me") == data  # get() reads through the same resumable reader
+
+
+def test_an_object_that_changed_while_read_is_refused(proxy, bucket, s3):
+    s3.put_object(Bucket=bucket, Key="moving", Body=os.urandom(2 * MIB))
+    proxy.faults.append(Fault(is_get, "cut-body"))
+    with _store(proxy, bucket).open_reader("moving") as reader:
+        reader.read(1000)
+        s3.put_object(Bucket=bucket, Key="moving", Body=os.urandom(2 * MIB))
+        with pytest.raises(IntegrityError, match="changed while it was being read"):
+            while reader.read(MIB):
+                pass
+
+
+def test_resuming_is_bounded(proxy, bucket, s3):
+    s3.put_object(Bucket=bucket, Key="never", Body=os.urandom(MIB))
+    proxy.faults.append(Fault(is_get, "cut-body", times=100, keep=0))
+    with pytest.raises(RetriesExhaustedError, match=r"broke 4 times in a row at byte"):
+        _store(proxy, bucket).get("never")
+    assert proxy.applied["cut-body"] == 4
