@@ -7,6 +7,9 @@ Contract:
   ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
   crashed, killed or running backup; never restorable by default), or `invalid` (a manifest
   that does not parse or has an unknown format version; `error` says why).
+- Writes that were begun and never finished (`store.list_partial`: a killed local backup's
+  `.partial-*` files, open S3 multipart uploads) are named in `partial`, relative to the
+  backup; a backup that left only those is listed too, as incomplete.
 - Newest first: by backup id (ids start with their UTC start time), then table name.
 - Writes nothing.
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from .aws.session import Principal, make_session
@@ -43,6 +46,7 @@ class BackupEntry:
     objects: int | None = None  # complete: as the manifest says; else data objects found
     finished_at: str | None = None
     error: str | None = None  # INVALID only: why the manifest was rejected
+    partial: list[str] = field(default_factory=list)  # unfinished writes, relative to `url`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,6 +58,7 @@ class _Found:
 
     manifest: bool = False
     data_objects: int = 0
+    partial: list[str] = field(default_factory=list)
 
 
 def list_backups(dest: str, *, table: str | None = None,
@@ -68,7 +73,9 @@ def list_backups(dest: str, *, table: str | None = None,
     session = make_session(principal or Principal()) if destination.kind == "s3" else None
     store = open_store(destination, session)
     prefix = join(destination.prefix, table or "")
-    found = group_keys(store.list_keys(prefix + "/" if prefix else ""), destination.prefix)
+    under = prefix + "/" if prefix else ""
+    found = group_keys(store.list_keys(under), destination.prefix)
+    add_partial(found, store.list_partial(under), destination.prefix)
     entries = [_entry(destination, t, b, f) for (t, b), f in found.items()]
     complete = [e for e in entries if e.status == COMPLETE]
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
@@ -79,19 +86,30 @@ def list_backups(dest: str, *, table: str | None = None,
 def group_keys(keys, prefix: str) -> dict[tuple[str, str], _Found]:
     """Keys under `prefix` grouped by (table, backup id); keys of no backup are skipped."""
     found: dict[tuple[str, str], _Found] = {}
-    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
-    for key in keys:
-        if not key.startswith(base):
-            continue
-        parts = key[len(base):].split("/")
-        if len(parts) < 3 or not is_backup_id(parts[1]):
-            continue
-        entry = found.setdefault((parts[0], parts[1]), _Found())
-        if parts[2:] == [MANIFEST_NAME]:
+    for table, backup_id, rest in _split_keys(keys, prefix):
+        entry = found.setdefault((table, backup_id), _Found())
+        if rest == [MANIFEST_NAME]:
             entry.manifest = True
-        elif parts[2] == "data" and len(parts) > 3:
+        elif rest[0] == "data" and len(rest) > 1:
             entry.data_objects += 1
     return found
+
+
+def add_partial(found: dict[tuple[str, str], _Found], keys, prefix: str) -> None:
+    """Record unfinished writes (keys from `store.list_partial`) with their backups, adding the
+    backups that have nothing else."""
+    for table, backup_id, rest in _split_keys(keys, prefix):
+        found.setdefault((table, backup_id), _Found()).partial.append("/".join(rest))
+
+
+def _split_keys(keys, prefix: str):
+    """(table, backup id, the rest of the key split on '/') for each key of a backup."""
+    base = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    for key in keys:
+        if key.startswith(base):
+            parts = key[len(base):].split("/")
+            if len(parts) >= 3 and is_backup_id(parts[1]):
+                yield parts[0], parts[1], parts[2:]
 
 
 def time_of(backup_id: str) -> str:
@@ -110,7 +128,7 @@ def _entry(destination: Destination, table: str, backup_id: str, found: _Found) 
     root = join(destination.prefix, table, backup_id)
     return BackupEntry(table=table, backup_id=backup_id, url=destination.url_of(root),
                        time=time_of(backup_id), status=COMPLETE if found.manifest else INCOMPLETE,
-                       objects=found.data_objects)
+                       objects=found.data_objects, partial=sorted(found.partial))
 
 
 def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEntry) -> None:
@@ -129,7 +147,7 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
 def format_rows(entries: list[BackupEntry]) -> list[str]:
     """Plain aligned text: a header, then one row per backup in the given order."""
     rows = [("TABLE", "BACKUP ID", "TIME", "ITEMS", "SIZE", "STATUS")]
-    rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), e.status)
+    rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), _status(e))
              for e in entries]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {3, 4}  # numbers align right
@@ -138,6 +156,11 @@ def format_rows(entries: list[BackupEntry]) -> list[str]:
         return text.rjust(widths[i]) if i in right else text.ljust(widths[i])
 
     return ["  ".join(cell(i, text) for i, text in enumerate(row)).rstrip() for row in rows]
+
+
+def _status(entry: BackupEntry) -> str:
+    """The status, and how many unfinished writes it left: `incomplete (2 partial)`."""
+    return f"{entry.status} ({len(entry.partial)} partial)" if entry.partial else entry.status
 
 
 def _count(value: int | None) -> str:

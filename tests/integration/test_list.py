@@ -20,6 +20,7 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.exit_codes import ExitCode
 from ddbvault.layout import new_backup_id
 from ddbvault.listing import list_backups
+from ddbvault.stores.s3 import S3Store
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,7 @@ def test_json_is_a_list_of_entries(local_dest):
     entries = json.loads(proc.stdout)
     assert [e["backup_id"] for e in entries] == [IDS[3], IDS[2], IDS[0]]
     assert set(entries[1]) == {"table", "backup_id", "url", "time", "status", "items", "bytes",
-                               "objects", "finished_at", "error"}
+                               "objects", "finished_at", "error", "partial"}
     assert entries[1]["status"] == "complete" and entries[1]["items"] == 30
     assert entries[0]["status"] == "incomplete" and entries[0]["items"] is None
 
@@ -130,3 +131,35 @@ def test_missing_directory_and_bucket_exit_3(aws_env, tmp_path):
     proc = run_cli("list", "s3://no-such-listing-bucket/x", "--json")
     assert proc.returncode == ExitCode.NOT_FOUND, proc.stderr
     assert "no-such-listing-bucket" in json.loads(proc.stdout)["message"]
+
+
+def test_a_killed_local_backup_is_listed_with_its_unfinished_files(tables, aws_env, tmp_path):
+    """kill -9 before the first data object was committed leaves only `.partial-*` files."""
+    _back_up(tables[0], str(tmp_path), IDS[0])
+    killed = tmp_path / tables[1] / IDS[1] / "data"
+    killed.mkdir(parents=True)
+    (killed / "000000-0000.json.gz.partial-0a1b2c3d").write_bytes(b"\x1f\x8b half a gzip")
+    (killed / "000001-0000.json.gz.partial-4e5f6a7b").write_bytes(b"")
+    stale = tmp_path / tables[0] / IDS[0] / "data" / "000001-0001.json.gz.partial-00000000"
+    stale.write_bytes(b"")  # an unfinished write beside a complete backup is named too
+    first, second = list_backups(str(tmp_path))
+    assert (first.table, first.status, first.objects) == (tables[1], "incomplete", 0)
+    assert first.partial == ["data/000000-0000.json.gz.partial-0a1b2c3d",
+                             "data/000001-0000.json.gz.partial-4e5f6a7b"]
+    assert second.status == "complete" and second.partial == ["data/000001-0001.json.gz.partial-00000000"]
+    proc = run_cli("list", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1].endswith("incomplete (2 partial)")
+    proc = run_cli("list", str(tmp_path), "--json")
+    assert json.loads(proc.stdout)[0]["partial"] == first.partial
+
+
+def test_an_open_multipart_upload_is_listed_as_partial(tables, aws_env, s3):
+    s3.create_bucket(Bucket="listing-partial")
+    store = S3Store(s3, "listing-partial")
+    writer = store.open_writer(f"p/{tables[0]}/{IDS[2]}/data/000000-0000.json.gz")
+    writer.write(b"x" * (9 * 1024 * 1024))  # one part sent: the upload is open, as a kill leaves it
+    entry, = list_backups("s3://listing-partial/p")
+    assert entry.status == "incomplete" and entry.partial == ["data/000000-0000.json.gz"]
+    writer.abort()
+    assert list_backups("s3://listing-partial/p") == []

@@ -66,7 +66,7 @@ def test_abort_leaves_nothing(store):
     writer.abort()
     writer.abort()  # idempotent
     assert not store.exists("aborted")
-    assert list(store.list_keys("")) == []
+    assert list(store.list_keys("")) == [] and list(store.list_partial("")) == []
     if isinstance(store, S3Store):
         uploads = store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
         assert uploads == []
@@ -91,3 +91,13 @@ def test_open_reader_streams_the_object(store):
     assert first + rest == b"abc" * 100_000
     with pytest.raises(NotFoundError):
         store.open_reader("stream/absent")
+
+
+def test_an_unfinished_write_is_partial_never_an_object(store):
+    writer = store.open_writer("left/behind")
+    writer.write(b"w" * (6 * MIB))  # S3: one part sent, the multipart upload is open
+    partial = list(store.list_partial("left/"))
+    assert len(partial) == 1 and partial[0].startswith("left/behind")
+    assert list(store.list_keys("")) == [] and not store.exists("left/behind")
+    writer.abort()
+    assert list(store.list_partial("")) == []

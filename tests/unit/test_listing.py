@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ddbvault.listing import (COMPLETE, INCOMPLETE, BackupEntry, format_rows, group_keys,
-                              human_size, newest_first, time_of)
+from ddbvault.listing import (COMPLETE, INCOMPLETE, BackupEntry, add_partial, format_rows,
+                              group_keys, human_size, newest_first, time_of)
 
 A1, A2, B1 = "20260301T080000Z-aaaaaa", "20260302T090000Z-bbbbbb", "20260301T080000Z-cccccc"
 
@@ -61,3 +61,20 @@ def test_rows_are_aligned_with_a_header():
 def test_human_size():
     assert [human_size(n) for n in (None, 0, 1023, 1024, 1536, 5 * 1024 ** 2)] == [
         "-", "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB"]
+
+
+def test_unfinished_writes_join_their_backup_or_make_one():
+    found = group_keys([f"pre/orders/{A1}/manifest.json"], "pre")
+    add_partial(found, [f"pre/orders/{A1}/data/000002-0000.json.gz.partial-0a0b0c0d",
+                        f"pre/users/{B1}/data/000000-0000.json.gz", "pre/users/not-an-id/x.partial-1"], "pre")
+    assert found[("orders", A1)].manifest and found[("orders", A1)].partial == [
+        "data/000002-0000.json.gz.partial-0a0b0c0d"]
+    assert not found[("users", B1)].manifest and found[("users", B1)].data_objects == 0
+    assert found[("users", B1)].partial == ["data/000000-0000.json.gz"]
+    assert len(found) == 2
+
+
+def test_rows_count_the_unfinished_writes():
+    entry = _entry("orders", A1, INCOMPLETE)
+    entry.partial = ["data/a.partial-1", "data/b.partial-2"]
+    assert format_rows([entry])[1].endswith("incomplete (2 partial)")

@@ -7,6 +7,8 @@ Contract, checked by tests/integration/test_store_contract.py against every back
   was written (S3: AbortMultipartUpload) and never raises.
 - Memory per open writer is bounded by `WriteOptions.part_size`.
 - Keys are '/'-separated, relative to the store's root (bucket or directory).
+- A write that was begun and neither committed nor aborted (the process was killed) is not an
+  object, but `list_partial()` shows it, so that `ddbvault list` can name the debris.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ class ObjectStore(ABC):
     @abstractmethod
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key starting with `prefix`, in lexicographic order."""
+
+    def list_partial(self, prefix: str) -> Iterator[str]:
+        """Keys under `prefix` of writes begun and never committed nor aborted: what a killed
+        process leaves (a local `.partial-*` file, an open S3 multipart upload). Sorted. They
+        are never objects: get/exists/list_keys do not see them. Default: none."""
+        return iter(())
 
     def put_new(self, key: str, data: bytes) -> None:
         """Create a small object whole. Raises IntegrityError if it exists."""

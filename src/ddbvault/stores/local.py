@@ -97,13 +97,15 @@ class LocalStore(ObjectStore):
         return self.path_of(key).is_file()
 
     def list_keys(self, prefix: str) -> Iterator[str]:
-        base = self.root
-        keys = []
-        for dirpath, _dirs, files in os.walk(base):
+        return iter(sorted(key for key in self._walk(prefix) if PARTIAL_MARK not in key))
+
+    def list_partial(self, prefix: str) -> Iterator[str]:
+        """The `<key>.partial-<hex>` temporary files of writers that never finished."""
+        return iter(sorted(key for key in self._walk(prefix) if PARTIAL_MARK in key))
+
+    def _walk(self, prefix: str) -> Iterator[str]:
+        for dirpath, _dirs, files in os.walk(self.root):
             for name in files:
-                if PARTIAL_MARK in name:
-                    continue
-                key = Path(dirpath, name).relative_to(base).as_posix()
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    keys.append(key)
-        return iter(sorted(keys))
+                    yield key

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from ..aws.error_translation import translated
 from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
-from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
+from ..errors import AccessDeniedError, DdbvaultError, IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter, WriteOptions
 from .s3_limits import MAX_PART, MAX_PARTS, MIN_PART
 from .s3_reader import ResumableReader
@@ -255,6 +255,19 @@ class S3Store(ObjectStore):
             return True
         except NotFoundError:
             return False
+
+    def list_partial(self, prefix: str) -> Iterator[str]:
+        """Keys of open multipart uploads (ListMultipartUploads). A principal without
+        s3:ListBucketMultipartUploads sees none (logged at debug level)."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        keys = []
+        try:
+            with translated(service="s3", action="ListMultipartUploads", resource=self.url_of(prefix)):
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                    keys += [upload["Key"] for upload in page.get("Uploads", [])]
+        except AccessDeniedError as exc:
+            log.debug("cannot list open multipart uploads: %s", exc.message)
+        return iter(sorted(keys))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
