@@ -15,15 +15,18 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy, RetryStats
 from ddbvault.aws.session import BOTOCORE_RETRIES, S3_CHECKSUMS
 from ddbvault.errors import AwsError, IntegrityError, RetriesExhaustedError
 from ddbvault.layout import BackupLayout
+from ddbvault.listing import list_backups
 from ddbvault.segment_writer import SegmentWriter
 from ddbvault.stores import WriteOptions
 from ddbvault.stores.s3 import S3Store
 from tests.support.s3_fault_proxy import (Fault, S3FaultProxy, is_complete, is_get, is_part,
                                           is_put_object)
+from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024
@@ -165,3 +168,17 @@ def test_resuming_is_bounded(proxy, bucket, s3):
     with pytest.raises(RetriesExhaustedError, match=r"broke 4 times in a row at byte"):
         _store(proxy, bucket).get("never")
     assert proxy.applied["cut-body"] == 4
+
+
+def test_a_backup_whose_manifest_response_is_lost_completes(proxy, bucket, ddb, monkeypatch):
+    """The issue's case: the manifest's PutObject succeeded, its response was lost, the retry met
+    412. The backup used to exit 6 while `list` showed it complete."""
+    create_table(ddb, "lost-manifest")
+    fill_table(ddb, "lost-manifest", 40, edge_cases=False)
+    proxy.faults.append(Fault(lambda m, path, q: is_put_object(m, path, q) and path.endswith("/manifest.json"),
+                              "lose-response"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+    result = backup_table("lost-manifest", f"s3://{bucket}/p", BackupOptions(read_rcu=100000))
+    assert proxy.applied == {"lose-response": 1}
+    entry, = list_backups(f"s3://{bucket}/p")
+    assert (entry.status, entry.items, result.items) == ("complete", 40, 40)
