@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from ..aws.error_translation import translated
 from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
-from ..errors import AccessDeniedError, DdbvaultError, IntegrityError, NotFoundError, UsageError
+from ..errors import AccessDeniedError, AwsError, DdbvaultError, IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter, WriteOptions
 from .s3_limits import MAX_PART, MAX_PARTS, MIN_PART
 from .s3_reader import ResumableReader
@@ -50,7 +50,7 @@ def _b64(digest: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class _Sent:
+class SentObject:
     """What this writer sent for one object: enough to recognise it on 412."""
 
     size: int
@@ -128,7 +128,7 @@ class S3Writer(ObjectWriter):
         except DdbvaultError as exc:
             if not _precondition_failed(exc):
                 raise
-            self._settle_conflict(_Sent(len(body), sha256, hashlib.md5(body).hexdigest()), exc)
+            self._settle_conflict(SentObject(len(body), sha256, hashlib.md5(body).hexdigest()), exc)
         self._buffer = bytearray()
 
     def _complete(self) -> None:
@@ -140,10 +140,10 @@ class S3Writer(ObjectWriter):
             if not _precondition_failed(exc):
                 raise
             composite = _b64(hashlib.sha256(b"".join(self._digests)).digest())
-            self._settle_conflict(_Sent(self._sent, composite, _multipart_etag(self._parts)), exc)
+            self._settle_conflict(SentObject(self._sent, composite, _multipart_etag(self._parts)), exc)
         self._upload_id = None  # completed: nothing left to abort
 
-    def _settle_conflict(self, sent: _Sent, exc: DdbvaultError) -> None:
+    def _settle_conflict(self, sent: SentObject, exc: DdbvaultError) -> None:
         """On 412: return if the object at the key is the one we sent, else raise IntegrityError."""
         url = self._store.url_of(self.key)
         why = self._store.differs(self.key, sent)
@@ -221,7 +221,7 @@ class S3Store(ObjectStore):
                 return
             raise
 
-    def differs(self, key: str, sent: _Sent) -> str | None:
+    def differs(self, key: str, sent: SentObject) -> str | None:
         """None if the object at `key` is `sent` (HeadObject, ChecksumMode=ENABLED); else why not."""
         try:
             with translated(service="s3", action="HeadObject", resource=self.url_of(key)):
@@ -258,7 +258,8 @@ class S3Store(ObjectStore):
 
     def list_partial(self, prefix: str) -> Iterator[str]:
         """Keys of open multipart uploads (ListMultipartUploads). A principal without
-        s3:ListBucketMultipartUploads sees none (logged at debug level)."""
+        s3:ListBucketMultipartUploads sees none (logged at debug level); another failure of the
+        call is logged as a warning and shows none."""
         paginator = self.client.get_paginator("list_multipart_uploads")
         keys = []
         try:
@@ -267,6 +268,8 @@ class S3Store(ObjectStore):
                     keys += [upload["Key"] for upload in page.get("Uploads", [])]
         except AccessDeniedError as exc:
             log.debug("cannot list open multipart uploads: %s", exc.message)
+        except AwsError as exc:  # auxiliary: a server without the call must not fail a listing
+            log.warning("cannot list open multipart uploads: %s", exc.message)
         return iter(sorted(keys))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
