@@ -226,6 +226,9 @@ class S3Store(ObjectStore):
         try:
             with translated(service="s3", action="HeadObject", resource=self.url_of(key)):
                 head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except AccessDeniedError:
+            return ("it exists, and HeadObject, which would show whether it is this writer's own "
+                    "earlier attempt, was denied: the writer needs s3:GetObject to tell")
         except DdbvaultError as exc:
             return f"it exists, and HeadObject to compare it failed: {exc.message}"
         if head.get("ContentLength") != sent.size:
