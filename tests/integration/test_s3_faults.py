@@ -182,3 +182,11 @@ def test_a_backup_whose_manifest_response_is_lost_completes(proxy, bucket, ddb, 
     assert proxy.applied == {"lose-response": 1}
     entry, = list_backups(f"s3://{bucket}/p")
     assert (entry.status, entry.items, result.items) == ("complete", 40, 40)
+
+
+def test_412_that_cannot_be_checked_is_refused_and_says_why(proxy, bucket, s3):
+    proxy.faults += [Fault(is_put_object, "lose-response"),
+                     Fault(lambda m, path, q: m == "HEAD", "error", status=403, code="AccessDenied")]
+    with pytest.raises(IntegrityError, match="HeadObject.*denied.*s3:GetObject"):
+        _store(proxy, bucket).put_new("unprovable", b"data")
+    assert _open_uploads(s3, bucket) == []
