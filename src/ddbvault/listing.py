@@ -1,7 +1,8 @@
 """list_backups(): every backup under a destination, newest first, with its status.
 
 Contract:
-- One listing of the destination (`store.list_keys`, once), then one read per manifest found.
+- One listing of the destination (`store.list_keys`, once) and of its unfinished writes
+  (`store.list_partial`, once), then one read per manifest found.
   Data objects are never read.
 - A backup is `<prefix>/<table>/<backup-id>/...` with a well-formed backup id; other keys are
   ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
