@@ -64,7 +64,7 @@ class Totals:
 
     def line(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
-        exits = ", ".join(f"{k}: {v}" for k, v in sorted(self.exits.items()))
+        exits = ", ".join(f"{k}: {v}" for k, v in sorted(self.exits.items(), key=str))
         return (f"fault suite: {self.runs} runs, {self.attempts} CLI runs (exits {exits}), {self.kills} kill -9; "
                 f"faults injected: {faults}. items lost = {self.items_lost}, false-complete backups = "
                 f"{self.false_complete}, failed backups that left a manifest = {self.false_failed}, "

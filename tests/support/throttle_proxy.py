@@ -26,6 +26,7 @@ Contract:
     error           not forwarded; `status` 500 or 503 in the service's own error format
     reset_request   half the request body is read, then the connection is reset (not forwarded)
     reset_response  forwarded; the status line, headers and half the body are sent, then reset
+                    (a response without a body, e.g. PutObject's or HEAD's, is not sent at all)
     slow            forwarded after `delay_s` seconds
     lost            forwarded (upstream acts on it), then reset with no response
     precondition    forwarded, then answered S3 412 PreconditionFailed (a retry meeting its own
@@ -362,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with proxy._lock:
                     proxy.injected_unprocessed += 1
         if decision == "reset_response":
-            return self._send(status, headers, payload, cut=True)
+            return self._send(status, headers, payload, cut=True) if payload else self._reset()
         self._send(status, headers, payload)
 
     def _reset(self) -> None:
