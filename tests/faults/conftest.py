@@ -19,7 +19,7 @@ from tests.faults.harness import TOTALS
 from tests.support.tables import create_table, fill_table, key_of
 from tests.support.throttle_proxy import ThrottleProxy
 
-CI_SEEDS = "1-5"
+CI_SEEDS = "1-3"
 SOURCE = "fault-source"
 BUCKET = "fault-suite"
 SOURCE_ITEMS = 2400  # edge cases (400 KB items, 38-digit numbers, every type) + ~4 KB items: ~10 MB

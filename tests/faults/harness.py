@@ -7,6 +7,8 @@ front of moto_server (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3) and every
 
 - exit code and stderr: one of the documented exit codes (exit_codes.py, never 1), exactly one
   `ddbvault: error: …` line on failure, otherwise only `Try: …` and log lines, no traceback;
+- no false integrity failure: transport faults never make a run exit 6 (corrupt backup,
+  refusing to overwrite, counts that do not add up): nothing here is corrupt or pre-existing;
 - backups: a failed backup leaves no manifest (a false failure otherwise), and every manifest
   under the run's prefix holds exactly the source table's items, bit-exact (else false-complete);
 - retries: an exit-0 backup reports at least as many throttle / transient retries as were
@@ -55,6 +57,7 @@ class Totals:
     items_lost: int = 0
     false_complete: int = 0
     false_failed: int = 0
+    false_integrity: int = 0
     unclassified: int = 0
     open_uploads: int = 0
     orphaned_by_fault: int = 0  # uploads whose CreateMultipartUpload response the proxy withheld
@@ -68,6 +71,7 @@ class Totals:
         return (f"fault suite: {self.runs} runs, {self.attempts} CLI runs (exits {exits}), {self.kills} kill -9; "
                 f"faults injected: {faults}. items lost = {self.items_lost}, false-complete backups = "
                 f"{self.false_complete}, failed backups that left a manifest = {self.false_failed}, "
+                f"exit 6 from transport faults = {self.false_integrity}, "
                 f"unclassified exits/messages = {self.unclassified}, multipart uploads left open = "
                 f"{self.open_uploads} (+{self.orphaned_by_fault} orphaned by withheld responses), "
                 f"retry counts below injected = {self.retries_undercounted}; failing seeds: "
@@ -119,12 +123,12 @@ def classify(attempt: Attempt) -> str | None:
 class FaultRun:
     """One seed's run: its own S3 prefix, restore target and checkpoint directory."""
 
-    def __init__(self, seed: int, *, moto_url: str, proxy: ThrottleProxy, s3, ddb, bucket: str,
+    def __init__(self, name: str, seed: int, *, moto_url: str, proxy: ThrottleProxy, s3, ddb, bucket: str,
                  source_table: str, source_items: dict, workdir: Path):
-        self.seed, self.moto_url, self.proxy, self.s3, self.ddb = seed, moto_url, proxy, s3, ddb
+        self.name, self.seed, self.moto_url, self.proxy, self.s3, self.ddb = seed, moto_url, proxy, s3, ddb
         self.bucket, self.source_table, self.source_items = bucket, source_table, source_items
-        self.prefix = f"run-{seed}"
-        self.target = f"restored-{seed}"
+        self.prefix = f"{name}-{seed}"
+        self.target = f"restored-{name}-{seed}"
         self.workdir = workdir
         self.attempts: list[Attempt] = []
         self.problems: list[str] = []
@@ -160,6 +164,8 @@ class FaultRun:
         problem = classify(attempt)
         if problem:
             self._problem("unclassified", f"{problem} — {attempt.describe()}")
+        if attempt.returncode == ExitCode.INTEGRITY:
+            self._problem("false_integrity", f"exit 6 from transport faults alone — {attempt.describe()}")
         if not attempt.killed:
             self._check_uploads(attempt, set(self.proxy.uploads) - uploads_before)
         return attempt
@@ -279,9 +285,12 @@ class FaultRun:
             setattr(TOTALS, total, getattr(TOTALS, total) + count)
         self.problems.append(text)
 
+    def history(self) -> str:
+        return ", ".join(f"{a.phase} {'kill -9' if a.killed else f'exit {a.returncode}'}" for a in self.attempts)
+
     def finish(self) -> None:
         """Free moto's memory (the suite's own clean-up, not ddbvault's) and record the seed."""
         if self.table_exists():
             self.ddb.delete_table(TableName=self.target)
         if self.problems:
-            TOTALS.failed_seeds.append(self.seed)
+            TOTALS.failed_seeds.append(f"{self.name}:{self.seed}")

@@ -30,8 +30,8 @@ def backup_options(rng: random.Random) -> list[str]:
             "--object-size", rng.choice(["1MiB", "64MiB", "64MiB"]), "--part-size", "5MiB"]
 
 
-def _run(seed: int, world, tmp_path) -> FaultRun:
-    return FaultRun(seed, moto_url=world["moto_url"], proxy=world["proxy"], s3=world["s3"], ddb=world["ddb"],
+def _run(name: str, seed: int, world, tmp_path) -> FaultRun:
+    return FaultRun(name, seed, moto_url=world["moto_url"], proxy=world["proxy"], s3=world["s3"], ddb=world["ddb"],
                     bucket=world["bucket"], source_table=world["source_table"],
                     source_items=world["source_items"], workdir=tmp_path)
 
@@ -52,8 +52,9 @@ def _until_done(run: FaultRun, step, name: str, rate: float) -> str | None:
 def _verdict(run: FaultRun) -> None:
     run.check_backups()
     run.finish()
-    replay = f"replay: DDBVAULT_FAULT_SEEDS={run.seed} pytest tests/faults -k '[{run.seed}]'"
-    assert not run.problems, f"seed {run.seed}:\n  " + "\n  ".join(run.problems) + f"\n{replay}"
+    replay = f"replay: DDBVAULT_FAULT_SEEDS={run.seed} pytest tests/faults/test_fault_suite.py -k {run.name}"
+    assert not run.problems, (f"{run.name} seed {run.seed} ({run.history()}):\n  " + "\n  ".join(run.problems)
+                              + f"\n{replay}")
 
 
 def _backup_then_restore(run: FaultRun, options: list[str], rate: float) -> None:
@@ -66,7 +67,7 @@ def _backup_then_restore(run: FaultRun, options: list[str], rate: float) -> None
 
 
 def test_backup_and_restore_under_faults(seed, world, tmp_path):
-    run = _run(seed, world, tmp_path)
+    run = _run("under_faults", seed, world, tmp_path)
     _backup_then_restore(run, backup_options(random.Random(seed)), RATE)
     _verdict(run)
 
@@ -74,7 +75,7 @@ def test_backup_and_restore_under_faults(seed, world, tmp_path):
 @pytest.fixture(scope="module")
 def calibration(world, tmp_path_factory):
     """How many requests a clean backup and restore with KILL_OPTIONS make: the range of kill points."""
-    run = _run(0, world, tmp_path_factory.mktemp("calibration"))
+    run = _run("calibration", 0, world, tmp_path_factory.mktemp("calibration"))
     backup = FaultSchedule(0, "calibrate", rate=0.0)
     url = json.loads(run.backup("calibrate-backup", backup, KILL_OPTIONS).stdout)["url"]
     restore = FaultSchedule(0, "calibrate", rate=0.0)
@@ -85,7 +86,7 @@ def calibration(world, tmp_path_factory):
 
 
 def test_kill_9_then_rerun_and_resume(seed, world, calibration, tmp_path):
-    run, rng = _run(seed, world, tmp_path), random.Random(seed)
+    run, rng = _run("kill_9", seed, world, tmp_path), random.Random(seed)
     backup_requests, restore_requests = calibration
     killed = FaultSchedule(seed, "backup-kill", rate=KILL_RATE, kill_at=rng.randint(1, backup_requests))
     first = run.backup("backup-kill", killed, KILL_OPTIONS)
