@@ -15,7 +15,8 @@ front of moto_server (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3) and every
   injected into it (every retry counts, botocore's own included);
 - multipart uploads: every upload whose UploadId reached a process that then exited (not one
   killed with SIGKILL) is completed or aborted (ListMultipartUploads);
-- restores: an exit-0 restore leaves a table equal to the source, every attribute bit-exact.
+- restores: an exit-0 restore leaves a table equal to the source, every attribute bit-exact; a
+  failed one that leaves the table behind says how to carry on (its message names --resume).
 
 `Totals` sums the verdicts of every run in the session; tests/faults/conftest.py prints them.
 """
@@ -62,6 +63,7 @@ class Totals:
     open_uploads: int = 0
     orphaned_by_fault: int = 0  # uploads whose CreateMultipartUpload response the proxy withheld
     retries_undercounted: int = 0
+    hint_without_resume: int = 0
     failed_seeds: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -74,7 +76,8 @@ class Totals:
                 f"exit 6 from transport faults = {self.false_integrity}, "
                 f"unclassified exits/messages = {self.unclassified}, multipart uploads left open = "
                 f"{self.open_uploads} (+{self.orphaned_by_fault} orphaned by withheld responses), "
-                f"retry counts below injected = {self.retries_undercounted}; failing seeds: "
+                f"retry counts below injected = {self.retries_undercounted}, failed restores whose hint "
+                f"lacks --resume = {self.hint_without_resume}; failing seeds: "
                 f"{', '.join(map(str, self.failed_seeds)) or 'none'}")
 
     def to_dict(self) -> dict:
@@ -125,7 +128,7 @@ class FaultRun:
 
     def __init__(self, name: str, seed: int, *, moto_url: str, proxy: ThrottleProxy, s3, ddb, bucket: str,
                  source_table: str, source_items: dict, workdir: Path):
-        self.name, self.seed, self.moto_url, self.proxy, self.s3, self.ddb = seed, moto_url, proxy, s3, ddb
+        self.name, self.seed, self.moto_url, self.proxy, self.s3, self.ddb = name, seed, moto_url, proxy, s3, ddb
         self.bucket, self.source_table, self.source_items = bucket, source_table, source_items
         self.prefix = f"{name}-{seed}"
         self.target = f"restored-{name}-{seed}"
@@ -187,12 +190,16 @@ class FaultRun:
                                           f"{attempt.describe()}")
         return attempt
 
-    def restore(self, phase: str, schedule: FaultSchedule, backup_url: str) -> Attempt:
-        resume = ["--resume"] if self.table_exists() else []  # what an operator does after a failure
+    def restore(self, phase: str, schedule: FaultSchedule, backup_url: str, *, resume: bool | None = None) -> Attempt:
+        """`resume=None`: add --resume when the table exists, as an operator does after a failure."""
+        resume = self.table_exists() if resume is None else resume
         attempt = self.cli(phase, ["restore", backup_url, "--table", self.target, "--json", "--no-progress",
-                                   "--write-wcu", "100000", *resume], schedule)
+                                   "--write-wcu", "100000", *(["--resume"] if resume else [])], schedule)
         if attempt.returncode == 0:
             self.check_restored()
+        elif not attempt.killed and self.table_exists() and "--resume" not in attempt.stderr:
+            self._problem("hint_without_resume", f"a failed restore left {self.target} behind and its message "
+                                                 f"does not point at --resume — {attempt.describe()}")
         return attempt
 
     # --- verdicts ----------------------------------------------------------------------------

@@ -95,7 +95,10 @@ def test_kill_9_then_rerun_and_resume(seed, world, calibration, tmp_path):
     if out is not None:
         url = json.loads(out)["url"]
         killed = FaultSchedule(seed, "restore-kill", rate=KILL_RATE, kill_at=rng.randint(1, restore_requests))
-        if run.restore("restore-kill", killed, url).returncode != 0 and _until_done(
-                run, lambda phase, s: run.restore(phase, s, url), "restore", KILL_RATE) is None:
-            run.lose_everything()
+        if run.restore("restore-kill", killed, url).returncode != 0:
+            # first as an operator who forgot --resume: refused, pointing at --resume, if the table exists
+            plain = run.restore("restore-rerun", FaultSchedule(seed, "restore-rerun", rate=0.0), url, resume=False)
+            if plain.returncode != 0 and _until_done(
+                    run, lambda phase, s: run.restore(phase, s, url), "restore", KILL_RATE) is None:
+                run.lose_everything()
     _verdict(run)
