@@ -5,6 +5,7 @@ decision for a request depends only on (seed, phase, service operation, how many
 that operation came before), never on wall time or thread interleaving, so a failing seed
 replays the same fault mix; with one worker it replays the same sequence. A `kill_at` request
 number sends SIGKILL to the proxy's `kill_pid` instead (request numbers count every request).
+`only=(operation, kind)` injects exactly one fault: `kind` into the first request of `operation`.
 Everything it decided is kept in `injected` (a Counter of fault kinds) and `log`.
 """
 
@@ -37,8 +38,9 @@ def kinds_for(request: Request) -> tuple[str, ...]:
 
 class FaultSchedule:
     def __init__(self, seed: int, phase: str, *, rate: float, kill_at: int | None = None,
-                 max_faults: int = 40):
+                 max_faults: int = 40, only: tuple[str, str] | None = None):
         self.seed, self.phase, self.rate, self.kill_at, self.max_faults = seed, phase, rate, kill_at, max_faults
+        self.only = only
         self.injected: Counter[str] = Counter()
         self.log: list[str] = []
         self._per_op: Counter[str] = Counter()
@@ -52,6 +54,8 @@ class FaultSchedule:
             self._per_op[request.op] += 1
             if self.kill_at is not None and request.n - self._first + 1 == self.kill_at:
                 return self._note(request, Fault("kill"))
+            if self.only:
+                return self._note(request, Fault(self.only[1])) if self.only[0] == request.op and index == 0 else None
             rng = random.Random(f"{self.seed}/{self.phase}/{request.op}/{index}")
             if sum(self.injected.values()) >= self.max_faults or rng.random() >= self.rate:
                 return None

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.integration
 RATE = 0.12  # share of requests that get a fault
 KILL_RATE = 0.04  # lighter faults around a kill
 FAULTY_ATTEMPTS = 3  # attempts under faults before a clean one
+MULTIPART = ["--segments", "1", "--workers", "1", "--compression", "none", "--object-size", "64MiB",
+             "--part-size", "5MiB"]  # one ~6 MB object in two parts; the manifest is the only PutObject
+SMALL_OBJECTS = ["--segments", "1", "--workers", "1", "--compression", "none", "--object-size", "1MiB"]
 KILL_OPTIONS = ["--segments", "3", "--workers", "2", "--compression", "none", "--object-size", "1MiB"]
 
 
@@ -49,10 +52,11 @@ def _until_done(run: FaultRun, step, name: str, rate: float) -> str | None:
     return None
 
 
-def _verdict(run: FaultRun) -> None:
+def _verdict(run: FaultRun, replay: str = "") -> None:
     run.check_backups()
     run.finish()
-    replay = f"replay: DDBVAULT_FAULT_SEEDS={run.seed} pytest tests/faults/test_fault_suite.py -k {run.name}"
+    replay = "replay: " + (replay or f"DDBVAULT_FAULT_SEEDS={run.seed} pytest tests/faults/test_fault_suite.py "
+                                     f"-k {run.name}")
     assert not run.problems, (f"{run.name} seed {run.seed} ({run.history()}):\n  " + "\n  ".join(run.problems)
                               + f"\n{replay}")
 
@@ -102,3 +106,21 @@ def test_kill_9_then_rerun_and_resume(seed, world, calibration, tmp_path):
                     run, lambda phase, s: run.restore(phase, s, url), "restore", KILL_RATE) is None:
                 run.lose_everything()
     _verdict(run)
+
+
+@pytest.mark.parametrize("op, kind, options", [
+    *[("CompleteMultipartUpload", kind, MULTIPART) for kind in ("lost", "precondition", "conflict")],
+    *[("PutObject", kind, SMALL_OBJECTS) for kind in ("lost", "precondition", "conflict")],
+    ("PutObject", "lost", MULTIPART),  # the manifest's response is lost
+], ids=lambda v: v if isinstance(v, str) else "multipart" if v is MULTIPART else "small-objects")
+def test_one_fault_on_one_s3_write(op, kind, options, world, tmp_path):
+    """The S3 write faults that decide exactly-once outcomes, each once whatever the seeds draw:
+    a lost response, a 412 meeting the write's own success, a 409 — on a data object's PutObject,
+    on a multipart object's CompleteMultipartUpload, and on the manifest. One fault on the first
+    request of the operation, then reruns until a backup completes."""
+    run = _run(f"single_{op}_{kind}_{'mp' if options is MULTIPART else 'small'}", 0, world, tmp_path)
+    first = run.backup("backup-one-fault", FaultSchedule(0, "one-fault", rate=0.0, only=(op, kind)), options)
+    assert first.schedule.injected[kind] == 1, f"{op} was never called"
+    if first.returncode != 0:
+        _until_done(run, lambda phase, s: run.backup(phase, s, options), "backup", 0.0)
+    _verdict(run, f"pytest tests/faults/test_fault_suite.py -k 'one_fault and {op} and {kind}'")
