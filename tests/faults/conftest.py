@@ -59,6 +59,8 @@ def pytest_terminal_summary(terminalreporter):
         return
     line = TOTALS.line()
     terminalreporter.write_sep("=", "fault suite totals")
+    terminalreporter.write_line(f"seeds {os.environ.get('DDBVAULT_FAULT_SEEDS') or CI_SEEDS} "
+                                "(replay one: DDBVAULT_FAULT_SEEDS=N, see docs/faults.md)")
     terminalreporter.write_line(line)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     (LOG_DIR / "fault-totals.json").write_text(json.dumps({**TOTALS.to_dict(), "line": line}, indent=1))
