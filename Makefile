@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ddbvault-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench soak clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the status-page test"; \
@@ -29,6 +29,11 @@ test: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# The fault suite (tests/faults, docs/faults.md) with many seeds; SEEDS=1-500 for more.
+SEEDS ?= 1-100
+soak: setup
+	$(PY) bench/soak.py --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) node_modules bench/.work

@@ -5,6 +5,7 @@
 - `dynalite` (session): started on first use (rate-limiter and throttling tests).
 - `aws_env` (module): points boto3 at moto with dummy credentials via the standard
   AWS_ENDPOINT_URL / AWS_* variables, exactly as a user would.
+- In CI (CI=true), a skipped test fails the run (tests/support/ci_skips.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import boto3
 import pytest
 
 from ddbvault import local_servers
+from tests.support.ci_skips import (  # noqa: F401 (pytest hooks)
+    pytest_collectreport, pytest_runtest_makereport, pytest_sessionfinish, pytest_terminal_summary)
 
 LOG_DIR = Path(os.environ.get("DDBVAULT_TEST_LOGS", "/tmp/ddbvault-test-logs"))
 

@@ -21,10 +21,15 @@ DATA_ACCOUNT = "222233334444"
 WRITER = f"arn:aws:iam::{DATA_ACCOUNT}:role/backup-writer"
 
 
+MIB = 1024 * 1024
+
+
 @pytest.fixture(scope="module")
 def setup(ddb):
     create_table(ddb, "orders")
     fill_table(ddb, "orders", 300)
+    create_table(ddb, "orders-large")  # ~7.3 MB of lines: one object of two parts at 5 MiB
+    fill_table(ddb, "orders-large", 180, edge_cases=False, payload_bytes=40_000)
     data = make_session(Principal(role_arn=f"arn:aws:iam::{DATA_ACCOUNT}:role/admin", session_name="admin"))
     data.client("s3").create_bucket(Bucket="data-account-backups")
     key_arn = data.client("kms").create_key(Description="backups")["KeyMetadata"]["Arn"]
@@ -74,3 +79,23 @@ def test_acl_none_sends_no_acl_header(setup, aws_env, monkeypatch):
             acl=None, read_rcu=10000, dest=Principal(role_arn=WRITER)))
     writes = _object_writes(proxy)
     assert writes and all("x-amz-acl" not in h for h in writes)
+
+
+def test_multipart_objects_are_completed_create_only(setup, aws_env, monkeypatch):
+    """An object larger than a part goes up as a multipart upload, and its
+    CompleteMultipartUpload is the call that creates the object: it must carry If-None-Match: *
+    as PutObject does, or a retried or concurrent upload would overwrite a backup."""
+    with RecordingProxy(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        result = backup_table("orders-large", "s3://data-account-backups/multipart", BackupOptions(
+            compression="none", segments=1, workers=1, part_size=5 * MIB, read_rcu=10000,
+            dest=Principal(role_arn=WRITER)))
+        monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    creates = [h for method, path, h in proxy.requests if method == "POST" and path.endswith("?uploads")]
+    parts = [path for method, path, _ in proxy.requests if method == "PUT" and "partNumber=" in path]
+    completes = [h for method, path, h in proxy.requests if method == "POST" and "uploadId=" in path]
+    assert result.objects == 1 and len(creates) == 1 and len(parts) >= 2, proxy.requests
+    assert len(completes) == 1
+    assert completes[0].get("if-none-match") == "*"
+    assert creates[0].get("x-amz-acl") == "bucket-owner-full-control"
+    assert not [r for r in proxy.requests if r[0] == "DELETE"], "nothing aborted, nothing deleted"

@@ -290,18 +290,37 @@ def test_ddbvault_refuses_to_overwrite_on_a_real_server(plain_bucket, writer):
         write_object(store, "written-once", b"second")
 
 
+def server_refuses_conditional_overwrite(client, bucket: str, key: str) -> bool:
+    """Whether the server itself answers 412 to `If-None-Match: *` on an existing key, asked with
+    a raw PutObject (with the ACL and SSE the bucket policy requires)."""
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=b"probe", ACL=BOFC, IfNoneMatch="*", **KMS)
+    except ClientError as exc:
+        assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 412, exc.response["Error"]
+        return True
+    return False
+
+
 def test_an_overwrite_on_the_locked_bucket_leaves_the_locked_version(bucket, owner, writer):
-    """RGW 16 ignores If-None-Match on versioned buckets (If-Match still works), and it cannot
-    evaluate the policy's DenyOverwrite conditions, so here a second write becomes a new version.
-    What still holds, on AWS as here, is that the first version stays, locked and unchanged."""
+    """On a versioned bucket RGW 16 ignores If-None-Match (If-Match still works), and it cannot
+    evaluate the policy's DenyOverwrite conditions, so a second write becomes a new version; AWS
+    answers 412. Which one this server does is asked first with a raw conditional PUT, and
+    ddbvault must do exactly what the server says: refuse (IntegrityError) where the server
+    refuses, land as a new version where it does not. Either way, as on AWS, the first version
+    stays, locked and unchanged."""
     store = writer_store(writer, bucket)
     key = f"{PREFIX}/{TABLE}/overwrite-probe"
     write_object(store, key, b"first")
     first = owner.head_object(Bucket=bucket, Key=key)["VersionId"]
-    try:
+    if server_refuses_conditional_overwrite(writer, bucket, key):
+        with pytest.raises(IntegrityError, match="refusing to overwrite"):
+            write_object(store, key, b"second")
+        assert owner.get_object(Bucket=bucket, Key=key)["Body"].read() == b"first"
+    else:
         write_object(store, key, b"second")
-    except IntegrityError:
-        pass  # what AWS answers; RGW 16 accepts the write as a new version
+        versions = owner.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+        assert len([v for v in versions if v["Key"] == key]) == 3  # first, the probe, second
+        assert owner.get_object(Bucket=bucket, Key=key)["Body"].read() == b"second"
     assert owner.get_object(Bucket=bucket, Key=key, VersionId=first)["Body"].read() == b"first"
     retention = owner.get_object_retention(Bucket=bucket, Key=key, VersionId=first)["Retention"]
     assert retention["Mode"] == "COMPLIANCE"

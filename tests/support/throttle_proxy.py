@@ -1,9 +1,12 @@
-"""A fault-injecting HTTP proxy in front of a local DynamoDB (dynalite, moto_server), for tests.
+"""A fault-injecting HTTP proxy in front of a local DynamoDB and S3 (dynalite, moto_server), for tests.
 
 Contract:
 - Listens on http://127.0.0.1:<free port> (`url`) from construction; serves after `start()`,
   until `stop()` (idempotent; also a context manager). Stdlib only, one thread per client
-  connection (HTTP/1.1 keep-alive), one upstream connection per client connection.
+  connection (HTTP/1.1 keep-alive), one upstream connection per client connection. One proxy
+  can stand in front of moto_server for both services at once (AWS_ENDPOINT_URL_DYNAMODB and
+  AWS_ENDPOINT_URL_S3 pointing at `url`): a request with a `X-Amz-Target: DynamoDB_…` header
+  is DynamoDB, any other is S3 (path-style), named by its S3 operation (`s3_operation`).
 - Reads (GetItem, BatchGetItem, Query, Scan, TransactGetItems) and writes (PutItem, UpdateItem,
   DeleteItem, BatchWriteItem, TransactWriteItems) are metered: when the units recorded in the
   trailing `window_s` are >= rate * window_s, the request is answered, without forwarding, with
@@ -16,11 +19,30 @@ Contract:
   (500 InternalServerError, 503 ServiceUnavailable) without forwarding. `unprocessed_every=N`:
   every Nth BatchWriteItem that reaches upstream is forwarded with only the first half (rounded
   up) of each table's requests; the withheld ones are returned in `UnprocessedItems`.
-- Everything else (status, headers, body, upstream 4xx/5xx) passes through unchanged; rewritten
-  bodies get a recomputed `x-amz-crc32`. A rewritten request body invalidates a SigV4
-  signature, so `unprocessed_every` needs an upstream that does not verify signatures
-  (dynalite, moto without IAM enforcement).
-- Statistics (`requests`, `throttled`, `injected_*`, `consumed()`, `max_rate()`) are thread-safe.
+- `faults`: a callable `(Request) -> Fault | None`, asked (under the proxy's lock, in arrival
+  order) about every request the rules above would forward. A Fault's `kind` is one of FAULTS:
+    throttle        not forwarded; DynamoDB 400 ProvisionedThroughputExceededException (data
+                    calls) or ThrottlingException (others); S3 503 SlowDown
+    error           not forwarded; `status` 500 or 503 in the service's own error format
+    reset_request   half the request body is read, then the connection is reset (not forwarded)
+    reset_response  forwarded; the status line, headers and half the body are sent, then reset
+                    (a response without a body, e.g. PutObject's or HEAD's, is not sent at all)
+    slow            forwarded after `delay_s` seconds
+    lost            forwarded (upstream acts on it), then reset with no response
+    precondition    forwarded, then answered S3 412 PreconditionFailed (a retry meeting its own
+                    success, as after a lost response)
+    conflict        not forwarded; S3 409 ConditionalRequestConflict
+    kill            `kill_pid` gets SIGKILL (before forwarding), then the connection is reset
+  Every injected fault is appended to `injected` as (Request, Fault).
+- Every UploadId in a CreateMultipartUpload response is recorded in `uploads` (UploadId ->
+  delivered: bool); one whose response never reached the client can only be aborted by a
+  lifecycle rule, so tests can tell it from an upload the client forgot.
+- Everything else (status, headers, body, upstream 4xx/5xx) passes through unchanged; HEAD
+  responses keep their Content-Length; rewritten bodies get a recomputed `x-amz-crc32`. A
+  rewritten request body invalidates a SigV4 signature, so `unprocessed_every` needs an upstream
+  that does not verify signatures (dynalite, moto without IAM enforcement).
+- Statistics (`requests`, `throttled`, `injected_*`, `injected`, `uploads`, `consumed()`,
+  `max_rate()`) are thread-safe.
 """
 
 from __future__ import annotations
@@ -30,23 +52,79 @@ import http.client
 import json
 import math
 import os
+import re
+import signal
 import socket
 import struct
 import threading
 import time
 import zlib
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
 
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-              "content-length"}  # content-length is recomputed
+              "content-length", "expect"}  # content-length is recomputed; the proxy answers 100-continue
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
 THROTTLE_MESSAGE = ("The level of configured provisioned throughput for the table was exceeded. "
                     "Consider increasing your provisioning level with the UpdateTable API.")
 STATUS_ERRORS = {500: ("InternalServerError", "Internal server error"),
                  503: ("ServiceUnavailable", "Service unavailable")}
+S3_ERRORS = {500: ("InternalError", "We encountered an internal error. Please try again."),
+             503: ("ServiceUnavailable", "Service is unable to handle request."),
+             "throttle": ("SlowDown", "Please reduce your request rate."),
+             "precondition": ("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
+             "conflict": ("ConditionalRequestConflict", "A conflicting conditional operation is currently "
+                                                        "in progress against this resource. Please try again.")}
+S3_STATUS = {"throttle": 503, "precondition": 412, "conflict": 409}
+FAULTS = ("throttle", "error", "reset_request", "reset_response", "slow", "lost", "precondition", "conflict",
+          "kill")
+_UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the `faults` callable sees of one request. `n` counts every request from 1."""
+
+    n: int
+    service: str  # "dynamodb" or "s3"
+    op: str  # DynamoDB's X-Amz-Target operation, or s3_operation()
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str  # one of FAULTS
+    status: int = 500  # for "error": 500 or 503
+    delay_s: float = 0.0  # for "slow"
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULTS:
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+
+
+def s3_operation(method: str, path: str) -> str:
+    """The S3 operation of a path-style request: PutObject, UploadPart, GetObject, …"""
+    parts = urlsplit(path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    bucket, _, key = parts.path.lstrip("/").partition("/")
+    if not key:
+        return {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket",
+                "POST": "DeleteObjects"}.get(method, "ListMultipartUploads" if "uploads" in query
+                                              else "ListObjectsV2" if "list-type" in query else "ListObjects")
+    if method == "POST":
+        return "CreateMultipartUpload" if "uploads" in query else "CompleteMultipartUpload"
+    if method == "PUT":
+        return "UploadPart" if "partNumber" in query else "PutObject"
+    if method == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    if method == "HEAD":
+        return "HeadObject"
+    return "ListParts" if "uploadId" in query else "GetObject"
 
 
 def _parse_json(body: bytes, encoding: str) -> dict | None:
@@ -68,7 +146,8 @@ class ThrottleProxy:
     def __init__(self, upstream_url: str, *, read_rcu_per_s: float | None = None,
                  write_wcu_per_s: float | None = None, window_s: float = 1.0,
                  error_every: int = 0, error_status: int = 500, reset_every: int = 0,
-                 unprocessed_every: int = 0, clock=time.monotonic):
+                 unprocessed_every: int = 0, faults: Callable[[Request], Fault | None] | None = None,
+                 kill_pid: int | None = None, clock=time.monotonic):
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.limits = {"read": read_rcu_per_s, "write": write_wcu_per_s}
@@ -78,8 +157,11 @@ class ThrottleProxy:
         self.requests: dict[str, int] = {}
         self.throttled: dict[str, int] = {}
         self.injected_errors = self.injected_resets = self.injected_unprocessed = 0
+        self.faults, self.kill_pid = faults, kill_pid
+        self.injected: list[tuple[Request, Fault]] = []
+        self.uploads: dict[str, bool] = {}  # UploadId -> its CreateMultipartUpload response was delivered
         self._consumed: dict[str, list[tuple[float, float]]] = {"read": [], "write": []}
-        self._seen = self._eligible = self._batch_writes = 0
+        self._seen = self._eligible = self._batch_writes = self._n = 0
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)  # daemon handler threads
@@ -131,30 +213,46 @@ class ThrottleProxy:
             best = max(best, total)
         return best / window_s
 
-    # Decisions, all under the lock, in order: reset, throttle, error, forward.
-    def _decide(self, op: str, kind: str | None) -> str:
+    # Decisions, all under the lock, in order: reset, throttle, error, unprocessed, faults, forward.
+    def _decide(self, request: Request, kind: str | None) -> tuple[str, Fault | None]:
+        op = request.op
         with self._lock:
             self.requests[op] = self.requests.get(op, 0) + 1
             self._seen += 1
             if self.reset_every and self._seen % self.reset_every == 0:
                 self.injected_resets += 1
-                return "reset"
+                return "reset", None
             limit = self.limits.get(kind) if kind else None
             if limit is not None:
                 since = self.clock() - self.window_s
                 used = sum(u for t, u in self._consumed[kind] if t > since)
                 if used >= limit * self.window_s:
                     self.throttled[op] = self.throttled.get(op, 0) + 1
-                    return "throttle"
+                    return "throttle", None
             self._eligible += 1
             if self.error_every and self._eligible % self.error_every == 0:
                 self.injected_errors += 1
-                return "error"
+                return "error", None
             if op == "BatchWriteItem":
                 self._batch_writes += 1
                 if self.unprocessed_every and self._batch_writes % self.unprocessed_every == 0:
-                    return "unprocessed"
-            return "forward"
+                    return "unprocessed", None
+            fault = self.faults(request) if self.faults else None
+            if fault is not None:
+                self.injected.append((request, fault))
+                return fault.kind, fault
+            return "forward", None
+
+    def _next_request(self, service: str, op: str, method: str, path: str) -> Request:
+        with self._lock:
+            self._n += 1
+            return Request(self._n, service, op, method, path)
+
+    def _record_upload(self, payload: bytes, delivered: bool) -> None:
+        match = _UPLOAD_ID.search(payload)
+        if match:
+            with self._lock:
+                self.uploads[match.group(1).decode()] = delivered
 
     def _record(self, kind: str, units: float) -> None:
         with self._lock:
@@ -186,38 +284,68 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._proxy(b"", "")
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target") or ""
-        self._proxy(body, target.rpartition(".")[2] if target.startswith("DynamoDB_") else "")
+        if target.startswith("DynamoDB_"):
+            return self._proxy("dynamodb", target.rpartition(".")[2])
+        self._proxy("s3", s3_operation(self.command, self.path))
 
-    def _proxy(self, body: bytes, op: str) -> None:
-        proxy, kind = self.proxy, "read" if op in READS else "write" if op in WRITES else None
-        decision = proxy._decide(op or f"{self.command} {self.path}", kind)
-        if decision == "reset":  # RST (linger 0) as soon as finish() closes rfile/wfile
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
-            return
+    do_POST = do_PUT = do_HEAD = do_DELETE = do_GET
+
+    def _read_body(self, limit: int | None = None) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raise NotImplementedError("chunked request bodies are not supported")
+        return self.rfile.read(length if limit is None else min(limit, length))
+
+    def _proxy(self, service: str, op: str) -> None:
+        proxy = self.proxy
+        kind = ("read" if op in READS else "write" if op in WRITES else None) if service == "dynamodb" else None
+        request = proxy._next_request(service, op, self.command, self.path)
+        decision, fault = proxy._decide(request, kind)
+        if decision == "reset_request":  # the client is cut off half-way through sending its body
+            self._read_body(int(self.headers.get("Content-Length") or 0) // 2)
+            return self._reset()
+        body = self._read_body()
+        if decision == "kill":
+            if proxy.kill_pid:
+                os.kill(proxy.kill_pid, signal.SIGKILL)
+            return self._reset()
+        if decision == "reset":
+            return self._reset()
         if decision == "throttle":
-            return self._send_error(400, "ProvisionedThroughputExceededException", THROTTLE_MESSAGE)
+            if service == "s3":
+                return self._send_s3_error("throttle")
+            code = "ProvisionedThroughputExceededException" if kind else "ThrottlingException"
+            message = THROTTLE_MESSAGE if kind else "Rate of requests exceeds the allowed throughput."
+            return self._send_error(400, code, message)
         if decision == "error":
-            code, message = STATUS_ERRORS.get(proxy.error_status, ("InternalServerError", "Injected error"))
-            return self._send_error(proxy.error_status, code, message)
+            status = fault.status if fault else proxy.error_status
+            if service == "s3":
+                return self._send_s3_error(status)
+            code, message = STATUS_ERRORS.get(status, ("InternalServerError", "Injected error"))
+            return self._send_error(status, code, message)
+        if decision == "conflict":
+            return self._send_s3_error("conflict")
+        if decision == "slow":
+            time.sleep(fault.delay_s)
         withheld: dict[str, list] = {}
         if decision == "unprocessed":
-            request = json.loads(body)
-            for table, items in request.get("RequestItems", {}).items():
+            request_body = json.loads(body)
+            for table, items in request_body.get("RequestItems", {}).items():
                 keep = (len(items) + 1) // 2
-                request["RequestItems"][table], rest = items[:keep], items[keep:]
+                request_body["RequestItems"][table], rest = items[:keep], items[keep:]
                 withheld.update({table: rest} if rest else {})
-            body = json.dumps(request).encode()
+            body = json.dumps(request_body).encode()
         try:
             status, headers, payload = self._forward(body)
         except (OSError, http.client.HTTPException) as exc:
             return self._send(502, [("Content-Type", "text/plain")], f"upstream failed: {exc}".encode())
+        if op == "CreateMultipartUpload" and status == 200:
+            proxy._record_upload(payload, delivered=decision not in ("lost", "reset_response", "precondition"))
+        if decision == "lost":
+            return self._reset()
+        if decision == "precondition":
+            return self._send_s3_error("precondition")
         if kind and status == 200:
             encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
             parsed = _parse_json(payload, encoding)
@@ -234,18 +362,30 @@ class _Handler(BaseHTTPRequestHandler):
                 headers.append(("x-amz-crc32", str(zlib.crc32(payload))))
                 with proxy._lock:
                     proxy.injected_unprocessed += 1
+        if decision == "reset_response":
+            return self._send(status, headers, payload, cut=True) if payload else self._reset()
         self._send(status, headers, payload)
+
+    def _reset(self) -> None:
+        """RST (linger 0) as soon as finish() closes rfile/wfile."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Content-Length"] = str(len(body))
+        if body or self.command in ("POST", "PUT"):
+            headers["Content-Length"] = str(len(body))
         while True:  # once more on a fresh connection if the upstream closed an idle keep-alive one
             reused = self.upstream is not None
             self.upstream = self.upstream or http.client.HTTPConnection(*self.proxy.upstream, timeout=60)
             try:
                 self.upstream.request(self.command, self.path, body, headers)
                 response = self.upstream.getresponse()
-                return response.status, response.getheaders(), response.read()
+                payload = response.read()
+                if self.command == "HEAD":  # no body, but the object's length is the answer
+                    self._head_length = response.getheader("Content-Length")
+                return response.status, response.getheaders(), payload
             except (OSError, http.client.HTTPException):
                 self.upstream.close()
                 self.upstream = None
@@ -258,13 +398,27 @@ class _Handler(BaseHTTPRequestHandler):
                             ("x-amzn-RequestId", os.urandom(26).hex().upper()),
                             ("x-amz-crc32", str(zlib.crc32(payload)))], payload)
 
-    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+    def _send_s3_error(self, which: int | str) -> None:
+        code, message = S3_ERRORS[which]
+        request_id = os.urandom(8).hex().upper()
+        payload = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+                   f"<RequestId>{request_id}</RequestId></Error>").encode()
+        self._send(S3_STATUS.get(which, which), [("Content-Type", "application/xml"),
+                                                 ("x-amz-request-id", request_id)],
+                   b"" if self.command == "HEAD" else payload)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes, *, cut: bool = False) -> None:
         self.send_response_only(status)
         for name, value in headers:
             if name.lower() not in HOP_BY_HOP:
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        head_length = getattr(self, "_head_length", None) if self.command == "HEAD" else None
+        self.send_header("Content-Length", head_length or str(len(payload)))
+        self._head_length = None
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+        if cut:  # half the body, then a reset: the client sees the transfer break mid-body
+            self.wfile.write(payload[:len(payload) // 2])
+            return self._reset()
         self.wfile.write(payload)

@@ -52,11 +52,27 @@ def test_decode_rejects_non_data_lines():
         list(decode_lines(b'{"Item":{}}\n{"x":1}\n'))
 
 
-def test_backup_ids_sort_by_time_and_are_unique():
+def test_backup_ids_sort_by_time():
     a = new_backup_id(datetime(2026, 11, 27, 8, 19, tzinfo=timezone.utc))
     b = new_backup_id(datetime(2026, 11, 27, 8, 20, tzinfo=timezone.utc))
     assert a.startswith("20261127T081900Z-") and is_backup_id(a) and a < b
-    assert len({new_backup_id() for _ in range(200)}) == 200
+
+
+def test_backup_ids_of_one_second_differ_by_24_random_bits():
+    """Ids minted in the same second are told apart by a 24-bit random suffix. Demanding that N
+    of them be all distinct fails by chance (200 ids: ~1 run in 840), so this checks what 24
+    independent fair bits promise, with bounds a true source misses less than once in 10^8 runs:
+    each bit is 1 in 40-60% of 4,000 ids (12 standard deviations), and the ids collide no more
+    than 24 bits predict (expected 0.48 colliding pairs; <= 8 allowed). A suffix with fewer
+    random bits fails: a fixed bit fails the first check, 16 bits give ~120 collisions."""
+    now, n = datetime(2026, 11, 27, 8, 19, tzinfo=timezone.utc), 4000
+    ids = [new_backup_id(now) for _ in range(n)]
+    assert all(is_backup_id(i) and i.startswith("20261127T081900Z-") for i in ids)
+    suffixes = [int(i.rsplit("-", 1)[1], 16) for i in ids]
+    for bit in range(24):
+        ones = sum(s >> bit & 1 for s in suffixes)
+        assert 0.4 * n < ones < 0.6 * n, (bit, ones)
+    assert n - len(set(suffixes)) <= 8
 
 
 def test_layout_keys():
