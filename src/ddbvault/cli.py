@@ -175,6 +175,8 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
     )
     result = _with_progress(progress, "WCU", as_json,
                             lambda bar: restore_backup(backup_url, table, options, progress=bar))
+    for line in result.notes:
+        click.echo(f"ddbvault: note: {line}", err=True)
     if as_json:
         _emit_json(result.to_dict())
     else:

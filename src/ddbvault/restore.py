@@ -33,7 +33,7 @@ import orjson
 from .aws.retry import RetryPolicy, RetryStats
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
-from .checkpoint import Checkpoint, default_path
+from .checkpoint import Checkpoint, check, default_path, incarnation, read_state
 from .errors import IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
 from .layout import check_table_name
 from .manifest import DataObject
@@ -41,6 +41,7 @@ from .ratelimit import RateLimiterCancelled, bucket_for
 from .scan_run import Progress
 from .sink import TableSink, put_request
 from .table_create import Overrides, create_table_request, key_mismatch
+from .table_settings import apply_missing
 from .workers import drain
 from .writeplan import estimate_wcu, plan_write_rate
 
@@ -84,6 +85,7 @@ class RestoreResult:
     resumed_items: int
     via: str
     write_rate_wcu: float | None
+    notes: list[str] = field(default_factory=list)  # settings left different, encryption chosen
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +94,10 @@ class RestoreResult:
 def restore_backup(url: str, table: str, options: RestoreOptions | None = None, *,
                    progress: Progress | None = None,
                    cancelled: threading.Event | None = None) -> RestoreResult:
-    """Restore the backup at `url` into `table`. Raises DdbvaultError."""
+    """Restore the backup at `url` into `table`. Raises DdbvaultError.
+
+    AWS calls: DescribeTable, CreateTable, the settings calls of table_settings.py, BatchWriteItem
+    (or ImportTable with --via import), and the backup store's reads."""
     options = options or RestoreOptions()
     options.validate()
     check_table_name(table)
@@ -106,11 +111,8 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
         from .restore_import import restore_via_import
 
         return restore_via_import(backup, sink, options, t0)
-    description = prepare_table(sink, backup.manifest.schema, options)
+    checkpoint, description, notes = _prepare(backup, sink, options)
     rate = plan_write_rate(description, options.write_share, options.write_wcu)
-    checkpoint = Checkpoint(Path(options.checkpoint) if options.checkpoint
-                            else default_path(table, backup.layout.backup_id),
-                            backup.url, table, resume=options.resume)
     run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
                     cancelled)
     total = backup.manifest.totals["items"]
@@ -125,7 +127,34 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     return RestoreResult(table=table, items=run.written + run.resumed,
                          seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
-                         via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None)
+                         via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None,
+                         notes=notes)
+
+
+def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> tuple[Checkpoint, dict, list[str]]:
+    """Check the checkpoint against the live table, then prepare the table, then open the
+    checkpoint with the table's incarnation, then apply the saved settings the table lacks.
+    Nothing is created before the checkpoint is known to agree."""
+    path = (Path(options.checkpoint) if options.checkpoint
+            else default_path(sink.table, backup.layout.backup_id))
+    state = read_state(path)
+    existing = sink.describe()
+    endpoint, region = sink.client.meta.endpoint_url, sink.client.meta.region_name
+    arn = sink.arn.split(":")
+    target = {"endpoint": endpoint, "region": region, "account": arn[4] if len(arn) > 5 else None}
+    resuming = check(path, state, resume=options.resume, backup_url=backup.url, table=sink.table,
+                     target=target, live=existing)
+    description = prepare_table(sink, backup.manifest.schema, options, existing)
+    header = {"backup": backup.url, "table": sink.table, **incarnation(description, endpoint, region)}
+    if header["account"] is None:
+        header["account"] = target["account"]
+    checkpoint = Checkpoint(path, header, state if resuming else None)
+    try:
+        notes = apply_missing(sink, backup.manifest.schema, description)
+    except BaseException:
+        checkpoint.close()
+        raise
+    return checkpoint, description, notes
 
 
 def _open(url: str, options: RestoreOptions) -> OpenedBackup:
@@ -140,9 +169,10 @@ def _open(url: str, options: RestoreOptions) -> OpenedBackup:
     return open_native_export(url, options.source)
 
 
-def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dict:
-    """The target table's description, after creating it if that is what the options say."""
-    existing = sink.describe()
+def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions, existing: dict | None) -> dict:
+    """The target table's description once ACTIVE, after creating it if the options say so.
+    `existing` is DescribeTable's Table for the target (None: absent). Settings CreateTable
+    cannot set are applied later (table_settings.py)."""
     if options.resume or options.no_create:
         if existing is None:
             raise NotFoundError(f"table {sink.table} does not exist",
@@ -160,11 +190,7 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dic
                          "deletes or overwrites one",
                          hint="choose another --table, or add --no-create to write into this (empty) table")
     sink.create(create_table_request(schema, sink.table, options.overrides))
-    description = sink.wait_active()
-    ttl = schema.get("TimeToLive") or {}
-    if ttl.get("Enabled") and ttl.get("AttributeName"):
-        sink.enable_ttl(ttl["AttributeName"])
-    return description
+    return sink.wait_active()
 
 
 class _Cancelled(Exception):

@@ -5,8 +5,9 @@ For big tables ImportTable is faster and consumes no write capacity. It has limi
 - it creates the table itself, so the target must not exist;
 - it **cannot create local secondary indexes**, and an LSI cannot be added to a table later.
   A backup whose table had LSIs is refused, unless --skip-lsi accepts restoring without them.
-What ImportTable does not set is applied once the import completes: TTL (UpdateTimeToLive),
-tags (TagResource), and the stream, table class and deletion protection (UpdateTable).
+What ImportTable does not set is applied once the import completes (table_settings.py): TTL
+(UpdateTimeToLive), tags (TagResource), and the stream, table class and deletion protection
+(UpdateTable).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 from .backup_ref import OpenedBackup
 from .errors import AwsError, IntegrityError, UsageError
 from .sink import TableSink
-from .table_create import after_import_updates, import_table_creation
+from .table_create import import_table_creation
+from .table_settings import apply_missing
 
 POLL_S = 1.0
 
@@ -42,11 +44,10 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
         raise IntegrityError(f"ImportTable into {sink.table} imported {imported} items with "
                              f"{description.get('ErrorCount', 0)} errors; the backup holds "
                              f"{manifest.totals['items']}")
-    sink.wait_active()
-    _apply_the_rest(sink, schema)
+    notes = apply_missing(sink, schema, sink.wait_active())
     return RestoreResult(table=sink.table, items=imported, seconds=round(time.monotonic() - t0, 3),
                          consumed_wcu=0.0, backup=backup.url, objects=len(manifest.objects),
-                         resumed_items=0, via="import", write_rate_wcu=None)
+                         resumed_items=0, via="import", write_rate_wcu=None, notes=notes)
 
 
 def _import(backup: OpenedBackup, sink: TableSink, options) -> dict:
@@ -69,14 +70,3 @@ def _import(backup: OpenedBackup, sink: TableSink, options) -> dict:
                            "check that the target account can read the bucket (s3:GetObject, s3:ListBucket)",
                            action="ImportTable", resource=arn, code=description.get("FailureCode") or status)
         time.sleep(POLL_S)
-
-
-def _apply_the_rest(sink: TableSink, schema: dict) -> None:
-    ttl = schema.get("TimeToLive") or {}
-    if ttl.get("Enabled") and ttl.get("AttributeName"):
-        sink.enable_ttl(ttl["AttributeName"])
-    if schema.get("Tags"):
-        sink.tag(schema["Tags"])
-    for update in after_import_updates(schema):
-        sink.update(update)
-        sink.wait_active()

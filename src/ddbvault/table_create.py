@@ -2,7 +2,7 @@
 
 The manifest keeps the schema in CreateTable's vocabulary (schema.py), so this is mostly
 selection plus the user's overrides (--billing-mode, --rcu, --wcu). What CreateTable cannot
-set (TTL, and tags for ImportTable) is applied afterwards by restore.py.
+set (TTL, and tags for ImportTable) is applied afterwards by table_settings.py.
 """
 
 from __future__ import annotations
@@ -102,19 +102,6 @@ def import_table_creation(schema: dict, table: str, overrides: Overrides = Overr
     """ImportTable's TableCreationParameters. ImportTable cannot create LSIs, a stream, a table
     class, deletion protection or tags: restore.py applies what can be applied afterwards."""
     return _common(schema, table, overrides, with_lsi=False)
-
-
-def after_import_updates(schema: dict) -> list[dict]:
-    """UpdateTable requests (without TableName) for what ImportTable could not set."""
-    updates = []
-    stream = schema.get("StreamSpecification") or {}
-    if stream.get("StreamEnabled"):
-        updates.append({"StreamSpecification": stream})
-    if schema.get("TableClass") and schema["TableClass"] != "STANDARD":
-        updates.append({"TableClass": schema["TableClass"]})
-    if schema.get("DeletionProtectionEnabled"):
-        updates.append({"DeletionProtectionEnabled": True})
-    return updates
 
 
 def key_mismatch(schema: dict, table: dict) -> str | None:
