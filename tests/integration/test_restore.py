@@ -124,6 +124,9 @@ def test_kill_mid_restore_then_resume_gives_the_same_table(source, ddb, aws_env,
     proc.wait(timeout=30)
     partial = len(scan_all(ddb, "resumed"))
     assert 0 < partial < 407
+    # the same command again points at --resume (it used to say "already exists ... --no-create")
+    rerun = subprocess.run(argv + ["--write-wcu", "100000"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 2 and "Try: add --resume" in rerun.stderr, rerun.stderr
     again = subprocess.run(argv + ["--resume", "--write-wcu", "100000", "--json"], capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
