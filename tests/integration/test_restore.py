@@ -206,3 +206,39 @@ def index_shape(indexes: list[dict]) -> list:
                            index["ProvisionedThroughput"]["WriteCapacityUnits"])
         shaped.append(entry)
     return shaped
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_corrupt_object_writes_none_of_its_items(ddb, aws_env, tmp_path, compression):
+    """A digit flipped in one object: the run fails naming it, and not one of its items (nor of
+    any later object) is in the table, because a checksum is proven before its first write."""
+    import shutil
+
+    from ddbvault.codec import compression_of_key, decode_lines, decompress
+
+    create_table(ddb, f"flip-{compression}")
+    load_items(ddb, f"flip-{compression}", [sample_item(i, payload_bytes=80) for i in range(300)])
+    backup = backup_table(f"flip-{compression}", str(tmp_path / "b"),
+                          BackupOptions(read_rcu=100000, segments=3, compression=compression))
+    root = tmp_path / "b" / f"flip-{compression}" / backup.backup_id
+    import json
+    keys = [o["key"] for o in json.loads((root / "manifest.json").read_text())["objects"]]
+    assert len(keys) == 3
+    victim = root / keys[-1]  # restored last with one worker
+    items = list(decode_lines(decompress(victim.read_bytes(), compression_of_key(victim.name))))
+    if compression == "none":
+        data = victim.read_bytes()
+        at = data.index(b'{"N":"') + len(b'{"N":"')
+        victim.write_bytes(data[:at] + bytes([(data[at] - 48 + 1) % 10 + 48]) + data[at + 1:])
+    else:  # gzip: a byte of the deflate stream that keeps its CRC check for last
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        victim.write_bytes(bytes(data))
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", str(root), "--table",
+                           f"flipped-{compression}", "--workers", "1", "--write-wcu", "100000"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 6 and victim.name in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    restored = {(i["pk"]["S"], i["sk"]["N"]) for i in scan_all(ddb, f"flipped-{compression}")}
+    assert restored.isdisjoint({(i["pk"]["S"], i["sk"]["N"]) for i in items})
+    assert len(restored) == 300 - len(items)  # the objects before it are complete
