@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import queue
 import threading
 import time
@@ -40,7 +41,7 @@ from .manifest import DataObject
 from .ratelimit import RateLimiterCancelled, bucket_for
 from .scan_run import Progress
 from .sink import TableSink, put_request
-from .table_create import Overrides, create_table_request, key_mismatch
+from .table_create import Overrides, create_table_request, key_mismatch, target_sse
 from .table_settings import apply_missing
 from .workers import drain
 from .writeplan import estimate_wcu, plan_write_rate
@@ -61,6 +62,7 @@ class RestoreOptions:
     workers: int = 4
     via: str = "batch"  # or "import"
     skip_lsi: bool = False  # --via import only: restore without the LSIs ImportTable cannot create
+    bucket_owner: str | None = None  # --via import only: the backup bucket's account (else probed)
     source: Principal = field(default_factory=Principal)  # reads the backup bucket
     target: Principal = field(default_factory=Principal)  # writes the table
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -72,6 +74,13 @@ class RestoreOptions:
             raise UsageError(f"--via must be batch or import, got {self.via!r}")
         if self.via == "import" and (self.no_create or self.resume):
             raise UsageError("--via import creates a new table; it cannot be combined with --no-create or --resume")
+        self.overrides.check()
+        if self.no_create and not self.resume and self.overrides.given():
+            raise UsageError(f"{', '.join(self.overrides.given())} set up the table restore creates; "
+                             "with --no-create the table already exists",
+                             hint="drop them, or drop --no-create to restore into a new table")
+        if self.bucket_owner is not None and (self.via != "import" or not re.fullmatch(r"\d{12}", self.bucket_owner)):
+            raise UsageError(f"--bucket-owner must be a 12-digit account id, with --via import; got {self.bucket_owner!r}")
 
 
 @dataclass
@@ -139,18 +148,17 @@ def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> 
             else default_path(sink.table, backup.layout.backup_id))
     state = read_state(path)
     existing = sink.describe()
-    endpoint, region = sink.client.meta.endpoint_url, sink.client.meta.region_name
-    arn = sink.arn.split(":")
-    target = {"endpoint": endpoint, "region": region, "account": arn[4] if len(arn) > 5 else None}
+    target = target_of(sink)
+    endpoint, region = target["endpoint"], target["region"]
     resuming = check(path, state, resume=options.resume, backup_url=backup.url, table=sink.table,
                      target=target, live=existing)
-    description = prepare_table(sink, backup.manifest.schema, options, existing)
+    description, notes = prepare_table(sink, backup.manifest.schema, options, existing)
     header = {"backup": backup.url, "table": sink.table, **incarnation(description, endpoint, region)}
     if header["account"] is None:
         header["account"] = target["account"]
     checkpoint = Checkpoint(path, header, state if resuming else None)
     try:
-        notes = apply_missing(sink, backup.manifest.schema, description)
+        notes += apply_missing(sink, backup.manifest.schema, description)
     except BaseException:
         checkpoint.close()
         raise
@@ -169,10 +177,27 @@ def _open(url: str, options: RestoreOptions) -> OpenedBackup:
     return open_native_export(url, options.source)
 
 
-def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions, existing: dict | None) -> dict:
-    """The target table's description once ACTIVE, after creating it if the options say so.
-    `existing` is DescribeTable's Table for the target (None: absent). Settings CreateTable
-    cannot set are applied later (table_settings.py)."""
+def target_of(sink: TableSink) -> dict:
+    """The endpoint, region and account (None if STS cannot say) that `sink` writes to."""
+    arn = sink.arn.split(":")
+    return {"endpoint": sink.client.meta.endpoint_url, "region": sink.client.meta.region_name,
+            "account": arn[4] if len(arn) > 5 else None}
+
+
+def target_encryption(sink: TableSink, schema: dict, options: RestoreOptions) -> tuple[dict | None, list[str]]:
+    """The SSESpecification for the table restore creates, and a note if the saved key is not used."""
+    target = target_of(sink)
+    sse, note = target_sse(schema.get("SSESpecification"), options.overrides, target["account"], target["region"])
+    if note:
+        log.warning("table %s: %s", sink.table, note)
+    return sse, [f"table {sink.table}: {note}"] if note else []
+
+
+def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions,
+                  existing: dict | None) -> tuple[dict, list[str]]:
+    """The target table's description once ACTIVE, after creating it if the options say so, and
+    notes on what was chosen (encryption). `existing` is DescribeTable's Table for the target
+    (None: absent). Settings CreateTable cannot set are applied later (table_settings.py)."""
     if options.resume or options.no_create:
         if existing is None:
             raise NotFoundError(f"table {sink.table} does not exist",
@@ -184,13 +209,14 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions, existi
             raise IntegrityError(f"table {sink.table} is not empty; restore never writes into a "
                                  "non-empty table unless told to",
                                  hint="add --allow-non-empty to write over matching items, or restore into a new table")
-        return sink.wait_active()
+        return sink.wait_active(), []
     if existing is not None:
         raise UsageError(f"table {sink.table} already exists; restore creates a new table and never "
                          "deletes or overwrites one",
                          hint="choose another --table, or add --no-create to write into this (empty) table")
-    sink.create(create_table_request(schema, sink.table, options.overrides))
-    return sink.wait_active()
+    sse, notes = target_encryption(sink, schema, options)
+    sink.create(create_table_request(schema, sink.table, options.overrides, sse))
+    return sink.wait_active(), notes
 
 
 class _Cancelled(Exception):

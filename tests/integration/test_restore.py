@@ -16,6 +16,7 @@ from ddbvault.demo import create_demo_table, load_items
 from ddbvault.errors import IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.sample_data import edge_case_items, sample_item
+from ddbvault.table_create import Overrides
 from tests.support.tables import create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
@@ -169,7 +170,7 @@ def test_schema_round_trip_into_another_account(ddb, aws_env, tmp_path):
     backup = backup_table("rich", str(tmp_path), BackupOptions(read_rcu=1000))
     other = "999988887777"
     role = f"arn:aws:iam::{other}:role/restorer"
-    restore_backup(backup.url, "rich-copy", RestoreOptions(target=Principal(role_arn=role), **FAST))
+    result = restore_backup(backup.url, "rich-copy", RestoreOptions(target=Principal(role_arn=role), **FAST))
 
     target = make_session(Principal(role_arn=role)).client("dynamodb")
     a = ddb.describe_table(TableName="rich")["Table"]
@@ -182,8 +183,11 @@ def test_schema_round_trip_into_another_account(ddb, aws_env, tmp_path):
            (b["ProvisionedThroughput"]["ReadCapacityUnits"], b["ProvisionedThroughput"]["WriteCapacityUnits"])
     assert index_shape(a["GlobalSecondaryIndexes"]) == index_shape(b["GlobalSecondaryIndexes"])
     assert index_shape(a["LocalSecondaryIndexes"]) == index_shape(b["LocalSecondaryIndexes"])
-    assert (a["SSEDescription"]["SSEType"], a["SSEDescription"]["KMSMasterKeyArn"]) == \
-           (b["SSEDescription"]["SSEType"], b["SSEDescription"]["KMSMasterKeyArn"])
+    # the source account's key cannot encrypt a table in another account: that account's own
+    # AWS managed key does, and the run says so
+    assert a["SSEDescription"]["SSEType"] == b["SSEDescription"]["SSEType"] == "KMS"
+    assert b["SSEDescription"]["KMSMasterKeyArn"].split(":")[4] == other
+    assert [n for n in result.notes if key in n and "AWS managed key" in n]
     assert ddb.describe_time_to_live(TableName="rich")["TimeToLiveDescription"] == \
            target.describe_time_to_live(TableName="rich-copy")["TimeToLiveDescription"]
     tags = lambda client, arn: sorted(client.list_tags_of_resource(ResourceArn=arn)["Tags"], key=lambda t: t["Key"])
@@ -242,3 +246,32 @@ def test_corrupt_object_writes_none_of_its_items(ddb, aws_env, tmp_path, compres
     restored = {(i["pk"]["S"], i["sk"]["N"]) for i in scan_all(ddb, f"flipped-{compression}")}
     assert restored.isdisjoint({(i["pk"]["S"], i["sk"]["N"]) for i in items})
     assert len(restored) == 300 - len(items)  # the objects before it are complete
+
+
+def test_target_encryption_options(ddb, aws_env, tmp_path):
+    """The saved key is kept in its own account and region; --sse / --kms-key-id choose otherwise."""
+    kms = boto3.client("kms")
+    saved, chosen = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    ddb.create_table(TableName="sealed", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST",
+                     SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": saved})
+    ddb.put_item(TableName="sealed", Item={"pk": {"S": "a"}})
+    backup = backup_table("sealed", str(tmp_path), BackupOptions(read_rcu=1000))
+
+    def key_of(table: str, **overrides) -> str | None:
+        result = restore_backup(backup.url, table, RestoreOptions(overrides=Overrides(**overrides), **FAST))
+        assert result.items == 1 and not result.notes
+        sse = ddb.describe_table(TableName=table)["Table"].get("SSEDescription") or {}
+        return sse.get("KMSMasterKeyArn") if sse.get("Status") == "ENABLED" else None
+
+    assert key_of("sealed-same") == saved
+    assert key_of("sealed-chosen", kms_key_id=chosen) == chosen
+    assert key_of("sealed-owned", sse="aws-owned") is None
+    managed = key_of("sealed-managed", sse="aws:kms")
+    assert managed not in (None, saved, chosen)
+    with pytest.raises(UsageError, match="--kms-key-id"):
+        key_of("never", sse="aws-owned", kms_key_id=chosen)
+    with pytest.raises(UsageError, match="with --no-create the table already exists"):
+        restore_backup(backup.url, "sealed-same", RestoreOptions(no_create=True, overrides=Overrides(sse="aws-owned"),
+                                                                **FAST))
