@@ -275,3 +275,31 @@ def test_target_encryption_options(ddb, aws_env, tmp_path):
     with pytest.raises(UsageError, match="with --no-create the table already exists"):
         restore_backup(backup.url, "sealed-same", RestoreOptions(no_create=True, overrides=Overrides(sse="aws-owned"),
                                                                 **FAST))
+
+
+def test_write_cap_and_capacity_overrides_cover_gsis(ddb, aws_env, tmp_path):
+    """A 5 WCU GSI under a 1,000 WCU table caps the restore at 0.5 x 5; --rcu/--wcu reach GSIs."""
+    ddb.create_table(TableName="narrow-gsi", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     ProvisionedThroughput={"ReadCapacityUnits": 4000, "WriteCapacityUnits": 1000},
+                     GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"},
+                                              "ProvisionedThroughput": {"ReadCapacityUnits": 3000, "WriteCapacityUnits": 5}}])
+    ddb.batch_write_item(RequestItems={"narrow-gsi": [
+        {"PutRequest": {"Item": {"pk": {"S": f"p{i}"}, "g": {"S": "x"}}}} for i in range(20)]})
+    backup = backup_table("narrow-gsi", str(tmp_path), BackupOptions(read_rcu=1000, segments=1))  # one batch
+
+    same = restore_backup(backup.url, "narrow-gsi-copy")
+    assert same.items == 20 and same.write_rate_wcu == 2.5
+    gsi = ddb.describe_table(TableName="narrow-gsi-copy")["Table"]["GlobalSecondaryIndexes"][0]
+    assert gsi["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", backup.url, "--table", "narrow-gsi-cheap",
+                           "--rcu", "1", "--wcu", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    import json
+    assert json.loads(proc.stdout)["write_rate_wcu"] == 0.5
+    cheap = ddb.describe_table(TableName="narrow-gsi-cheap")["Table"]
+    for throughput in (cheap["ProvisionedThroughput"], cheap["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]):
+        assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (1, 1)
