@@ -1,18 +1,24 @@
 """restore_backup(): a complete backup into a DynamoDB table, losing nothing, never deleting.
 
 1. Open the backup. One without a manifest is refused.
-2. Prepare the target:
-   - by default, create it from the saved schema and wait until it and its GSIs are ACTIVE and
-     TTL is ENABLED;
+2. Check an existing checkpoint against the live target (checkpoint.check) before creating
+   anything: --resume only carries on into the table incarnation the checkpoint filled.
+3. Prepare the target:
+   - by default, create it from the saved schema (capacity overrides reach every GSI; the saved
+     KMS key only where it can work, table_create.target_sse) and wait until it and its GSIs
+     are ACTIVE;
    - with --no-create, use an existing table with the same primary key, which must be empty
      unless --allow-non-empty is given;
    - with --resume, carry on into the table an earlier run created.
    A table is never deleted, and an existing table is never written without one of these flags.
-3. Workers take data objects from a queue. Each streams one object: it checks the sha256,
-   groups lines into BatchWriteItem calls of 25 under the shared WCU token bucket, and retries
-   UnprocessedItems with backoff and jitter. Progress goes to the checkpoint (checkpoint.py),
-   so --resume skips what is already written.
-4. The count of items written (plus those skipped on resume) must equal the manifest's total,
+   Then the checkpoint's header (the incarnation) is written, and the saved settings the table
+   lacks (TTL, tags, stream, ...) are applied on every path (table_settings.py).
+4. Workers take data objects from a queue. Each streams one object, whose sha256 is proven
+   before its first line is yielded (backup_ref.stream_lines spools it), groups lines into
+   BatchWriteItem calls under the shared WCU token bucket (capped by the slowest of the table
+   and its GSIs, writeplan.py), and retries UnprocessedItems with backoff and jitter. Progress
+   goes to the checkpoint, so --resume skips what is already written.
+5. The count of items written (plus those skipped on resume) must equal the manifest's total,
    or the run fails.
 
 `--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (restore_import.py).
@@ -154,8 +160,7 @@ def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> 
                      target=target, live=existing)
     description, notes = prepare_table(sink, backup.manifest.schema, options, existing)
     header = {"backup": backup.url, "table": sink.table, **incarnation(description, endpoint, region)}
-    if header["account"] is None:
-        header["account"] = target["account"]
+    header["account"] = header["account"] or target["account"]
     checkpoint = Checkpoint(path, header, state if resuming else None)
     try:
         notes += apply_missing(sink, backup.manifest.schema, description)
@@ -189,7 +194,7 @@ def target_encryption(sink: TableSink, schema: dict, options: RestoreOptions) ->
     target = target_of(sink)
     sse, note = target_sse(schema.get("SSESpecification"), options.overrides, target["account"], target["region"])
     if note:
-        log.warning("table %s: %s", sink.table, note)
+        log.info("table %s: %s", sink.table, note)
     return sse, [f"table {sink.table}: {note}"] if note else []
 
 
