@@ -239,10 +239,14 @@ def test_corrupt_object_writes_none_of_its_items(ddb, aws_env, tmp_path, compres
         data[len(data) // 2] ^= 0x01
         victim.write_bytes(bytes(data))
     shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+    spool = tmp_path / "spool"  # the run's TMPDIR: the spool files must not outlive it
+    spool.mkdir()
+    import os
     proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", str(root), "--table",
                            f"flipped-{compression}", "--workers", "1", "--write-wcu", "100000"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(spool)})
     assert proc.returncode == 6 and victim.name in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert list(spool.iterdir()) == []
     restored = {(i["pk"]["S"], i["sk"]["N"]) for i in scan_all(ddb, f"flipped-{compression}")}
     assert restored.isdisjoint({(i["pk"]["S"], i["sk"]["N"]) for i in items})
     assert len(restored) == 300 - len(items)  # the objects before it are complete
