@@ -3,19 +3,22 @@
 `open_backup()` returns the store, the layout and the manifest. A backup without a manifest is
 incomplete, and is refused unless the caller asks for it explicitly (`allow_incomplete`).
 `stream_lines()` streams one data object, checking its size and sha256 against the manifest, and
-names the object when they differ.
+names the object when they differ. For restore it proves the checksum before yielding a line
+(through an on-disk spool; see its docstring and docs/restore.md).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 from .aws.session import Principal, make_session
 from .codec import Decompressor, compression_of_key, split_lines
-from .errors import IntegrityError, NotFoundError, UsageError
+from .errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from .layout import BackupLayout, Destination, is_backup_id, parse_destination
 from .manifest import DataObject, Manifest
 from .stores import ObjectStore, open_store
@@ -71,27 +74,79 @@ def open_backup(url: str, principal: Principal | None = None, *,
     return OpenedBackup(store, destination, layout, manifest)
 
 
-def stream_lines(backup: OpenedBackup, obj: DataObject) -> Iterator[bytes]:
-    """The data lines of one object (bytes, each `{"Item":...}`), decompressed as they stream in.
+def stream_lines(backup: OpenedBackup, obj: DataObject, *, verify_first: bool = True) -> Iterator[bytes]:
+    """The data lines of one object (bytes, each `{"Item":...}`), decompressed.
 
-    The sha256 and size are checked when the stream ends; a mismatch, or corrupt compressed
-    data met earlier, raises IntegrityError naming the object. Lines already yielded before
-    that point came from the corrupted object: callers must treat the whole run as failed.
-    Memory: one read chunk plus one line.
+    verify_first=True (restore): no line is yielded before the object's size and sha256 (MD5 for
+    a native export) are proven. The object is read once into a spool, an unnamed temporary file
+    in tempfile.gettempdir() ($TMPDIR), while it is hashed; only if it matches the manifest are
+    its lines decompressed from the spool and yielded. Disk: the object's stored size per open
+    iterator; the spool is removed when the iterator ends or is closed, and has no name on Linux,
+    so even a killed process leaves none behind.
+    verify_first=False (verify, which writes nothing): one pass, checked when the stream ends;
+    lines already yielded came from an object that may then fail its check.
+
+    Memory: one read chunk plus one line. Raises IntegrityError naming the object on a size or
+    checksum mismatch or corrupt compressed data; DdbvaultError if the spool cannot be written.
     """
     where = backup.destination.url_of(backup.key_of(obj))
+    if not verify_first:
+        yield from _decoded(where, obj, _checked(backup, obj, where))
+        return
+    with _spooling(where, obj):
+        spool = tempfile.TemporaryFile(prefix="ddbvault-spool-")
+    with spool:
+        for chunk in _checked(backup, obj, where):
+            with _spooling(where, obj):
+                spool.write(chunk)
+        with _spooling(where, obj):
+            spool.seek(0)  # flushes: a full disk may show only here
+        yield from _decoded(where, obj, iter(lambda: spool.read(CHUNK), b""))
+
+
+@contextmanager
+def _spooling(where: str, obj: DataObject):
+    """The spool's own OSErrors (no space, no such directory) as one clear error."""
+    try:
+        yield
+    except OSError as exc:
+        raise DdbvaultError(f"cannot spool data object {where} ({obj.bytes:,} bytes) in "
+                            f"{tempfile.gettempdir()}: {exc.strerror or exc}",
+                            hint="free disk space there, or point TMPDIR at a directory with room for "
+                                 "--workers x the largest data object") from exc
+
+
+def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[bytes]:
+    """The object's stored bytes in chunks; after the last one, its size and checksums are
+    checked against the manifest (IntegrityError naming the object)."""
     digest, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    with backup.store.open_reader(backup.key_of(obj)) as reader:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            if backup.md5_of:
+                md5.update(chunk)
+            size += len(chunk)
+            if 0 <= obj.bytes < size:  # stop early: never spool (or read) more than the manifest says
+                raise IntegrityError(f"data object {where} has more than the {obj.bytes} bytes the "
+                                     "manifest says", hint="restore from another backup; this one cannot be trusted")
+            yield chunk
+    _check(where, obj, size, digest.hexdigest())
+    if backup.md5_of:
+        expected = backup.md5_of.get(obj.key)
+        actual = base64.b64encode(md5.digest()).decode()
+        if actual != expected:
+            raise IntegrityError(f"data object {where} is corrupted: MD5 {actual} does not match the "
+                                 f"export's manifest-files.json ({expected})",
+                                 hint="restore from another backup; this one cannot be trusted")
+
+
+def _decoded(where: str, obj: DataObject, stored: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress and split the stored bytes into lines; corrupt data is an IntegrityError."""
     decompressor = Decompressor(compression_of_key(obj.key))
 
     def chunks() -> Iterator[bytes]:
-        nonlocal size
-        with backup.store.open_reader(backup.key_of(obj)) as reader:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                if backup.md5_of:
-                    md5.update(chunk)
-                size += len(chunk)
-                yield from decompressor.feed(chunk)
+        for chunk in stored:
+            yield from decompressor.feed(chunk)
         decompressor.check_complete()
 
     try:
@@ -99,13 +154,6 @@ def stream_lines(backup: OpenedBackup, obj: DataObject) -> Iterator[bytes]:
     except ValueError as exc:
         raise IntegrityError(f"data object {where} is corrupted: {exc}",
                              hint="restore from another backup; this one cannot be trusted") from exc
-    _check(where, obj, size, digest.hexdigest())
-    if backup.md5_of:
-        expected = backup.md5_of.get(obj.key)
-        actual = base64.b64encode(md5.digest()).decode()
-        if actual != expected:
-            raise IntegrityError(f"data object {where} is corrupted: MD5 {actual} does not match the "
-                                 f"export's manifest-files.json ({expected})")
 
 
 def _check(where: str, obj: DataObject, size: int, sha256: str) -> None:

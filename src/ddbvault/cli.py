@@ -22,6 +22,7 @@ from .codec import COMPRESSIONS
 from .errors import DdbvaultError
 from .exit_codes import ExitCode
 from .stores.base import DEFAULT_ACL, SSE_CHOICES
+from .table_create import SSE_CHOICES as TABLE_SSE_CHOICES
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
@@ -138,10 +139,12 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
               "[default: ~/.cache/ddbvault/restore/TABLE--BACKUP_ID.jsonl].")
 @click.option("--billing-mode", type=click.Choice(["PROVISIONED", "PAY_PER_REQUEST"]),
               help="Override the saved billing mode.")
-@click.option("--rcu", type=click.IntRange(1), help="Override the saved read capacity (PROVISIONED).")
-@click.option("--wcu", type=click.IntRange(1), help="Override the saved write capacity (PROVISIONED).")
+@click.option("--rcu", type=click.IntRange(1), help="Override the saved read capacity of the table and "
+              "every GSI (PROVISIONED).")
+@click.option("--wcu", type=click.IntRange(1), help="Override the saved write capacity of the table and "
+              "every GSI (PROVISIONED).")
 @click.option("--write-share", type=click.FloatRange(0, 1, min_open=True),
-              help="Share of the table's provisioned WCU to use [default: 0.5].")
+              help="Share of the provisioned WCU of the slowest of the table and its GSIs to use [default: 0.5].")
 @click.option("--write-wcu", type=click.FloatRange(0, min_open=True),
               help="Absolute write cap in WCU/s (on-demand tables default to 1000).")
 @click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
@@ -149,6 +152,14 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 @click.option("--via", type=click.Choice(["batch", "import"]), default="batch", show_default=True,
               help="BatchWriteItem, or DynamoDB ImportTable (S3 backups; no LSIs).")
 @click.option("--skip-lsi", is_flag=True, help="With --via import: restore without the table's LSIs.")
+@click.option("--bucket-owner", metavar="ACCOUNT_ID", help="With --via import: the account of the backup "
+              "bucket, sent to ImportTable as S3BucketOwner [default: found by asking S3].")
+@click.option("--sse", type=click.Choice(TABLE_SSE_CHOICES), default="saved", show_default=True,
+              help="Encryption of the TARGET table restore creates: 'saved' keeps the backup's KMS key when "
+              "it is a key of the target account and region, else uses that account's AWS managed key; "
+              "'aws-owned' is DynamoDB's default; 'aws:kms' uses --kms-key-id or the AWS managed key.")
+@click.option("--kms-key-id", metavar="KEY", help="KMS key (id, ARN or alias) for the TARGET table "
+              "(implies --sse aws:kms). Not the backup bucket's key.")
 @click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup bucket.")
 @click.option("--source-external-id", help="External id for --source-role.")
 @click.option("--target-role", metavar="ARN", help="Role to assume for writing the table.")
@@ -158,16 +169,17 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
-            write_share, write_wcu, workers, via, skip_lsi, source_role, source_external_id,
-            target_role, target_external_id, profile, region, as_json, progress) -> None:
+            write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, source_role,
+            source_external_id, target_role, target_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
     from .restore import RestoreOptions, restore_backup
     from .table_create import Overrides
 
     options = RestoreOptions(
         no_create=no_create, allow_non_empty=allow_non_empty, resume=resume, checkpoint=checkpoint,
-        overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu), write_share=write_share,
-        write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
+        overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu, sse=sse, kms_key_id=kms_key_id),
+        write_share=write_share, write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
+        bucket_owner=bucket_owner,
         source=Principal(profile=profile, region=region, role_arn=source_role,
                          external_id=source_external_id, session_name="ddbvault-restore-source"),
         target=Principal(profile=profile, region=region, role_arn=target_role,
@@ -175,6 +187,8 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
     )
     result = _with_progress(progress, "WCU", as_json,
                             lambda bar: restore_backup(backup_url, table, options, progress=bar))
+    for line in result.notes:
+        click.echo(f"ddbvault: note: {line}", err=True)
     if as_json:
         _emit_json(result.to_dict())
     else:

@@ -52,7 +52,8 @@ def create_demo_table(ddb, name: str = TABLE) -> None:
         BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 200, "WriteCapacityUnits": 200},
         GlobalSecondaryIndexes=[{"IndexName": "by-name", "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
                                  "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                 "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}],
+                                 # as much as the table: restore writes no faster than its slowest index
+                                 "ProvisionedThroughput": {"ReadCapacityUnits": 200, "WriteCapacityUnits": 200}}],
         LocalSecondaryIndexes=[{"IndexName": "pk-name", "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "name", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "ALL"}}],

@@ -1,18 +1,24 @@
 """restore_backup(): a complete backup into a DynamoDB table, losing nothing, never deleting.
 
 1. Open the backup. One without a manifest is refused.
-2. Prepare the target:
-   - by default, create it from the saved schema and wait until it and its GSIs are ACTIVE and
-     TTL is ENABLED;
+2. Check an existing checkpoint against the live target (checkpoint.check) before creating
+   anything: --resume only carries on into the table incarnation the checkpoint filled.
+3. Prepare the target:
+   - by default, create it from the saved schema (capacity overrides reach every GSI; the saved
+     KMS key only where it can work, table_create.target_sse) and wait until it and its GSIs
+     are ACTIVE;
    - with --no-create, use an existing table with the same primary key, which must be empty
      unless --allow-non-empty is given;
    - with --resume, carry on into the table an earlier run created.
    A table is never deleted, and an existing table is never written without one of these flags.
-3. Workers take data objects from a queue. Each streams one object: it checks the sha256,
-   groups lines into BatchWriteItem calls of 25 under the shared WCU token bucket, and retries
-   UnprocessedItems with backoff and jitter. Progress goes to the checkpoint (checkpoint.py),
-   so --resume skips what is already written.
-4. The count of items written (plus those skipped on resume) must equal the manifest's total,
+   Then the checkpoint's header (the incarnation) is written, and the saved settings the table
+   lacks (TTL, tags, stream, ...) are applied on every path (table_settings.py).
+4. Workers take data objects from a queue. Each streams one object, whose sha256 is proven
+   before its first line is yielded (backup_ref.stream_lines spools it), groups lines into
+   BatchWriteItem calls under the shared WCU token bucket (capped by the slowest of the table
+   and its GSIs, writeplan.py), and retries UnprocessedItems with backoff and jitter. Progress
+   goes to the checkpoint, so --resume skips what is already written.
+5. The count of items written (plus those skipped on resume) must equal the manifest's total,
    or the run fails.
 
 `--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (restore_import.py).
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import queue
 import threading
 import time
@@ -33,14 +40,15 @@ import orjson
 from .aws.retry import RetryPolicy, RetryStats
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
-from .checkpoint import Checkpoint, default_path
+from .checkpoint import Checkpoint, check, default_path, incarnation, read_state
 from .errors import IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
 from .layout import check_table_name
 from .manifest import DataObject
 from .ratelimit import RateLimiterCancelled, bucket_for
 from .scan_run import Progress
 from .sink import TableSink, put_request
-from .table_create import Overrides, create_table_request, key_mismatch
+from .table_create import Overrides, create_table_request, key_mismatch, target_sse
+from .table_settings import apply_missing
 from .workers import drain
 from .writeplan import estimate_wcu, plan_write_rate
 
@@ -60,6 +68,7 @@ class RestoreOptions:
     workers: int = 4
     via: str = "batch"  # or "import"
     skip_lsi: bool = False  # --via import only: restore without the LSIs ImportTable cannot create
+    bucket_owner: str | None = None  # --via import only: the backup bucket's account (else probed)
     source: Principal = field(default_factory=Principal)  # reads the backup bucket
     target: Principal = field(default_factory=Principal)  # writes the table
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -71,6 +80,13 @@ class RestoreOptions:
             raise UsageError(f"--via must be batch or import, got {self.via!r}")
         if self.via == "import" and (self.no_create or self.resume):
             raise UsageError("--via import creates a new table; it cannot be combined with --no-create or --resume")
+        self.overrides.check()
+        if self.no_create and not self.resume and self.overrides.given():
+            raise UsageError(f"{', '.join(self.overrides.given())} set up the table restore creates; "
+                             "with --no-create the table already exists",
+                             hint="drop them, or drop --no-create to restore into a new table")
+        if self.bucket_owner is not None and (self.via != "import" or not re.fullmatch(r"\d{12}", self.bucket_owner)):
+            raise UsageError(f"--bucket-owner must be a 12-digit account id, with --via import; got {self.bucket_owner!r}")
 
 
 @dataclass
@@ -84,6 +100,7 @@ class RestoreResult:
     resumed_items: int
     via: str
     write_rate_wcu: float | None
+    notes: list[str] = field(default_factory=list)  # settings left different, encryption chosen
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +109,10 @@ class RestoreResult:
 def restore_backup(url: str, table: str, options: RestoreOptions | None = None, *,
                    progress: Progress | None = None,
                    cancelled: threading.Event | None = None) -> RestoreResult:
-    """Restore the backup at `url` into `table`. Raises DdbvaultError."""
+    """Restore the backup at `url` into `table`. Raises DdbvaultError.
+
+    AWS calls: DescribeTable, CreateTable, the settings calls of table_settings.py, BatchWriteItem
+    (or ImportTable with --via import), and the backup store's reads."""
     options = options or RestoreOptions()
     options.validate()
     check_table_name(table)
@@ -106,11 +126,8 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
         from .restore_import import restore_via_import
 
         return restore_via_import(backup, sink, options, t0)
-    description = prepare_table(sink, backup.manifest.schema, options)
+    checkpoint, description, notes = _prepare(backup, sink, options)
     rate = plan_write_rate(description, options.write_share, options.write_wcu)
-    checkpoint = Checkpoint(Path(options.checkpoint) if options.checkpoint
-                            else default_path(table, backup.layout.backup_id),
-                            backup.url, table, resume=options.resume)
     run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
                     cancelled)
     total = backup.manifest.totals["items"]
@@ -125,7 +142,32 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     return RestoreResult(table=table, items=run.written + run.resumed,
                          seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
-                         via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None)
+                         via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None,
+                         notes=notes)
+
+
+def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> tuple[Checkpoint, dict, list[str]]:
+    """Check the checkpoint against the live table, then prepare the table, then open the
+    checkpoint with the table's incarnation, then apply the saved settings the table lacks.
+    Nothing is created before the checkpoint is known to agree."""
+    path = (Path(options.checkpoint) if options.checkpoint
+            else default_path(sink.table, backup.layout.backup_id))
+    state = read_state(path)
+    existing = sink.describe()
+    target = target_of(sink)
+    endpoint, region = target["endpoint"], target["region"]
+    resuming = check(path, state, resume=options.resume, backup_url=backup.url, table=sink.table,
+                     target=target, live=existing)
+    description, notes = prepare_table(sink, backup.manifest.schema, options, existing)
+    header = {"backup": backup.url, "table": sink.table, **incarnation(description, endpoint, region)}
+    header["account"] = header["account"] or target["account"]
+    checkpoint = Checkpoint(path, header, state if resuming else None)
+    try:
+        notes += apply_missing(sink, backup.manifest.schema, description)
+    except BaseException:
+        checkpoint.close()
+        raise
+    return checkpoint, description, notes
 
 
 def _open(url: str, options: RestoreOptions) -> OpenedBackup:
@@ -140,9 +182,27 @@ def _open(url: str, options: RestoreOptions) -> OpenedBackup:
     return open_native_export(url, options.source)
 
 
-def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dict:
-    """The target table's description, after creating it if that is what the options say."""
-    existing = sink.describe()
+def target_of(sink: TableSink) -> dict:
+    """The endpoint, region and account (None if STS cannot say) that `sink` writes to."""
+    arn = sink.arn.split(":")
+    return {"endpoint": sink.client.meta.endpoint_url, "region": sink.client.meta.region_name,
+            "account": arn[4] if len(arn) > 5 else None}
+
+
+def target_encryption(sink: TableSink, schema: dict, options: RestoreOptions) -> tuple[dict | None, list[str]]:
+    """The SSESpecification for the table restore creates, and a note if the saved key is not used."""
+    target = target_of(sink)
+    sse, note = target_sse(schema.get("SSESpecification"), options.overrides, target["account"], target["region"])
+    if note:
+        log.info("table %s: %s", sink.table, note)
+    return sse, [f"table {sink.table}: {note}"] if note else []
+
+
+def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions,
+                  existing: dict | None) -> tuple[dict, list[str]]:
+    """The target table's description once ACTIVE, after creating it if the options say so, and
+    notes on what was chosen (encryption). `existing` is DescribeTable's Table for the target
+    (None: absent). Settings CreateTable cannot set are applied later (table_settings.py)."""
     if options.resume or options.no_create:
         if existing is None:
             raise NotFoundError(f"table {sink.table} does not exist",
@@ -154,17 +214,14 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions) -> dic
             raise IntegrityError(f"table {sink.table} is not empty; restore never writes into a "
                                  "non-empty table unless told to",
                                  hint="add --allow-non-empty to write over matching items, or restore into a new table")
-        return sink.wait_active()
+        return sink.wait_active(), []
     if existing is not None:
         raise UsageError(f"table {sink.table} already exists; restore creates a new table and never "
                          "deletes or overwrites one",
                          hint="choose another --table, or add --no-create to write into this (empty) table")
-    sink.create(create_table_request(schema, sink.table, options.overrides))
-    description = sink.wait_active()
-    ttl = schema.get("TimeToLive") or {}
-    if ttl.get("Enabled") and ttl.get("AttributeName"):
-        sink.enable_ttl(ttl["AttributeName"])
-    return description
+    sse, notes = target_encryption(sink, schema, options)
+    sink.create(create_table_request(schema, sink.table, options.overrides, sse))
+    return sink.wait_active(), notes
 
 
 class _Cancelled(Exception):

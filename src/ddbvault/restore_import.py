@@ -5,24 +5,30 @@ For big tables ImportTable is faster and consumes no write capacity. It has limi
 - it creates the table itself, so the target must not exist;
 - it **cannot create local secondary indexes**, and an LSI cannot be added to a table later.
   A backup whose table had LSIs is refused, unless --skip-lsi accepts restoring without them.
-What ImportTable does not set is applied once the import completes: TTL (UpdateTimeToLive),
-tags (TagResource), and the stream, table class and deletion protection (UpdateTable).
+What ImportTable does not set is applied once the import completes (table_settings.py): TTL
+(UpdateTimeToLive), tags (TagResource), and the stream, table class and deletion protection
+(UpdateTable).
 """
 
 from __future__ import annotations
 
 import time
 
+from botocore.exceptions import ClientError
+
+from .aws.error_translation import translated
+from .aws.session import account_of, make_session
 from .backup_ref import OpenedBackup
 from .errors import AwsError, IntegrityError, UsageError
 from .sink import TableSink
-from .table_create import after_import_updates, import_table_creation
+from .table_create import import_table_creation
+from .table_settings import apply_missing
 
 POLL_S = 1.0
 
 
 def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float):
-    from .restore import RestoreResult
+    from .restore import RestoreResult, target_encryption
 
     manifest = backup.manifest
     schema = manifest.schema
@@ -36,25 +42,28 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
                          hint="use --via batch to restore them, or add --skip-lsi to restore without them")
     if sink.describe() is not None:
         raise UsageError(f"table {sink.table} already exists; ImportTable creates its own table")
-    description = _import(backup, sink, options)
+    sse, notes = target_encryption(sink, schema, options)
+    description = _import(backup, sink, options, sse)
     imported = description.get("ImportedItemCount", 0)
     if imported != manifest.totals["items"] or description.get("ErrorCount"):
         raise IntegrityError(f"ImportTable into {sink.table} imported {imported} items with "
                              f"{description.get('ErrorCount', 0)} errors; the backup holds "
                              f"{manifest.totals['items']}")
-    sink.wait_active()
-    _apply_the_rest(sink, schema)
+    notes += apply_missing(sink, schema, sink.wait_active())
     return RestoreResult(table=sink.table, items=imported, seconds=round(time.monotonic() - t0, 3),
                          consumed_wcu=0.0, backup=backup.url, objects=len(manifest.objects),
-                         resumed_items=0, via="import", write_rate_wcu=None)
+                         resumed_items=0, via="import", write_rate_wcu=None, notes=notes)
 
 
-def _import(backup: OpenedBackup, sink: TableSink, options) -> dict:
+def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None) -> dict:
+    source = {"S3Bucket": backup.destination.location, "S3KeyPrefix": backup.layout.data_prefix}
+    owner = bucket_owner(backup, sink, options)
+    if owner:
+        source["S3BucketOwner"] = owner
     request = dict(
-        S3BucketSource={"S3Bucket": backup.destination.location, "S3KeyPrefix": backup.layout.data_prefix},
-        InputFormat="DYNAMODB_JSON",
+        S3BucketSource=source, InputFormat="DYNAMODB_JSON",
         InputCompressionType=backup.manifest.options.get("import_compression_type", "GZIP"),
-        TableCreationParameters=import_table_creation(backup.manifest.schema, sink.table, options.overrides))
+        TableCreationParameters=import_table_creation(backup.manifest.schema, sink.table, options.overrides, sse))
     started = sink.call("ImportTable", lambda: sink.client.import_table(**request))
     arn = started["ImportTableDescription"]["ImportArn"]
     while True:
@@ -71,12 +80,38 @@ def _import(backup: OpenedBackup, sink: TableSink, options) -> dict:
         time.sleep(POLL_S)
 
 
-def _apply_the_rest(sink: TableSink, schema: dict) -> None:
-    ttl = schema.get("TimeToLive") or {}
-    if ttl.get("Enabled") and ttl.get("AttributeName"):
-        sink.enable_ttl(ttl["AttributeName"])
-    if schema.get("Tags"):
-        sink.tag(schema["Tags"])
-    for update in after_import_updates(schema):
-        sink.update(update)
-        sink.wait_active()
+def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:
+    """ImportTable's S3BucketSource.S3BucketOwner: the bucket's account id when it is not the
+    target table's account (DynamoDB requires it then), None when it is.
+
+    --bucket-owner wins. Otherwise the accounts ddbvault knows (the target's, the backup
+    reader's, the --source-role's) are tried in turn with ListObjectsV2 + ExpectedBucketOwner
+    (1 key under the backup's data prefix, which a prefix-scoped s3:ListBucket allows); S3
+    refuses a wrong owner with 403. Raises UsageError if none owns the bucket."""
+    from .restore import target_of
+
+    target = target_of(sink)["account"]
+    if options.bucket_owner:
+        return None if options.bucket_owner == target else options.bucket_owner
+    role = (options.source.role_arn or "").split(":")
+    candidates = [target, account_of(make_session(options.source)), role[4] if len(role) > 5 else None]
+    for account in dict.fromkeys(a for a in candidates if a):
+        if _owns(backup, account):
+            return None if account == target else account
+    raise UsageError(f"cannot tell which account owns bucket {backup.destination.location} (not "
+                     f"{', '.join(dict.fromkeys(a for a in candidates if a)) or 'any account STS names'}); "
+                     "ImportTable needs it when the bucket is in another account than the table",
+                     hint="add --bucket-owner ACCOUNT_ID (the data account that holds the backups)")
+
+
+def _owns(backup: OpenedBackup, account: str) -> bool:
+    bucket = backup.destination.location
+    with translated(service="s3", action="ListObjectsV2", resource=backup.url):
+        try:
+            backup.store.client.list_objects_v2(Bucket=bucket, Prefix=backup.layout.data_prefix, MaxKeys=1,
+                                                ExpectedBucketOwner=account)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("403", "AccessDenied"):
+                return False
+            raise

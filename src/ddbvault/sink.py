@@ -68,9 +68,14 @@ class TableSink(TableClient):
             time.sleep(delay)
             delay = min(delay * 2, poll_s)
 
-    def enable_ttl(self, attribute: str, timeout_s: float = 600, poll_s: float = 1.0) -> None:
+    def enable_ttl(self, attribute: str) -> None:
+        """UpdateTimeToLive, then wait until TTL is ENABLED."""
         self.call("UpdateTimeToLive", lambda: self.client.update_time_to_live(
             TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}))
+        self.wait_ttl()
+
+    def wait_ttl(self, timeout_s: float = 600, poll_s: float = 1.0) -> None:
+        """Poll DescribeTimeToLive until TTL is ENABLED."""
         deadline = time.monotonic() + timeout_s
         while True:
             status = self.call("DescribeTimeToLive", lambda: self.client.describe_time_to_live(

@@ -1,8 +1,8 @@
 """A saved schema -> the CreateTable / ImportTable requests that recreate the table. Pure.
 
 The manifest keeps the schema in CreateTable's vocabulary (schema.py), so this is mostly
-selection plus the user's overrides (--billing-mode, --rcu, --wcu). What CreateTable cannot
-set (TTL, and tags for ImportTable) is applied afterwards by restore.py.
+selection plus the user's overrides (--billing-mode, --rcu, --wcu: for the table and every GSI). What CreateTable cannot
+set (TTL, and tags for ImportTable) is applied afterwards by table_settings.py.
 """
 
 from __future__ import annotations
@@ -13,13 +13,68 @@ from typing import Any
 from .errors import UsageError
 
 BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
+# restore --sse: the saved encryption (with a safe fallback), DynamoDB's default AWS owned key,
+# or a KMS key (--kms-key-id, else the target account's AWS managed key alias/aws/dynamodb).
+SSE_CHOICES = ("saved", "aws-owned", "aws:kms")
+AWS_MANAGED_KEY = "alias/aws/dynamodb"
 
 
 @dataclass(frozen=True)
 class Overrides:
+    """What the user changes in the saved schema; it acts on the TARGET table restore creates."""
+
     billing_mode: str | None = None
-    rcu: int | None = None
-    wcu: int | None = None
+    rcu: int | None = None  # the table and every GSI
+    wcu: int | None = None  # the table and every GSI
+    sse: str = "saved"
+    kms_key_id: str | None = None
+
+    def given(self) -> list[str]:
+        """The options set, as their flags (they only apply when restore creates the table)."""
+        flags = {"--billing-mode": self.billing_mode, "--rcu": self.rcu, "--wcu": self.wcu,
+                 "--sse": None if self.sse == "saved" else self.sse, "--kms-key-id": self.kms_key_id}
+        return [flag for flag, value in flags.items() if value]
+
+    def check(self) -> None:
+        """Raises UsageError on an unknown --sse or contradictory options."""
+        if self.sse not in SSE_CHOICES:
+            raise UsageError(f"--sse must be one of {', '.join(SSE_CHOICES)}, got {self.sse!r}")
+        if self.kms_key_id and self.sse == "aws-owned":
+            raise UsageError("--kms-key-id names a KMS key; it cannot be combined with --sse aws-owned",
+                             hint="drop one of them (--kms-key-id alone implies --sse aws:kms)")
+
+
+def target_sse(saved: dict | None, overrides: Overrides, account: str | None,
+               region: str | None) -> tuple[dict | None, str | None]:
+    """The SSESpecification to create the target table with (None: DynamoDB's default, an AWS
+    owned key), and a note when the saved key is not used.
+
+    The saved KMS key is kept only when it is provably a key of the target's account and region:
+    a key of another account or region cannot encrypt a table there (an AWS managed key never,
+    a customer key only if its policy allows). Otherwise the table gets the target account's
+    own AWS managed key (alias/aws/dynamodb): still KMS encryption, and it always works.
+    Raises UsageError on contradictory options."""
+    overrides.check()
+    if overrides.kms_key_id:
+        return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": overrides.kms_key_id}, None
+    if overrides.sse == "aws-owned":
+        return None, None
+    managed = {"Enabled": True, "SSEType": "KMS"}
+    if overrides.sse == "aws:kms":
+        return managed, None
+    saved = saved or {}
+    key = saved.get("KMSMasterKeyId")
+    if not saved.get("Enabled"):
+        return None, None
+    if not key or key.endswith(AWS_MANAGED_KEY):
+        return managed, None
+    parts = key.split(":")
+    if len(parts) > 5 and account and parts[4] == account and parts[3] == region:
+        return saved, None
+    return managed, (f"the backed-up table was encrypted with KMS key {key}, which is not a key of "
+                     f"account {account or '(unknown)'} in {region or '(unknown region)'}; the restored "
+                     f"table is encrypted with that account's AWS managed key ({AWS_MANAGED_KEY}) instead "
+                     "(choose with --kms-key-id KEY or --sse aws-owned)")
 
 
 def _billing(schema: dict, overrides: Overrides) -> tuple[str, dict | None]:
@@ -38,10 +93,15 @@ def _billing(schema: dict, overrides: Overrides) -> tuple[str, dict | None]:
     return mode, {"ReadCapacityUnits": int(read), "WriteCapacityUnits": int(write)}
 
 
-def _gsi(index: dict, mode: str, table_throughput: dict | None) -> dict:
+def _gsi(index: dict, mode: str, overrides: Overrides, table_throughput: dict | None) -> dict:
+    """A GSI as CreateTable takes it. Provisioned: --rcu/--wcu apply to every GSI as to the
+    table; what they do not set comes from the index's saved throughput, else the table's."""
     out = {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
-    if mode == "PROVISIONED":
-        out["ProvisionedThroughput"] = index.get("ProvisionedThroughput") or table_throughput
+    if mode == "PROVISIONED":  # then table_throughput is set
+        saved = index.get("ProvisionedThroughput") or {}
+        out["ProvisionedThroughput"] = {
+            key: int(override or saved.get(key) or table_throughput[key])
+            for key, override in (("ReadCapacityUnits", overrides.rcu), ("WriteCapacityUnits", overrides.wcu))}
     elif index.get("OnDemandThroughput"):
         out["OnDemandThroughput"] = index["OnDemandThroughput"]
     return out
@@ -57,7 +117,7 @@ def _used_attributes(schema: dict, with_lsi: bool) -> set[str]:
     return names
 
 
-def _common(schema: dict, table: str, overrides: Overrides, with_lsi: bool) -> dict[str, Any]:
+def _common(schema: dict, table: str, overrides: Overrides, with_lsi: bool, sse: dict | None) -> dict[str, Any]:
     mode, throughput = _billing(schema, overrides)
     used = _used_attributes(schema, with_lsi)
     params: dict[str, Any] = {
@@ -71,18 +131,19 @@ def _common(schema: dict, table: str, overrides: Overrides, with_lsi: bool) -> d
         params["ProvisionedThroughput"] = throughput
     if mode == "PAY_PER_REQUEST" and schema.get("OnDemandThroughput"):
         params["OnDemandThroughput"] = schema["OnDemandThroughput"]
-    gsis = [_gsi(g, mode, throughput) for g in schema.get("GlobalSecondaryIndexes") or []]
+    gsis = [_gsi(g, mode, overrides, throughput) for g in schema.get("GlobalSecondaryIndexes") or []]
     if gsis:
         params["GlobalSecondaryIndexes"] = gsis
-    sse = schema.get("SSESpecification") or {}
-    if sse.get("Enabled"):
+    if sse:
         params["SSESpecification"] = sse
     return params
 
 
-def create_table_request(schema: dict, table: str, overrides: Overrides = Overrides()) -> dict:
-    """CreateTable parameters that recreate the saved table under the name `table`."""
-    params = _common(schema, table, overrides, with_lsi=True)
+def create_table_request(schema: dict, table: str, overrides: Overrides = Overrides(),
+                         sse: dict | None = None) -> dict:
+    """CreateTable parameters that recreate the saved table under the name `table`, encrypted
+    as `sse` says (from target_sse(); None: DynamoDB's default encryption)."""
+    params = _common(schema, table, overrides, with_lsi=True, sse=sse)
     if schema.get("LocalSecondaryIndexes"):
         params["LocalSecondaryIndexes"] = [{k: i[k] for k in ("IndexName", "KeySchema", "Projection")}
                                            for i in schema["LocalSecondaryIndexes"]]
@@ -98,23 +159,12 @@ def create_table_request(schema: dict, table: str, overrides: Overrides = Overri
     return params
 
 
-def import_table_creation(schema: dict, table: str, overrides: Overrides = Overrides()) -> dict:
-    """ImportTable's TableCreationParameters. ImportTable cannot create LSIs, a stream, a table
-    class, deletion protection or tags: restore.py applies what can be applied afterwards."""
-    return _common(schema, table, overrides, with_lsi=False)
-
-
-def after_import_updates(schema: dict) -> list[dict]:
-    """UpdateTable requests (without TableName) for what ImportTable could not set."""
-    updates = []
-    stream = schema.get("StreamSpecification") or {}
-    if stream.get("StreamEnabled"):
-        updates.append({"StreamSpecification": stream})
-    if schema.get("TableClass") and schema["TableClass"] != "STANDARD":
-        updates.append({"TableClass": schema["TableClass"]})
-    if schema.get("DeletionProtectionEnabled"):
-        updates.append({"DeletionProtectionEnabled": True})
-    return updates
+def import_table_creation(schema: dict, table: str, overrides: Overrides = Overrides(),
+                          sse: dict | None = None) -> dict:
+    """ImportTable's TableCreationParameters (`sse` as for create_table_request). ImportTable
+    cannot create LSIs, a stream, a table class, deletion protection or tags: table_settings.py
+    applies what can be applied afterwards."""
+    return _common(schema, table, overrides, with_lsi=False, sse=sse)
 
 
 def key_mismatch(schema: dict, table: dict) -> str | None:

@@ -16,6 +16,7 @@ from ddbvault.demo import create_demo_table, load_items
 from ddbvault.errors import IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.sample_data import edge_case_items, sample_item
+from ddbvault.table_create import Overrides
 from tests.support.tables import create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
@@ -124,6 +125,9 @@ def test_kill_mid_restore_then_resume_gives_the_same_table(source, ddb, aws_env,
     proc.wait(timeout=30)
     partial = len(scan_all(ddb, "resumed"))
     assert 0 < partial < 407
+    # the same command again points at --resume (it used to say "already exists ... --no-create")
+    rerun = subprocess.run(argv + ["--write-wcu", "100000"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 2 and "Try: add --resume" in rerun.stderr, rerun.stderr
     again = subprocess.run(argv + ["--resume", "--write-wcu", "100000", "--json"], capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
@@ -166,7 +170,7 @@ def test_schema_round_trip_into_another_account(ddb, aws_env, tmp_path):
     backup = backup_table("rich", str(tmp_path), BackupOptions(read_rcu=1000))
     other = "999988887777"
     role = f"arn:aws:iam::{other}:role/restorer"
-    restore_backup(backup.url, "rich-copy", RestoreOptions(target=Principal(role_arn=role), **FAST))
+    result = restore_backup(backup.url, "rich-copy", RestoreOptions(target=Principal(role_arn=role), **FAST))
 
     target = make_session(Principal(role_arn=role)).client("dynamodb")
     a = ddb.describe_table(TableName="rich")["Table"]
@@ -179,8 +183,11 @@ def test_schema_round_trip_into_another_account(ddb, aws_env, tmp_path):
            (b["ProvisionedThroughput"]["ReadCapacityUnits"], b["ProvisionedThroughput"]["WriteCapacityUnits"])
     assert index_shape(a["GlobalSecondaryIndexes"]) == index_shape(b["GlobalSecondaryIndexes"])
     assert index_shape(a["LocalSecondaryIndexes"]) == index_shape(b["LocalSecondaryIndexes"])
-    assert (a["SSEDescription"]["SSEType"], a["SSEDescription"]["KMSMasterKeyArn"]) == \
-           (b["SSEDescription"]["SSEType"], b["SSEDescription"]["KMSMasterKeyArn"])
+    # the source account's key cannot encrypt a table in another account: that account's own
+    # AWS managed key does, and the run says so
+    assert a["SSEDescription"]["SSEType"] == b["SSEDescription"]["SSEType"] == "KMS"
+    assert b["SSEDescription"]["KMSMasterKeyArn"].split(":")[4] == other
+    assert [n for n in result.notes if key in n and "AWS managed key" in n]
     assert ddb.describe_time_to_live(TableName="rich")["TimeToLiveDescription"] == \
            target.describe_time_to_live(TableName="rich-copy")["TimeToLiveDescription"]
     tags = lambda client, arn: sorted(client.list_tags_of_resource(ResourceArn=arn)["Tags"], key=lambda t: t["Key"])
@@ -203,3 +210,100 @@ def index_shape(indexes: list[dict]) -> list:
                            index["ProvisionedThroughput"]["WriteCapacityUnits"])
         shaped.append(entry)
     return shaped
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_corrupt_object_writes_none_of_its_items(ddb, aws_env, tmp_path, compression):
+    """A digit flipped in one object: the run fails naming it, and not one of its items (nor of
+    any later object) is in the table, because a checksum is proven before its first write."""
+    import shutil
+
+    from ddbvault.codec import compression_of_key, decode_lines, decompress
+
+    create_table(ddb, f"flip-{compression}")
+    load_items(ddb, f"flip-{compression}", [sample_item(i, payload_bytes=80) for i in range(300)])
+    backup = backup_table(f"flip-{compression}", str(tmp_path / "b"),
+                          BackupOptions(read_rcu=100000, segments=3, compression=compression))
+    root = tmp_path / "b" / f"flip-{compression}" / backup.backup_id
+    import json
+    keys = [o["key"] for o in json.loads((root / "manifest.json").read_text())["objects"]]
+    assert len(keys) == 3
+    victim = root / keys[-1]  # restored last with one worker
+    items = list(decode_lines(decompress(victim.read_bytes(), compression_of_key(victim.name))))
+    if compression == "none":
+        data = victim.read_bytes()
+        at = data.index(b'{"N":"') + len(b'{"N":"')
+        victim.write_bytes(data[:at] + bytes([(data[at] - 48 + 1) % 10 + 48]) + data[at + 1:])
+    else:  # gzip: a byte of the deflate stream that keeps its CRC check for last
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        victim.write_bytes(bytes(data))
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+    spool = tmp_path / "spool"  # the run's TMPDIR: the spool files must not outlive it
+    spool.mkdir()
+    import os
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", str(root), "--table",
+                           f"flipped-{compression}", "--workers", "1", "--write-wcu", "100000"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(spool)})
+    assert proc.returncode == 6 and victim.name in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert list(spool.iterdir()) == []
+    restored = {(i["pk"]["S"], i["sk"]["N"]) for i in scan_all(ddb, f"flipped-{compression}")}
+    assert restored.isdisjoint({(i["pk"]["S"], i["sk"]["N"]) for i in items})
+    assert len(restored) == 300 - len(items)  # the objects before it are complete
+
+
+def test_target_encryption_options(ddb, aws_env, tmp_path):
+    """The saved key is kept in its own account and region; --sse / --kms-key-id choose otherwise."""
+    kms = boto3.client("kms")
+    saved, chosen = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    ddb.create_table(TableName="sealed", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST",
+                     SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": saved})
+    ddb.put_item(TableName="sealed", Item={"pk": {"S": "a"}})
+    backup = backup_table("sealed", str(tmp_path), BackupOptions(read_rcu=1000))
+
+    def key_of(table: str, **overrides) -> str | None:
+        result = restore_backup(backup.url, table, RestoreOptions(overrides=Overrides(**overrides), **FAST))
+        assert result.items == 1 and not result.notes
+        sse = ddb.describe_table(TableName=table)["Table"].get("SSEDescription") or {}
+        return sse.get("KMSMasterKeyArn") if sse.get("Status") == "ENABLED" else None
+
+    assert key_of("sealed-same") == saved
+    assert key_of("sealed-chosen", kms_key_id=chosen) == chosen
+    assert key_of("sealed-owned", sse="aws-owned") is None
+    managed = key_of("sealed-managed", sse="aws:kms")
+    assert managed not in (None, saved, chosen)
+    with pytest.raises(UsageError, match="--kms-key-id"):
+        key_of("never", sse="aws-owned", kms_key_id=chosen)
+    with pytest.raises(UsageError, match="with --no-create the table already exists"):
+        restore_backup(backup.url, "sealed-same", RestoreOptions(no_create=True, overrides=Overrides(sse="aws-owned"),
+                                                                **FAST))
+
+
+def test_write_cap_and_capacity_overrides_cover_gsis(ddb, aws_env, tmp_path):
+    """A 5 WCU GSI under a 1,000 WCU table caps the restore at 0.5 x 5; --rcu/--wcu reach GSIs."""
+    ddb.create_table(TableName="narrow-gsi", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "g", "AttributeType": "S"}],
+                     ProvisionedThroughput={"ReadCapacityUnits": 4000, "WriteCapacityUnits": 1000},
+                     GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"},
+                                              "ProvisionedThroughput": {"ReadCapacityUnits": 3000, "WriteCapacityUnits": 5}}])
+    ddb.batch_write_item(RequestItems={"narrow-gsi": [
+        {"PutRequest": {"Item": {"pk": {"S": f"p{i}"}, "g": {"S": "x"}}}} for i in range(20)]})
+    backup = backup_table("narrow-gsi", str(tmp_path), BackupOptions(read_rcu=1000, segments=1))  # one batch
+
+    same = restore_backup(backup.url, "narrow-gsi-copy")
+    assert same.items == 20 and same.write_rate_wcu == 2.5
+    gsi = ddb.describe_table(TableName="narrow-gsi-copy")["Table"]["GlobalSecondaryIndexes"][0]
+    assert gsi["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", backup.url, "--table", "narrow-gsi-cheap",
+                           "--rcu", "1", "--wcu", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    import json
+    assert json.loads(proc.stdout)["write_rate_wcu"] == 0.5
+    cheap = ddb.describe_table(TableName="narrow-gsi-cheap")["Table"]
+    for throughput in (cheap["ProvisionedThroughput"], cheap["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]):
+        assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (1, 1)

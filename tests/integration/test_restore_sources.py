@@ -115,3 +115,47 @@ def test_via_import_refuses_lsis_and_local_backups(ddb, s3, aws_env, tmp_path):
     with pytest.raises(UsageError, match="needs a backup in S3"):
         restore_backup(local.url, "lsi-dst", RestoreOptions(via="import", skip_lsi=True))
     assert "lsi-dst" not in ddb.list_tables()["TableNames"]
+
+
+DATA_ACCOUNT = "210987654321"
+
+
+def _owned_by_data_account(method, path, headers):
+    """S3's ExpectedBucketOwner rule, which moto does not enforce: the bucket is the data account's."""
+    expected = headers.get("x-amz-expected-bucket-owner")
+    if expected and expected != DATA_ACCOUNT:
+        return 403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+    return None
+
+
+def _import_requests(proxy) -> list[dict]:
+    return [json.loads(body) for (_, _, headers), body in zip(proxy.requests, proxy.bodies)
+            if headers.get("x-amz-target", "").endswith(".ImportTable")]
+
+
+def test_via_import_names_the_bucket_owner_of_another_account(ddb, s3, aws_env, monkeypatch):
+    from ddbvault.aws.session import Principal
+    from tests.support.recording_proxy import RecordingProxy
+
+    ddb.create_table(TableName="own-src", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    ddb.put_item(TableName="own-src", Item={"pk": {"S": "a"}})
+    s3.create_bucket(Bucket="own-bucket")
+    backup = backup_table("own-src", "s3://own-bucket/b", BackupOptions(read_rcu=100000))
+    with RecordingProxy(aws_env) as same, RecordingProxy(aws_env, answer=_owned_by_data_account) as other:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", same.url)
+        restore_backup(backup.url, "own-same", RestoreOptions(via="import"))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", other.url)
+        with pytest.raises(UsageError, match="cannot tell which account owns bucket own-bucket") as info:
+            restore_backup(backup.url, "own-refused", RestoreOptions(via="import"))
+        assert "--bucket-owner" in info.value.hint
+        reader = Principal(role_arn=f"arn:aws:iam::{DATA_ACCOUNT}:role/reader")
+        restore_backup(backup.url, "own-probed", RestoreOptions(via="import", source=reader))
+        restore_backup(backup.url, "own-given", RestoreOptions(via="import", bucket_owner=DATA_ACCOUNT))
+        monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert [r["S3BucketSource"].get("S3BucketOwner") for r in _import_requests(same)] == [None]
+    assert [r["S3BucketSource"].get("S3BucketOwner") for r in _import_requests(other)] == [DATA_ACCOUNT] * 2
+    assert "own-refused" not in ddb.list_tables()["TableNames"]
+    with pytest.raises(UsageError, match="12-digit"):
+        restore_backup(backup.url, "never", RestoreOptions(via="import", bucket_owner="data"))

@@ -15,10 +15,15 @@ from ddbvault.local_servers import free_port
 
 
 class RecordingProxy:
-    def __init__(self, upstream_url: str):
+    """`requests` holds (method, path, lower-cased headers), `bodies` each request's body.
+    `answer(method, path, headers)` may return (status, body) to answer instead of the upstream
+    (e.g. to play an S3 rule moto does not enforce)."""
+
+    def __init__(self, upstream_url: str, answer=None):
         self.upstream = urlsplit(upstream_url)
         self.port = free_port()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,6 +33,14 @@ class RecordingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 proxy.requests.append((self.command, self.path, headers))
+                proxy.bodies.append(body)
+                own = answer(self.command, self.path, headers) if answer else None
+                if own:
+                    self.send_response(own[0])
+                    self.send_header("Content-Length", str(len(own[1])))
+                    self.end_headers()
+                    self.wfile.write(own[1])
+                    return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
                 conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
                 response = conn.getresponse()

@@ -36,7 +36,8 @@ BACKUP_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:Des
                         "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups")
 RESTORE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:BatchWriteItem",
                          "dynamodb:UpdateTimeToLive", "dynamodb:DescribeTimeToLive",
-                         "dynamodb:TagResource", "dynamodb:UpdateTable", "dynamodb:Scan")
+                         "dynamodb:TagResource", "dynamodb:ListTagsOfResource", "dynamodb:UpdateTable",
+                         "dynamodb:Scan")
 IMPORT_TABLE_ACTIONS = ("dynamodb:ImportTable", "dynamodb:DescribeImport")
 # What DynamoDB's import from S3 documents for its CloudWatch Logs output (/aws-dynamodb/*).
 IMPORT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
