@@ -138,9 +138,6 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     finally:
         run.close()
         checkpoint.close()
-    if run.duplicates:
-        log.warning("the backup repeats %d keys (first at %s); restored %d distinct keys",
-                    run.duplicates, run.first_duplicate, run.keys.count + run.resumed)
     return RestoreResult(table=table, items=run.keys.count + run.resumed,
                          seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
