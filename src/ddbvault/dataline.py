@@ -42,7 +42,9 @@ MAX_DEPTH = 64
 MAX_DIGITS = 38
 MIN_EXPONENT, MAX_EXPONENT = -130, 125  # adjusted exponent of 1E-130 and 9.99...E+125
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_SMALL_INTEGER = re.compile(r"-?\d{1,38}")  # fast path: always within DynamoDB's limits
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?").fullmatch  # fast path, for <= 38 characters
+_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?").fullmatch  # one spelling per value
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?").fullmatch
 _CONTEXT = Context(prec=MAX_DIGITS)  # normalising a <= 38-digit number is then exact
 
 
@@ -96,25 +98,39 @@ def _name(name: str) -> str:
 
 
 def _check_value(value, depth: int) -> None:
+    """Hot path: one branch per descriptor, most common first, no call for scalars."""
     if type(value) is not dict or len(value) != 1:
         raise BadLine("is not an object with exactly one type descriptor")
-    (kind, inner), = value.items()
-    check = _CHECKS.get(kind)
-    if check is None:
+    for kind, inner in value.items():
+        pass
+    if kind == "S":
+        if type(inner) is not str:
+            raise BadLine("S is not a string")
+    elif kind == "N":
+        _number(inner)
+    elif kind == "M":
+        _map(inner, depth)
+    elif kind == "L":
+        _list(inner, depth)
+    elif kind == "B":
+        _binary(inner)
+    elif kind == "BOOL":
+        if type(inner) is not bool:
+            raise BadLine("BOOL is not true or false")
+    elif kind == "NULL":
+        if inner is not True:
+            raise BadLine("NULL is not true")
+    elif kind in _SETS:
+        _set(kind, inner)
+    else:
         raise BadLine(f"has unknown type descriptor {_name(kind)}")
-    check(inner, depth)
 
 
-def _string(value, depth: int) -> None:
-    if type(value) is not str:
-        raise BadLine("S is not a string")
-
-
-def _number(value, depth: int = 0) -> None:
+def _number(value) -> None:
     if type(value) is not str:
         raise BadLine("N is not a string")
-    if _SMALL_INTEGER.fullmatch(value):
-        return
+    if len(value) <= MAX_DIGITS and _PLAIN_NUMBER(value):
+        return  # at most 38 digits and no exponent: within every limit
     if not _NUMBER.fullmatch(value):
         raise BadLine("N is not a number")
     number = Decimal(value)
@@ -126,37 +142,42 @@ def _number(value, depth: int = 0) -> None:
         raise BadLine("N is outside DynamoDB's range (1E-130 to 9.9999999999999999999999999999999999999E+125)")
 
 
-def _binary(value, depth: int = 0) -> bytes:
+def _binary(value) -> None:
     if type(value) is not str:
         raise BadLine("B is not a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadLine("B is not valid base64") from None
+    if not _BASE64(value):
+        raise BadLine("B is not valid base64")
 
 
-def _string_set(value, depth: int) -> None:
-    _set_of(value, "SS", _string, lambda s: s)
+def _string(value) -> None:
+    if type(value) is not str:
+        raise BadLine("S is not a string")
 
 
-def _number_set(value, depth: int) -> None:
-    _set_of(value, "NS", _number, Decimal)
+def _number_identity(members: list[str]):
+    """Members as values: the strings themselves when each is spelled canonically (as DynamoDB
+    returns numbers), else Decimals ("1" and "1.0" are the same member)."""
+    if all(_CANONICAL_NUMBER(m) and m != "-0" for m in members):
+        return members
+    return [Decimal(m) for m in members]
 
 
-def _binary_set(value, depth: int) -> None:
-    _set_of(value, "BS", _binary, lambda b: base64.b64decode(b))
+_SETS = {"SS": (_string, lambda members: members),
+         "NS": (_number, _number_identity),
+         "BS": (_binary, lambda members: [binascii.a2b_base64(m) for m in members])}
 
 
-def _set_of(value, kind: str, check, identity) -> None:
-    """A non-empty list of distinct members; `identity` says when two members are the same."""
+def _set(kind: str, value) -> None:
+    """A non-empty list of valid, distinct members."""
     if type(value) is not list or not value:
         raise BadLine(f"{kind} is not a non-empty list")
+    check, identity = _SETS[kind]
     for member in value:
         try:
-            check(member, 0)
+            check(member)
         except BadLine as exc:
             raise BadLine(f"{kind} has a member that {str(exc).split(' ', 1)[1]}") from None
-    if len({identity(member) for member in value}) != len(value):
+    if len(set(identity(value))) != len(value):
         raise BadLine(f"{kind} has duplicate members")
 
 
@@ -191,20 +212,6 @@ def _nest(exc: BadLine, step: str) -> BadLine:
 def _deeper(depth: int) -> None:
     if depth >= MAX_DEPTH:
         raise BadLine(f"nests deeper than {MAX_DEPTH} levels")
-
-
-def _boolean(value, depth: int) -> None:
-    if type(value) is not bool:
-        raise BadLine("BOOL is not true or false")
-
-
-def _null(value, depth: int) -> None:
-    if value is not True:
-        raise BadLine("NULL is not true")
-
-
-_CHECKS = {"S": _string, "N": _number, "B": _binary, "SS": _string_set, "NS": _number_set,
-           "BS": _binary_set, "M": _map, "L": _list, "BOOL": _boolean, "NULL": _null}
 
 
 def _key_of(item: dict, spec: KeySpec) -> dict:
