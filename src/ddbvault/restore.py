@@ -50,9 +50,8 @@ from .scan_run import Progress
 from .sink import TableSink
 from .table_create import Overrides, create_table_request, key_mismatch
 from .workers import drain
-from .writeplan import estimate_wcu, plan_write_rate
-
 from .write_batch import BatchCutter, Put
+from .writeplan import estimate_wcu, plan_write_rate
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
                             else default_path(table, backup.layout.backup_id),
                             backup.url, table, resume=options.resume)
     run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
-                    cancelled, _key_spec(description, table))
+                    cancelled, _key_spec(description, sink))
     total = backup.manifest.totals["items"]
     try:
         run.run()
@@ -145,10 +144,12 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
                          written=run.written, duplicates=run.duplicates, first_duplicate=run.first_duplicate)
 
 
-def _key_spec(description: dict, table: str) -> KeySpec:
+def _key_spec(description: dict, sink: TableSink) -> KeySpec:
+    """The target table's key, which every line is checked against."""
     key = KeySpec.of(description)
-    if key is None:
-        raise NotFoundError(f"DescribeTable of {table} gives no key schema with attribute types")
+    if key is None:  # DynamoDB always answers both; a broken endpoint might not
+        raise AwsError(f"DescribeTable on {sink.arn} gives no KeySchema with AttributeDefinitions",
+                       action="DescribeTable", resource=sink.arn, code="NoKeySchema")
     return key
 
 
@@ -332,10 +333,14 @@ class _WriteRun:
             try:
                 unprocessed, units = self.sink.batch_write(requests)
             except AwsError as exc:
-                raise self._failure(exc, list(pending.values())) from exc
+                if exc.code == "ValidationException":  # its message may quote item values: dropped
+                    raise _Refused(list(pending.values())) from None
+                if isinstance(exc, RetriesExhaustedError):
+                    raise self._exhausted(f"{exc.code} until retries ran out", exc.code) from exc
+                raise
             units = estimate if units is None else units
             self.bucket.settle(estimate, units)
-            left = {fp: pending[fp] for fp in map(self._fingerprint, unprocessed) if fp in pending}
+            left = self._unprocessed(pending, unprocessed)
             done = len(pending) - len(left)
             with self.lock:
                 self.written += done
@@ -350,18 +355,20 @@ class _WriteRun:
             pending = left
             self.cancelled.wait(policy.delay(stalled))
 
-    def _fingerprint(self, request: dict) -> bytes:
-        item = request["PutRequest"]["Item"]
-        return key_fingerprint({name: item.get(name) for name, _ in self.key.attributes})
-
-    def _failure(self, exc: AwsError, pending: list[Put]) -> Exception:
-        """What a failed BatchWriteItem becomes. DynamoDB's ValidationException message may quote
-        item values (invariant 7), so it is never passed on."""
-        if exc.code == "ValidationException":
-            return _Refused(pending)
-        if isinstance(exc, RetriesExhaustedError):
-            return self._exhausted(f"{exc.code} until retries ran out", exc.code)
-        return exc
+    def _unprocessed(self, pending: dict[bytes, Put], unprocessed: list[dict]) -> dict[bytes, Put]:
+        """The Puts that UnprocessedItems names. An element that is not one of them cannot be
+        matched to what was sent, so nothing of the request could be counted as written."""
+        left = {}
+        for request in unprocessed:
+            try:
+                item = request["PutRequest"]["Item"]
+                fingerprint = key_fingerprint({name: item[name] for name, _ in self.key.attributes})
+                left[fingerprint] = pending[fingerprint]
+            except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError):
+                raise AwsError(f"BatchWriteItem on {self.sink.arn} returned UnprocessedItems that are "
+                               "not items of the request", action="BatchWriteItem", resource=self.sink.arn,
+                               code="UnexpectedResponse") from None
+        return left
 
     def _exhausted(self, what: str, code: str) -> RetriesExhaustedError:
         with self.lock:

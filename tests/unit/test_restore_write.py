@@ -184,3 +184,14 @@ def test_keyset_reports_repeats_within_and_across_calls(tmp_path):
         assert keys.add([b"a", b"b", b"a"]) == [2]
         assert keys.add([b"c", b"b"] + [bytes([i, j]) for i in range(40) for j in range(40)]) == [1]
         assert keys.count == 3 + 1600
+
+
+def test_unprocessed_items_that_were_never_sent_fail_the_run(tmp_path, monkeypatch):
+    class Stranger(FakeSink):
+        def batch_write(self, bodies):
+            super().batch_write(bodies)
+            return [{"PutRequest": {"Item": item(999)}}], 1.0
+
+    run = write_run(tmp_path, monkeypatch, {"data/a.json": lines(item(1))}, Stranger())
+    with pytest.raises(AwsError, match="UnprocessedItems that are not items of the request"):
+        run.run()
