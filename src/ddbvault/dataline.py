@@ -62,12 +62,15 @@ class KeySpec:
     def of(cls, schema: dict | None) -> "KeySpec | None":
         """From a KeySchema + AttributeDefinitions pair (a manifest's schema or DescribeTable's
         Table); None when the schema has no key (a native export's empty schema)."""
-        keys = (schema or {}).get("KeySchema") or []
-        types = {d["AttributeName"]: d["AttributeType"] for d in (schema or {}).get("AttributeDefinitions") or []}
-        if not keys or any(k["AttributeName"] not in types for k in keys):
+        try:
+            keys = (schema or {}).get("KeySchema") or []
+            types = {d["AttributeName"]: d["AttributeType"] for d in (schema or {}).get("AttributeDefinitions") or []}
+            if not keys or any(k["AttributeName"] not in types for k in keys):
+                return None
+            ordered = sorted(keys, key=lambda k: k["KeyType"] != "HASH")
+            return cls(tuple((k["AttributeName"], types[k["AttributeName"]]) for k in ordered))
+        except (KeyError, TypeError, AttributeError):  # a malformed schema: no key to check against
             return None
-        ordered = sorted(keys, key=lambda k: k["KeyType"] != "HASH")
-        return cls(tuple((k["AttributeName"], types[k["AttributeName"]]) for k in ordered))
 
 
 def parse_line(line: bytes, key: KeySpec | None) -> tuple[dict, dict | None]:

@@ -161,3 +161,10 @@ def test_key_fingerprints_compare_keys_by_value():
     assert fp({"id": {"B": "QQ=="}}) == fp({"id": {"B": "QR=="}})  # both are the byte b"A"
     big = "12345678901234567890123456789012345678"
     assert fp({"id": {"N": big}}) != fp({"id": {"N": big[:-1] + "9"}})
+
+
+@pytest.mark.parametrize("schema", [{"KeySchema": "pk"}, {"KeySchema": [{"AttributeName": "pk"}],
+                                     "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]},
+                                    {"KeySchema": [{}], "AttributeDefinitions": [5]}, []])
+def test_a_malformed_schema_gives_no_key_rather_than_a_crash(schema):
+    assert KeySpec.of(schema) is None
