@@ -157,31 +157,35 @@ def _string(value) -> None:
         raise BadLine("S is not a string")
 
 
-def _number_identity(members: list[str]):
-    """Members as values: the strings themselves when each is spelled canonically (as DynamoDB
-    returns numbers), else Decimals ("1" and "1.0" are the same member)."""
-    if all(_CANONICAL_NUMBER(m) and m != "-0" for m in members):
-        return members
-    return [Decimal(m) for m in members]
-
-
-_SETS = {"SS": (_string, lambda members: members),
-         "NS": (_number, _number_identity),
-         "BS": (_binary, lambda members: [binascii.a2b_base64(m) for m in members])}
+_MEMBER_CHECKS = {"SS": _string, "NS": _number, "BS": _binary}
 
 
 def _set(kind: str, value) -> None:
-    """A non-empty list of valid, distinct members."""
+    """A non-empty list of valid, distinct members. NS members are compared by value ("1" and
+    "1.0" are the same member) unless every one is spelled canonically, as DynamoDB returns
+    numbers; BS members by their bytes."""
     if type(value) is not list or not value:
         raise BadLine(f"{kind} is not a non-empty list")
-    check, identity = _SETS[kind]
+    check = _MEMBER_CHECKS[kind]
     for member in value:
         try:
             check(member)
         except BadLine as exc:
             raise BadLine(f"{kind} has a member that {str(exc).split(' ', 1)[1]}") from None
-    if len(set(identity(value))) != len(value):
+    distinct = len(set(value))
+    if distinct == len(value) and kind == "NS" and not all(map(_is_canonical_number, value)):
+        distinct = len(set(map(Decimal, value)))
+    elif distinct == len(value) and kind == "BS":
+        distinct = len(set(map(binascii.a2b_base64, value)))
+    if distinct != len(value):
         raise BadLine(f"{kind} has duplicate members")
+
+
+def _is_canonical_number(text: str) -> bool:
+    return text != "-0" and _CANONICAL_NUMBER(text) is not None
+
+
+_SETS = frozenset(_MEMBER_CHECKS)
 
 
 def _map(value, depth: int) -> None:

@@ -54,7 +54,7 @@ class RefusedKeys:
                                  hint="compare the backup's schema with the target table's (index key "
                                       "types, item size limits) before restoring again")
 
-    def error(self, table: str, total: int) -> IntegrityError:
+    def error(self, table: str, total: int, backup_url: str) -> IntegrityError:
         """The run's failure once it has written everything else."""
         more = ", …" if self.count > len(self.shown) else ""
         return IntegrityError(
@@ -63,7 +63,8 @@ class RefusedKeys:
             f"key); every other item is written. Refused keys: {', '.join(self.shown)}{more}; all "
             f"{self.count:,} are in {self.path}",
             hint=f"fix or remove the offending attributes (or the index), write those items from "
-                 f"the backup, then `ddbvault verify --against-table {table}`; see docs/restore.md")
+                 f"the backup, then `ddbvault verify {backup_url} --against-table {table}`; see "
+                 "docs/restore.md")
 
     def close(self) -> None:
         with self._lock:

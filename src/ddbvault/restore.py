@@ -128,7 +128,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     try:
         run.run()
         if run.refused.count:
-            raise run.refused.error(table, total)
+            raise run.refused.error(table, total, backup.url)
         if run.written + run.collapsed + run.resumed != total:
             raise IntegrityError(f"restore into {table}: wrote {run.written} items, collapsed {run.collapsed} "
                                  f"repeated keys and skipped {run.resumed} already written, but the backup "

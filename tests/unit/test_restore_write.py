@@ -151,9 +151,10 @@ def test_refused_items_are_found_by_halving_and_named_by_key_only(tmp_path, monk
     records = [orjson.loads(r) for r in run.refused.path.read_bytes().splitlines()]
     assert sorted(r["line"] for r in records) == [4, 18]
     assert {r["Key"]["sk"]["N"] for r in records} == {"3", "17"} and SECRET not in run.refused.path.read_text()
-    error = run.refused.error("target", 30)
+    error = run.refused.error("target", 30, "/backups/source/x")
     assert "refused 2 of 30 items" in error.message and str(run.refused.path) in error.message
     assert '{"pk":{"S":"p"},"sk":{"N":"3"}}' in error.message and SECRET not in error.message + error.hint
+    assert "`ddbvault verify /backups/source/x --against-table target`" in error.hint
     assert "ck.refused.jsonl" in str(run.refused.path)
     assert run.checkpoint.done == set()  # the object is not marked done: --resume writes it again
 
