@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import orjson
-
 from .aws.error_translation import translated
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
