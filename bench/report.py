@@ -164,6 +164,9 @@ def render_run(args, summary: dict, results: dict, big_results: dict, checks: li
                          f"from {sources['backup_from']}")
         if sources.get("dump_dir"):
             lines.append(f"dynamodump dump restored: from {sources['dump_from']}")
+        if summary.get("restore_line_cost_us"):
+            from line_cost import render
+            lines.append(render(summary["restore_line_cost_us"]))
     if big_results:
         lines += ["", f"at {args.rss_scale_items:,} items:", render_table(list(big_results.values()))]
     notes = [f"{r.key}: {n}" for r in [*results.values(), *restore_results.values(),

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import contenders as cs
 import dataset
+import line_cost as restore_line_cost
 import peers
 import report
 from measure import machine_busy_s, process_cpu_s, run_measured
@@ -285,9 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         chosen = build_contenders(args, table, servers, ddbvault_missing, dump_missing, sources)
         results = run_contenders(chosen, args.items, args, scratch, servers, phases, "")
         restore_results: dict[str, report.ContenderResult] = {}
+        line_cost = None
         if sources:  # before --rss-scale drops the source table, which the checks read
             restore_results = run_restore(args, wire, table, scratch, servers, sources,
                                           ddbvault_missing, restore_missing, dump_missing, phases)
+            with phases("restore line handling per line (in process)"):
+                line_cost = restore_line_cost.measure(min(args.items, 20_000), payload)
         big_results: dict[str, report.ContenderResult] = {}
         if args.rss_scale:
             dataset.delete_table(wire, table)  # frees dynalite's memory for the big table
@@ -308,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_scale": [r.to_json() for r in big_results.values()],
         "restore_sources": _sources_json(sources),
         "restore": [r.to_json() for r in restore_results.values()],
+        "restore_line_cost_us": line_cost,
         "targets": [t.to_json() for t in checks],
         "restore_targets": [t.to_json() for t in restore_checks],
     }

@@ -189,6 +189,9 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
                             lambda bar: restore_backup(backup_url, table, options, progress=bar))
     for line in result.notes:
         click.echo(f"ddbvault: note: {line}", err=True)
+    if result.duplicates:  # a backup should hold each key once: say so, never hide it
+        click.echo(f"ddbvault: warning: the backup repeats {result.duplicates:,} keys (first at "
+                   f"{result.first_duplicate}); {result.items:,} distinct items are in {table}", err=True)
     if as_json:
         _emit_json(result.to_dict())
     else:

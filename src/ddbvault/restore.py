@@ -14,12 +14,20 @@
    Then the checkpoint's header (the incarnation) is written, and the saved settings the table
    lacks (TTL, tags, stream, ...) are applied on every path (table_settings.py).
 4. Workers take data objects from a queue. Each streams one object, whose sha256 is proven
-   before its first line is yielded (backup_ref.stream_lines spools it), groups lines into
-   BatchWriteItem calls under the shared WCU token bucket (capped by the slowest of the table
-   and its GSIs, writeplan.py), and retries UnprocessedItems with backoff and jitter. Progress
-   goes to the checkpoint, so --resume skips what is already written.
-5. The count of items written (plus those skipped on resume) must equal the manifest's total,
-   or the run fails.
+   before its first line is yielded (backup_ref.stream_lines spools it), checks every line
+   (dataline.py: one `{"Item": ...}` object of valid attribute values, with the table's key; a
+   bad line fails the run naming object and line), cuts BatchWriteItem requests of <= 25 items
+   and <= 16 MB that it serialises itself (write_batch.py), writes them under the shared WCU
+   token bucket (capped by the slowest of the table and its GSIs, writeplan.py), and retries
+   UnprocessedItems with backoff and jitter. Progress goes to the checkpoint, so --resume skips
+   what is already written.
+5. Counts prove the result: every line is written (acknowledged by BatchWriteItem), collapsed
+   into a later line of the same key in its batch, or refused by the table; those plus the
+   lines skipped on resume must equal the manifest's total. Keys written twice are counted
+   (keyset.py), and the reported `items` is the number of distinct keys. Items the table
+   refuses (ValidationException, e.g. a GSI key of the wrong type) are found by splitting the
+   refused request, listed by key in a file (refused_keys.py), and fail the run once
+   everything else is written.
 
 `--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (restore_import.py).
 """
@@ -35,25 +43,26 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import orjson
-
 from .aws.retry import RetryPolicy, RetryStats
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
-from .checkpoint import Checkpoint, check, default_path, incarnation, read_state
-from .errors import IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
+from .checkpoint import Checkpoint, bounded_file_name, check, default_path, incarnation, read_state
+from .dataline import BadLine, KeySpec, encode_put, key_fingerprint, parse_line
+from .errors import AwsError, IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
+from .keyset import KeySet
 from .layout import check_table_name
 from .manifest import DataObject
 from .ratelimit import RateLimiterCancelled, bucket_for
+from .refused_keys import RefusedKeys
 from .scan_run import Progress
-from .sink import TableSink, put_request
+from .sink import TableSink
 from .table_create import Overrides, create_table_request, key_mismatch, target_sse
 from .table_settings import apply_missing
 from .workers import drain
+from .write_batch import BatchCutter, Put
 from .writeplan import estimate_wcu, plan_write_rate
 
 log = logging.getLogger(__name__)
-BATCH = 25  # BatchWriteItem's limit; 25 items of <= 400 KB stay under its 16 MB
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ class RestoreOptions:
 @dataclass
 class RestoreResult:
     table: str
-    items: int
+    items: int  # distinct keys written by this run, plus the items skipped on --resume
     seconds: float
     consumed_wcu: float
     backup: str
@@ -101,6 +110,9 @@ class RestoreResult:
     via: str
     write_rate_wcu: float | None
     notes: list[str] = field(default_factory=list)  # settings left different, encryption chosen
+    written: int = 0  # PutRequests BatchWriteItem acknowledged (a key written twice counts twice)
+    duplicates: int = 0  # lines whose key an earlier line of the backup already had
+    first_duplicate: str | None = None  # "data object URL line N", or None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,21 +141,26 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     checkpoint, description, notes = _prepare(backup, sink, options)
     rate = plan_write_rate(description, options.write_share, options.write_wcu)
     run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
-                    cancelled)
+                    cancelled, _key_spec(description, sink))
     total = backup.manifest.totals["items"]
     try:
         run.run()
-        if run.written + run.resumed != total:
-            raise IntegrityError(f"restore into {table}: wrote {run.written} items and skipped "
-                                 f"{run.resumed} already written, but the backup holds {total}")
+        if run.refused.count:
+            raise run.refused.error(table, total, backup.url)
+        if run.written + run.collapsed + run.resumed != total:
+            raise IntegrityError(f"restore into {table}: wrote {run.written} items, collapsed {run.collapsed} "
+                                 f"repeated keys and skipped {run.resumed} already written, but the backup "
+                                 f"holds {total}")
         checkpoint.complete(total)
     finally:
+        run.close()
         checkpoint.close()
-    return RestoreResult(table=table, items=run.written + run.resumed,
+    return RestoreResult(table=table, items=run.keys.count + run.resumed,
                          seconds=round(time.monotonic() - t0, 3), consumed_wcu=round(run.consumed, 3),
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
                          via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None,
-                         notes=notes)
+                         notes=notes, written=run.written, duplicates=run.duplicates,
+                         first_duplicate=run.first_duplicate)
 
 
 def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> tuple[Checkpoint, dict, list[str]]:
@@ -168,6 +185,15 @@ def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> 
         checkpoint.close()
         raise
     return checkpoint, description, notes
+
+
+def _key_spec(description: dict, sink: TableSink) -> KeySpec:
+    """The target table's key, which every line is checked against."""
+    key = KeySpec.of(description)
+    if key is None:  # DynamoDB always answers both; a broken endpoint might not
+        raise AwsError(f"DescribeTable on {sink.arn} gives no KeySchema with AttributeDefinitions",
+                       action="DescribeTable", resource=sink.arn, code="NoKeySchema")
+    return key
 
 
 def _open(url: str, options: RestoreOptions) -> OpenedBackup:
@@ -228,13 +254,26 @@ class _Cancelled(Exception):
     """A worker noticed the run was cancelled."""
 
 
+class _Refused(Exception):
+    """The table refused a request (ValidationException); `puts` are those not yet written."""
+
+    def __init__(self, puts: list[Put]):
+        super().__init__(f"{len(puts)} items refused")
+        self.puts = puts
+
+
 class _WriteRun:
-    """Shared state of one restore: object queue, token bucket, counters, first error."""
+    """Shared state of one restore: object queue, token bucket, counters, first error.
+
+    Counters (lines of the backup): `written` acknowledged by BatchWriteItem, `collapsed` into a
+    later line of the same key in their batch (never sent), `refused` by the table, `resumed`
+    skipped because an earlier run wrote them. `duplicates` counts lines whose key an earlier
+    line had (collapsed ones included); `keys` holds the distinct keys written."""
 
     def __init__(self, backup: OpenedBackup, sink: TableSink, checkpoint: Checkpoint, bucket,
-                 options: RestoreOptions, progress: Progress, cancelled: threading.Event):
+                 options: RestoreOptions, progress: Progress, cancelled: threading.Event, key: KeySpec):
         self.backup, self.sink, self.checkpoint, self.bucket = backup, sink, checkpoint, bucket
-        self.options, self.progress, self.cancelled = options, progress, cancelled
+        self.options, self.progress, self.cancelled, self.key = options, progress, cancelled, key
         self.todo: queue.SimpleQueue[DataObject] = queue.SimpleQueue()
         self.total = backup.manifest.totals["items"]
         self.resumed = 0
@@ -244,8 +283,12 @@ class _WriteRun:
             else:
                 self.todo.put(obj)
         self.lock = threading.Lock()
-        self.written = 0
+        self.written = self.collapsed = self.duplicates = 0
+        self.first_duplicate: str | None = None
         self.consumed = 0.0
+        self.keys = KeySet()
+        self.refused = RefusedKeys(checkpoint.path.with_name(   # beside the checkpoint, name bounded too
+            bounded_file_name(checkpoint.path.name.removesuffix(".jsonl"), ".refused.jsonl")))
         self.errors: list[BaseException] = []
 
     def run(self) -> None:
@@ -261,56 +304,134 @@ class _WriteRun:
         if self.errors:
             raise self.errors[0]
 
+    def close(self) -> None:
+        self.keys.close()
+        self.refused.close()
+
     def _cancel(self) -> None:
         self.cancelled.set()
         self.bucket.cancel()
 
     def _restore_object(self, obj: DataObject) -> None:
+        where = self.backup.destination.url_of(self.backup.key_of(obj))
         skip = self.checkpoint.lines.get(obj.key, 0)
         with self.lock:
             self.resumed += skip
         self.progress.advance(skip, 0, 0.0)
-        count, batch = 0, []
+        cutter, count, clean = BatchCutter(), 0, True  # clean: nothing refused, progress may be recorded
         for line in stream_lines(self.backup, obj):
             count += 1
             if count <= skip:
                 continue
-            batch.append(put_request(line))
-            if len(batch) == BATCH:
-                self._write(batch)
-                self.checkpoint.written(obj.key, count)
-                batch = []
-        if batch:
-            self._write(batch)
-            self.checkpoint.written(obj.key, count)
+            batch = cutter.add(self._put(line, where, count))
+            if batch:
+                clean = self._write_batch(obj.key, where, batch, count - 1, clean)
+        clean = self._write_batch(obj.key, where, cutter.finish(), count, clean)
+        for line in cutter.collapsed:
+            self._duplicate(where, line, collapsed=True)
         if count != obj.items:
-            raise IntegrityError(f"data object {self.backup.key_of(obj)} holds {count} items, "
-                                 f"the manifest says {obj.items}")
-        self.checkpoint.finished(obj.key)
+            raise IntegrityError(f"data object {where} holds {count} items, the manifest says {obj.items}")
+        if clean:
+            self.checkpoint.finished(obj.key)
 
-    def _write(self, requests: list[bytes]) -> None:
-        """Write one batch; retry its UnprocessedItems with backoff until none are left."""
-        policy = self.options.retry
-        for attempt in range(policy.attempts):
+    def _put(self, line: bytes, where: str, number: int) -> Put:
+        """The checked item of one line, serialised by us. Raises IntegrityError naming the line."""
+        try:
+            item, key = parse_line(line, self.key)
+        except BadLine as exc:
+            raise IntegrityError(f"data object {where}: line {number}: {exc}",
+                                 hint=f"`ddbvault verify {self.backup.url}` lists every bad line; restore "
+                                      "from another backup") from None
+        return Put(encode_put(item), key, key_fingerprint(key), number)
+
+    def _write_batch(self, obj_key: str, where: str, batch: list[Put], through: int, clean: bool) -> bool:
+        """Write `batch` (the object's lines up to `through`); True if the table took all of it."""
+        if not batch:
+            return clean
+        refused = self._send(batch)
+        for put in refused:
+            self.refused.add(where, put)
+        accepted = [put for put in batch if put not in refused] if refused else batch
+        for index in self.keys.add([put.fingerprint for put in accepted]):
+            self._duplicate(where, accepted[index].line)
+        clean = clean and not refused
+        if clean:  # an object with a refused item stays unfinished, so --resume never skips it
+            self.checkpoint.written(obj_key, through)
+        return clean
+
+    def _duplicate(self, where: str, line: int, collapsed: bool = False) -> None:
+        with self.lock:
+            self.duplicates += 1
+            self.collapsed += collapsed
+            if self.first_duplicate is None:
+                self.first_duplicate = f"data object {where} line {line}"
+
+    def _send(self, puts: list[Put]) -> list[Put]:
+        """Write `puts`; returns those the table refused, found by halving a refused request."""
+        try:
+            self._write(puts)
+            return []
+        except _Refused as exc:
+            left = exc.puts
+        if len(left) == 1:
+            return left
+        half = len(left) // 2
+        return self._send(left[:half]) + self._send(left[half:])
+
+    def _write(self, puts: list[Put]) -> None:
+        """One request, then its UnprocessedItems with backoff until none are left. The retry
+        budget counts only attempts that wrote nothing. Raises _Refused, RetriesExhaustedError."""
+        policy, pending, stalled = self.options.retry, {p.fingerprint: p for p in puts}, 0
+        while True:
             if self.cancelled.is_set():
                 raise _Cancelled()
+            requests = [put.body for put in pending.values()]
             estimate = estimate_wcu(requests)
             self.bucket.acquire(estimate)
-            unprocessed, units = self.sink.batch_write(requests)
+            try:
+                unprocessed, units = self.sink.batch_write(requests)
+            except AwsError as exc:
+                if exc.code == "ValidationException":  # its message may quote item values: dropped
+                    raise _Refused(list(pending.values())) from None
+                if isinstance(exc, RetriesExhaustedError):
+                    raise self._exhausted(f"{exc.code} until retries ran out", exc.code) from exc
+                raise
             units = estimate if units is None else units
             self.bucket.settle(estimate, units)
-            done = len(requests) - len(unprocessed)
+            left = self._unprocessed(pending, unprocessed)
+            done = len(pending) - len(left)
             with self.lock:
                 self.written += done
                 self.consumed += units
             self.progress.advance(done, sum(map(len, requests)) * done // len(requests), units)
-            if not unprocessed:
+            if not left:
                 return
-            requests = [orjson.dumps(request) for request in unprocessed]
-            self.cancelled.wait(policy.delay(attempt))
-        raise RetriesExhaustedError(
-            f"BatchWriteItem on {self.sink.arn}: {len(requests)} items still unprocessed after "
-            f"{policy.attempts} attempts; {self.total - self.written - self.resumed} of {self.total} "
-            "items are not written", "the table kept throttling; lower --write-share/--write-wcu, "
-            "then run again with --resume", action="BatchWriteItem", resource=self.sink.arn,
-            code="UnprocessedItems")
+            stalled += done == 0
+            if stalled >= policy.attempts:
+                raise self._exhausted(f"{len(left)} items still unprocessed after {policy.attempts} "
+                                      "attempts that wrote nothing", "UnprocessedItems")
+            pending = left
+            self.cancelled.wait(policy.delay(stalled))
+
+    def _unprocessed(self, pending: dict[bytes, Put], unprocessed: list[dict]) -> dict[bytes, Put]:
+        """The Puts that UnprocessedItems names. An element that is not one of them cannot be
+        matched to what was sent, so nothing of the request could be counted as written."""
+        left = {}
+        for request in unprocessed:
+            try:
+                item = request["PutRequest"]["Item"]
+                fingerprint = key_fingerprint({name: item[name] for name, _ in self.key.attributes})
+                left[fingerprint] = pending[fingerprint]
+            except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError):
+                raise AwsError(f"BatchWriteItem on {self.sink.arn} returned UnprocessedItems that are "
+                               "not items of the request", action="BatchWriteItem", resource=self.sink.arn,
+                               code="UnexpectedResponse") from None
+        return left
+
+    def _exhausted(self, what: str, code: str) -> RetriesExhaustedError:
+        with self.lock:
+            unwritten = self.total - self.written - self.collapsed - self.resumed - self.refused.count
+        return RetriesExhaustedError(
+            f"BatchWriteItem on {self.sink.arn}: {what}; {unwritten:,} of {self.total:,} items are not written",
+            "the table kept throttling; lower --write-share/--write-wcu, then run again with --resume",
+            action="BatchWriteItem", resource=self.sink.arn, code=code)

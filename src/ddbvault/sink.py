@@ -1,8 +1,9 @@
 """Writing a DynamoDB table: create it, wait for it, and BatchWriteItem in raw wire JSON.
 
-BatchWriteItem bodies are assembled from backup lines as bytes, without parsing the items
-(a data line `{"Item":{...}}` becomes `{"PutRequest":{"Item":{...}}}`), and the response keeps
-UnprocessedItems in wire form so they can be sent again as they are (aws/raw_json.py).
+BatchWriteItem bodies are built from PutRequest elements that orjson serialised from checked
+items (dataline.encode_put): never from a backup line's own bytes, so no line can add anything
+to a request but its one item. botocore's walk over every attribute is skipped (aws/raw_json.py),
+and the response keeps UnprocessedItems in wire form.
 """
 
 from __future__ import annotations
@@ -22,14 +23,10 @@ _PLACEHOLDER_ITEM = {"PutRequest": {"Item": {"_": {"NULL": True}}}}
 
 
 def put_requests_body(table: str, requests: list[bytes]) -> bytes:
-    """A BatchWriteItem JSON body from PutRequest elements given as JSON bytes."""
+    """A BatchWriteItem JSON body around PutRequest elements, each a complete JSON value that
+    orjson produced (dataline.encode_put, or orjson.dumps of an UnprocessedItems element)."""
     return b"".join([b'{"RequestItems":{', orjson.dumps(table), b":[", b",".join(requests),
                      b']},"ReturnConsumedCapacity":"TOTAL"}'])
-
-
-def put_request(line: bytes) -> bytes:
-    """A data line `{"Item":{...}}` as a PutRequest element, by concatenation."""
-    return b'{"PutRequest":' + line + b"}"
 
 
 class TableSink(TableClient):
@@ -98,8 +95,10 @@ class TableSink(TableClient):
         return page.get("Count", 0) == 0 and not page.get("LastEvaluatedKey")
 
     def batch_write(self, requests: list[bytes]) -> tuple[list[dict], float | None]:
-        """One BatchWriteItem (<= 25 PutRequests as JSON bytes). Returns the UnprocessedItems'
-        requests (wire form) and the WCU consumed (None if the server did not say)."""
+        """One BatchWriteItem (<= 25 PutRequests as orjson-serialised bytes, see put_requests_body).
+        Returns the UnprocessedItems' requests (wire form) and the WCU consumed (None if the
+        server did not say). Raises AwsError (code ValidationException when the table refuses
+        the request: its message may quote item values, so callers must not print it)."""
         body = put_requests_body(self.table, requests)
 
         def send():

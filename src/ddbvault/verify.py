@@ -4,9 +4,12 @@ Contract:
 - Writes nothing, anywhere.
 - Refuses an incomplete backup (no manifest): open_backup() raises IntegrityError.
 - Checks, without stopping at the first problem: the manifest's totals add up; every data object
-  is present, has the recorded size and sha256, and decodes to the recorded number of items; and
-  no object under `data/` is missing from the manifest (DynamoDB ImportTable would import it).
-  Every problem is one line that names the object (its s3://... URL or path).
+  is present, has the recorded size and sha256, and decodes to the recorded number of items;
+  every line is one valid `{"Item": ...}` object with the table's key (dataline.py, the same
+  check restore makes before it writes); no key appears twice in the backup (keyset.py, on
+  disk); and no object under `data/` is missing from the manifest (DynamoDB ImportTable would
+  import it). Every problem is one line that names the object (its s3://... URL or path) and,
+  for a line, its number; never an attribute value.
 - With `against_table`: the table is described first (a missing table fails before any backup
   read), then scanned once, single segment, within the backup's default read cap (half the
   provisioned RCU; 1000 RCU/s on demand) or `read_rcu`. Items are compared by primary key
@@ -22,12 +25,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import orjson
-
 from .aws.error_translation import translated
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup, open_backup, stream_lines
+from .dataline import BadLine, KeySpec, key_fingerprint, parse_line
 from .errors import AccessDeniedError, IntegrityError, NotFoundError
+from .keyset import KeySet
 from .manifest import DataObject, Manifest
 from .ratelimit import bucket_for
 from .readplan import PageSizer, average_item_bytes, plan_read_rate
@@ -35,6 +38,9 @@ from .source import TableSource
 from .table_diff import TableComparison, TableDiff
 
 __all__ = ["VerifyReport", "verify_backup"]
+
+SHOWN_LINES = 5  # bad or repeated lines named per data object; the rest are counted
+_KEY_CHUNK = 1000  # fingerprints handed to the KeySet at once
 
 
 @dataclass
@@ -95,8 +101,11 @@ def verify_backup(url: str, *, principal: Principal | None = None, against_table
     report.problems += totals_problems(manifest, backup.destination.url_of(backup.layout.manifest_key))
     _check_unlisted(backup, report)
     diff = _table_diff(manifest, against_table, description, max_differences, report)
-    for obj in manifest.objects:
-        _check_object(backup, obj, diff.add_backup_item if diff else None, report)
+    lines = _LineCheck(KeySpec.of(manifest.schema), diff.add_backup_item if diff else None)
+    with lines.keys:
+        for obj in manifest.objects:
+            _check_object(backup, obj, lines, report)
+    lines.summarise(report)
     if diff and report.problems:
         report.problems.append(f"table {against_table} was not compared: the backup has problems")
     elif diff:
@@ -154,39 +163,88 @@ def _key_names(key_schema) -> tuple[str, ...]:
 
 
 def _item_of(line: bytes) -> dict:
-    record = orjson.loads(line)
-    if not isinstance(record, dict) or not isinstance(record.get("Item"), dict):
-        raise ValueError('not an {"Item": ...} data line')
-    return record["Item"]
+    return parse_line(line, None)[0]
 
 
-def _check_object(backup: OpenedBackup, obj: DataObject, on_item: Callable[[dict], None] | None,
-                  report: VerifyReport) -> None:
-    """Stream one object, count its items (handing each to on_item), record any problem."""
+class _LineCheck:
+    """Every line of the backup through dataline.parse_line, and every key through one KeySet.
+    Collects, per object, the first SHOWN_LINES bad and repeated lines, and counts the rest."""
+
+    def __init__(self, key: KeySpec | None, on_item: Callable[[dict], None] | None):
+        self.key, self.on_item = key, on_item
+        self.keys = KeySet()
+        self.repeated = 0
+
+    def object(self, where: str) -> "_ObjectLines":
+        return _ObjectLines(self, where)
+
+    def summarise(self, report: VerifyReport) -> None:
+        if self.repeated:
+            report.problems.append(f"the backup repeats {self.repeated:,} keys: each should be in it once "
+                                   "(restore writes every copy; the last one written wins)")
+
+
+class _ObjectLines:
+    def __init__(self, check: _LineCheck, where: str):
+        self.check, self.where = check, where
+        self.count = self.bad = self.repeated = 0
+        self.problems: list[str] = []
+        self._pending: list[tuple[bytes, int]] = []
+
+    def line(self, line: bytes) -> None:
+        self.count += 1
+        try:
+            item, key = parse_line(line, self.check.key)
+        except BadLine as exc:
+            self.bad += 1
+            if self.bad <= SHOWN_LINES:
+                self.problems.append(f"data object {self.where}: line {self.count}: {exc}")
+            return
+        if self.check.on_item and not self.bad:
+            self.check.on_item(item)
+        if key is not None:
+            self._pending.append((key_fingerprint(key), self.count))
+            if len(self._pending) >= _KEY_CHUNK:
+                self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for index in self.check.keys.add([fp for fp, _ in pending]):
+            self.repeated += 1
+            if self.repeated <= SHOWN_LINES:
+                self.problems.append(f"data object {self.where}: line {pending[index][1]}: repeats the key "
+                                     "of an earlier line of the backup")
+
+    def finish(self) -> list[str]:
+        """The object's problems: bad lines, then repeated keys, each with a count of the rest."""
+        self._flush()
+        self.check.repeated += self.repeated
+        extra = []
+        if self.bad > SHOWN_LINES:
+            extra.append(f"data object {self.where}: {self.bad:,} bad lines in all (first {SHOWN_LINES} shown)")
+        if self.repeated > SHOWN_LINES:
+            extra.append(f"data object {self.where}: {self.repeated:,} lines repeat an earlier key "
+                         f"(first {SHOWN_LINES} shown)")
+        return self.problems + extra
+
+
+def _check_object(backup: OpenedBackup, obj: DataObject, check: _LineCheck, report: VerifyReport) -> None:
+    """Stream one object, check and count its lines, record any problem."""
     where = backup.destination.url_of(backup.key_of(obj))
-    count, bad_line = 0, None
+    lines = check.object(where)
     try:
         for line in _lines(backup, obj, where):
-            if bad_line:
-                continue  # keep reading: the size and sha256 checks run at the end of the stream
-            try:
-                item = _item_of(line)
-                if on_item:
-                    on_item(item)
-                count += 1
-            except ValueError as exc:
-                bad_line = f"data object {where}: line {count + 1}: {exc}"
+            lines.line(line)  # a bad line does not stop the stream: size and sha256 are checked at its end
     except NotFoundError:
         report.problems.append(f"data object {where} is missing")
         return
     except IntegrityError as exc:
         report.problems.append(exc.message)
         return
-    report.items_read += count
-    if bad_line:
-        report.problems.append(bad_line)
-    elif count != obj.items:
-        report.problems.append(f"data object {where} holds {count} items, the manifest says {obj.items}")
+    report.items_read += lines.count
+    report.problems += lines.finish()
+    if lines.count != obj.items:
+        report.problems.append(f"data object {where} holds {lines.count} items, the manifest says {obj.items}")
 
 
 def _lines(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[bytes]:

@@ -63,14 +63,25 @@ def test_stays_under_the_write_cap(dynalite, env):
     assert len(scan_all(ddb, "wcapped")) == ITEMS
 
 
-def test_exhausted_unprocessed_retries_fail_and_say_how_many_are_missing(dynalite, env):
+def test_unprocessed_retries_that_make_progress_do_not_use_up_the_budget(dynalite, env):
+    """Every attempt writes half of what is left: slow, but never stuck, so it must finish even
+    with a budget of 2 attempts (today each attempt counts, and this fails)."""
     patch, ddb, backup = env
     with ThrottleProxy(dynalite.url, unprocessed_every=1) as proxy:
+        result = _restore(proxy, patch, backup, "wslow", write_wcu=100000, workers=1,
+                          retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.002))
+    assert proxy.injected_unprocessed > 0
+    assert result.items == result.written == ITEMS == len(scan_all(ddb, "wslow"))
+
+
+def test_exhausted_throttling_fails_saying_how_many_are_missing_and_what_to_do(dynalite, env):
+    patch, ddb, backup = env
+    with ThrottleProxy(dynalite.url, write_wcu_per_s=0.0001, window_s=36000) as proxy:
         with pytest.raises(RetriesExhaustedError) as info:
             _restore(proxy, patch, backup, "wfail", write_wcu=100000, workers=1,
                      retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
-    message = str(info.value)
-    assert "BatchWriteItem" in message and "still unprocessed" in message
-    assert "items are not written" in message and f"of {ITEMS} items" in message
+    assert proxy.throttled.get("BatchWriteItem", 0) > 0
+    message, hint = info.value.message, info.value.hint
     written = len(scan_all(ddb, "wfail"))
-    assert f"{ITEMS - written} of {ITEMS}" in message
+    assert written < ITEMS and f"{ITEMS - written} of {ITEMS} items are not written" in message
+    assert "--write-share/--write-wcu" in hint and "--resume" in hint and "--read-" not in message + hint
