@@ -85,7 +85,7 @@ def write_run(tmp_path: Path, monkeypatch, objects: dict[str, list[bytes]], sink
               attempts: int = 3, workers: int = 1) -> _WriteRun:
     backup = FakeBackup(objects)
     monkeypatch.setattr(restore_module, "stream_lines", lambda b, obj: iter(b.objects[obj.key]))
-    checkpoint = Checkpoint(tmp_path / "ck.jsonl", backup.url, sink.table, resume=False)
+    checkpoint = Checkpoint(tmp_path / "ck.jsonl", {"backup": backup.url, "table": sink.table})
     options = RestoreOptions(workers=workers, retry=RetryPolicy(attempts=attempts, base_delay=0.0001, max_delay=0.0002))
     return _WriteRun(backup, sink, checkpoint, bucket_for(math.inf), options, Progress(), threading.Event(), KEY)
 
