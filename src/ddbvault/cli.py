@@ -100,6 +100,7 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also when a handler was already installed
 
 
 @cli.command()
@@ -469,8 +470,9 @@ def _unexpected(exc: Exception) -> None:
     at -vv. Only system errors' messages are shown: others could quote data (invariant 7)."""
     detail = f": {str(exc)[:200]}" if isinstance(exc, (OSError, RuntimeError, MemoryError)) else ""
     click.echo(f"ddbvault: error: unexpected {type(exc).__name__}{detail}", err=True)
-    if logging.getLogger().isEnabledFor(logging.DEBUG):
-        traceback.print_exception(exc, file=sys.stderr)
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # where it happened, not the message again
+        click.echo("Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__))
+                   + f"{type(exc).__name__}{detail}", err=True)
         click.echo("Try: report this with the traceback above (it holds no item values)", err=True)
     else:
         click.echo("Try: run again with -vv to see where it happened, and report it", err=True)

@@ -5,7 +5,7 @@ data objects. One place for the start/join/cancel rules (the coordinator pattern
 - The first failure (any exception not in `quiet`) is recorded and cancels the run, so the
   other workers stop at their next check and clean up (abort uploads, keep checkpoints).
   Every failure keeps its own class: the caller raises the first, the cause; the others are
-  logged (class and, for ddbvault's own errors, message), never dropped silently.
+  logged at INFO, shown with -v (class and, for ddbvault's own errors, message).
 - A failure of the main thread while starting workers (e.g. RuntimeError "can't start new
   thread") is a failure like any other: recorded, the run cancelled, started workers joined.
 - Only an interruption of the main thread (Ctrl-C, SIGTERM as KeyboardInterrupt, SystemExit)
@@ -79,7 +79,7 @@ def _log_others(name: str, errors: list[BaseException]) -> None:
     are not ddbvault's own could quote data, so only their class is logged."""
     for exc in errors[1:]:
         detail = f": {exc.message}" if isinstance(exc, DdbvaultError) else ""
-        log.warning("%s: another worker failed too: %s%s", name, type(exc).__name__, detail)
+        log.info("%s: another worker failed too: %s%s", name, type(exc).__name__, detail)
 
 
 def _wait_all(events: list[threading.Event]) -> None:
