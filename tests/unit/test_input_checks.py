@@ -146,3 +146,17 @@ def test_a_good_config_still_loads(tmp_path):
     config = load_config(_config(tmp_path, JOB % "" + "scheduler: {timezone: Europe/Paris}\n"
                                  "defaults: {dest_role: '%s', external_id: acme-prod, region: eu-west-1}" % ROLE))
     assert config.scheduler.timezone == "Europe/Paris" and config.defaults.external_id == "acme-prod"
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"external_id": "acme-prod"}, "without a role"),
+    ({"role_arn": ROLE, "external_id": "a b"}, "external id"),
+    ({"region": "not a region"}, "region"),
+])
+def test_sns_notification_principals_get_the_same_checks(extra, needle):
+    from pydantic import ValidationError
+
+    from ddbvault.notify.config import SnsConfig
+
+    with pytest.raises(ValidationError, match=needle):
+        SnsConfig(type="sns", topic_arn="arn:aws:sns:us-east-1:123456789012:alerts", **extra)
