@@ -74,9 +74,12 @@ class TableSource(TableClient):
             if response is None:
                 return None
             tags.extend(response.get("Tags", []))
-            token = response.get("NextToken")
+            previous, token = token, response.get("NextToken")
             if not token:
                 return tags
+            if token == previous:  # the same page again: the listing would never end
+                raise malformed_response(action="ListTagsOfResource", resource=self.arn,
+                                         reason="the same NextToken was returned twice")
 
     def scan_page(self, segment: int, total: int, start_key: dict | None, limit: int | None,
                   consistent: bool) -> ScanPage:

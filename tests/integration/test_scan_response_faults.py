@@ -1,6 +1,7 @@
-"""Scan responses that cannot be used: a body that is not JSON, a LastEvaluatedKey that does not
-advance. Each is one AwsError naming the table and segment (exit 5), never a crash or an endless
-loop. A small rewriting proxy sits in front of moto_server's DynamoDB; everything else is real."""
+"""DynamoDB responses that cannot be used: a Scan body that is not JSON, a LastEvaluatedKey that
+does not advance, a NextToken returned twice. Each is one AwsError naming the table (and segment),
+exit 5, never a crash or an endless loop. A small rewriting proxy sits in front of moto_server's
+DynamoDB; everything else is real."""
 
 from __future__ import annotations
 
@@ -24,22 +25,26 @@ pytestmark = pytest.mark.integration
 
 
 class ScanRewriter:
-    """Forwards every request to `upstream`; rewrites the body of successful Scan responses with
-    `rewrite(request_json, response_json) -> bytes`. Drops x-amz-crc32 (the body changed)."""
+    """Forwards every request to `upstream`; rewrites the body of successful `operation` responses
+    with `rewrite(request_json, response_json) -> bytes`. Drops x-amz-crc32 (the body changed)."""
 
-    def __init__(self, upstream: str, rewrite):
+    def __init__(self, upstream: str, rewrite, operation: str = "Scan"):
         target = urlsplit(upstream)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                forwarded = body
+                if operation != "Scan":  # upstream never issued our fake token: ask for page 1 again
+                    forwarded = json.dumps({k: v for k, v in json.loads(body).items() if k != "NextToken"}).encode()
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                conn.request("POST", self.path, body, {k: v for k, v in self.headers.items()
-                                                       if k.lower() not in ("host", "accept-encoding")})
+                conn.request("POST", self.path, forwarded, {k: v for k, v in self.headers.items()
+                                                            if k.lower() not in ("host", "accept-encoding",
+                                                                                 "content-length")})
                 response = conn.getresponse()
                 data = response.read()
-                if response.status == 200 and self.headers.get("X-Amz-Target", "").endswith(".Scan"):
+                if response.status == 200 and self.headers.get("X-Amz-Target", "").endswith("." + operation):
                     data = outer.rewrite(json.loads(body), json.loads(data))
                 self.send_response(response.status)
                 for name, value in response.getheaders():
@@ -76,6 +81,10 @@ def never_advances(request: dict, response: dict) -> bytes:
     return json.dumps(response).encode()
 
 
+def same_token(request: dict, response: dict) -> bytes:
+    return json.dumps({**response, "NextToken": "page-2"}).encode()
+
+
 def not_json(request: dict, response: dict) -> bytes:
     return b'{"Items": [{"pk": {"S": "a\\ud800"}}], "Count": 1'
 
@@ -102,3 +111,12 @@ def test_an_unusable_scan_page_fails_naming_table_and_segment(table, aws_env, tm
     assert proc.returncode == ExitCode.AWS_ERROR and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("ddbvault: error: Scan on ") and "\nTry: " in proc.stderr
     assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_a_tag_listing_that_repeats_its_token_fails(table, aws_env, tmp_path, monkeypatch):
+    with ScanRewriter(aws_env, same_token, "ListTagsOfResource") as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        with pytest.raises(AwsError, match="the same NextToken was returned twice") as err:
+            backup_table(table, str(tmp_path), BackupOptions(read_rcu=100000))
+    assert err.value.action == "ListTagsOfResource" and "faulty-scan" in err.value.resource
+    assert not list(tmp_path.rglob("*"))
