@@ -25,7 +25,7 @@ from .backup import BackupOptions, backup_table
 from .codec import COMPRESSIONS
 from .errors import DdbvaultError
 from .exit_codes import ExitCode
-from .stores.base import DEFAULT_ACL, SSE_CHOICES
+from .stores.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
@@ -72,6 +72,7 @@ class _Rate(click.ParamType):
 
 
 _SHARE, _CAP = _Rate(most=1), _Rate()
+_ACLS = click.Choice([*CANNED_ACLS, "none"], case_sensitive=False)
 
 
 def _emit_json(payload: dict) -> None:
@@ -122,7 +123,7 @@ def cli(verbose: int) -> None:
               help="Stored size at which a data object rolls over.")
 @click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
               help="S3 multipart part size; memory per worker.")
-@click.option("--acl", default=DEFAULT_ACL, show_default=True,
+@click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS,
               help="Canned ACL on every object; 'none' sends no ACL.")
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's].")
 @click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms.")
@@ -266,7 +267,7 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 @click.option("--dest-role", metavar="ARN", help="Role assumed to write the bucket.")
 @click.option("--external-id", help="External id for --dest-role.")
 @click.option("--owner-role", metavar="ARN", help="A role of the bucket owner: proves it can read the probe.")
-@click.option("--acl", default=DEFAULT_ACL, show_default=True, help="Canned ACL the backup uses; 'none' for none.")
+@click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS, help="Canned ACL the backup uses; 'none' for none.")
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="SSE the backup uses.")
 @click.option("--kms-key-id", help="KMS key for --sse aws:kms.")
 @click.option("--profile", help="AWS profile for the base credentials.")

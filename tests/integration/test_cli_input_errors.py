@@ -84,6 +84,7 @@ def test_a_destination_that_is_not_a_known_url_is_refused_and_nothing_written(ta
     (["--object-size", "9" * 400], "--object-size"),
     (["--part-size", "0"], "--part-size"),
     (["--workers", "0"], "--workers"),
+    (["--acl", "bucket-owner-full-controll"], "--acl"),
 ])
 def test_bad_backup_options_are_usage_errors(table, aws_env, tmp_path, args, needle):
     proc = run_cli("backup", table, "--to", str(tmp_path / "b"), *args)

@@ -125,6 +125,7 @@ JOB = "jobs: [{name: j, table: orders, interval_seconds: 60, destination: /tmp/b
     ("defaults: {read_rcu: .inf}", "defaults.read_rcu"),
     ("defaults: {read_rcu: .nan}", "defaults.read_rcu"),
     ("defaults: {read_share: 0}", "defaults.read_share"),
+    ("defaults: {acl: public-reed}", "defaults.acl"),
     ("defaults: {destination: 's3:/bk1/prod'}", "defaults.destination"),
     ("defaults: {destination: 'S3://bk1/prod'}", "defaults.destination"),
     ("defaults: {destination: 'gs://bk1/prod'}", "defaults.destination"),
@@ -146,6 +147,19 @@ def test_a_good_config_still_loads(tmp_path):
     config = load_config(_config(tmp_path, JOB % "" + "scheduler: {timezone: Europe/Paris}\n"
                                  "defaults: {dest_role: '%s', external_id: acme-prod, region: eu-west-1}" % ROLE))
     assert config.scheduler.timezone == "Europe/Paris" and config.defaults.external_id == "acme-prod"
+
+
+@pytest.mark.parametrize("acl,ok", [("bucket-owner-full-control", True), (None, True), ("private", True),
+                                    ("public-reed", False), ("", False)])
+def test_backup_options_accept_only_canned_acls(acl, ok):
+    from ddbvault import BackupOptions
+
+    options = BackupOptions(acl=acl)
+    if ok:
+        options.validate()
+    else:
+        with pytest.raises(UsageError, match="canned ACL"):
+            options.validate()
 
 
 @pytest.mark.parametrize("extra,needle", [

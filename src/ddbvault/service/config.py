@@ -40,6 +40,15 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_acl(value: str) -> str:
+    """A canned ACL, or `none` (send no ACL header)."""
+    from ..stores.base import CANNED_ACLS
+
+    if value != "none" and value not in CANNED_ACLS:
+        raise UsageError(f"{value!r} is not an S3 canned ACL; use one of {', '.join(CANNED_ACLS)}, or none")
+    return value
+
+
 def _checked(check: Callable[[str], object]) -> AfterValidator:
     """A pydantic validator from one of the library's own checks (the same rule as the CLI's):
     its UsageError becomes the field's error; the value is kept as written."""
@@ -72,7 +81,7 @@ class JobOptions(_Strict):
     compression: Literal["gzip", "zstd", "none"] | None = None
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
-    acl: str | None = None
+    acl: Annotated[str | None, _checked(check_acl)] = None
     storage_class: str | None = None
     region: Annotated[str | None, _checked(check_region)] = None
     verify_after: bool | None = None
