@@ -141,6 +141,8 @@ def parse_destination(text: str) -> Destination:
 
     if not text or not text.strip():
         raise UsageError("empty destination", hint=DESTINATION_HINT)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise UsageError(f"destination {text!r} contains a control character", hint=DESTINATION_HINT)
     scheme = _SCHEME.match(text)
     if scheme is None:
         return Destination("local", os.path.abspath(text))

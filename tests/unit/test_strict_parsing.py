@@ -39,6 +39,8 @@ ID = "20261127T081900Z-3f9a1c"
     "backup:2026",              # anything shaped like scheme:...
     "",
     "   ",
+    "/tmp/with\x00nul",
+    "/tmp/new\nline",
 ])
 def test_destinations_that_look_like_urls_are_refused(text):
     with pytest.raises(UsageError) as err:
