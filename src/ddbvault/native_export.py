@@ -28,6 +28,7 @@ from .manifest import DataObject, Manifest
 from .stores import open_store
 
 MARK = "/AWSDynamoDB/"
+DAMAGED = "the export's files are damaged or not DynamoDB's; export the table again"
 
 
 def is_native_export(url: str) -> bool:
@@ -64,11 +65,12 @@ def _summary(store, layout: BackupLayout, url: str) -> dict:
     try:
         summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json"))
     except NotFoundError:
-        raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete") from None
+        raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete",
+                             hint="wait for the export to complete, or use a completed export") from None
     except orjson.JSONDecodeError as exc:
-        raise IntegrityError(f"{where} is not valid JSON: {exc}") from None
+        raise IntegrityError(f"{where} is not valid JSON: {exc}", hint=DAMAGED) from None
     if not isinstance(summary, dict):
-        raise IntegrityError(f"{where} is not a JSON object")
+        raise IntegrityError(f"{where} is not a JSON object", hint=DAMAGED)
     export_type = summary.get("exportType") or "FULL_EXPORT"
     if export_type != "FULL_EXPORT":
         raise UsageError(f"export {url} is an {export_type} (exportType in manifest-summary.json): it holds "
@@ -82,9 +84,13 @@ def _summary(store, layout: BackupLayout, url: str) -> dict:
 def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[DataObject], dict[str, str]]:
     files_key = summary.get("manifestFilesS3Key") or f"{layout.root}/manifest-files.json"
     if not isinstance(files_key, str):
-        raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key is not a string")
+        raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key is not a string",
+                             hint=DAMAGED)
     if not files_key.startswith(layout.root):  # some exports give keys without the prefix
         files_key = f"{layout.root}/{files_key.split('/', 2)[-1]}"
+    if any(part in ("", ".", "..") for part in files_key[len(layout.root) + 1:].split("/")):
+        raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
+                             f"{files_key[:200]!r} leaves the export", hint=DAMAGED)
     objects, md5 = [], {}
     for number, line in enumerate(store.get(files_key).splitlines(), 1):
         if line.strip():
@@ -104,5 +110,5 @@ def _file_entry(line: bytes, layout: BackupLayout, where: str) -> tuple[DataObje
         relative = key[len(layout.root) + 1:] if key.startswith(layout.root + "/") else key.split(f"{layout.backup_id}/", 1)[-1]
         check_object_key(relative)
     except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
-        raise IntegrityError(f"{where} is malformed: {type(exc).__name__}: {exc}") from None
+        raise IntegrityError(f"{where} is malformed: {type(exc).__name__}: {exc}", hint=DAMAGED) from None
     return DataObject(relative, items, -1, ""), checksum

@@ -205,23 +205,53 @@ def test_fields_a_later_minor_version_adds_are_accepted(backup_url):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_an_incremental_native_export_is_refused_before_any_write(table, aws_env, s3, ddb):
-    root = "nightly/AWSDynamoDB/01764460900000-abcdef12"
-    records = [{"Metadata": {"WriteTimestampMicros": {"N": "1"}}, "Keys": {"pk": {"S": "a"}},
-                "NewImage": {"pk": {"S": "a"}}}]
-    data = gzip.compress(json.dumps(records[0]).encode() + b"\n")
+def _write_export(s3, root: str, *, summary: dict | None = None, files: list | None = None) -> str:
+    """A native export in DynamoDB's documented shape, one data file, with parts overridden."""
+    record = {"Item": {"pk": {"S": "a"}}}
+    data = gzip.compress(json.dumps(record).encode() + b"\n")
     key = f"{root}/data/0000000000-abcdefgh.json.gz"
     s3.put_object(Bucket="inputs-bk", Key=key, Body=data)
-    s3.put_object(Bucket="inputs-bk", Key=f"{root}/manifest-files.json", Body=json.dumps(
-        {"itemCount": 1, "md5Checksum": base64.b64encode(hashlib.md5(data).digest()).decode(),
-         "dataFileS3Key": key}))
-    s3.put_object(Bucket="inputs-bk", Key=f"{root}/manifest-summary.json", Body=json.dumps(
-        {"itemCount": 1, "outputFormat": "DYNAMODB_JSON", "exportType": "INCREMENTAL_EXPORT",
-         "manifestFilesS3Key": f"{root}/manifest-files.json"}))
+    entry = {"itemCount": 1, "md5Checksum": base64.b64encode(hashlib.md5(data).digest()).decode(),
+             "dataFileS3Key": key}
+    lines = [json.dumps(line) if isinstance(line, dict) else line for line in (files or [entry])]
+    s3.put_object(Bucket="inputs-bk", Key=f"{root}/manifest-files.json", Body="\n".join(lines).encode())
+    body = {"itemCount": 1, "outputFormat": "DYNAMODB_JSON", "exportType": "FULL_EXPORT",
+            "manifestFilesS3Key": f"{root}/manifest-files.json", **(summary or {})}
+    s3.put_object(Bucket="inputs-bk", Key=f"{root}/manifest-summary.json",
+                  Body=body if isinstance(body, bytes) else json.dumps(body).encode())
+    return f"s3://inputs-bk/{root}"
+
+
+def test_an_incremental_native_export_is_refused_before_any_write(table, aws_env, s3, ddb):
+    url = _write_export(s3, "nightly/AWSDynamoDB/01764460900000-abcdef12",
+                        summary={"exportType": "INCREMENTAL_EXPORT", "outputView": "NEW_AND_OLD_IMAGES"})
     create_table(ddb, "inputs-incr")
-    proc = run_cli("restore", f"s3://inputs-bk/{root}", "--table", "inputs-incr", "--no-create")
+    proc = run_cli("restore", url, "--table", "inputs-incr", "--no-create")
     assert_one_clear_line(proc, ExitCode.USAGE, "INCREMENTAL_EXPORT")
     assert ddb.scan(TableName="inputs-incr")["Count"] == 0
+
+
+@pytest.fixture(scope="module")
+def export_target(table, ddb):
+    create_table(ddb, "inputs-export")
+    return "inputs-export"
+
+
+@pytest.mark.parametrize("files", [
+    ['{"itemCount": 1, "md5Checksum": "x"'],                                          # not JSON
+    [{"itemCount": "1", "md5Checksum": "x", "dataFileS3Key": "r/data/a.json.gz"}],  # count as a string
+    [{"itemCount": -1, "md5Checksum": "x", "dataFileS3Key": "r/data/a.json.gz"}],
+    [{"itemCount": 1, "md5Checksum": "x"}],                                           # no key
+    [{"itemCount": 1, "md5Checksum": "x", "dataFileS3Key": "/etc/hostname"}],
+    [{"itemCount": 1, "md5Checksum": "x", "dataFileS3Key": "../../elsewhere/data/a.json.gz"}],
+    ["[1, 2]"],
+])
+def test_malformed_native_export_manifests_are_integrity_errors(export_target, aws_env, s3, ddb, files):
+    root = f"bad/AWSDynamoDB/0176446090{len(str(files)):04d}-abcdef12"
+    url = _write_export(s3, root, files=files)
+    proc = run_cli("restore", url, "--table", "inputs-export", "--no-create")
+    assert_one_clear_line(proc, ExitCode.INTEGRITY, "manifest-files.json line 1 is malformed")
+    assert ddb.scan(TableName="inputs-export")["Count"] == 0
 
 
 @pytest.mark.parametrize("yaml_text,needle", [
