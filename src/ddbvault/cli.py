@@ -460,6 +460,9 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
 
 def _usage_error(exc: click.ClickException) -> None:
     """click's own errors (bad options, missing arguments) in our shape: one line, a hint, exit 2."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        exc.show()  # `ddbvault` alone: the help text is the answer, not an error line
+        sys.exit(int(ExitCode.USAGE))
     command = getattr(getattr(exc, "ctx", None), "command_path", None) or "ddbvault"
     click.echo(f"ddbvault: error: {exc.format_message()}", err=True)
     click.echo(f"Try: {command} --help", err=True)
