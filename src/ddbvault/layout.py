@@ -22,7 +22,7 @@ from .errors import UsageError
 
 MANIFEST_NAME = "manifest.json"
 DATA_DIR = "data"
-_BACKUP_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}", re.ASCII)
 # DynamoDB table names: 3-255 of [a-zA-Z0-9_.-].
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -41,7 +41,7 @@ def new_backup_id(now: datetime | None = None, suffix: str | None = None) -> str
 
 def is_backup_id(text: str) -> bool:
     """True for `YYYYMMDDTHHMMSSZ-xxxxxx` whose time is a real date and time (UTC)."""
-    if not _BACKUP_ID.match(text):
+    if not _BACKUP_ID.fullmatch(text):
         return False
     try:
         datetime.strptime(text[:16], _ID_TIME)
@@ -69,7 +69,7 @@ def check_object_key(key: object) -> str:
 
 
 def check_table_name(name: str) -> str:
-    if not _TABLE_NAME.match(name):
+    if not _TABLE_NAME.fullmatch(name):
         raise UsageError(f"invalid table name {name!r}: DynamoDB table names are 3-255 characters "
                          "of letters, digits, '_', '-' and '.'",
                          hint="pass the table's name (not its ARN) as TABLE")
@@ -166,7 +166,7 @@ def _scheme_hint(scheme: str, rest: str) -> str:
 
 def _s3_destination(text: str, rest: str) -> Destination:
     bucket, _, prefix = rest.partition("/")
-    if not _BUCKET.match(bucket):
+    if not _BUCKET.fullmatch(bucket):
         raise UsageError(f"invalid S3 bucket name {bucket!r} in {text!r}",
                          hint="use s3://BUCKET/optional/prefix with a valid bucket name")
     prefix = prefix.rstrip("/")

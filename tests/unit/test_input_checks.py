@@ -27,6 +27,7 @@ ROLE = "arn:aws:iam::123456789012:role/ddbvault-writer"
     "not-an-arn", "arn:aws:s3:::bucket", "arn:aws:iam::123456789012:user/alice",
     "arn:aws:iam::12345:role/x", "arn:aws:iam::123456789012:role/", "arn:aws:sts::123456789012:role/x",
     "arn:aws:iam::123456789012:role/has space", " arn:aws:iam::123456789012:role/x", "",
+    ROLE + "\n", "arn:aws:iam::123456789012:role/rölé",
 ])
 def test_a_role_that_is_not_an_iam_role_arn_is_a_usage_error(role):
     with pytest.raises(UsageError, match="not an IAM role ARN") as err:
@@ -40,7 +41,7 @@ def test_role_arns_of_every_partition(role):
     assert Principal(role_arn=role).role_arn == role
 
 
-@pytest.mark.parametrize("external_id", ["x", "has space", "semi;colon", "x" * 1225, "tab\t"])
+@pytest.mark.parametrize("external_id", ["x", "has space", "semi;colon", "x" * 1225, "tab\t", "acme\n", "ácme"])
 def test_an_external_id_sts_would_refuse_is_a_usage_error(external_id):
     with pytest.raises(UsageError, match="external id"):
         Principal(role_arn=ROLE, external_id=external_id)
@@ -52,7 +53,7 @@ def test_an_external_id_without_a_role_is_refused_not_ignored():
     assert "ddbvault-dest" in err.value.message and err.value.hint
 
 
-@pytest.mark.parametrize("region", ["not a region", "us_east_1", "-us-east-1", "", "a" * 70])
+@pytest.mark.parametrize("region", ["not a region", "us_east_1", "-us-east-1", "", "a" * 70, "us-east-1\n"])
 def test_a_malformed_region_is_a_usage_error(region):
     with pytest.raises(UsageError, match="region"):
         Principal(region=region)

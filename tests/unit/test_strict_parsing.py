@@ -26,6 +26,7 @@ ID = "20261127T081900Z-3f9a1c"
     "s3://Bad_Bucket/x",        # invalid bucket name
     "s3://bucket//x",           # empty prefix part
     "s3://bucket/a/../b",       # '..' in the prefix
+    "s3://bucket\n/x",          # a bucket name with a trailing newline
     "s3://bucket/./b",          # '.' in the prefix
     "gs://bucket/x",            # another cloud's scheme
     "ftp://host/x",
@@ -103,6 +104,8 @@ def test_backup_url_forms():
     ("20261127T081900Z-ABCDEF", False),
     ("20261127T081900Z-3f9a1", False),
     ("20261127T081900-3f9a1c", False),
+    ("20261127T081900Z-3f9a1c\n", False),  # a trailing newline
+    ("٢٠٢٦١١٢٧T081900Z-3f9a1c", False),     # digits, but not ASCII ones
 ])
 def test_backup_ids_must_be_real_times(text, ok):
     assert is_backup_id(text) is ok
@@ -139,3 +142,11 @@ def test_object_keys_that_escape_the_backup_are_refused(key):
 @pytest.mark.parametrize("key", ["data/000000-0000.json.gz", "data/x.gz", "data/sub/part-1.json"])
 def test_object_keys_under_data(key):
     assert check_object_key(key) == key
+
+
+@pytest.mark.parametrize("name", ["orders\n", "or", "orders/x", "ördérs", "a" * 256, ""])
+def test_table_names_are_checked_whole(name):
+    from ddbvault.layout import check_table_name
+
+    with pytest.raises(UsageError, match="table name"):
+        check_table_name(name)

@@ -33,15 +33,15 @@ BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 3}
 
 # What STS AssumeRole accepts (RoleArn 20-2048 characters; ExternalId 2-1224 of [\w+=,.@:/-]),
 # narrowed to roles: a user or bucket ARN can never be assumed.
-ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,2000}$")
-EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,2000}", re.ASCII)
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 # botocore's own rule for region names (InvalidRegionError otherwise).
 REGION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 
 
 def check_role_arn(value: str) -> str:
     """`value` if it is an IAM role ARN; raises UsageError otherwise."""
-    if not ROLE_ARN.match(value):
+    if not ROLE_ARN.fullmatch(value):
         raise UsageError(f"{value[:80]!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
                          hint="pass the ARN of the role to assume, e.g. arn:aws:iam::123456789012:role/ddbvault-writer")
     return value
@@ -49,14 +49,14 @@ def check_role_arn(value: str) -> str:
 
 def check_external_id(value: str) -> str:
     """`value` if STS accepts it as an external id (2-1224 of letters, digits, _+=,.@:/-)."""
-    if not EXTERNAL_ID.match(value):
+    if not EXTERNAL_ID.fullmatch(value):
         raise UsageError("the external id is not one STS accepts: 2 to 1224 letters, digits or _+=,.@:/-",
                          hint="pass the external id the role's trust policy requires (sts:ExternalId)")
     return value
 
 
 def check_region(value: str) -> str:
-    if not REGION.match(value):
+    if not REGION.fullmatch(value):
         raise UsageError(f"{value[:80]!r} is not an AWS region name", hint="use a region such as us-east-1")
     return value
 
