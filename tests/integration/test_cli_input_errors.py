@@ -292,3 +292,23 @@ def test_a_thread_that_cannot_start_is_reported_as_itself_not_as_an_interruption
     with pytest.raises(RuntimeError, match="can't start new thread"):
         backup_table(table, str(tmp_path), BackupOptions(segments=4, workers=2, read_rcu=100000))
     assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_the_status_page_renders_with_a_malformed_manifest_in_the_destination(backup_url, table):
+    import urllib.request
+
+    from ddbvault.service import Service, load_config
+
+    dest = Path(backup_url).parent.parent
+    _tamper(backup_url, lambda m: m["objects"][0].update(items="3"))
+    config = dest.parent / "svc.yaml"
+    config.write_text(f"jobs: [{{name: j, table: {table}, interval_seconds: 86400, destination: '{dest}'}}]\n"
+                      "http: {host: 127.0.0.1, port: 0}\n")
+    service = Service(load_config(config))
+    service.start()
+    try:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{service.http.port}/", timeout=30)
+        html = page.read().decode()
+    finally:
+        service.stop()
+    assert page.status == 200 and "invalid" in html and Path(backup_url).name in html
