@@ -31,7 +31,7 @@ from .scan_run import Progress, ScanRun, run_workers
 from .schema import table_schema
 from .source import TableSource
 from .stores import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
-from .stores.base import SSE_CHOICES
+from .stores.base import CANNED_ACLS, SSE_CHOICES
 from .stores.s3_limits import plan_part_size
 
 __all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table"]
@@ -68,6 +68,9 @@ class BackupOptions:
             raise UsageError(f"--sse must be one of {', '.join(SSE_CHOICES)}, got {self.sse!r}")
         if self.kms_key_id and self.sse != "aws:kms":
             raise UsageError("--kms-key-id needs --sse aws:kms")
+        if self.acl is not None and self.acl not in CANNED_ACLS:
+            raise UsageError(f"--acl {self.acl!r} is not an S3 canned ACL",
+                             hint=f"use one of {', '.join(CANNED_ACLS)}, or none")
         try:
             Compressor(self.compression, self.compression_level)
         except ValueError as exc:

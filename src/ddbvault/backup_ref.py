@@ -1,7 +1,9 @@
 """Opening an existing backup by its URL: `DEST/<table>/<backup-id>`, as `backup --json` prints.
 
-`open_backup()` returns the store, the layout and the manifest. A backup without a manifest is
-incomplete, and is refused unless the caller asks for it explicitly (`allow_incomplete`).
+`open_backup()` returns the store, the layout and the manifest, checked on load (manifest.py):
+nothing is acted on before the whole manifest is known to be well formed. A URL under which no
+object exists at all is "not found" (NotFoundError, exit 3); data without a manifest is an
+incomplete backup, refused (IntegrityError) unless the caller asks for it (`allow_incomplete`).
 `stream_lines()` streams one data object, checking its size and sha256 against the manifest, and
 names the object when they differ. For restore it proves the checksum before yielding a line
 (through an on-disk spool; see its docstring and docs/restore.md).
@@ -19,7 +21,7 @@ from typing import Iterator
 from .aws.session import Principal, make_session
 from .codec import Decompressor, compression_of_key, split_lines
 from .errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
-from .layout import BackupLayout, Destination, is_backup_id, parse_destination
+from .layout import BackupLayout, Destination, check_table_name, is_backup_id, parse_destination
 from .manifest import DataObject, Manifest
 from .stores import ObjectStore, open_store
 
@@ -51,7 +53,7 @@ def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
         raise UsageError(f"{url!r} is not a backup URL",
                          hint="pass DEST/TABLE/BACKUP_ID, as `ddbvault backup --json` prints it "
                               "in `url`, or as `ddbvault list DEST` shows it")
-    table, backup_id = parts[-2], parts[-1]
+    table, backup_id = check_table_name(parts[-2]), parts[-1]
     base = parse_destination("/".join(parts[:-2]))
     if base.kind == "local":  # the directory above <table> is the store root
         return Destination("local", base.location), BackupLayout("", table, backup_id)
@@ -60,18 +62,33 @@ def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
 
 def open_backup(url: str, principal: Principal | None = None, *,
                 allow_incomplete: bool = False) -> OpenedBackup:
+    """The backup at `url`, its manifest parsed and checked. Raises UsageError (not a backup
+    URL), NotFoundError (nothing there: no such bucket, directory or backup), IntegrityError
+    (no manifest, or one that is malformed) or AwsError. S3 calls: GetObject on the manifest,
+    and ListObjectsV2 (one page) under the backup only when the manifest is missing."""
     destination, layout = parse_backup_url(url)
     session = make_session(principal or Principal()) if destination.kind == "s3" else None
     store = open_store(destination, session)
     try:
         manifest = Manifest.from_json(store.get(layout.manifest_key), where=destination.url_of(layout.manifest_key))
-    except NotFoundError:
-        if not allow_incomplete:
-            raise IntegrityError(f"backup {destination.url_of(layout.root)} is incomplete: it has no "
-                                 "manifest, so its data may be partial",
-                                 hint="use a complete backup (`ddbvault list` shows status)") from None
+    except NotFoundError as exc:
+        if getattr(exc, "code", "") == "NoSuchBucket":
+            raise
+        _refuse_missing_manifest(store, destination, layout, allow_incomplete)
         manifest = None
     return OpenedBackup(store, destination, layout, manifest)
+
+
+def _refuse_missing_manifest(store: ObjectStore, destination: Destination, layout: BackupLayout,
+                             allow_incomplete: bool) -> None:
+    """No manifest: "not found" if nothing at all is under the backup's root, else incomplete."""
+    url = destination.url_of(layout.root)
+    if next(iter(store.list_keys(layout.root + "/")), None) is None:
+        raise NotFoundError(f"no backup at {url}: nothing is stored under it",
+                            hint=f"check the URL; `ddbvault list {destination.url}` shows the backups there")
+    if not allow_incomplete:
+        raise IntegrityError(f"backup {url} is incomplete: it has no manifest, so its data may be partial",
+                             hint="use a complete backup (`ddbvault list` shows status)")
 
 
 def stream_lines(backup: OpenedBackup, obj: DataObject, *, verify_first: bool = True) -> Iterator[bytes]:

@@ -1,16 +1,20 @@
 """The `ddbvault` command: a thin shell over the library API.
 
 Results go to stdout (one JSON object with --json), progress and logs to stderr. Errors print
-one line naming what failed and a "Try: ..." hint, and exit with the code from exit_codes.py.
+one line naming what failed and a "Try: ..." hint, and exit with the code from exit_codes.py:
+ddbvault's own errors with their class's code, click's usage errors with 2, and anything
+unexpected with 1, as one line naming the exception's class (its traceback only at -vv).
 This is the only module that exits the process.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import signal
 import sys
+import traceback
 
 import click
 import orjson
@@ -21,7 +25,7 @@ from .backup import BackupOptions, backup_table
 from .codec import COMPRESSIONS
 from .errors import DdbvaultError
 from .exit_codes import ExitCode
-from .stores.base import DEFAULT_ACL, SSE_CHOICES
+from .stores.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
 from .table_create import SSE_CHOICES as TABLE_SSE_CHOICES
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
@@ -30,11 +34,15 @@ _UNITS = {None: 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
 
 
 def parse_size(text: str) -> int:
+    """Bytes from `256MiB`, `1GiB`, `1.5GB` or `1048576`; at least 1 and finite."""
     match = _SIZE.match(text)
     if not match:
         raise click.BadParameter(f"{text!r} is not a size; use e.g. 256MiB, 1GiB or 1048576")
     number, unit = match.groups()
-    return int(float(number) * _UNITS[unit.lower() if unit else None])
+    size = float(number) * _UNITS[unit.lower() if unit else None]
+    if not math.isfinite(size) or size < 1 or size > 2 ** 63:
+        raise click.BadParameter(f"{text!r} is not a usable size; use e.g. 256MiB, 1GiB or 1048576")
+    return int(size)
 
 
 class _Size(click.ParamType):
@@ -42,6 +50,30 @@ class _Size(click.ParamType):
 
     def convert(self, value, param, ctx):
         return value if isinstance(value, int) else parse_size(value)
+
+
+class _Rate(click.ParamType):
+    """A finite number > 0 (and <= `most`): capacity rates and shares. `inf` and `nan` are refused:
+    they would silently switch a cap off."""
+
+    name = "NUMBER"
+
+    def __init__(self, most: float | None = None):
+        self.most = most
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0 or (self.most is not None and number > self.most):
+            bound = f"0 < x <= {self.most:g}" if self.most is not None else "a finite number > 0"
+            self.fail(f"{value!r} is not {bound}", param, ctx)
+        return number
+
+
+_SHARE, _CAP = _Rate(most=1), _Rate()
+_ACLS = click.Choice([*CANNED_ACLS, "none"], case_sensitive=False)
 
 
 def _emit_json(payload: dict) -> None:
@@ -70,6 +102,7 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also when a handler was already installed
 
 
 @cli.command()
@@ -80,9 +113,9 @@ def cli(verbose: int) -> None:
               "[default: ~1 per GiB of table, at least --workers].")
 @click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Threads scanning segments at once.")
-@click.option("--read-share", type=click.FloatRange(0, 1, min_open=True),
+@click.option("--read-share", type=_SHARE,
               help="Share of the table's provisioned RCU to use [default: 0.5].")
-@click.option("--read-rcu", type=click.FloatRange(0, min_open=True),
+@click.option("--read-rcu", type=_CAP,
               help="Absolute read cap in RCU/s (on-demand tables default to 1000).")
 @click.option("--consistent-read", is_flag=True, help="Strongly consistent Scan (twice the RCU).")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), default="gzip", show_default=True)
@@ -91,7 +124,7 @@ def cli(verbose: int) -> None:
               help="Stored size at which a data object rolls over.")
 @click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
               help="S3 multipart part size; memory per worker.")
-@click.option("--acl", default=DEFAULT_ACL, show_default=True,
+@click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS,
               help="Canned ACL on every object; 'none' sends no ACL.")
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's].")
 @click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms.")
@@ -143,9 +176,9 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
               "every GSI (PROVISIONED).")
 @click.option("--wcu", type=click.IntRange(1), help="Override the saved write capacity of the table and "
               "every GSI (PROVISIONED).")
-@click.option("--write-share", type=click.FloatRange(0, 1, min_open=True),
+@click.option("--write-share", type=_SHARE,
               help="Share of the provisioned WCU of the slowest of the table and its GSIs to use [default: 0.5].")
-@click.option("--write-wcu", type=click.FloatRange(0, min_open=True),
+@click.option("--write-wcu", type=_CAP,
               help="Absolute write cap in WCU/s (on-demand tables default to 1000).")
 @click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Data objects restored at once.")
@@ -251,7 +284,7 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 @click.option("--dest-role", metavar="ARN", help="Role assumed to write the bucket.")
 @click.option("--external-id", help="External id for --dest-role.")
 @click.option("--owner-role", metavar="ARN", help="A role of the bucket owner: proves it can read the probe.")
-@click.option("--acl", default=DEFAULT_ACL, show_default=True, help="Canned ACL the backup uses; 'none' for none.")
+@click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS, help="Canned ACL the backup uses; 'none' for none.")
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="SSE the backup uses.")
 @click.option("--kms-key-id", help="KMS key for --sse aws:kms.")
 @click.option("--profile", help="AWS profile for the base credentials.")
@@ -327,7 +360,7 @@ def demo(items: int, as_json: bool) -> None:
 @click.option("--against-table", metavar="NAME", help="Also compare every item with this live table, by key.")
 @click.option("--max-differences", type=click.IntRange(0), default=10, show_default=True,
               help="Differences reported one by one (with --against-table).")
-@click.option("--read-rcu", type=click.FloatRange(0, min_open=True),
+@click.option("--read-rcu", type=_CAP,
               help="Read cap for --against-table in RCU/s [default: as for backup].")
 @click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup.")
 @click.option("--source-external-id", "--external-id", "source_external_id",
@@ -442,6 +475,31 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
         click.echo(str(Path(out_dir) / name))
 
 
+def _usage_error(exc: click.ClickException) -> None:
+    """click's own errors (bad options, missing arguments) in our shape: one line, a hint, exit 2."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        exc.show()  # `ddbvault` alone: the help text is the answer, not an error line
+        sys.exit(int(ExitCode.USAGE))
+    command = getattr(getattr(exc, "ctx", None), "command_path", None) or "ddbvault"
+    click.echo(f"ddbvault: error: {exc.format_message()}", err=True)
+    click.echo(f"Try: {command} --help", err=True)
+    sys.exit(int(ExitCode.USAGE))
+
+
+def _unexpected(exc: Exception) -> None:
+    """An exception ddbvault does not classify (a bug): one line and exit 1; the traceback only
+    at -vv. Only system errors' messages are shown: others could quote data (invariant 7)."""
+    detail = f": {str(exc)[:200]}" if isinstance(exc, (OSError, RuntimeError, MemoryError)) else ""
+    click.echo(f"ddbvault: error: unexpected {type(exc).__name__}{detail}", err=True)
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # where it happened, not the message again
+        click.echo("Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__))
+                   + f"{type(exc).__name__}{detail}", err=True)
+        click.echo("Try: report this with the traceback above (it holds no item values)", err=True)
+    else:
+        click.echo("Try: run again with -vv to see where it happened, and report it", err=True)
+    sys.exit(int(ExitCode.FAILURE))
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
@@ -449,8 +507,7 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(int(ExitCode.USAGE))
+        _usage_error(exc)
     except click.exceptions.Abort:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -459,6 +516,8 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 1
+        _unexpected(exc)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
-from .errors import AccessDeniedError, DdbvaultError, NotFoundError
+from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
 from .layout import join, parse_destination
 from .stores import WriteOptions
 from .stores.s3 import S3Store
@@ -102,7 +102,8 @@ def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> D
     """All checks for backing up `table` to `dest`; never raises for a failed check."""
     doc = _Doctor(table, dest, options or DoctorOptions())
     if doc.destination.kind != "s3":
-        raise DdbvaultError("doctor checks S3 destinations", "a local directory needs no permissions")
+        raise UsageError(f"doctor checks S3 destinations, not the local directory {doc.destination.location}",
+                         "pass --to s3://BUCKET/PREFIX; a local directory needs no AWS permissions")
     source = doc.check("source credentials", lambda: make_session(doc.options.source),
                        permission="sts:AssumeRole" if doc.options.source.role_arn else None, grant=ASSUME)
     if source:

@@ -7,7 +7,9 @@ Contract:
 - A backup is `<prefix>/<table>/<backup-id>/...` with a well-formed backup id; other keys are
   ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
   crashed, killed or running backup; never restorable by default), or `invalid` (a manifest
-  that does not parse or has an unknown format version; `error` says why).
+  that manifest.py rejects: not JSON, an unknown major version, a mistyped field, an object key
+  outside the backup; `error` says why). One invalid manifest never hides the other backups.
+- A backup id must be a real UTC time (layout.is_backup_id): `20261399T999999Z-abcdef` is not one.
 - Writes that were begun and never finished (`store.list_partial`: a killed local backup's
   `.partial-*` files, open S3 multipart uploads) are named in `partial`, relative to the
   backup; a backup that left only those is listed too, as incomplete.

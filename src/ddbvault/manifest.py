@@ -1,19 +1,30 @@
 """The manifest: the one object that makes a backup complete (backup format version 1).
 
 Written last, created only if absent, never modified. Readers accept format major version 1
-and any minor version (minor versions only add fields); anything else is refused.
+and any minor version (minor versions only add fields, which readers ignore); anything else is
+refused.
+
+Reading is strict (`Manifest.from_json`): every field this version knows has its exact JSON type
+(`"items": "5"` is not a count), counts are never negative, sha256 is 64 lowercase hex digits,
+object keys are unique and stay under the backup's `data/` (layout.check_object_key), and
+`totals.items` is the sum of the objects' items. Anything else raises one IntegrityError that
+names the manifest and the field, before any caller acts on the manifest.
 
 Pure: builds and checks dicts and bytes; the store writes and reads them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .codec import compression_of_key
 from .errors import IntegrityError
+from .layout import check_object_key, is_backup_id
 
 FORMAT_NAME = "ddbvault-backup"
 FORMAT_VERSION = "1.0"
@@ -60,21 +71,93 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes, where: str = "manifest") -> "Manifest":
+        """Parse and check a stored manifest (see the module docstring). Raises IntegrityError."""
         try:
             body = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise IntegrityError(f"{where} is not valid JSON: {exc}") from exc
+            raise IntegrityError(f"{where} is not valid JSON: {exc}", hint=UNTRUSTED_HINT) from exc
         check_version(body, where)
         try:
-            objects = [DataObject(**o) for o in body["objects"]]
-            fields = {k: body[k] for k in ("tool_version", "backup_id", "source", "schema", "options",
-                                           "started_at", "finished_at", "consumed_capacity", "totals")}
-        except (KeyError, TypeError) as exc:
-            raise IntegrityError(f"{where} is missing or has a malformed field: {exc}") from exc
-        manifest = cls(objects=objects, **fields)
-        if sum(o.items for o in objects) != manifest.totals.get("items"):
-            raise IntegrityError(f"{where}: object item counts do not add up to totals.items")
-        return manifest
+            doc = _Document.model_validate(body)
+        except ValidationError as exc:
+            raise IntegrityError(f"{where} is invalid: " + "; ".join(_describe(e) for e in exc.errors()[:5]),
+                                 hint=UNTRUSTED_HINT) from None
+        objects = [DataObject(o.key, o.items, o.bytes, o.sha256) for o in doc.objects]
+        if sum(o.items for o in objects) != doc.totals.items:
+            raise IntegrityError(f"{where}: object item counts do not add up to totals.items",
+                                 hint=UNTRUSTED_HINT)
+        return cls(tool_version=doc.tool_version, backup_id=doc.backup_id, source=doc.source,
+                   schema=doc.table_schema, options=doc.options, started_at=doc.started_at,
+                   finished_at=doc.finished_at, objects=objects, consumed_capacity=doc.consumed_capacity,
+                   totals=doc.totals.model_dump())
+
+
+UNTRUSTED_HINT = "restore from another backup; this one cannot be trusted"
+
+
+def _object_key(key: str) -> str:
+    try:
+        check_object_key(key)
+        compression_of_key(key)
+    except ValueError as exc:
+        raise ValueError(f"{key[:200]!r}: {exc}") from None
+    return key
+
+
+def _backup_id(text: str) -> str:
+    if not is_backup_id(text):
+        raise ValueError(f"{text[:40]!r} is not a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)")
+    return text
+
+
+class _Stored(BaseModel):
+    """What this version knows of a stored JSON object. Exact JSON types (strict); fields a later
+    minor version adds are ignored (extra="ignore")."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+
+
+class _Object(_Stored):
+    key: Annotated[str, AfterValidator(_object_key)]
+    items: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Totals(_Stored):
+    items: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    objects: int = Field(ge=0)
+
+
+class _Document(_Stored):
+    tool_version: str
+    backup_id: Annotated[str, AfterValidator(_backup_id)]
+    source: dict[str, Any]
+    table_schema: dict[str, Any] = Field(alias="schema")
+    options: dict[str, Any]
+    started_at: str
+    finished_at: str
+    totals: _Totals
+    consumed_capacity: dict[str, Any]
+    objects: list[_Object]
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> "_Document":
+        seen: set[str] = set()
+        for obj in self.objects:
+            if obj.key in seen:
+                raise ValueError(f"objects: {obj.key!r} is listed twice")
+            seen.add(obj.key)
+        return self
+
+
+def _describe(error: dict) -> str:
+    """`objects.0.items: Input should be a valid integer`: the field's path and what was wrong,
+    never the offending value (it could be anything)."""
+    where = ".".join(str(part) for part in error["loc"])
+    message = re.sub(r" or instance of \w+$", "", error["msg"].removeprefix("Value error, "))
+    return f"{where}: {message}" if where else message
 
 
 def check_version(body: Any, where: str) -> None:

@@ -9,6 +9,11 @@ The data lines are the same as ours, so restore.py writes them the same way. The
 each object is checked against its MD5, not a sha256; and an export holds no table schema, so
 the target table must already exist (--no-create). A missing manifest-summary.json means the
 export is not complete, and it is refused.
+
+Only a FULL_EXPORT holds items. An INCREMENTAL_EXPORT holds change records
+(`{"Metadata", "Keys", "NewImage", "OldImage"}`), which restore cannot apply: it is refused
+(UsageError) before any table is touched, by manifest-summary.json's `exportType`. Both manifest
+files are parsed strictly: anything malformed is one IntegrityError naming the file.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import orjson
 from .aws.session import Principal, make_session
 from .backup_ref import OpenedBackup
 from .errors import IntegrityError, NotFoundError, UsageError
-from .layout import BackupLayout, Destination, parse_destination
+from .layout import BackupLayout, Destination, check_object_key, parse_destination
 from .manifest import DataObject, Manifest
 from .stores import open_store
 
 MARK = "/AWSDynamoDB/"
+DAMAGED = "the export's files are damaged or not DynamoDB's; export the table again"
 
 
 def is_native_export(url: str) -> bool:
@@ -40,12 +46,7 @@ def open_native_export(url: str, principal: Principal | None = None) -> OpenedBa
     layout = BackupLayout(destination.prefix, "AWSDynamoDB", export_id)
     session = make_session(principal or Principal()) if destination.kind == "s3" else None
     store = open_store(store_root, session)
-    try:
-        summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json"))
-    except NotFoundError:
-        raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete") from None
-    if summary.get("outputFormat", "DYNAMODB_JSON") != "DYNAMODB_JSON":
-        raise UsageError(f"export {url} is in {summary['outputFormat']} format; ddbvault restores DYNAMODB_JSON exports")
+    summary = _summary(store, layout, url)
     objects, md5 = _data_objects(store, layout, summary)
     manifest = Manifest(tool_version="", backup_id=export_id,
                         source={"table_arn": summary.get("tableArn"), "export_arn": summary.get("exportArn")},
@@ -58,17 +59,56 @@ def open_native_export(url: str, principal: Principal | None = None) -> OpenedBa
     return OpenedBackup(store, store_root, layout, manifest, md5_of=md5)
 
 
+def _summary(store, layout: BackupLayout, url: str) -> dict:
+    """manifest-summary.json, refused unless it describes a complete FULL_EXPORT in DYNAMODB_JSON."""
+    where = store.url_of(f"{layout.root}/manifest-summary.json")
+    try:
+        summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json"))
+    except NotFoundError:
+        raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete",
+                             hint="wait for the export to complete, or use a completed export") from None
+    except orjson.JSONDecodeError as exc:
+        raise IntegrityError(f"{where} is not valid JSON: {exc}", hint=DAMAGED) from None
+    if not isinstance(summary, dict):
+        raise IntegrityError(f"{where} is not a JSON object", hint=DAMAGED)
+    export_type = summary.get("exportType") or "FULL_EXPORT"
+    if export_type != "FULL_EXPORT":
+        raise UsageError(f"export {url} is an {export_type} (exportType in manifest-summary.json): it holds "
+                         "change records, not items, and ddbvault cannot apply them",
+                         hint="restore a FULL_EXPORT (or a ddbvault backup) instead")
+    if summary.get("outputFormat", "DYNAMODB_JSON") != "DYNAMODB_JSON":
+        raise UsageError(f"export {url} is in {summary['outputFormat']} format; ddbvault restores DYNAMODB_JSON exports")
+    return summary
+
+
 def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[DataObject], dict[str, str]]:
     files_key = summary.get("manifestFilesS3Key") or f"{layout.root}/manifest-files.json"
+    if not isinstance(files_key, str):
+        raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key is not a string",
+                             hint=DAMAGED)
     if not files_key.startswith(layout.root):  # some exports give keys without the prefix
         files_key = f"{layout.root}/{files_key.split('/', 2)[-1]}"
+    if any(part in ("", ".", "..") for part in files_key[len(layout.root) + 1:].split("/")):
+        raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
+                             f"{files_key[:200]!r} leaves the export", hint=DAMAGED)
     objects, md5 = [], {}
-    for line in store.get(files_key).splitlines():
-        if not line.strip():
-            continue
-        entry = orjson.loads(line)
-        key = entry["dataFileS3Key"]
-        relative = key[len(layout.root) + 1:] if key.startswith(layout.root + "/") else key.split(f"{layout.backup_id}/", 1)[-1]
-        objects.append(DataObject(relative, int(entry["itemCount"]), -1, ""))
-        md5[relative] = entry["md5Checksum"]
+    for number, line in enumerate(store.get(files_key).splitlines(), 1):
+        if line.strip():
+            obj, checksum = _file_entry(line, layout, f"{store.url_of(files_key)} line {number}")
+            objects.append(obj)
+            md5[obj.key] = checksum
     return objects, md5
+
+
+def _file_entry(line: bytes, layout: BackupLayout, where: str) -> tuple[DataObject, str]:
+    """One manifest-files.json line as a DataObject (size and sha256 unknown) and its MD5."""
+    try:
+        entry = orjson.loads(line)
+        key, items, checksum = entry["dataFileS3Key"], entry["itemCount"], entry["md5Checksum"]
+        if not (isinstance(key, str) and isinstance(checksum, str)) or type(items) is not int or items < 0:
+            raise TypeError("dataFileS3Key/md5Checksum must be strings, itemCount a count")
+        relative = key[len(layout.root) + 1:] if key.startswith(layout.root + "/") else key.split(f"{layout.backup_id}/", 1)[-1]
+        check_object_key(relative)
+    except (ValueError, KeyError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+        raise IntegrityError(f"{where} is malformed: {type(exc).__name__}: {exc}", hint=DAMAGED) from None
+    return DataObject(relative, items, -1, ""), checksum

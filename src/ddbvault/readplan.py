@@ -49,8 +49,8 @@ def plan_rate(table: dict, share: float | None, absolute: float | None, kind: Ca
     in the module docstring, which are the same for both with RCU and WCU swapped."""
     flag = f"--{kind.option}-{kind.unit.lower()}"
     if absolute is not None:
-        if not absolute > 0:
-            raise UsageError(f"{flag} must be > 0, got {absolute}", hint=f"e.g. {flag} 500")
+        if not (math.isfinite(absolute) and absolute > 0):  # inf would switch the cap off
+            raise UsageError(f"{flag} must be a finite number > 0, got {absolute}", hint=f"e.g. {flag} 500")
         return CapacityRate(float(absolute), f"{flag} {absolute:g}")
     share = 0.5 if share is None else share
     if not 0 < share <= 1:

@@ -7,7 +7,8 @@ For big tables ImportTable is faster and consumes no write capacity. It has limi
   A backup whose table had LSIs is refused, unless --skip-lsi accepts restoring without them.
 What ImportTable does not set is applied once the import completes (table_settings.py): TTL
 (UpdateTimeToLive), tags (TagResource), and the stream, table class and deletion protection
-(UpdateTable).
+(UpdateTable). DescribeImport is polled every POLL_S seconds for at most IMPORT_TIMEOUT_S; past
+that the restore fails (AwsError, code ImportTimeout) naming the import, which may still complete.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .table_create import import_table_creation
 from .table_settings import apply_missing
 
 POLL_S = 1.0
+IMPORT_TIMEOUT_S = 24 * 3600.0  # DynamoDB imports run at roughly 1 TB per several hours
 
 
 def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float):
@@ -55,7 +57,8 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
                          resumed_items=0, via="import", write_rate_wcu=None, notes=notes)
 
 
-def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None) -> dict:
+def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None = None, *,
+            clock=time.monotonic, sleep=time.sleep) -> dict:
     source = {"S3Bucket": backup.destination.location, "S3KeyPrefix": backup.layout.data_prefix}
     owner = bucket_owner(backup, sink, options)
     if owner:
@@ -66,6 +69,7 @@ def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None) ->
         TableCreationParameters=import_table_creation(backup.manifest.schema, sink.table, options.overrides, sse))
     started = sink.call("ImportTable", lambda: sink.client.import_table(**request))
     arn = started["ImportTableDescription"]["ImportArn"]
+    deadline = clock() + IMPORT_TIMEOUT_S
     while True:
         description = sink.call("DescribeImport", lambda: sink.client.describe_import(ImportArn=arn),
                                 resource=arn)["ImportTableDescription"]
@@ -77,7 +81,13 @@ def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None) ->
                            f"{description.get('FailureCode', '')} {description.get('FailureMessage', '')}".strip(),
                            "check that the target account can read the bucket (s3:GetObject, s3:ListBucket)",
                            action="ImportTable", resource=arn, code=description.get("FailureCode") or status)
-        time.sleep(POLL_S)
+        if clock() >= deadline:
+            raise AwsError(f"ImportTable {arn} into {sink.table} is still {status} after "
+                           f"{IMPORT_TIMEOUT_S:g} s; stopped waiting (the import itself goes on)",
+                           f"watch it with `aws dynamodb describe-import --import-arn {arn}`; once it is "
+                           "COMPLETED, check the table with `ddbvault verify --against-table`",
+                           action="DescribeImport", resource=arn, code="ImportTimeout")
+        sleep(POLL_S)
 
 
 def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:

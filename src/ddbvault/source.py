@@ -3,6 +3,10 @@
 The hot path keeps Scan responses in DynamoDB's wire JSON (aws/raw_json.py): botocore would
 otherwise walk every attribute of every item through its shape model, which costs about four
 times the CPU of the HTTP request itself. The raw body is parsed with orjson instead.
+
+A Scan page that cannot be used is an AwsError naming the table and segment, never a crash or a
+loop: a body that is not a JSON object, or a LastEvaluatedKey equal to the ExclusiveStartKey the
+page was asked for (the scan would never advance).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 from botocore.exceptions import ClientError
 
+from .aws.error_translation import malformed_response
 from .aws.raw_json import RAW_BODY, keep_raw_responses
 from .codec import key_for_client
 from .ratelimit import RateLimiterCancelled
@@ -69,9 +74,12 @@ class TableSource(TableClient):
             if response is None:
                 return None
             tags.extend(response.get("Tags", []))
-            token = response.get("NextToken")
+            previous, token = token, response.get("NextToken")
             if not token:
                 return tags
+            if token == previous:  # the same page again: the listing would never end
+                raise malformed_response(action="ListTagsOfResource", resource=self.arn,
+                                         reason="the same NextToken was returned twice")
 
     def scan_page(self, segment: int, total: int, start_key: dict | None, limit: int | None,
                   consistent: bool) -> ScanPage:
@@ -83,9 +91,25 @@ class TableSource(TableClient):
             args["Limit"] = limit
         response = self.call("Scan", lambda: self.client.scan(**args))
         raw = response[RAW_BODY]
-        body = orjson.loads(raw)
-        consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
-        return ScanPage(body.get("Items", []), body.get("LastEvaluatedKey"), consumed, len(raw))
+        page = self._parse_page(raw, f"segment {segment} of {total}")
+        if page.last_key is not None and page.last_key == start_key:
+            raise malformed_response(action="Scan", resource=self.arn, reason=(
+                f"segment {segment} of {total} returned its ExclusiveStartKey as LastEvaluatedKey, "
+                "so the scan would never advance"))
+        return page
+
+    def _parse_page(self, raw: bytes, segment: str) -> ScanPage:
+        """The page in a Scan response body; AwsError if it is not a Scan response."""
+        try:
+            body = orjson.loads(raw)
+            items, last_key = body.get("Items", []), body.get("LastEvaluatedKey")
+            consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
+            if not (isinstance(items, list) and isinstance(last_key, (dict, type(None)))):
+                raise TypeError("Items is not a list or LastEvaluatedKey is not an object")
+        except (ValueError, TypeError, AttributeError) as exc:  # orjson.JSONDecodeError is a ValueError
+            raise malformed_response(action="Scan", resource=self.arn,
+                                     reason=f"{segment}: {type(exc).__name__}: {str(exc)[:120]}") from None
+        return ScanPage(items, last_key, consumed, len(raw))
 
     def read_page(self, segment: int, total: int, start_key: dict | None, sizer: PageSizer,
                   bucket, consistent: bool) -> ScanPage:

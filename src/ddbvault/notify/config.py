@@ -148,6 +148,17 @@ class SnsConfig(_Base):
             raise ValueError("expected arn:aws:iam::<account>:role/<name>")
         return value
 
+    @model_validator(mode="after")
+    def _principal(self) -> "SnsConfig":
+        # The same checks as every Principal (aws/session.py), on load rather than at first publish.
+        from ..aws.session import Principal
+        try:
+            Principal(region=self.region, role_arn=self.role_arn, external_id=self.external_id,
+                      session_name="ddbvault-notify")
+        except UsageError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
     @property
     def effective_region(self) -> str:
         return self.region or _TOPIC_ARN.match(self.topic_arn).group(1)

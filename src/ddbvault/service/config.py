@@ -15,16 +15,51 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
+from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
 from ..layout import check_table_name, parse_destination
 from ..notify.config import NotificationConfig
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def check_timezone(value: str) -> str:
+    """`value` if it is an IANA time zone name; raises UsageError otherwise."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown timezone {value!r}; use an IANA name like Europe/Paris") from None
+    return value
+
+
+def check_acl(value: str) -> str:
+    """A canned ACL, or `none` (send no ACL header)."""
+    from ..stores.base import CANNED_ACLS
+
+    if value != "none" and value not in CANNED_ACLS:
+        raise UsageError(f"{value!r} is not an S3 canned ACL; use one of {', '.join(CANNED_ACLS)}, or none")
+    return value
+
+
+def _checked(check: Callable[[str], object]) -> AfterValidator:
+    """A pydantic validator from one of the library's own checks (the same rule as the CLI's):
+    its UsageError becomes the field's error; the value is kept as written."""
+    def validate(value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check(value)
+            except UsageError as exc:
+                raise ValueError(exc.message) from None
+        return value
+    return AfterValidator(validate)
 
 
 class _Strict(BaseModel):
@@ -34,51 +69,31 @@ class _Strict(BaseModel):
 class JobOptions(_Strict):
     """What a job (or `defaults`) may set. None means "not set here"."""
 
-    destination: str | None = None
-    timezone: str | None = None
-    source_role: str | None = None
-    dest_role: str | None = None
-    external_id: str | None = None
-    read_share: float | None = Field(None, gt=0, le=1)
-    read_rcu: float | None = Field(None, gt=0)
+    destination: Annotated[str | None, _checked(parse_destination)] = None
+    timezone: Annotated[str | None, _checked(check_timezone)] = None
+    source_role: Annotated[str | None, _checked(check_role_arn)] = None
+    dest_role: Annotated[str | None, _checked(check_role_arn)] = None
+    external_id: Annotated[str | None, _checked(check_external_id)] = None
+    read_share: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    read_rcu: float | None = Field(None, gt=0, allow_inf_nan=False)
     segments: int | None = Field(None, ge=1)
     workers: int | None = Field(None, ge=1, le=256)
     compression: Literal["gzip", "zstd", "none"] | None = None
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
-    acl: str | None = None
+    acl: Annotated[str | None, _checked(check_acl)] = None
     storage_class: str | None = None
-    region: str | None = None
+    region: Annotated[str | None, _checked(check_region)] = None
     verify_after: bool | None = None
     notifications: list[NotificationConfig] | None = None
 
-    @field_validator("destination")
-    @classmethod
-    def _destination(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_destination(value)
-            except UsageError as exc:
-                raise ValueError(exc.message) from None
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str | None) -> str | None:
-        if value is not None:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown timezone {value!r}; use an IANA name like Europe/Paris") from None
-        return value
 
 
 class JobConfig(JobOptions):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     table: str
     cron: str | None = None
-    interval_seconds: float | None = Field(None, gt=0)
+    interval_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @field_validator("table")
     @classmethod
@@ -116,8 +131,8 @@ class SchedulerConfig(_Strict):
     misfire_grace_time_s: int = Field(300, ge=1)
     coalesce: bool = True
     jitter_s: int = Field(0, ge=0)
-    shutdown_grace_s: float = Field(60, ge=0)  # how long running backups may finish on SIGTERM
-    timezone: str = "UTC"
+    shutdown_grace_s: float = Field(60, ge=0, allow_inf_nan=False)  # how long running backups may finish on SIGTERM
+    timezone: Annotated[str, _checked(check_timezone)] = "UTC"
 
 
 class ServiceConfig(_Strict):
@@ -134,6 +149,9 @@ class ServiceConfig(_Strict):
         for job in self.jobs:
             if not (job.destination or self.defaults.destination):
                 raise ValueError(f"job {job.name!r} has no destination (set it on the job or in defaults)")
+            options = self.effective(job)
+            if options.external_id and not options.dest_role:
+                raise ValueError(f"job {job.name!r} sets external_id without dest_role; it would be ignored")
         return self
 
     def effective(self, job: JobConfig) -> JobOptions:

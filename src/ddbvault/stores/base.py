@@ -20,6 +20,9 @@ from typing import BinaryIO, Iterator
 MIB = 1024 * 1024
 DEFAULT_ACL = "bucket-owner-full-control"
 SSE_CHOICES = ("AES256", "aws:kms")
+# S3's canned ACLs (x-amz-acl); anything else is refused before the first write.
+CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+               "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,36 @@
+"""The CLI's last line of defence: an exception ddbvault does not classify is one line and exit 1,
+with its traceback only at -vv; never an item value."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from ddbvault import cli
+from ddbvault.exit_codes import ExitCode
+
+
+@pytest.mark.parametrize("exc,shown", [
+    (RuntimeError("can't start new thread"), "unexpected RuntimeError: can't start new thread"),
+    (MemoryError(), "unexpected MemoryError"),
+    (KeyError("SECRET-ITEM-VALUE"), "unexpected KeyError"),
+    (ValueError("SECRET-ITEM-VALUE"), "unexpected ValueError"),
+])
+@pytest.mark.parametrize("verbose", [[], ["-vv"]])
+def test_an_unexpected_exception_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, exc, shown, verbose):
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(cli, "backup_table", fail)
+    monkeypatch.setattr(sys, "argv", ["ddbvault", *verbose, "backup", "some-table", "--to", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == ExitCode.FAILURE
+    assert err.startswith(f"ddbvault: error: {shown}") and "\nTry: " in err
+    assert "SECRET-ITEM-VALUE" not in err
+    if verbose:
+        assert "Traceback" in err and "test_cli_unexpected.py" in err
+    else:
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 2

@@ -1,0 +1,124 @@
+"""Reading a manifest strictly: every mistyped or hostile field is one IntegrityError naming the
+field; fields a later 1.x version adds are accepted (docs/format.md)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import orjson
+import pytest
+
+from ddbvault.errors import IntegrityError
+from ddbvault.manifest import DataObject, Manifest
+
+SHA = "ab" * 32
+
+
+def _body() -> dict:
+    manifest = Manifest(tool_version="0.1.0", backup_id="20261127T081900Z-3f9a1c", source={"table_name": "t"},
+                        schema={"KeySchema": []}, options={}, started_at="a", finished_at="b",
+                        objects=[DataObject("data/000000-0000.json.gz", 3, 10, SHA),
+                                 DataObject("data/000001-0000.json.gz", 2, 7, SHA)],
+                        consumed_capacity={"read_capacity_units": 1.0})
+    return orjson.loads(manifest.to_json())
+
+
+def _set(path: str, value) -> Callable[[dict], None]:
+    def change(body: dict) -> None:
+        *parents, last = path.split(".")
+        node = body
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return change
+
+
+def _drop(name: str) -> Callable[[dict], None]:
+    return lambda body: body.pop(name)
+
+
+def _load(change: Callable[[dict], None]) -> Manifest:
+    body = copy.deepcopy(_body())
+    change(body)
+    return Manifest.from_json(orjson.dumps(body), where="s3://b/t/id/manifest.json")
+
+
+@pytest.mark.parametrize("change,field", [
+    (_set("objects.0.items", "3"), "objects.0.items"),
+    (_set("objects.0.items", 3.0), "objects.0.items"),
+    (_set("objects.0.items", True), "objects.0.items"),
+    (_set("objects.0.items", -1), "objects.0.items"),
+    (_set("objects.0.items", None), "objects.0.items"),
+    (_set("objects.1.bytes", "7"), "objects.1.bytes"),
+    (_set("objects.1.bytes", -1), "objects.1.bytes"),
+    (_set("objects.0.sha256", ""), "objects.0.sha256"),
+    (_set("objects.0.sha256", "AB" * 32), "objects.0.sha256"),
+    (_set("objects.0.sha256", "ab" * 31), "objects.0.sha256"),
+    (_set("objects.0.sha256", 12), "objects.0.sha256"),
+    (_set("objects.0.key", 7), "objects.0.key"),
+    (_set("objects.0", "data/000000-0000.json.gz"), "objects.0"),
+    (_set("objects", {}), "objects"),
+    (_set("objects", None), "objects"),
+    (_set("totals", []), "totals"),
+    (_set("totals.items", "5"), "totals.items"),
+    (_set("totals.bytes", -17), "totals.bytes"),
+    (_drop("totals"), "totals"),
+    (_set("schema", None), "schema"),
+    (_set("schema", []), "schema"),
+    (_set("source", "t"), "source"),
+    (_set("options", 1), "options"),
+    (_set("consumed_capacity", []), "consumed_capacity"),
+    (_set("started_at", 1700000000), "started_at"),
+    (_set("backup_id", "20261399T999999Z-abcdef"), "backup_id"),
+    (_drop("objects"), "objects"),
+    (_drop("tool_version"), "tool_version"),
+])
+def test_mistyped_fields_are_one_integrity_error_naming_the_field(change, field):
+    with pytest.raises(IntegrityError) as err:
+        _load(change)
+    assert err.value.message.startswith("s3://b/t/id/manifest.json is invalid: " + field)
+    assert err.value.hint
+
+
+@pytest.mark.parametrize("key", [
+    "../../../elsewhere/data/000000-0000.json.gz", "/etc/hostname", "data/../x.json.gz",
+    "data//x.json.gz", "data\\x.json.gz", "x.json.gz", "data/000000-0000.txt",
+])
+def test_object_keys_that_leave_the_backup_are_rejected_on_load(key):
+    with pytest.raises(IntegrityError, match="objects.0.key") as err:
+        _load(_set("objects.0.key", key))
+    assert repr(key)[:40] in err.value.message
+
+
+def test_an_object_listed_twice_is_rejected():
+    with pytest.raises(IntegrityError, match="listed twice"):
+        _load(_set("objects.1.key", "data/000000-0000.json.gz"))
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.42"])
+def test_fields_of_a_later_minor_version_are_ignored(version):
+    def later(body: dict) -> None:
+        body["format_version"] = version
+        body["retention"] = {"days": 30}
+        body["totals"]["logical_bytes"] = 99
+        for obj in body["objects"]:
+            obj["md5"] = "1B2M2Y8AsgTpgAmY7PhCfg=="
+    manifest = _load(later)
+    assert [o.key for o in manifest.objects] == ["data/000000-0000.json.gz", "data/000001-0000.json.gz"]
+    assert manifest.totals == {"items": 5, "bytes": 17, "objects": 2}
+
+
+@pytest.mark.parametrize("data", [b"", b"[]", b"null", b'"manifest"', b"{", b"\xff\xfe"])
+def test_a_manifest_that_is_not_a_json_object_is_an_integrity_error(data):
+    with pytest.raises(IntegrityError):
+        Manifest.from_json(data)
+
+
+def test_error_messages_never_quote_field_values():
+    with pytest.raises(IntegrityError) as err:
+        _load(_set("source", "SECRET-VALUE"))
+    assert "SECRET-VALUE" not in err.value.message
