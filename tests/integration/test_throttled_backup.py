@@ -69,6 +69,19 @@ def test_throttling_is_retried_and_no_item_is_lost(dynalite, dynalite_env, tmp_p
     _assert_complete(result, tmp_path)
 
 
+def test_every_retry_is_counted_botocores_own_included(dynalite, dynalite_env, tmp_path):
+    # botocore's standard mode retries throttles and 500s before aws/retry.py sees them; each
+    # injected fault is followed by one more attempt, so each must be counted exactly once
+    with ThrottleProxy(dynalite.url, read_rcu_per_s=30, error_every=2, error_status=500) as proxy:
+        result = _backup(proxy.url, tmp_path, dynalite_env, read_rcu=300)
+    _assert_complete(result, tmp_path)
+    throttled = sum(proxy.throttled.values())
+    assert throttled >= 3 and proxy.injected_errors >= 3
+    manifest, _ = read_backup(open_store(parse_destination(str(tmp_path))), f"throttled/{result.backup_id}")
+    assert result.throttle_retries == manifest.consumed_capacity["throttle_retries"] == throttled
+    assert manifest.consumed_capacity["transient_retries"] == proxy.injected_errors
+
+
 def test_5xx_and_connection_resets_are_retried(dynalite, dynalite_env, tmp_path):
     with ThrottleProxy(dynalite.url, error_every=5, error_status=500, reset_every=7) as proxy:
         result = _backup(proxy.url, tmp_path, dynalite_env, read_rcu=100000)
