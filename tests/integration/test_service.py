@@ -200,3 +200,18 @@ jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert any(l["logger"] == "ddbvault.service.jobs" and "svc-users" in l["message"] for l in lines)
     assert all({"time", "level", "logger", "message"} <= set(l) for l in lines)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_run_json_prints_only_json_on_stdout_and_logs_on_stderr(tables, aws_env, tmp_path, log_format):
+    import json
+    write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'j'}", read_rcu: 100000}}
+jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
+""")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml"),
+                           "--json", "--log-format", log_format], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    [record] = json.loads(proc.stdout)
+    assert (record["job"], record["outcome"], record["items"]) == ("users", "success", 40)
+    assert "svc-users" in proc.stderr  # the job's log line, on stderr
