@@ -89,18 +89,27 @@ class TableSource(TableClient):
 
     def read_page(self, segment: int, total: int, start_key: dict | None, sizer: PageSizer,
                   bucket, consistent: bool) -> ScanPage:
-        """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit, `bucket`
-        reserves the expected cost first and is then charged with the page's real
-        ConsumedCapacity, or an estimate from its size when the server reports none.
-        Raises RateLimiterCancelled once the run is cancelled. `sizer` is not thread-safe."""
-        limit = sizer.limit()
-        reserved = sizer.estimate(limit)
-        bucket.acquire(reserved)
-        if self.cancelled.is_set():
-            raise RateLimiterCancelled()
-        page = self.scan_page(segment, total, start_key, limit, consistent)
+        """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit and what
+        `bucket` reserves before the call; the bucket is then charged with the page's real
+        ConsumedCapacity (an estimate from its size when the server reports none), and `sizer`
+        learns from the page. A failed call is charged its reservation, since what it read
+        is unknown. Raises RateLimiterCancelled once the run is cancelled."""
+        limit, reserved = sizer.plan()
+        try:
+            bucket.acquire(reserved)
+        except BaseException:  # cancelled while waiting: nothing reserved, nothing read
+            sizer.observe([], 0.0)
+            raise
+        try:
+            if self.cancelled.is_set():
+                raise RateLimiterCancelled()
+            page = self.scan_page(segment, total, start_key, limit, consistent)
+        except BaseException:
+            bucket.settle(reserved, reserved)
+            sizer.observe([], reserved)
+            raise
         if page.consumed is None:
             page.consumed, page.estimated = units_from_bytes(page.body_bytes, consistent), True
         bucket.settle(reserved, page.consumed)
-        sizer.observe(len(page.items), page.consumed)
+        sizer.observe(page.items, page.consumed)
         return page
