@@ -26,7 +26,7 @@ from .errors import IntegrityError, InterruptedRun, UsageError
 from .layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
 from .manifest import Manifest
 from .ratelimit import bucket_for
-from .readplan import CapacityRate, average_item_bytes, plan_read_rate, plan_segments
+from .readplan import CapacityRate, plan_read_rate, plan_segments
 from .scan_run import Progress, ScanRun, run_workers
 from .schema import table_schema
 from .source import TableSource
@@ -137,8 +137,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
              destination.url_of(layout.root), segments, options.workers, rate.reason)
     progress.start(table, int(description.get("ItemCount") or 0))
 
-    run = ScanRun(table, source, store, layout, options, bucket, segments,
-                  average_item_bytes(description), progress, cancelled)
+    run = ScanRun(table, source, store, layout, options, bucket, segments, progress, cancelled)
     run_workers(run, options.workers)
     manifest = _manifest_of(run, description, schema, options, rate, stats, started)
     store.put_new(layout.manifest_key, manifest.to_json())

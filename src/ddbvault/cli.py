@@ -25,6 +25,7 @@ from .backup import BackupOptions, backup_table
 from .codec import COMPRESSIONS
 from .errors import DdbvaultError
 from .exit_codes import ExitCode
+from .logs import configure as configure_logs
 from .stores.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
 from .table_create import SSE_CHOICES as TABLE_SSE_CHOICES
 
@@ -96,13 +97,19 @@ def _terminate_as_interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: stop
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ddbvault")
-@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv for debug). "
+              "No level logs credentials or item values.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
     """Back up DynamoDB tables into S3 in a separate account, and restore them anywhere."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)  # also when a handler was already installed
+    ctx.obj = {"verbose": verbose}
+    configure_logs(sys.stderr, logging.WARNING - 10 * min(verbose, 2))
+
+
+def _service_logs(stream, log_format: str) -> None:
+    """serve/run log at INFO (DEBUG with -vv) on `stream`."""
+    verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
+    configure_logs(stream, logging.DEBUG if verbose >= 2 else logging.INFO, log_format)
 
 
 @cli.command()
@@ -239,11 +246,10 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
 def serve(config_path: str, log_format: str) -> None:
     """Run scheduled backups in the foreground, with /healthz, /metrics and a status page."""
     from .service import Service, load_config
-    from .service.logs import configure
 
     try:
         config = load_config(config_path)
-        configure(log_format)
+        _service_logs(sys.stdout, log_format)
         Service(config).serve_forever()
     except DdbvaultError as exc:
         _fail(exc, False)
@@ -260,11 +266,11 @@ def serve(config_path: str, log_format: str) -> None:
 def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) -> None:
     """Run the configured jobs once and exit (for CronJobs, ECS scheduled tasks, cron)."""
     from .service import load_config, run_once
-    from .service.logs import configure
 
     try:
         config = load_config(config_path)
-        configure(log_format)
+        # With --json, stdout holds only the JSON records; logs go to stderr.
+        _service_logs(sys.stderr if as_json else sys.stdout, log_format)
         records = run_once(config, job)
     except DdbvaultError as exc:
         _fail(exc, as_json)

@@ -1,12 +1,22 @@
-"""A token bucket measured in capacity units, shared by every scan segment (invariant 4).
+"""A token bucket measured in capacity units, shared by every scan segment (invariant 4), with a
+one-second window that no burst can overfill.
 
 Contract:
-- `acquire(units)` blocks until the bucket holds `min(units, burst)` tokens, then takes `units`
-  (the balance may go negative for a request larger than the burst; later callers wait it off).
-- `settle(reserved, actual)` corrects a reservation with what DynamoDB reported in
-  ConsumedCapacity, so the bucket is charged with real consumption, not with estimates.
-- The bucket starts empty, so no window of one second ever sees more than
-  `rate * (1 + burst_seconds)` units.
+- Every `acquire(units)` is followed by exactly one `settle(units, actual)` once the request has
+  been answered (actual = what DynamoDB reported in ConsumedCapacity; the reservation itself if
+  the request failed and nobody knows), so the bucket is charged with real consumption, not
+  with estimates.
+- `acquire` blocks until both hold, then reserves `units`:
+  1. the bucket holds `min(units, burst)` tokens (it refills at `rate`, holds at most `burst`,
+     and starts empty; the balance may go negative for a request larger than the burst, and
+     later callers wait it off): the long-run rate stays at `rate`;
+  2. what was settled in the last WINDOW_S seconds plus every reservation still in flight plus
+     `units` is at most `window_cap` = rate x 1 s + burst (1.2 x rate by default). A request
+     larger than that goes alone, once nothing else is in the window.
+  So, when each reservation covers what its request consumes, no one-second window sees more
+  than 1.2 x rate, or one request alone if that single request costs more. Settled units are
+  stamped when the answer arrives, close to when the server counted them; WINDOW_S is a little
+  over one second so that jitter between the two cannot put two windows' worth in one.
 - Thread-safe. Time and sleep are injected so tests run on a fake clock.
 - `cancel()` wakes every waiter, which then raises `RateLimiterCancelled`.
 
@@ -15,10 +25,15 @@ Pure: no I/O, no boto3.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
 from typing import Callable
+
+WINDOW_S = 1.1  # the window the cap is kept over: one second plus a margin for answer jitter
+POLL_S = 0.01  # how often a waiter looks again when only in-flight reservations block it
+_EPS = 1e-9  # float tolerance: a refill may land just short
 
 
 class RateLimiterCancelled(Exception):
@@ -33,38 +48,63 @@ class TokenBucket:
             raise ValueError(f"rate must be a finite number > 0, got {rate}")
         self.rate = float(rate)
         self.burst = max(self.rate * burst_seconds, 1.0)
+        self.window_cap = self.rate + self.burst
         self._clock = clock
         self._tokens = 0.0
         self._last = clock()
+        self._settled: collections.deque[tuple[float, float]] = collections.deque()  # (time, units)
+        self._settled_sum = 0.0
+        self._in_flight = 0.0
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         # Default sleep waits on the cancel event, so cancel() interrupts a waiting worker.
         self._sleep = sleep or (lambda seconds: self._cancelled.wait(seconds))
         self.waited_seconds = 0.0
 
-    def _refill(self) -> None:
+    def _refill(self) -> float:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
+        while self._settled and self._settled[0][0] <= now - WINDOW_S:
+            self._settled_sum -= self._settled.popleft()[1]
+        return now
 
     def acquire(self, units: float) -> None:
-        need = min(max(units, 0.0), self.burst)
+        units = max(units, 0.0)
+        need = min(units, self.burst)
         while True:
             if self._cancelled.is_set():
                 raise RateLimiterCancelled()
             with self._lock:
-                self._refill()
-                if self._tokens >= need - 1e-9:  # tolerance: float refill may land just short
+                now = self._refill()
+                token_wait = max(need - self._tokens, 0.0) / self.rate if self._tokens < need - _EPS else 0.0
+                window_wait = self._window_wait(units, now)
+                if token_wait == 0.0 and window_wait == 0.0:
                     self._tokens -= units
+                    self._in_flight += units
                     return
-                wait = (need - self._tokens) / self.rate
+                wait = max(token_wait, window_wait)
             self.waited_seconds += wait
             self._sleep(wait)
 
+    def _window_wait(self, units: float, now: float) -> float:
+        """Seconds until `units` more fit in the window (0: they fit now). Called under the lock."""
+        used = self._settled_sum + self._in_flight
+        if used <= _EPS or used + units <= self.window_cap + _EPS:
+            return 0.0
+        for stamp, settled in self._settled:  # oldest first: when enough will have left the window
+            used -= settled
+            if used <= _EPS or used + units <= self.window_cap + _EPS:
+                return max(stamp + WINDOW_S - now, _EPS)
+        return POLL_S  # only reservations still in flight are in the way: they settle soon
+
     def settle(self, reserved: float, actual: float) -> None:
         with self._lock:
-            self._refill()
-            self._tokens = min(self.burst, self._tokens - (actual - reserved))
+            now = self._refill()
+            self._tokens = min(self.burst, self._tokens - (actual - max(reserved, 0.0)))
+            self._in_flight = max(self._in_flight - max(reserved, 0.0), 0.0)
+            self._settled.append((now, actual))
+            self._settled_sum += actual
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -75,6 +115,7 @@ class Unlimited:
 
     rate = math.inf
     burst = math.inf
+    window_cap = math.inf
     waited_seconds = 0.0
 
     def acquire(self, units: float) -> None:

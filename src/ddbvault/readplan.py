@@ -1,6 +1,6 @@
 """How fast and how wide a backup reads: the RCU/s cap, the segment count, the page size.
 
-Pure: takes DescribeTable's output (a dict) and options, returns numbers. No boto3.
+Pure: takes DescribeTable's output (a dict), options and the pages read, returns numbers. No boto3.
 
 Read-rate rules (documented in docs/backup.md):
 - `read_rcu` given: that many RCU/s, whatever the billing mode.
@@ -11,17 +11,26 @@ Read-rate rules (documented in docs/backup.md):
 
 from __future__ import annotations
 
+import collections
 import math
+import threading
 from dataclasses import dataclass
+
+import orjson
 
 from .errors import UsageError
 
 ON_DEMAND_DEFAULT_RCU = 1000.0
 GIB = 1024 ** 3
 MAX_SEGMENTS = 1_000_000
-# A Scan page holds at most 1 MB: 128 RCU eventually consistent, 256 strongly consistent.
+# A Scan page holds at most 1 MB: 128 RCU eventually consistent, 256 strongly consistent; the
+# item that crosses 1 MB is still returned, so a page reads up to 1 MB plus one item.
 MAX_PAGE_UNITS_EVENTUAL = 128.0
-FALLBACK_ITEM_BYTES = 1024.0
+MAX_PAGE_BYTES = 1024 ** 2
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+RECENT_ITEMS = 1000  # how many of the last items read the largest-item estimate looks back on
+WARMUP_ITEMS = 100  # until this many items were read, one page at a time across all segments
+PROBE_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,41 +91,73 @@ def plan_segments(table: dict, workers: int, requested: int | None) -> int:
 
 
 def units_from_bytes(body_bytes: int, consistent: bool) -> float:
-    """Estimate when a server does not report ConsumedCapacity: 0.5 RCU per 4 KiB read
-    (1 RCU strongly consistent)."""
+    """What reading `body_bytes` costs: 0.5 RCU per started 4 KiB (1 RCU strongly consistent).
+    Also the estimate when a server does not report ConsumedCapacity."""
     return math.ceil(body_bytes / 4096) * (1.0 if consistent else 0.5)
 
 
-def average_item_bytes(table: dict) -> float:
-    count, size = table.get("ItemCount") or 0, table.get("TableSizeBytes") or 0
-    return size / count if count and size else FALLBACK_ITEM_BYTES
-
-
 class PageSizer:
-    """Chooses each Scan page's `Limit` so a page costs about `target_units`.
+    """Chooses each Scan page's `Limit` and the units it reserves, for every segment of one run.
 
-    Learns the real cost per item from each page's ConsumedCapacity. Not thread-safe: one per
-    segment worker. With an unlimited rate it never sets a Limit (DynamoDB's 1 MB page rules).
+    Pessimistic, so that a page does not cost more than it reserved, whatever DescribeTable's
+    (often stale) average item size says:
+    - a page of Limit L reserves what L items as large as the largest of the last RECENT_ITEMS
+      items read (in any segment) would cost. An item's size is taken as the larger of its
+      wire-JSON length, which is never smaller than DynamoDB's own size of the item, and the
+      size its page's real ConsumedCapacity implies per item;
+    - before any item has been read, one page at a time (the probe) is one item and reserves
+      the largest item DynamoDB allows (400 KB); the other segments wait for what it learns.
+      Then Limit grows to at most twice the items read so far, so an early small sample cannot
+      size a large page;
+    - L is chosen so the page costs about `target_units` (the bucket's burst, at most one
+      1 MB page), and never below 1.
+    A page costs more than it reserved only if it holds an item larger than every one of the
+    last RECENT_ITEMS items. Thread-safe: one per run, shared by every segment worker; every
+    plan() must be followed by one observe() (with no items if the page failed). With an
+    unlimited rate it sets no Limit and reserves nothing (DynamoDB's 1 MB page rules).
     """
 
-    def __init__(self, rate: float, burst: float, item_bytes: float, consistent: bool):
+    def __init__(self, rate: float, burst: float, consistent: bool):
         self.unlimited = math.isinf(rate)
-        factor = 2.0 if consistent else 1.0
-        self.target_units = min(MAX_PAGE_UNITS_EVENTUAL * factor, burst)
-        self.units_per_item = max(item_bytes / 4096 * 0.5 * factor, 1e-6)
+        self.consistent = consistent
+        self._unit = 1.0 if consistent else 0.5  # units per started 4 KiB
+        self.target_units = min(MAX_PAGE_UNITS_EVENTUAL * (2.0 if consistent else 1.0), burst)
+        self._recent: collections.deque[tuple[int, int]] = collections.deque()  # (items, largest bytes)
+        self._recent_items = 0
+        self._seen = 0
+        self._probing = False
+        self._changed = threading.Condition()
 
-    def limit(self) -> int | None:
+    def plan(self) -> tuple[int | None, float]:
+        """(Limit, units to reserve) for the next page; (None, 0) when the rate is unlimited.
+        Blocks while another segment's probe is in flight."""
         if self.unlimited:
-            return None
-        return max(1, int(self.target_units / self.units_per_item))
+            return None, 0.0
+        with self._changed:
+            while self._seen < WARMUP_ITEMS and self._probing:
+                self._changed.wait(PROBE_POLL_S)
+            self._probing = self._seen < WARMUP_ITEMS
+            largest = max((size for _, size in self._recent), default=MAX_ITEM_BYTES)
+            seen = self._seen
+        per_item = largest / 4096 * self._unit  # a page rounds its total up to 4 KiB, not each item
+        limit = max(1, min(int(self.target_units / per_item), 2 * seen))
+        return limit, units_from_bytes(min(limit * largest, MAX_PAGE_BYTES + largest), self.consistent)
 
-    def estimate(self, limit: int | None) -> float:
-        """Units a page of `limit` items is expected to consume (what the bucket reserves)."""
-        if limit is None:
-            return self.target_units
-        return min(self.target_units, limit * self.units_per_item) or self.units_per_item
-
-    def observe(self, items: int, units: float) -> None:
-        if items > 0 and units > 0:
-            # Smooth, so one page of unusually big items does not swing the next page's size.
-            self.units_per_item = 0.5 * self.units_per_item + 0.5 * (units / items)
+    def observe(self, items: list[dict], units: float) -> None:
+        """Learn from a page read: its items (wire form) and the units it consumed."""
+        if self.unlimited:
+            return
+        largest = 0
+        if items:
+            # The page's own cost proves its items average at least this size (less its rounding).
+            implied = max(units / self._unit - 1, 0) * 4096 / len(items)
+            largest = max(int(implied), max(len(orjson.dumps(item)) for item in items))
+        with self._changed:
+            self._probing = False
+            if items:
+                self._recent.append((len(items), largest))
+                self._recent_items += len(items)
+                self._seen += len(items)
+                while self._recent_items - self._recent[0][0] >= RECENT_ITEMS:
+                    self._recent_items -= self._recent.popleft()[0]
+            self._changed.notify_all()

@@ -34,11 +34,12 @@ class ScanRun:
     """Shared state of one backup run: the coordinator owns cancellation and the counters."""
 
     def __init__(self, table: str, source: TableSource, store, layout: BackupLayout,
-                 options, bucket, segments: int, item_bytes: float,
-                 progress: Progress, cancelled: threading.Event):
+                 options, bucket, segments: int, progress: Progress, cancelled: threading.Event):
         self.table, self.source, self.store, self.layout = table, source, store, layout
         self.options, self.bucket, self.segments = options, bucket, segments
-        self.item_bytes, self.progress, self.cancelled = item_bytes, progress, cancelled
+        self.progress, self.cancelled = progress, cancelled
+        # One sizer for all segments: what one segment learns about item sizes sizes them all.
+        self.sizer = PageSizer(bucket.rate, bucket.burst, options.consistent_read)
         self.todo: queue.SimpleQueue[int] = queue.SimpleQueue()
         for segment in range(segments):
             self.todo.put(segment)
@@ -54,12 +55,10 @@ class ScanRun:
         self.cancelled.set()
         self.bucket.cancel()
 
-    def _fetch(self, segment: int, start_key: dict | None, sizer: PageSizer) -> ScanPage:
+    def _fetch(self, segment: int, start_key: dict | None) -> ScanPage:
         """One Scan page under the token bucket, charged with its real ConsumedCapacity.
-
-        Runs on the fetch pool; at most one fetch per segment is in flight, so `sizer` is never
-        used by two threads at once."""
-        page = self.source.read_page(segment, self.segments, start_key, sizer, self.bucket,
+        Runs on the fetch pool; at most one fetch per segment is in flight."""
+        page = self.source.read_page(segment, self.segments, start_key, self.sizer, self.bucket,
                                      self.options.consistent_read)
         if page.estimated:  # only ever set, so threads need no lock
             self.estimated = True
@@ -72,8 +71,7 @@ class ScanRun:
         o = self.options
         writer = SegmentWriter(self.store, self.layout, segment, compression=o.compression,
                                level=o.compression_level, object_size=o.object_size)
-        sizer = PageSizer(self.bucket.rate, self.bucket.burst, self.item_bytes, o.consistent_read)
-        pending: Future | None = self.fetcher.submit(self._fetch, segment, None, sizer)
+        pending: Future | None = self.fetcher.submit(self._fetch, segment, None)
         try:
             while pending is not None:
                 page = pending.result()
@@ -81,7 +79,7 @@ class ScanRun:
                 # Memory: two pages per segment worker at most.
                 pending = None
                 if page.last_key and not self.cancelled.is_set():
-                    pending = self.fetcher.submit(self._fetch, segment, page.last_key, sizer)
+                    pending = self.fetcher.submit(self._fetch, segment, page.last_key)
                 raw = writer.write_items(page.items)
                 with self.lock:
                     self.items += len(page.items)

@@ -113,18 +113,31 @@ class TableSource(TableClient):
 
     def read_page(self, segment: int, total: int, start_key: dict | None, sizer: PageSizer,
                   bucket, consistent: bool) -> ScanPage:
-        """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit, `bucket`
-        reserves the expected cost first and is then charged with the page's real
-        ConsumedCapacity, or an estimate from its size when the server reports none.
-        Raises RateLimiterCancelled once the run is cancelled. `sizer` is not thread-safe."""
-        limit = sizer.limit()
-        reserved = sizer.estimate(limit)
+        """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit and what
+        `bucket` reserves before the call, then learns from the page. Raises
+        RateLimiterCancelled once the run is cancelled."""
+        limit, reserved = sizer.plan()
+        page: ScanPage | None = None
+        try:
+            page = self._reserved_scan(bucket, reserved, segment, total, start_key, limit, consistent)
+            return page
+        finally:  # every plan() is followed by one observe(), also when nothing was read
+            sizer.observe(page.items if page else [], page.consumed if page else 0.0)
+
+    def _reserved_scan(self, bucket, reserved: float, segment: int, total: int, start_key: dict | None,
+                       limit: int | None, consistent: bool) -> ScanPage:
+        """scan_page() inside a reservation of `bucket`, which is then charged with the page's
+        real ConsumedCapacity (an estimate from its size when the server reports none), or
+        with the whole reservation if the call failed, since what it read is unknown."""
         bucket.acquire(reserved)
-        if self.cancelled.is_set():
-            raise RateLimiterCancelled()
-        page = self.scan_page(segment, total, start_key, limit, consistent)
+        try:
+            if self.cancelled.is_set():
+                raise RateLimiterCancelled()
+            page = self.scan_page(segment, total, start_key, limit, consistent)
+        except BaseException:
+            bucket.settle(reserved, reserved)
+            raise
         if page.consumed is None:
             page.consumed, page.estimated = units_from_bytes(page.body_bytes, consistent), True
         bucket.settle(reserved, page.consumed)
-        sizer.observe(len(page.items), page.consumed)
         return page

@@ -32,10 +32,10 @@ class TableClient:
     def __init__(self, session, table: str, *, pool: int = 10, retry: RetryPolicy | None = None,
                  stats: RetryStats | None = None, cancelled: threading.Event | None = None):
         self.table = table
-        self.client = client(session, "dynamodb", pool=pool)
+        self.stats = stats or RetryStats()
+        self.client = client(session, "dynamodb", pool=pool, stats=self.stats)
         self.arn = table_arn(session, self.client.meta.region_name, table)
         self.retry = retry or RetryPolicy()
-        self.stats = stats or RetryStats()
         self.cancelled = cancelled or threading.Event()
 
     def call(self, action: str, fn, *, service: str = "dynamodb", resource: str | None = None):

@@ -33,7 +33,7 @@ from .errors import AccessDeniedError, IntegrityError, NotFoundError
 from .keyset import KeySet
 from .manifest import DataObject, Manifest
 from .ratelimit import bucket_for
-from .readplan import PageSizer, average_item_bytes, plan_read_rate
+from .readplan import PageSizer, plan_read_rate
 from .source import TableSource
 from .table_diff import TableComparison, TableDiff
 
@@ -268,7 +268,7 @@ def _scan_table(source: TableSource, description: dict, diff: TableDiff,
     """Every item of the table into `diff`: one segment, under a token bucket (invariant 4)."""
     rate = plan_read_rate(description, None, read_rcu)
     bucket = bucket_for(rate.units_per_s)
-    sizer = PageSizer(bucket.rate, bucket.burst, average_item_bytes(description), False)
+    sizer = PageSizer(bucket.rate, bucket.burst, False)
     start_key = None
     while True:
         page = source.read_page(0, 1, start_key, sizer, bucket, False)

@@ -40,6 +40,13 @@ def _wait(predicate, timeout: float = 60.0, what: str = "condition") -> None:
         time.sleep(0.1)
 
 
+def _metrics(base: str) -> dict:
+    """/metrics parsed by prometheus-client: {(sample name, job label, table label): value}."""
+    text = urllib.request.urlopen(f"{base}/metrics").read().decode()
+    return {(s.name, s.labels.get("job"), s.labels.get("table")): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
 def test_two_tables_on_an_interval_are_backed_up_with_metrics_and_health(tables, aws_env, tmp_path):
     config = load_config(write_config(tmp_path / "c.yaml", f"""
 defaults: {{destination: "{tmp_path / 'backups'}", read_rcu: 100000}}
@@ -51,22 +58,118 @@ http: {{host: 127.0.0.1, port: 0, token: sesame}}
     service = Service(config)
     service.start()
     try:
-        _wait(lambda: all(service.metrics.backups.labels(t)._value.get() >= 2 for t in ("svc-orders", "svc-users")),
+        _wait(lambda: all(service.metrics.backups.labels(j, t)._value.get() >= 2
+                          for j, t in (("orders", "svc-orders"), ("users", "svc-users"))),
               what="two runs of each job")
         base = f"http://127.0.0.1:{service.http.port}"
         assert urllib.request.urlopen(f"{base}/healthz").status == 200
-        metrics = {(s.name, s.labels.get("table")): s.value for family in
-                   text_string_to_metric_families(urllib.request.urlopen(f"{base}/metrics").read().decode())
-                   for s in family.samples}
-        assert metrics[("ddbvault_backups_total", "svc-orders")] >= 2
-        assert metrics[("ddbvault_last_items", "svc-users")] == 40
-        assert metrics[("ddbvault_failures_total", "svc-orders")] == 0
-        assert metrics[("ddbvault_up", None)] == 1
-        assert time.time() - metrics[("ddbvault_last_success_timestamp_seconds", "svc-orders")] < 60
+        metrics = _metrics(base)
+        assert metrics[("ddbvault_backups_total", "orders", "svc-orders")] >= 2
+        assert metrics[("ddbvault_last_items", "users", "svc-users")] == 40
+        assert metrics[("ddbvault_failures_total", "orders", "svc-orders")] == 0
+        assert metrics[("ddbvault_up", None, None)] == 1
+        assert time.time() - metrics[("ddbvault_last_success_timestamp_seconds", "orders", "svc-orders")] < 60
         assert len(list((tmp_path / "backups" / "svc-orders").glob("*/manifest.json"))) >= 2
     finally:
         service.stop()
     assert not service.scheduler.running
+
+
+def test_two_jobs_of_one_table_have_their_own_metrics(tables, aws_env, tmp_path):
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{read_rcu: 100000}}
+jobs:
+  - {{name: nightly, table: svc-users, cron: "0 3 * * *", destination: "{tmp_path / 'a'}"}}
+  - {{name: broken, table: svc-users, cron: "0 3 * * *", destination: "s3://no-such-bucket-for-svc/x"}}
+http: {{host: 127.0.0.1, port: 0, token: sesame}}
+"""))
+    service = Service(config)
+    service.start()
+    try:
+        base = f"http://127.0.0.1:{service.http.port}"
+        for job in ("nightly", "broken"):
+            _post(base, f"/run/{job}", headers={"X-Ddbvault-Token": "sesame"})
+        _wait(lambda: {r.outcome for r in service.runner.records.values()} == {"success", "failure"},
+              what="both runs")
+        metrics = _metrics(base)
+    finally:
+        service.stop()
+    assert metrics[("ddbvault_backups_total", "nightly", "svc-users")] == 1
+    assert metrics[("ddbvault_failures_total", "nightly", "svc-users")] == 0
+    assert metrics[("ddbvault_failures_total", "broken", "svc-users")] == 1
+    assert ("ddbvault_backups_total", "broken", "svc-users") not in metrics
+    assert metrics[("ddbvault_last_items", "nightly", "svc-users")] == 40
+
+
+def _post(base: str, path: str, data: bytes = b"", headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(base + path, data=data, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _raw_post(port: int, headers: bytes, body: bytes = b"") -> bytes:
+    """Send a POST's head (and `body`), then return the status line that comes back within 5 s
+    without sending anything more: the answer must not wait for the rest of a declared body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /run/orders HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
+        return sock.recv(200).split(b"\r\n")[0]
+
+
+def test_run_now_checks_the_token_before_any_body_and_bounds_it(tables, aws_env, tmp_path):
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'b'}", read_rcu: 100000}}
+jobs: [{{name: orders, table: svc-orders, cron: "0 3 * * *"}}]
+http: {{host: 127.0.0.1, port: 0, token: sesame}}
+"""))
+    service = Service(config)
+    service.start()
+    try:
+        port = service.http.port
+        huge = b"Content-Length: 1000000000000\r\n"
+        assert _raw_post(port, b"X-Ddbvault-Token: wrong\r\n" + huge).endswith(b" 403 Forbidden")
+        assert b" 413 " in _raw_post(port, huge)
+        assert b" 413 " in _raw_post(port, b"Content-Length: 65537\r\n")
+        for bogus in (b"-1", b"abc", b"1e9", b"", b"\xb2"):
+            assert b" 400 " in _raw_post(port, b"Content-Length: " + bogus + b"\r\n"), bogus
+        assert b" 411 " in _raw_post(port, b"Transfer-Encoding: chunked\r\n")
+        assert b" 403 " in _raw_post(port, b"")  # no body and no header: no token
+        assert b" 403 " in _raw_post(port, b"Content-Length: 11\r\n", b"token=wrong")
+        assert "orders" not in service.runner.records  # nothing above started a run
+        assert b" 303 " in _raw_post(port, b"Content-Length: 12\r\n", b"token=sesame")
+        _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
+              what="the run-now backup")
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").status == 200  # still serving
+    finally:
+        service.stop()
+
+
+def test_run_now_on_a_running_job_says_so_and_starts_nothing(tables, aws_env, tmp_path, caplog):
+    caplog.set_level("INFO")
+    dest = tmp_path / "slow"
+    config = load_config(write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{dest}"}}
+jobs: [{{name: slow, table: svc-slow, cron: "0 3 * * *", read_rcu: 1}}]
+http: {{host: 127.0.0.1, port: 0, token: sesame}}
+scheduler: {{shutdown_grace_s: 0}}
+"""))
+    service = Service(config)
+    service.start()
+    try:
+        base, token = f"http://127.0.0.1:{service.http.port}", {"X-Ddbvault-Token": "sesame"}
+        status, _ = _post(base, "/run/slow", headers=token)
+        assert status == 200  # 303 followed to the status page
+        _wait(lambda: service.runner.is_running("slow"), what="the slow run")
+        status, text = _post(base, "/run/slow", headers=token)
+        assert status == 409 and "already running" in text and "started" not in text
+    finally:
+        service.stop()
+    assert "maximum number of running instances" not in caplog.text  # no second run was even tried
+    assert "run now: job slow" in caplog.text and caplog.text.count("job slow: backing up") == 1
 
 
 def test_run_now_needs_the_token(tables, aws_env, tmp_path):
@@ -200,3 +303,18 @@ jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert any(l["logger"] == "ddbvault.service.jobs" and "svc-users" in l["message"] for l in lines)
     assert all({"time", "level", "logger", "message"} <= set(l) for l in lines)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_run_json_prints_only_json_on_stdout_and_logs_on_stderr(tables, aws_env, tmp_path, log_format):
+    import json
+    write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'j'}", read_rcu: 100000}}
+jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
+""")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml"),
+                           "--json", "--log-format", log_format], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    [record] = json.loads(proc.stdout)
+    assert (record["job"], record["outcome"], record["items"]) == ("users", "success", 40)
+    assert "svc-users" in proc.stderr  # the job's log line, on stderr

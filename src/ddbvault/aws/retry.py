@@ -6,6 +6,10 @@ Two layers, on purpose:
 - `call_with_retries` here gives throttling, 5xx and connection resets a longer, patient budget
   (default 10 attempts, delays up to 20 s), and is what the scan loop and uploads use.
 
+Both layers feed one RetryStats: `call_with_retries` records the retries it makes, and
+`count_botocore_retries` hooks a client's events so the attempts botocore repeats inside one
+call are counted too, classified the same way (throttle, else transient).
+
 When the budget runs out the last exception propagates unchanged; the error translator turns
 it into RetriesExhaustedError. Nothing is ever retried without a delay, and nothing is dropped.
 """
@@ -59,7 +63,8 @@ class RetryPolicy:
 
 
 class RetryStats:
-    """Counts retries across threads, for the run's summary."""
+    """Counts retries across threads, for the run's summary: every failed attempt that was
+    followed by another attempt, by botocore or by call_with_retries."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,11 +72,38 @@ class RetryStats:
         self.transient = 0
 
     def record(self, exc: BaseException) -> None:
+        self.add(throttle=is_throttle(exc))
+
+    def add(self, *, throttle: bool) -> None:
         with self._lock:
-            if is_throttle(exc):
+            if throttle:
                 self.throttles += 1
             else:
                 self.transient += 1
+
+
+_ATTEMPTS = "ddbvault_attempts"  # key in botocore's per-call context: one entry per attempt
+
+
+def _attempt_received(context: dict, parsed_response: dict | None = None, **_) -> None:
+    """botocore's `response-received`, once per attempt (an answer or a transport error):
+    remember whether it was a throttle."""
+    code = ((parsed_response or {}).get("Error") or {}).get("Code")
+    context.setdefault(_ATTEMPTS, []).append(code in THROTTLE_CODES)
+
+
+def count_botocore_retries(client, stats: RetryStats) -> None:
+    """Count in `stats` the attempts botocore's own retry mode repeats inside each call of
+    `client`: every attempt of a call but its last was retried. The call ends with
+    `after-call` (an answer, error or not) or `after-call-error` (a transport error)."""
+    def call_done(context: dict, **_) -> None:
+        for throttle in context.pop(_ATTEMPTS, [])[:-1]:
+            stats.add(throttle=throttle)
+
+    events = client.meta.events
+    events.register("response-received", _attempt_received)
+    events.register("after-call", call_done)
+    events.register("after-call-error", call_done)
 
 
 def call_with_retries(fn: Callable[[], T], *, policy: RetryPolicy, what: str,

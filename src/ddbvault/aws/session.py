@@ -26,6 +26,7 @@ from botocore.exceptions import NoCredentialsError
 from .. import __version__
 from ..errors import UsageError
 from .error_translation import configuration_errors, translated
+from .retry import RetryStats, count_botocore_retries
 
 # botocore's own retries absorb brief transport faults; aws/retry.py handles the rest.
 # total_max_attempts counts the first attempt too (botocore's max_attempts counts retries only).
@@ -120,13 +121,17 @@ def make_session(principal: Principal) -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=principal.region or base.region_name)
 
 
-def client(session: boto3.Session, service: str, *, pool: int = 10):
-    """A client with standard retries, a connection pool sized for our threads, our user agent."""
+def client(session: boto3.Session, service: str, *, pool: int = 10, stats: RetryStats | None = None):
+    """A client with standard retries, a connection pool sized for our threads, our user agent.
+    With `stats`, the retries botocore makes inside each call are counted there."""
     config = Config(retries=BOTOCORE_RETRIES, max_pool_connections=max(pool, 10),
                     user_agent_extra=f"ddbvault/{__version__}", connect_timeout=10, read_timeout=60,
                     **(S3_CHECKSUMS if service == "s3" else {}))
     with configuration_errors():
-        return session.client(service, config=config)
+        made = session.client(service, config=config)
+    if stats is not None:
+        count_botocore_retries(made, stats)
+    return made
 
 
 def account_of(session: boto3.Session) -> str | None:

@@ -4,7 +4,13 @@
     GET  /metrics      Prometheus text format
     GET  /             the status page (status_page.py): jobs, next runs, last results, backups
     POST /run/<job>    "run now"; needs the configured token (header X-Ddbvault-Token or form
-                       field `token`); 403 without it, 404 for an unknown job, 303 back to /
+                       field `token`); 403 without it, 404 for an unknown job, 409 if the job
+                       is already running (nothing started), else 303 back to /
+
+The token is checked before any body is read. A body is read only when the token is not in the
+header, and only with a valid Content-Length of at most MAX_FORM_BYTES (400 for a malformed
+one, 411 for none with chunked encoding, 413 above the bound); a client that stalls mid-body is
+dropped after REQUEST_TIMEOUT_S. No request can make the service buffer more than that bound.
 """
 
 from __future__ import annotations
@@ -20,6 +26,16 @@ from .metrics import CONTENT_TYPE
 from .status_page import render_status
 
 log = logging.getLogger(__name__)
+MAX_FORM_BYTES = 64 * 1024  # a "run now" form holds one token
+REQUEST_TIMEOUT_S = 10
+
+
+class _Refused(Exception):
+    """A request answered with an HTTP error before any work was done."""
+
+    def __init__(self, status: int, text: str):
+        super().__init__(text)
+        self.status, self.text = status, text
 
 
 class ServiceHttp:
@@ -44,6 +60,7 @@ class ServiceHttp:
 
 class _Handler(BaseHTTPRequestHandler):
     service = None  # set per server by ServiceHttp
+    timeout = REQUEST_TIMEOUT_S  # socket timeout: a stalled client cannot hold a thread forever
 
     def log_message(self, fmt, *args) -> None:
         log.debug("http: " + fmt, *args)
@@ -74,15 +91,40 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/run/"):
             return self._send(404, b"not found\n")
         name = unquote(self.path[len("/run/"):])
-        length = int(self.headers.get("Content-Length") or 0)
-        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
-        given = self.headers.get("X-Ddbvault-Token") or (form.get("token") or [""])[0]
-        expected = self.service.config.http.token
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            return self._send(403, b"run now needs the service token\n")
         try:
-            self.service.scheduler.run_now(name)
+            self._check_token()
+            started = self.service.scheduler.run_now(name)
+        except _Refused as refused:
+            return self._send(refused.status, f"{refused.text}\n".encode())
         except DdbvaultError:
             return self._send(404, f"no job {name}\n".encode())
+        if not started:
+            return self._send(409, f"job {name} is already running; this request was ignored\n".encode())
         log.info("run now: job %s", name)
         self._send(303, b"started\n", headers={"Location": "/"})
+
+    def _check_token(self) -> None:
+        """Raises _Refused unless the request carries the service token: the header, or else the
+        form field of a bounded body (read only then)."""
+        expected = self.service.config.http.token
+        if not expected:
+            raise _Refused(403, "run now is disabled: the service has no http.token")
+        given = self.headers.get("X-Ddbvault-Token")
+        if given is None:
+            given = (parse_qs(self._form_body().decode("utf-8", "replace")).get("token") or [""])[0]
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise _Refused(403, "run now needs the service token")
+
+    def _form_body(self) -> bytes:
+        """The request body, at most MAX_FORM_BYTES, per its Content-Length."""
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            if self.headers.get("Transfer-Encoding"):
+                raise _Refused(411, "a body needs a Content-Length")
+            return b""
+        if not (declared.strip().isascii() and declared.strip().isdigit()):
+            raise _Refused(400, "Content-Length must be a non-negative integer")
+        length = int(declared)
+        if length > MAX_FORM_BYTES:
+            raise _Refused(413, f"body over {MAX_FORM_BYTES} bytes")
+        return self.rfile.read(length)

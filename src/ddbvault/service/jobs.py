@@ -72,6 +72,10 @@ class JobRunner:
         with self._lock:
             return list(self._running)
 
+    def is_running(self, name: str) -> bool:
+        with self._lock:
+            return name in self._running
+
     def cancel_all(self) -> None:
         with self._lock:
             for event in self._running.values():
@@ -111,7 +115,7 @@ class JobRunner:
             if not report.ok:
                 raise DdbvaultError(f"backup {result.url} failed verification: " + "; ".join(report.problem_lines()))
         record.outcome = "success"
-        self.metrics.succeeded(record.table, result)
+        self.metrics.succeeded(record.job, record.table, result)
         log.info("job %s: %s items, %s bytes in %.1fs -> %s", record.job, result.items, result.bytes,
                  result.seconds, result.url)
         self._notify(RunEvent.from_result(record.job, result, verified=record.verified), options)
@@ -120,7 +124,7 @@ class JobRunner:
         record.outcome = "failure"
         # Unexpected exceptions may quote anything: redact credentials before logging or showing them.
         record.error = exc.message if isinstance(exc, DdbvaultError) else redact(f"{type(exc).__name__}: {exc}")
-        self.metrics.failed(record.table)
+        self.metrics.failed(record.job, record.table)
         log.error("job %s: backup of %s failed: %s", record.job, record.table, record.error)
         self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at)),
                      options)

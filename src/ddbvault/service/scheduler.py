@@ -3,7 +3,8 @@
 - never two runs of the same job at once: max_instances=1 (and JobRunner refuses a second run);
 - `coalesce`, a misfire grace time and optional jitter from the config's `scheduler` section;
 - `next_runs()` for the status page; `run_now(name)` schedules an immediate run through the
-  same APScheduler job, so max_instances still applies.
+  same APScheduler job, so max_instances still applies, and says when it started nothing
+  because the job is already running.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class Scheduler:
     def next_runs(self) -> dict[str, datetime | None]:
         return {job.id: job.next_run_time for job in self.aps.get_jobs()}
 
-    def run_now(self, name: str) -> None:
-        self.config.job(name)  # raises UsageError for an unknown job
+    def run_now(self, name: str) -> bool:
+        """Start job `name` now: True if scheduled, False if it is already running (APScheduler
+        would skip the run). Raises UsageError for an unknown job."""
+        self.config.job(name)
+        if self.runner.is_running(name):
+            return False
         self.aps.modify_job(name, next_run_time=datetime.now(ZoneInfo(self.config.scheduler.timezone)))
+        return True
