@@ -391,6 +391,9 @@ class _WriteRun:
             try:
                 unprocessed, units = self.sink.batch_write(requests)
             except AwsError as exc:
+                # Every reservation is settled (ratelimit.py): a refused request consumed nothing,
+                # any other failure is charged what was reserved, since what it wrote is unknown.
+                self.bucket.settle(estimate, 0.0 if exc.code == "ValidationException" else estimate)
                 if exc.code == "ValidationException":  # its message may quote item values: dropped
                     raise _Refused(list(pending.values())) from None
                 if isinstance(exc, RetriesExhaustedError):
