@@ -12,10 +12,11 @@ __all__ = ["DEFAULT_ACL", "ObjectStore", "ObjectWriter", "WriteOptions", "LocalS
 def open_store(dest: Destination, session=None, options: WriteOptions | None = None,
                pool: int = 10, stats=None) -> ObjectStore:
     """The store for a parsed destination. `session` (boto3) is needed for S3 only; S3 counts
-    its retries and resumed reads in `stats` (an aws.retry.RetryStats) when given."""
+    its retries (ours and botocore's own, inside each call) and resumed reads in `stats` (an
+    aws.retry.RetryStats) when given."""
     if dest.kind == "local":
         return LocalStore(dest.location)
     from ..aws.session import client
     from .s3 import S3Store
 
-    return S3Store(client(session, "s3", pool=pool), dest.location, options, stats=stats)
+    return S3Store(client(session, "s3", pool=pool, stats=stats), dest.location, options, stats=stats)
