@@ -61,14 +61,15 @@ def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
 
 
 def open_backup(url: str, principal: Principal | None = None, *,
-                allow_incomplete: bool = False) -> OpenedBackup:
+                allow_incomplete: bool = False, stats=None) -> OpenedBackup:
     """The backup at `url`, its manifest parsed and checked. Raises UsageError (not a backup
     URL), NotFoundError (nothing there: no such bucket, directory or backup), IntegrityError
     (no manifest, or one that is malformed) or AwsError. S3 calls: GetObject on the manifest,
-    and ListObjectsV2 (one page) under the backup only when the manifest is missing."""
+    and ListObjectsV2 (one page) under the backup only when the manifest is missing. The store's
+    retries and resumed reads are counted in `stats` (aws.retry.RetryStats) when given."""
     destination, layout = parse_backup_url(url)
     session = make_session(principal or Principal()) if destination.kind == "s3" else None
-    store = open_store(destination, session)
+    store = open_store(destination, session, stats=stats)
     try:
         manifest = Manifest.from_json(store.get(layout.manifest_key), where=destination.url_of(layout.manifest_key))
     except NotFoundError as exc:

@@ -35,8 +35,9 @@ def is_native_export(url: str) -> bool:
     return MARK in url.rstrip("/") + "/"
 
 
-def open_native_export(url: str, principal: Principal | None = None) -> OpenedBackup:
-    """An OpenedBackup for `.../AWSDynamoDB/<export-id>` (or its manifest-summary.json)."""
+def open_native_export(url: str, principal: Principal | None = None, stats=None) -> OpenedBackup:
+    """An OpenedBackup for `.../AWSDynamoDB/<export-id>` (or its manifest-summary.json); the
+    store's retries are counted in `stats` when given."""
     url = url.rstrip("/").removesuffix("/manifest-summary.json")
     base, _, export_id = url.rpartition(MARK)
     if not export_id or "/" in export_id:
@@ -45,7 +46,7 @@ def open_native_export(url: str, principal: Principal | None = None) -> OpenedBa
     store_root = Destination(destination.kind, destination.location)  # the bucket, or the directory
     layout = BackupLayout(destination.prefix, "AWSDynamoDB", export_id)
     session = make_session(principal or Principal()) if destination.kind == "s3" else None
-    store = open_store(store_root, session)
+    store = open_store(store_root, session, stats=stats)
     summary = _summary(store, layout, url)
     objects, md5 = _data_objects(store, layout, summary)
     manifest = Manifest(tool_version="", backup_id=export_id,

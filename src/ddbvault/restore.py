@@ -113,6 +113,8 @@ class RestoreResult:
     written: int = 0  # PutRequests BatchWriteItem acknowledged (a key written twice counts twice)
     duplicates: int = 0  # lines whose key an earlier line of the backup already had
     first_duplicate: str | None = None  # "data object URL line N", or None
+    throttle_retries: int = 0  # every retry of the run's AWS calls (S3 reads, table writes),
+    transient_retries: int = 0  # botocore's own inside each call included (aws/retry.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,15 +131,15 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     options.validate()
     check_table_name(table)
     t0 = time.monotonic()
-    backup = _open(url, options)
+    stats = RetryStats()  # every retry of the run, S3 reads and table writes, botocore's own too
+    backup = _open(url, options, stats)
     cancelled = cancelled or threading.Event()
-    stats = RetryStats()
     sink = TableSink(make_session(options.target), table, pool=options.workers + 4,
                      retry=options.retry, stats=stats, cancelled=cancelled)
     if options.via == "import":
         from .restore_import import restore_via_import
 
-        return restore_via_import(backup, sink, options, t0)
+        return restore_via_import(backup, sink, options, t0, stats)
     checkpoint, description, notes = _prepare(backup, sink, options)
     rate = plan_write_rate(description, options.write_share, options.write_wcu)
     run = _WriteRun(backup, sink, checkpoint, bucket_for(rate.units_per_s), options, progress or Progress(),
@@ -160,7 +162,8 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
                          backup=backup.url, objects=len(backup.manifest.objects), resumed_items=run.resumed,
                          via="batch", write_rate_wcu=rate.units_per_s if math.isfinite(rate.units_per_s) else None,
                          notes=notes, written=run.written, duplicates=run.duplicates,
-                         first_duplicate=run.first_duplicate)
+                         first_duplicate=run.first_duplicate, throttle_retries=stats.throttles,
+                         transient_retries=stats.transient)
 
 
 def _prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> tuple[Checkpoint, dict, list[str]]:
@@ -196,16 +199,16 @@ def _key_spec(description: dict, sink: TableSink) -> KeySpec:
     return key
 
 
-def _open(url: str, options: RestoreOptions) -> OpenedBackup:
+def _open(url: str, options: RestoreOptions, stats: RetryStats) -> OpenedBackup:
     """A ddbvault backup, or a native DynamoDB export (which has no schema: --no-create only)."""
     from .native_export import is_native_export, open_native_export
 
     if not is_native_export(url):
-        return open_backup(url, options.source)
+        return open_backup(url, options.source, stats=stats)
     if options.via == "import" or not (options.no_create or options.resume):
         raise UsageError("a DynamoDB export holds no table schema, so restore cannot create the table",
                          hint="create the table with the source's key schema, then add --no-create")
-    return open_native_export(url, options.source)
+    return open_native_export(url, options.source, stats)
 
 
 def target_of(sink: TableSink) -> dict:

@@ -29,7 +29,7 @@ POLL_S = 1.0
 IMPORT_TIMEOUT_S = 24 * 3600.0  # DynamoDB imports run at roughly 1 TB per several hours
 
 
-def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float):
+def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float, stats=None):
     from .restore import RestoreResult, target_encryption
 
     manifest = backup.manifest
@@ -54,7 +54,9 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
     notes += apply_missing(sink, schema, sink.wait_active())
     return RestoreResult(table=sink.table, items=imported, seconds=round(time.monotonic() - t0, 3),
                          consumed_wcu=0.0, backup=backup.url, objects=len(manifest.objects),
-                         resumed_items=0, via="import", write_rate_wcu=None, notes=notes)
+                         resumed_items=0, via="import", write_rate_wcu=None, notes=notes,
+                         throttle_retries=stats.throttles if stats else 0,
+                         transient_retries=stats.transient if stats else 0)
 
 
 def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None = None, *,

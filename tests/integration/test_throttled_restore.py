@@ -50,6 +50,8 @@ def test_unprocessed_items_and_throttling_lose_nothing(dynalite, env):
         result = _restore(proxy, patch, backup, "wcopy", write_wcu=400)
     assert proxy.injected_unprocessed > 0 and proxy.throttled.get("BatchWriteItem", 0) > 0
     assert result.items == ITEMS
+    # Every throttle was retried (by botocore inside the call, or by restore), and each is counted.
+    assert result.throttle_retries == sum(proxy.throttled.values())
     assert canonical_items(wire(scan_all(ddb, "wcopy"))) == canonical_items(wire(scan_all(ddb, "wsource")))
 
 
