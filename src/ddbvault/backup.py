@@ -95,7 +95,8 @@ class BackupResult:
     read_rate_rcu: float | None
     segments: int
     raw_bytes: int
-    throttle_retries: int
+    throttle_retries: int  # every retry of the run, the manifest's own write included
+    transient_retries: int = 0  # (the manifest records those made before it was written)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -146,7 +147,8 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
         items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
         consumed_rcu=round(run.consumed, 3), seconds=round(time.monotonic() - t0, 3),
         manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
-        segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles)
+        segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles,
+        transient_retries=stats.transient)
 
 
 def _finite(rate: float) -> float | None:

@@ -273,9 +273,17 @@ class FaultRun:
                                           f"{attempt.describe()}", count=len(still_open - orphaned))
 
     def _check_retry_counts(self, attempt: Attempt, manifest_key: str) -> None:
+        """What `--json` reports (every retry of the run, the manifest's own write included), and
+        never less than what the manifest recorded before that write."""
         manifest = json.loads(self.s3.get_object(Bucket=self.bucket, Key=manifest_key)["Body"].read())
         capacity = manifest.get("consumed_capacity", {})
-        reported = {"throttle": capacity.get("throttle_retries", 0), "transient": capacity.get("transient_retries", 0)}
+        result = json.loads(attempt.stdout)
+        reported = {"throttle": result.get("throttle_retries", 0), "transient": result.get("transient_retries", 0)}
+        for kind, recorded in (("throttle", capacity.get("throttle_retries", 0)),
+                               ("transient", capacity.get("transient_retries", 0))):
+            if recorded > reported[kind]:
+                self._problem("retries_undercounted", f"--json reports {reported[kind]} {kind} retries, fewer "
+                                                      f"than the manifest's {recorded} — {attempt.describe()}")
         expected = attempt.schedule.expected_retries()
         short = {k: (reported[k], n) for k, n in expected.items() if reported[k] < n}
         if short:
