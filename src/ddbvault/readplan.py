@@ -111,6 +111,10 @@ class PageSizer:
       size a large page;
     - L is chosen so the page costs about `target_units` (the bucket's burst, at most one
       1 MB page), and never below 1.
+    When the burst holds the most any page can cost (1 MB plus one 400 KB item: WHOLE_PAGE_UNITS,
+    at rates of about 900 RCU/s and up with the default 0.2 s burst), pages need no Limit: each
+    reserves that bound and settles what it consumed, so no page can exceed its reservation and
+    no probing or item sizing is needed. Small pages would only add Scan requests.
     A page costs more than it reserved only if it holds an item larger than every one of the
     last RECENT_ITEMS items. Thread-safe: one per run, shared by every segment worker; every
     plan() must be followed by one observe() (with no items if the page failed). With an
@@ -122,6 +126,8 @@ class PageSizer:
         self.consistent = consistent
         self._unit = 1.0 if consistent else 0.5  # units per started 4 KiB
         self.target_units = min(MAX_PAGE_UNITS_EVENTUAL * (2.0 if consistent else 1.0), burst)
+        self.whole_page_units = units_from_bytes(MAX_PAGE_BYTES + MAX_ITEM_BYTES, consistent)
+        self.whole_pages = not self.unlimited and self.whole_page_units <= burst
         self._recent: collections.deque[tuple[int, int]] = collections.deque()  # (items, largest bytes)
         self._recent_items = 0
         self._seen = 0
@@ -133,6 +139,8 @@ class PageSizer:
         Blocks while another segment's probe is in flight."""
         if self.unlimited:
             return None, 0.0
+        if self.whole_pages:
+            return None, self.whole_page_units
         with self._changed:
             while self._seen < WARMUP_ITEMS and self._probing:
                 self._changed.wait(PROBE_POLL_S)
@@ -145,7 +153,7 @@ class PageSizer:
 
     def observe(self, items: list[dict], units: float) -> None:
         """Learn from a page read: its items (wire form) and the units it consumed."""
-        if self.unlimited:
+        if self.unlimited or self.whole_pages:
             return
         largest = 0
         if items:

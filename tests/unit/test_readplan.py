@@ -61,7 +61,7 @@ def test_page_sizer_probes_with_one_item_reserving_the_largest_possible():
 
 
 def test_page_sizer_grows_slowly_then_fills_the_burst():
-    sizer = PageSizer(rate=1000, burst=200, consistent=False)
+    sizer = PageSizer(rate=750, burst=150, consistent=False)  # a whole page (178 RCU) does not fit
     sizer.plan()
     sizer.observe([item(400)], 0.5)
     assert sizer.plan()[0] == 2  # at most twice the items seen so far
@@ -71,6 +71,16 @@ def test_page_sizer_grows_slowly_then_fills_the_burst():
     limit, reserved = sizer.plan()
     assert 0.9 * 2621 < limit <= 2621  # one 1 MB page (128 RCU) of ~400 B items
     assert 120 < reserved <= 128
+
+
+@pytest.mark.parametrize("consistent, bound", [(False, 178.0), (True, 356.0)])
+def test_page_sizer_sets_no_limit_when_the_burst_holds_the_costliest_page(consistent, bound):
+    # 1 MB plus one 400 KB item: 356 started 4 KiB blocks, the most one Scan page can read
+    sizer = PageSizer(rate=5 * bound, burst=bound, consistent=consistent)
+    assert sizer.plan() == (None, bound)
+    sizer.observe([item(400 * 1024)] * 3, 3 * 50.0)  # whatever it reads, the bound stays
+    assert sizer.plan() == (None, bound)
+    assert PageSizer(rate=5 * bound, burst=bound - 0.5, consistent=consistent).plan()[0] == 1  # probes
 
 
 def read(sizer: PageSizer, items: list[dict], units: float) -> tuple[int | None, float]:
