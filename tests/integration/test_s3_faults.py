@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 import boto3
@@ -26,8 +27,8 @@ from ddbvault.listing import list_backups
 from ddbvault.segment_writer import SegmentWriter
 from ddbvault.stores import WriteOptions
 from ddbvault.stores.s3 import S3Store
-from tests.support.throttle_proxy import Fault, Request, ThrottleProxy
 from tests.support.tables import create_table, fill_table
+from tests.support.throttle_proxy import Fault, Request, ThrottleProxy
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024
@@ -35,22 +36,29 @@ FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 Match = Callable[[Request], bool]
 
 
+@dataclass
+class _Rule:
+    match: Match
+    fault: Fault
+    times: int  # how many more requests it applies to
+
+
 class Rules:
     """The proxy's `faults` callable: the first rule whose `match` holds for a request and whose
     `times` are not used up gives its Fault; no rule, no fault. The proxy asks under its lock."""
 
     def __init__(self) -> None:
-        self.rules: list[list] = []  # [match, fault, times left]
+        self.rules: list[_Rule] = []
 
     def add(self, match: Match, fault: Fault, times: int = 1) -> None:
-        self.rules.append([match, fault, times])
+        self.rules.append(_Rule(match, fault, times))
 
     def __call__(self, request: Request) -> Fault | None:
-        for rule in self.rules:
-            if rule[2] > 0 and rule[0](request):
-                rule[2] -= 1
-                return rule[1]
-        return None
+        rule = next((r for r in self.rules if r.times > 0 and r.match(request)), None)
+        if rule is None:
+            return None
+        rule.times -= 1
+        return rule.fault
 
 
 def is_op(op: str, where: Match = lambda request: True) -> Match:
