@@ -89,6 +89,28 @@ def test_s3_errors_are_not_forwarded(upstream, s3, kind, code, status):
         s3.head_object(Bucket=BUCKET, Key=f"not-{kind}")
 
 
+@pytest.mark.parametrize("service, op, code, status", [("s3", "HeadObject", None, 403),
+                                                         ("s3", "PutObject", "InvalidArgument", 400),
+                                                         ("dynamodb", "DescribeTable", "ValidationException", 400)])
+def test_error_faults_with_a_code_answer_any_status(upstream, service, op, code, status):
+    fault_code = code or "AccessDenied"  # a HEAD answer has no body: botocore names it by its status
+    with ThrottleProxy(upstream, faults=_only("error", op, status=status, code=fault_code)) as proxy:
+        client = _client(service, proxy.url)
+        call = {"HeadObject": lambda: client.head_object(Bucket=BUCKET, Key="k"),
+                "PutObject": lambda: client.put_object(Bucket=BUCKET, Key="not-put", Body=b"x"),
+                "DescribeTable": lambda: client.describe_table(TableName=TABLE)}[op]
+        with pytest.raises(ClientError) as info:
+            call()
+    assert (info.value.response["Error"]["Code"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]) == \
+        (code or str(status), status)
+    assert [(r.op, f.kind) for r, f in proxy.injected] == [(op, "error")]
+
+
+def test_an_error_fault_needs_a_code_unless_500_or_503():
+    with pytest.raises(ValueError, match="needs its error code"):
+        Fault("error", status=400)
+
+
 @pytest.mark.parametrize("kind", ["lost", "precondition"])
 def test_a_lost_or_412_answered_write_lands_upstream(upstream, s3, kind):
     with ThrottleProxy(upstream, faults=_only(kind, "PutObject")) as proxy:
@@ -115,6 +137,18 @@ def test_a_response_cut_mid_body_breaks_the_stream(upstream, s3):
             body.read()
         head = _client("s3", proxy.url).head_object(Bucket=BUCKET, Key="body")
         assert head["ContentLength"] == 200_000  # HEAD keeps the object's length
+
+
+def test_a_body_cut_by_an_orderly_close_delivers_what_was_sent(upstream, s3):
+    data = bytes(range(256)) * 800  # 204,800 bytes
+    s3.put_object(Bucket=BUCKET, Key="cut-body", Body=data)
+    with ThrottleProxy(upstream, faults=_only("cut_body", "GetObject", keep=0.25)) as proxy:
+        response = _client("s3", proxy.url).get_object(Bucket=BUCKET, Key="cut-body")
+        assert response["ContentLength"] == len(data)  # the full length is announced
+        assert response["Body"].read(51_200) == data[:51_200]
+        with pytest.raises(ResponseStreamingError):  # urllib3 enforces the announced length
+            response["Body"].read()
+    assert [(r.op, f.kind) for r, f in proxy.injected] == [("GetObject", "cut_body")]
 
 
 def test_multipart_uploads_whose_creation_was_lost_are_told_apart(upstream):

@@ -23,17 +23,23 @@ Contract:
   order) about every request the rules above would forward. A Fault's `kind` is one of FAULTS:
     throttle        not forwarded; DynamoDB 400 ProvisionedThroughputExceededException (data
                     calls) or ThrottlingException (others); S3 503 SlowDown
-    error           not forwarded; `status` 500 or 503 in the service's own error format
+    error           not forwarded; `status` in the service's own error format: 500 or 503 with
+                    their usual code, or any status with the error `code` given (S3 400
+                    InvalidPart, 403 AccessDenied, …)
     reset_request   half the request body is read, then the connection is reset (not forwarded)
-    reset_response  forwarded; the status line, headers and half the body are sent, then reset
-                    (a response without a body, e.g. PutObject's or HEAD's, is not sent at all)
+    reset_response  forwarded; the status line, headers (the full Content-Length) and the first
+                    `keep` share of the body (half by default) are sent, then reset (a response
+                    without a body, e.g. PutObject's or HEAD's, is not sent at all)
+    cut_body        as reset_response, but the connection ends with an orderly close (FIN), so
+                    what was sent arrives: a transfer cut mid-way (`keep=0`: headers only)
     slow            forwarded after `delay_s` seconds
     lost            forwarded (upstream acts on it), then reset with no response
     precondition    forwarded, then answered S3 412 PreconditionFailed (a retry meeting its own
                     success, as after a lost response)
     conflict        not forwarded; S3 409 ConditionalRequestConflict
     kill            `kill_pid` gets SIGKILL (before forwarding), then the connection is reset
-  Every injected fault is appended to `injected` as (Request, Fault).
+  Every injected fault is appended to `injected` as (Request, Fault); every request, faulted or
+  not, to `received` in arrival order.
 - Every UploadId in a CreateMultipartUpload response is recorded in `uploads` (UploadId ->
   delivered: bool); one whose response never reached the client can only be aborted by a
   lifecycle rule, so tests can tell it from an upload the client forgot.
@@ -41,8 +47,8 @@ Contract:
   responses keep their Content-Length; rewritten bodies get a recomputed `x-amz-crc32`. A
   rewritten request body invalidates a SigV4 signature, so `unprocessed_every` needs an upstream
   that does not verify signatures (dynalite, moto without IAM enforcement).
-- Statistics (`requests`, `throttled`, `injected_*`, `injected`, `uploads`, `consumed()`,
-  `max_rate()`) are thread-safe.
+- Statistics (`requests`, `throttled`, `injected_*`, `injected`, `received`, `uploads`,
+  `consumed()`, `max_rate()`) are thread-safe.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ import struct
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -73,15 +79,15 @@ THROTTLE_MESSAGE = ("The level of configured provisioned throughput for the tabl
                     "Consider increasing your provisioning level with the UpdateTable API.")
 STATUS_ERRORS = {500: ("InternalServerError", "Internal server error"),
                  503: ("ServiceUnavailable", "Service unavailable")}
-S3_ERRORS = {500: ("InternalError", "We encountered an internal error. Please try again."),
-             503: ("ServiceUnavailable", "Service is unable to handle request."),
-             "throttle": ("SlowDown", "Please reduce your request rate."),
-             "precondition": ("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
-             "conflict": ("ConditionalRequestConflict", "A conflicting conditional operation is currently "
-                                                        "in progress against this resource. Please try again.")}
-S3_STATUS = {"throttle": 503, "precondition": 412, "conflict": 409}
-FAULTS = ("throttle", "error", "reset_request", "reset_response", "slow", "lost", "precondition", "conflict",
-          "kill")
+S3_ERRORS = {500: (500, "InternalError", "We encountered an internal error. Please try again."),
+             503: (503, "ServiceUnavailable", "Service is unable to handle request."),
+             "throttle": (503, "SlowDown", "Please reduce your request rate."),
+             "precondition": (412, "PreconditionFailed",
+                              "At least one of the pre-conditions you specified did not hold"),
+             "conflict": (409, "ConditionalRequestConflict", "A conflicting conditional operation is currently "
+                                                             "in progress against this resource. Please try again.")}
+FAULTS = ("throttle", "error", "reset_request", "reset_response", "cut_body", "slow", "lost", "precondition",
+          "conflict", "kill")
 _UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
@@ -93,18 +99,29 @@ class Request:
     service: str  # "dynamodb" or "s3"
     op: str  # DynamoDB's X-Amz-Target operation, or s3_operation()
     method: str
-    path: str
+    path: str  # with the query string
+    headers: dict[str, str] = field(default_factory=dict, compare=False)  # names lower-cased
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
 
 
 @dataclass(frozen=True)
 class Fault:
     kind: str  # one of FAULTS
-    status: int = 500  # for "error": 500 or 503
+    status: int = 500  # for "error": 500 or 503, any other status only with `code`
+    code: str | None = None  # for "error": the error code; None: the status's usual one
     delay_s: float = 0.0  # for "slow"
+    keep: float = 0.5  # for "reset_response" and "cut_body": the share of the body sent, 0 to 1
 
     def __post_init__(self) -> None:
         if self.kind not in FAULTS:
             raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.kind == "error" and self.code is None and self.status not in (500, 503):
+            raise ValueError(f"an error fault with status {self.status} needs its error code")
+        if not 0 <= self.keep <= 1:
+            raise ValueError(f"keep is a share of the body, 0 to 1, not {self.keep}")
 
 
 def s3_operation(method: str, path: str) -> str:
@@ -159,6 +176,7 @@ class ThrottleProxy:
         self.injected_errors = self.injected_resets = self.injected_unprocessed = 0
         self.faults, self.kill_pid = faults, kill_pid
         self.injected: list[tuple[Request, Fault]] = []
+        self.received: list[Request] = []
         self.uploads: dict[str, bool] = {}  # UploadId -> its CreateMultipartUpload response was delivered
         self._consumed: dict[str, list[tuple[float, float]]] = {"read": [], "write": []}
         self._seen = self._eligible = self._batch_writes = self._n = 0
@@ -243,10 +261,12 @@ class ThrottleProxy:
                 return fault.kind, fault
             return "forward", None
 
-    def _next_request(self, service: str, op: str, method: str, path: str) -> Request:
+    def _next_request(self, service: str, op: str, method: str, path: str, headers: dict[str, str]) -> Request:
         with self._lock:
             self._n += 1
-            return Request(self._n, service, op, method, path)
+            request = Request(self._n, service, op, method, path, headers)
+            self.received.append(request)
+            return request
 
     def _record_upload(self, payload: bytes, delivered: bool) -> None:
         match = _UPLOAD_ID.search(payload)
@@ -300,7 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self, service: str, op: str) -> None:
         proxy = self.proxy
         kind = ("read" if op in READS else "write" if op in WRITES else None) if service == "dynamodb" else None
-        request = proxy._next_request(service, op, self.command, self.path)
+        request = proxy._next_request(service, op, self.command, self.path,
+                                      {k.lower(): v for k, v in self.headers.items()})
         decision, fault = proxy._decide(request, kind)
         if decision == "reset_request":  # the client is cut off half-way through sending its body
             self._read_body(int(self.headers.get("Content-Length") or 0) // 2)
@@ -314,18 +335,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset()
         if decision == "throttle":
             if service == "s3":
-                return self._send_s3_error("throttle")
+                return self._send_s3_error(*S3_ERRORS["throttle"])
             code = "ProvisionedThroughputExceededException" if kind else "ThrottlingException"
             message = THROTTLE_MESSAGE if kind else "Rate of requests exceeds the allowed throughput."
             return self._send_error(400, code, message)
         if decision == "error":
             status = fault.status if fault else proxy.error_status
-            if service == "s3":
-                return self._send_s3_error(status)
-            code, message = STATUS_ERRORS.get(status, ("InternalServerError", "Injected error"))
-            return self._send_error(status, code, message)
+            if fault and fault.code:
+                code, message = fault.code, f"Injected by the fault proxy: {fault.code}"
+            elif service == "s3":
+                _, code, message = S3_ERRORS[status]
+            else:
+                code, message = STATUS_ERRORS.get(status, ("InternalServerError", "Injected error"))
+            return (self._send_s3_error if service == "s3" else self._send_error)(status, code, message)
         if decision == "conflict":
-            return self._send_s3_error("conflict")
+            return self._send_s3_error(*S3_ERRORS["conflict"])
         if decision == "slow":
             time.sleep(fault.delay_s)
         withheld: dict[str, list] = {}
@@ -341,11 +365,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as exc:
             return self._send(502, [("Content-Type", "text/plain")], f"upstream failed: {exc}".encode())
         if op == "CreateMultipartUpload" and status == 200:
-            proxy._record_upload(payload, delivered=decision not in ("lost", "reset_response", "precondition"))
+            proxy._record_upload(payload, delivered=decision not in ("lost", "reset_response", "cut_body",
+                                                                     "precondition"))
         if decision == "lost":
             return self._reset()
         if decision == "precondition":
-            return self._send_s3_error("precondition")
+            return self._send_s3_error(*S3_ERRORS["precondition"])
         if kind and status == 200:
             encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
             parsed = _parse_json(payload, encoding)
@@ -363,8 +388,8 @@ class _Handler(BaseHTTPRequestHandler):
                 with proxy._lock:
                     proxy.injected_unprocessed += 1
         if decision == "reset_response":
-            return self._send(status, headers, payload, cut=True) if payload else self._reset()
-        self._send(status, headers, payload)
+            return self._send(status, headers, payload, cut=fault) if payload else self._reset()
+        self._send(status, headers, payload, cut=fault if decision == "cut_body" else None)
 
     def _reset(self) -> None:
         """RST (linger 0) as soon as finish() closes rfile/wfile."""
@@ -398,16 +423,16 @@ class _Handler(BaseHTTPRequestHandler):
                             ("x-amzn-RequestId", os.urandom(26).hex().upper()),
                             ("x-amz-crc32", str(zlib.crc32(payload)))], payload)
 
-    def _send_s3_error(self, which: int | str) -> None:
-        code, message = S3_ERRORS[which]
+    def _send_s3_error(self, status: int, code: str, message: str) -> None:
         request_id = os.urandom(8).hex().upper()
         payload = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
                    f"<RequestId>{request_id}</RequestId></Error>").encode()
-        self._send(S3_STATUS.get(which, which), [("Content-Type", "application/xml"),
-                                                 ("x-amz-request-id", request_id)],
+        self._send(status, [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)],
                    b"" if self.command == "HEAD" else payload)
 
-    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes, *, cut: bool = False) -> None:
+    def _send(self, status: int, headers: list[tuple[str, str]], payload: bytes, *,
+              cut: Fault | None = None) -> None:
+        """The response; with `cut` (reset_response, cut_body) only its `keep` share of the body."""
         self.send_response_only(status)
         for name, value in headers:
             if name.lower() not in HOP_BY_HOP:
@@ -418,7 +443,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if cut:  # half the body, then a reset: the client sees the transfer break mid-body
-            self.wfile.write(payload[:len(payload) // 2])
+        if cut is None:
+            self.wfile.write(payload)
+            return
+        self.wfile.write(payload[:int(len(payload) * cut.keep)])  # the full length was announced
+        if cut.kind == "reset_response":  # a reset: data still in flight may never arrive
             return self._reset()
-        self.wfile.write(payload)
+        self.close_connection = True  # cut_body: an orderly close (FIN), so what was sent arrives
+        self.connection.shutdown(socket.SHUT_RDWR)
