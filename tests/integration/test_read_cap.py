@@ -4,7 +4,9 @@ items, so the average says nothing) and larger than the bucket's burst (40 RCU/s
 100 KB item costs 12.5 RCU).
 
 dynalite reports realistic ConsumedCapacity (a 1 MB Scan page is about 127.5 RCU);
-tests/support/throttle_proxy.py in front of it records each page's units when it answers.
+tests/support/throttle_proxy.py in front of it records each page's units at the time its request
+arrived, which the client's limiter had already reserved (so a loaded machine's delays in
+delivering responses cannot move a page into another window).
 """
 
 from __future__ import annotations

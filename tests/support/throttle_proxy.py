@@ -274,9 +274,12 @@ class ThrottleProxy:
             with self._lock:
                 self.uploads[match.group(1).decode()] = delivered
 
-    def _record(self, kind: str, units: float) -> None:
+    def _record(self, kind: str, units: float, arrived: float) -> None:
+        """A request's consumed units, timed at its arrival: a client reserves capacity before it
+        sends, so arrival times bound what its limiter allowed whatever the response delays
+        (the scheduling jitter of a loaded machine), unlike the times responses come back."""
         with self._lock:
-            self._consumed[kind].append((self.clock(), units))
+            self._consumed[kind].append((arrived, units))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -319,6 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _proxy(self, service: str, op: str) -> None:
         proxy = self.proxy
+        arrived = proxy.clock()
         kind = ("read" if op in READS else "write" if op in WRITES else None) if service == "dynamodb" else None
         request = proxy._next_request(service, op, self.command, self.path,
                                       {k.lower(): v for k, v in self.headers.items()})
@@ -377,7 +381,7 @@ class _Handler(BaseHTTPRequestHandler):
             units = _capacity(parsed)
             if units is None:
                 units = math.ceil(len(payload) / 4096) * 0.5 if kind == "read" else float(math.ceil(len(body) / 1024))
-            proxy._record(kind, units)
+            proxy._record(kind, units, arrived)
             if withheld and parsed is not None:
                 unprocessed = parsed.setdefault("UnprocessedItems", {})
                 for table, rest in withheld.items():
