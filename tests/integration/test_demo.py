@@ -107,7 +107,7 @@ def test_the_restored_schema_matches_the_source_in_full(clients):
     # the demo's table has all of these, so an empty comparison cannot pass by accident
     assert source["TimeToLive"] == {"Status": "ENABLED", "AttributeName": "expires_at"}
     assert source["Tags"] == [("env", "prod"), ("team", "payments")]
-    assert source["BillingMode"] == "PROVISIONED" and source["ProvisionedThroughput"]["ReadCapacityUnits"] == 200
+    assert source["BillingMode"] == "PROVISIONED" and source["ProvisionedThroughput"]["ReadCapacityUnits"] == 2000
     assert source["GlobalSecondaryIndexes"] and source["LocalSecondaryIndexes"] and source["StreamSpecification"]
     differing = {k: (source[k], restored[k]) for k in source if source[k] != restored[k]}
     assert not differing
