@@ -23,7 +23,7 @@ from . import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
 from .codec import COMPRESSIONS
-from .errors import DdbvaultError
+from .errors import DdbvaultError, UsageError
 from .exit_codes import ExitCode
 from .logs import configure as configure_logs
 from .stores.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
@@ -481,15 +481,13 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
         click.echo(str(Path(out_dir) / name))
 
 
-def _usage_error(exc: click.ClickException) -> None:
+def _usage_error(exc: click.ClickException, as_json: bool) -> None:
     """click's own errors (bad options, missing arguments) in our shape: one line, a hint, exit 2."""
     if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
         exc.show()  # `ddbvault` alone: the help text is the answer, not an error line
         sys.exit(int(ExitCode.USAGE))
     command = getattr(getattr(exc, "ctx", None), "command_path", None) or "ddbvault"
-    click.echo(f"ddbvault: error: {exc.format_message()}", err=True)
-    click.echo(f"Try: {command} --help", err=True)
-    sys.exit(int(ExitCode.USAGE))
+    _fail(UsageError(exc.format_message(), hint=f"{command} --help"), as_json)
 
 
 def _unexpected(exc: Exception) -> None:
@@ -508,17 +506,20 @@ def _unexpected(exc: Exception) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # An error raised before a command could read its own --json (click's usage errors, options
+    # refused while they are built) still prints its JSON object on stdout for scripts.
+    as_json = "--json" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False, prog_name="ddbvault")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        _usage_error(exc)
+        _usage_error(exc, as_json)
     except click.exceptions.Abort:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except DdbvaultError as exc:
-        _fail(exc, False)
+        _fail(exc, as_json)
     except KeyboardInterrupt:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))

@@ -136,6 +136,18 @@ def test_click_usage_errors_are_one_line_too(table, aws_env):
     assert_one_clear_line(run_cli("backup", table, "--to", "/x", "--no-such-flag"), ExitCode.USAGE, "--no-such-flag")
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--to", "/x", "--external-id", "acme-prod"], "without a role"),  # refused while options are built
+    (["--to", "/x", "--workers", "0"], "--workers"),  # refused by click
+    (["--to", "s3:/bucket/x"], "s3:/bucket/x"),  # refused by the library
+])
+def test_with_json_every_error_is_one_json_object_on_stdout(table, aws_env, args, needle):
+    proc = run_cli("backup", table, *args, "--json")
+    assert_one_clear_line(proc, ExitCode.USAGE, needle)
+    error = json.loads(proc.stdout)  # stdout holds the JSON object and nothing else
+    assert error["exit_code"] == ExitCode.USAGE and needle in error["message"] and error["hint"]
+
+
 def test_where_no_backup_exists_is_not_found_not_incomplete(table, aws_env, tmp_path, backup_url, ddb):
     dest = str(Path(backup_url).parent.parent)
     for url in (f"{dest}/{table}/{MISSING_ID}", f"{tmp_path}/nowhere/{table}/{MISSING_ID}",
