@@ -249,7 +249,20 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions,
                          "deletes or overwrites one",
                          hint="choose another --table, or add --no-create to write into this (empty) table")
     sse, notes = target_encryption(sink, schema, options)
-    sink.create(create_table_request(schema, sink.table, options.overrides, sse))
+    try:
+        sink.create(create_table_request(schema, sink.table, options.overrides, sse))
+    except AwsError as exc:
+        if exc.code != "ResourceInUseException":
+            raise
+        # The table did not exist a moment ago: a retried CreateTable whose first answer was lost
+        # meets the table it created itself (or another process won a race). Nothing is written
+        # yet and no checkpoint exists, so the way on is --no-create, which proves it empty.
+        raise AwsError(f"CreateTable on {exc.resource} found the table already there, though it did not "
+                       "exist when this restore began: an earlier attempt of this CreateTable whose answer "
+                       "was lost may have created it, or another process did",
+                       f"if {sink.table} is empty, run the same command with --no-create instead (it checks "
+                       "that the table is empty); otherwise choose another --table",
+                       action="CreateTable", resource=exc.resource, code=exc.code) from None
     return sink.wait_active(), notes
 
 

@@ -189,16 +189,25 @@ class FaultRun:
         return attempt
 
     def restore(self, phase: str, schedule: FaultSchedule, backup_url: str, *, resume: bool | None = None) -> Attempt:
-        """`resume=None`: add --resume when the table exists, as an operator does after a failure."""
-        resume = self.table_exists() if resume is None else resume
+        """`resume=None`: as an operator does after a failure when the table exists: --resume when
+        a checkpoint exists, else --no-create (no item was written before the checkpoint was)."""
+        flags = []
+        if resume or (resume is None and self.table_exists()):
+            flags = ["--resume"] if resume or self.has_checkpoint() else ["--no-create"]
         attempt = self.cli(phase, ["restore", backup_url, "--table", self.target, "--json", "--no-progress",
-                                   "--write-wcu", "100000", *(["--resume"] if resume else [])], schedule)
+                                   "--write-wcu", "100000", *flags], schedule)
         if attempt.returncode == 0:
             self.check_restored()
-        elif not attempt.killed and self.table_exists() and "--resume" not in attempt.stderr:
+        elif not attempt.killed and self.table_exists() and not (
+                "--resume" in attempt.stderr or ("--no-create" in attempt.stderr and not self.has_checkpoint())):
             self._problem("hint_without_resume", f"a failed restore left {self.target} behind and its message "
-                                                 f"does not point at --resume — {attempt.describe()}")
+                                                 f"does not point at --resume (or, with no checkpoint yet, at "
+                                                 f"--no-create) — {attempt.describe()}")
         return attempt
+
+    def has_checkpoint(self) -> bool:
+        """Whether a restore into the target left a checkpoint (checkpoint.default_path)."""
+        return any((Path(self.env["XDG_CACHE_HOME"]) / "ddbvault" / "restore").glob(f"{self.target}--*.jsonl"))
 
     # --- verdicts ----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from ddbvault.aws.error_translation import translate
-from ddbvault.aws.retry import RetryPolicy, RetryStats, call_with_retries
+from ddbvault.aws.retry import RetryPolicy, RetryStats, call_with_retries, is_throttle
 from ddbvault.errors import AccessDeniedError, AwsError, AwsNotFoundError, RetriesExhaustedError
 from ddbvault.exit_codes import ExitCode
 
@@ -91,3 +91,15 @@ def test_non_retryable_errors_are_not_retried():
 def test_delay_is_capped():
     policy = RetryPolicy(base_delay=0.1, max_delay=20)
     assert policy.delay(30, rand=lambda: 1.0) == 20
+
+
+def test_a_bodiless_s3_503_is_counted_as_throttling():
+    # HEAD answers have no body, so botocore names the error by its status: S3's 503 is Slow Down
+    def error(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": int(code)}}, "HeadBucket")
+
+    stats = RetryStats()
+    for code in ("503", "500"):
+        stats.record(error(code))
+    assert is_throttle(error("503")) and not is_throttle(error("500"))
+    assert (stats.throttles, stats.transient) == (1, 1)

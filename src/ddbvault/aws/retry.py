@@ -39,6 +39,15 @@ TRANSIENT_CODES = frozenset({
 })
 
 
+# S3 answers a HEAD request without a body, so botocore names its error by the status alone;
+# S3's throttling answer is "503 Slow Down", so a bare "503" counts as throttling.
+BARE_THROTTLE_STATUS = "503"
+
+
+def is_throttle_code(code: str | None) -> bool:
+    return code in THROTTLE_CODES or code == BARE_THROTTLE_STATUS
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
@@ -48,7 +57,7 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def is_throttle(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLE_CODES
+    return isinstance(exc, ClientError) and is_throttle_code(exc.response.get("Error", {}).get("Code"))
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def _attempt_received(context: dict, parsed_response: dict | None = None, **_) -
     """botocore's `response-received`, once per attempt (an answer or a transport error):
     remember whether it was a throttle."""
     code = ((parsed_response or {}).get("Error") or {}).get("Code")
-    context.setdefault(_ATTEMPTS, []).append(code in THROTTLE_CODES)
+    context.setdefault(_ATTEMPTS, []).append(is_throttle_code(code))
 
 
 def count_botocore_retries(client, stats: RetryStats) -> None:
