@@ -12,10 +12,11 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.checkpoint import default_path
 from ddbvault.demo import create_demo_table, load_items
-from ddbvault.errors import IntegrityError, NotFoundError, UsageError
+from ddbvault.errors import AwsError, IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.sample_data import sample_item
 from tests.support.tables import scan_all
+from tests.support.throttle_proxy import Fault, ThrottleProxy
 
 pytestmark = pytest.mark.integration
 FAST = dict(write_wcu=100000)
@@ -186,3 +187,24 @@ def test_cli_rerun_after_a_failed_long_name_run_is_clean(backup, aws_env, tmp_pa
     argv = [sys.executable, "-m", "ddbvault", "restore", backup.url, "--table", table, "--write-wcu", "100000"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_lost_create_table_answer_points_at_no_create_which_then_restores_all(ddb, backup, aws_env, monkeypatch):
+    """CreateTable succeeds but its answer is lost; botocore's retry meets the table it created."""
+    lost = []
+
+    def lose_first_create(request):
+        if request.op == "CreateTable" and not lost:
+            lost.append(request)
+            return Fault("lost")
+        return None
+
+    with ThrottleProxy(aws_env, faults=lose_first_create) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", proxy.url)
+        with pytest.raises(AwsError) as err:
+            restore_backup(backup.url, "lost-create")
+    assert lost and err.value.code == "ResourceInUseException"
+    assert "--no-create" in err.value.hint and count(ddb, "lost-create") == 0
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+    result = restore_backup(backup.url, "lost-create", RestoreOptions(no_create=True))
+    assert result.items == count(ddb, "lost-create") == backup.items
