@@ -120,7 +120,9 @@ def _raw_post(port: int, headers: bytes, body: bytes = b"") -> bytes:
         return sock.recv(200).split(b"\r\n")[0]
 
 
-def test_run_now_checks_the_token_before_any_body_and_bounds_it(tables, aws_env, tmp_path):
+@pytest.fixture
+def token_service(tables, aws_env, tmp_path):
+    """A started service with one job, `orders`, and the HTTP token `sesame`; stopped after."""
     config = load_config(write_config(tmp_path / "c.yaml", f"""
 defaults: {{destination: "{tmp_path / 'b'}", read_rcu: 100000}}
 jobs: [{{name: orders, table: svc-orders, cron: "0 3 * * *"}}]
@@ -129,23 +131,28 @@ http: {{host: 127.0.0.1, port: 0, token: sesame}}
     service = Service(config)
     service.start()
     try:
-        port = service.http.port
-        huge = b"Content-Length: 1000000000000\r\n"
-        assert _raw_post(port, b"X-Ddbvault-Token: wrong\r\n" + huge).endswith(b" 403 Forbidden")
-        assert b" 413 " in _raw_post(port, huge)
-        assert b" 413 " in _raw_post(port, b"Content-Length: 65537\r\n")
-        for bogus in (b"-1", b"abc", b"1e9", b"", b"\xb2"):
-            assert b" 400 " in _raw_post(port, b"Content-Length: " + bogus + b"\r\n"), bogus
-        assert b" 411 " in _raw_post(port, b"Transfer-Encoding: chunked\r\n")
-        assert b" 403 " in _raw_post(port, b"")  # no body and no header: no token
-        assert b" 403 " in _raw_post(port, b"Content-Length: 11\r\n", b"token=wrong")
-        assert "orders" not in service.runner.records  # nothing above started a run
-        assert b" 303 " in _raw_post(port, b"Content-Length: 12\r\n", b"token=sesame")
-        _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
-              what="the run-now backup")
-        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").status == 200  # still serving
+        yield service
     finally:
         service.stop()
+
+
+def test_run_now_checks_the_token_before_any_body_and_bounds_it(token_service):
+    service = token_service
+    port = service.http.port
+    huge = b"Content-Length: 1000000000000\r\n"
+    assert _raw_post(port, b"X-Ddbvault-Token: wrong\r\n" + huge).endswith(b" 403 Forbidden")
+    assert b" 413 " in _raw_post(port, huge)
+    assert b" 413 " in _raw_post(port, b"Content-Length: 65537\r\n")
+    for bogus in (b"-1", b"abc", b"1e9", b"", b"\xb2"):
+        assert b" 400 " in _raw_post(port, b"Content-Length: " + bogus + b"\r\n"), bogus
+    assert b" 411 " in _raw_post(port, b"Transfer-Encoding: chunked\r\n")
+    assert b" 403 " in _raw_post(port, b"")  # no body and no header: no token
+    assert b" 403 " in _raw_post(port, b"Content-Length: 11\r\n", b"token=wrong")
+    assert "orders" not in service.runner.records  # nothing above started a run
+    assert b" 303 " in _raw_post(port, b"Content-Length: 12\r\n", b"token=sesame")
+    _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
+          what="the run-now backup")
+    assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").status == 200  # still serving
 
 
 def test_run_now_on_a_running_job_says_so_and_starts_nothing(tables, aws_env, tmp_path, caplog):
@@ -172,32 +179,23 @@ scheduler: {{shutdown_grace_s: 0}}
     assert "run now: job slow" in caplog.text and caplog.text.count("job slow: backing up") == 1
 
 
-def test_run_now_needs_the_token(tables, aws_env, tmp_path):
-    config = load_config(write_config(tmp_path / "c.yaml", f"""
-defaults: {{destination: "{tmp_path / 'b'}", read_rcu: 100000}}
-jobs: [{{name: orders, table: svc-orders, cron: "0 3 * * *"}}]
-http: {{host: 127.0.0.1, port: 0, token: sesame}}
-"""))
-    service = Service(config)
-    service.start()
-    try:
-        base = f"http://127.0.0.1:{service.http.port}"
-        with pytest.raises(urllib.error.HTTPError) as denied:
-            urllib.request.urlopen(urllib.request.Request(f"{base}/run/orders", data=b"token=wrong", method="POST"))
-        assert denied.value.code == 403
-        with pytest.raises(urllib.error.HTTPError) as unknown:
-            urllib.request.urlopen(urllib.request.Request(f"{base}/run/nope", data=b"token=sesame", method="POST"))
-        assert unknown.value.code == 404
-        assert "orders" not in service.runner.records
-        request = urllib.request.Request(f"{base}/run/orders", data=b"", method="POST",
-                                         headers={"X-Ddbvault-Token": "sesame"})
-        assert urllib.request.urlopen(request).status == 200  # 303 followed to the status page
-        _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
-              what="the run-now backup")
-        page = urllib.request.urlopen(base + "/").read().decode()
-        assert 'data-outcome="success"' in page and "svc-orders" in page
-    finally:
-        service.stop()
+def test_run_now_needs_the_token(token_service):
+    service = token_service
+    base = f"http://127.0.0.1:{service.http.port}"
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/run/orders", data=b"token=wrong", method="POST"))
+    assert denied.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/run/nope", data=b"token=sesame", method="POST"))
+    assert unknown.value.code == 404
+    assert "orders" not in service.runner.records
+    request = urllib.request.Request(f"{base}/run/orders", data=b"", method="POST",
+                                     headers={"X-Ddbvault-Token": "sesame"})
+    assert urllib.request.urlopen(request).status == 200  # 303 followed to the status page
+    _wait(lambda: service.runner.records.get("orders") and service.runner.records["orders"].outcome == "success",
+          what="the run-now backup")
+    page = urllib.request.urlopen(base + "/").read().decode()
+    assert 'data-outcome="success"' in page and "svc-orders" in page
 
 
 def test_sigterm_mid_run_leaves_no_manifest_never_overlaps_and_exits_0(tables, aws_env, tmp_path):
