@@ -45,6 +45,16 @@ def dynalite():
 
 
 @pytest.fixture(scope="module")
+def dynalite_aws(dynalite):
+    """boto3 pointed at dynalite through the standard AWS_* variables, for one module; yields the
+    MonkeyPatch, so a test can point one service elsewhere (a proxy) and back."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in local_servers.local_aws_env(dynalite.url).items():
+            patch.setenv(name, value)
+        yield patch
+
+
+@pytest.fixture(scope="module")
 def aws_env(moto_url):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in local_servers.local_aws_env(moto_url).items():

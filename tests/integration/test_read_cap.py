@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.local_servers import local_aws_env
 from tests.support.tables import create_table
 from tests.support.throttle_proxy import ThrottleProxy
 
@@ -24,21 +23,18 @@ LARGE, SMALL = 16, 40
 
 
 @pytest.fixture(scope="module")
-def dynalite_env(dynalite):
+def dynalite_env(dynalite_aws):
     import boto3
 
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in local_aws_env(dynalite.url).items():
-            patch.setenv(name, value)
-        ddb = boto3.client("dynamodb")
-        large = [{"pk": {"S": f"big{i}"}, "sk": {"N": str(i)}, "v": {"S": "y" * 100_000}} for i in range(LARGE)]
-        small = [{"pk": {"S": f"small{i}"}, "sk": {"N": str(i)}, "v": {"S": "x" * 200}} for i in range(SMALL)]
-        for table, items in (("large-items", large), ("mixed-items", large + small)):
-            create_table(ddb, table, rcu=10000)
-            for start in range(0, len(items), 25):
-                ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}
-                                                           for item in items[start:start + 25]]})
-        yield patch
+    ddb = boto3.client("dynamodb")
+    large = [{"pk": {"S": f"big{i}"}, "sk": {"N": str(i)}, "v": {"S": "y" * 100_000}} for i in range(LARGE)]
+    small = [{"pk": {"S": f"small{i}"}, "sk": {"N": str(i)}, "v": {"S": "x" * 200}} for i in range(SMALL)]
+    for table, items in (("large-items", large), ("mixed-items", large + small)):
+        create_table(ddb, table, rcu=10000)
+        for start in range(0, len(items), 25):
+            ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}
+                                                       for item in items[start:start + 25]]})
+    return dynalite_aws
 
 
 def _backup(dynalite, patch, tmp_path, table: str, segments: int):

@@ -12,7 +12,6 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy
 from ddbvault.errors import RetriesExhaustedError
 from ddbvault.layout import parse_destination
-from ddbvault.local_servers import local_aws_env
 from ddbvault.stores import open_store
 from tests.support.tables import create_table, fill_table, key_of, read_backup
 from tests.support.throttle_proxy import ThrottleProxy
@@ -22,16 +21,13 @@ ITEMS = 1200
 
 
 @pytest.fixture(scope="module")
-def dynalite_env(dynalite):
+def dynalite_env(dynalite_aws):
     import boto3
 
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in local_aws_env(dynalite.url).items():
-            patch.setenv(name, value)
-        ddb = boto3.client("dynamodb")
-        create_table(ddb, "throttled", rcu=10000)
-        fill_table(ddb, "throttled", ITEMS, edge_cases=False, payload_bytes=700)
-        yield patch
+    ddb = boto3.client("dynamodb")
+    create_table(ddb, "throttled", rcu=10000)
+    fill_table(ddb, "throttled", ITEMS, edge_cases=False, payload_bytes=700)
+    return dynalite_aws
 
 
 def _backup(proxy_url: str, dest, patch, **options):

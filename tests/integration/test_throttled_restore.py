@@ -13,7 +13,6 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy
 from ddbvault.errors import RetriesExhaustedError
-from ddbvault.local_servers import local_aws_env
 from ddbvault.restore import RestoreOptions, restore_backup
 from tests.integration.test_backup_roundtrip import canonical_items
 from tests.support.tables import create_table, fill_table, scan_all, wire
@@ -24,16 +23,13 @@ ITEMS = 600
 
 
 @pytest.fixture(scope="module")
-def env(dynalite, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in local_aws_env(dynalite.url).items():
-            patch.setenv(name, value)
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        ddb = boto3.client("dynamodb")
-        create_table(ddb, "wsource", rcu=10000)
-        fill_table(ddb, "wsource", ITEMS, edge_cases=False, payload_bytes=700)
-        backup = backup_table("wsource", str(tmp_path_factory.mktemp("bk")), BackupOptions(read_rcu=100000))
-        yield patch, ddb, backup
+def env(dynalite_aws, tmp_path_factory):
+    dynalite_aws.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    ddb = boto3.client("dynamodb")
+    create_table(ddb, "wsource", rcu=10000)
+    fill_table(ddb, "wsource", ITEMS, edge_cases=False, payload_bytes=700)
+    backup = backup_table("wsource", str(tmp_path_factory.mktemp("bk")), BackupOptions(read_rcu=100000))
+    return dynalite_aws, ddb, backup
 
 
 def _restore(proxy: ThrottleProxy, patch, backup, table: str, **options):
