@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import orjson
 
-from ddbvault.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, sample_item
+from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, sample_item
 from wire import DynamoDBWire, item_to_wire
 
 BATCH = 25

@@ -22,10 +22,10 @@ import time
 
 import orjson
 
-from ddbvault.codec import item_to_wire
-from ddbvault.dataline import KeySpec, encode_put, key_fingerprint, parse_line
-from ddbvault.keyset import KeySet
-from ddbvault.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, sample_item
+from ddbvault.format.codec import item_to_wire
+from ddbvault.format.dataline import KeySpec, encode_put, key_fingerprint, parse_line
+from ddbvault.runtime.keyset import KeySet
+from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, sample_item
 
 KEY = KeySpec.of({"KeySchema": TABLE_KEY_SCHEMA, "AttributeDefinitions": TABLE_ATTRIBUTES})
 

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ddbvault.sample_data import sample_item
+from ddbvault.devtools.sample_data import sample_item
 from wire import DynamoDBWire, WireError
 
 COUNT_SEGMENTS = 4

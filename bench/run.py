@@ -126,7 +126,7 @@ class Phases:
 
 def clean_env(dynamodb_url: str) -> dict[str, str]:
     """The caller's environment without its AWS settings, plus dummy credentials for local servers."""
-    from ddbvault.local_servers import local_aws_env
+    from ddbvault.devtools.local_servers import local_aws_env
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(local_aws_env(dynamodb_url))
     return env
@@ -459,7 +459,7 @@ def _sources_json(sources: cs.RestoreSources | None) -> dict | None:
 def start_servers(stack: contextlib.ExitStack, scratch: Path, with_moto: bool, args,
                   phases: Phases) -> cs.Servers:
     """dynalite always; moto_server (S3 with the bench bucket, STS) when ddbvault will run."""
-    from ddbvault.local_servers import dynalite, moto_server
+    from ddbvault.devtools.local_servers import dynalite, moto_server
     with phases("start servers"):
         ddb = stack.enter_context(dynalite(log_path=scratch / "dynalite.log"))
         moto = stack.enter_context(moto_server(log_path=scratch / "moto.log")) if with_moto else None
@@ -497,7 +497,7 @@ def _environment() -> dict:
 
 
 def _npm_version(name: str) -> str | None:
-    from ddbvault.local_servers import find_dynalite
+    from ddbvault.devtools.local_servers import find_dynalite
     try:
         package = Path(find_dynalite()).resolve().parent / "package.json"
         return json.loads(package.read_text())["version"]

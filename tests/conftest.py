@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ddbvault import local_servers
+from ddbvault.devtools import local_servers
 from tests.support.ci_skips import (  # noqa: F401 (pytest hooks)
     pytest_collectreport, pytest_runtest_makereport, pytest_sessionfinish, pytest_terminal_summary)
 

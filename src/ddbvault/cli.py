@@ -19,15 +19,15 @@ import traceback
 import click
 import orjson
 
-from . import __version__
+from ._version import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
-from .codec import COMPRESSIONS
+from .format.codec import COMPRESSIONS
 from .errors import DdbvaultError, UsageError
 from .exit_codes import ExitCode
 from .logs import configure as configure_logs
-from .stores.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
-from .table_create import SSE_CHOICES as TABLE_SSE_CHOICES
+from .storage.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
+from .dynamodb.table_create import SSE_CHOICES as TABLE_SSE_CHOICES
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3,
@@ -213,7 +213,7 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
             source_external_id, target_role, target_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
     from .restore import RestoreOptions, restore_backup
-    from .table_create import Overrides
+    from .dynamodb.table_create import Overrides
 
     options = RestoreOptions(
         no_create=no_create, allow_non_empty=allow_non_empty, resume=resume, checkpoint=checkpoint,
@@ -340,7 +340,7 @@ def _progress_bar(flag: bool | None, unit: str):
     """A TerminalProgress when asked (--progress) or when stderr is a terminal, else None."""
     if not (sys.stderr.isatty() if flag is None else flag):
         return None
-    from .progress import TerminalProgress
+    from .runtime.progress_bar import TerminalProgress
 
     return TerminalProgress(unit=unit)
 
@@ -351,7 +351,7 @@ def _progress_bar(flag: bool | None, unit: str):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def demo(items: int, as_json: bool) -> None:
     """Back up a sample table across accounts on local servers (no AWS account needed)."""
-    from .demo import run_demo
+    from .devtools.demo import run_demo
 
     try:
         report = run_demo(items, echo=None if as_json else click.echo)
@@ -415,7 +415,7 @@ def verify(backup_url, against_table, max_differences, read_rcu, source_role, so
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 def list_command(dest, table, source_role, source_external_id, profile, region, as_json) -> None:
     """List the backups under DEST, newest first, with their status."""
-    from .listing import format_rows, list_backups
+    from .vault.listing import format_rows, list_backups
 
     try:
         entries = list_backups(dest, table=table, principal=Principal(

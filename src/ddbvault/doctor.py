@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
 from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
-from .layout import join, parse_destination
-from .stores import WriteOptions
-from .stores.s3 import S3Store
+from .format.layout import join, parse_destination
+from .storage import WriteOptions
+from .storage.s3 import S3Store
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", INFO: "·"}

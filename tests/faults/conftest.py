@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ddbvault.codec import item_to_wire
-from ddbvault.table_diff import canonical_bytes
+from ddbvault.format.codec import item_to_wire
+from ddbvault.verify.table_diff import canonical_bytes
 from tests.faults.harness import TOTALS
 from tests.support.tables import create_table, fill_table, key_of
 from tests.support.throttle_proxy import ThrottleProxy

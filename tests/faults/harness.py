@@ -33,11 +33,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ddbvault.codec import item_to_wire
+from ddbvault.format.codec import item_to_wire
 from ddbvault.exit_codes import ExitCode
-from ddbvault.local_servers import local_aws_env
-from ddbvault.stores.s3 import S3Store
-from ddbvault.table_diff import canonical_bytes
+from ddbvault.devtools.local_servers import local_aws_env
+from ddbvault.storage.s3 import S3Store
+from ddbvault.verify.table_diff import canonical_bytes
 from tests.faults.schedule import FaultSchedule
 from tests.support.tables import key_of, read_backup
 from tests.support.throttle_proxy import ThrottleProxy

@@ -13,11 +13,11 @@ import boto3
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.layout import parse_destination
-from ddbvault.stores import open_store
-from ddbvault.table_diff import canonical
-from ddbvault.demo import load_items
-from ddbvault.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
+from ddbvault.format.layout import parse_destination
+from ddbvault.storage import open_store
+from ddbvault.verify.table_diff import canonical
+from ddbvault.devtools.demo import load_items
+from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
 from tests.support.tables import by_key, create_table, fill_table, read_backup, scan_all, wire
 
 pytestmark = pytest.mark.integration

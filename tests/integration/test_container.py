@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ddbvault.local_servers import free_port
+from ddbvault.devtools.local_servers import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

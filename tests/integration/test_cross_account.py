@@ -12,7 +12,7 @@ import pytest
 
 from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.session import Principal, make_session
-from ddbvault.manifest import Manifest
+from ddbvault.format.manifest import Manifest
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table, fill_table
 

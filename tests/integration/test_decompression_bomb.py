@@ -16,8 +16,8 @@ import textwrap
 
 import pytest
 
-from ddbvault.codec import Compressor
-from ddbvault.stores import LocalStore
+from ddbvault.format.codec import Compressor
+from ddbvault.storage import LocalStore
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024

@@ -20,11 +20,11 @@ from unittest import mock
 import pytest
 from click.testing import CliRunner
 
-from ddbvault import demo
+from ddbvault.devtools import demo
 from ddbvault.aws.session import Principal, make_session
 from ddbvault.cli import cli
-from ddbvault.codec import item_to_wire
-from ddbvault.table_diff import canonical_bytes
+from ddbvault.format.codec import item_to_wire
+from ddbvault.verify.table_diff import canonical_bytes
 from tests.support.tables import scan_all
 
 pytestmark = pytest.mark.integration

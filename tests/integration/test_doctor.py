@@ -11,7 +11,7 @@ import sys
 import boto3
 import pytest
 
-from ddbvault import local_servers
+from ddbvault.devtools import local_servers
 from ddbvault.exit_codes import ExitCode
 from tests.support.tables import create_table, fill_table
 

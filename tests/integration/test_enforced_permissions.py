@@ -25,7 +25,7 @@ import sys
 import boto3
 import pytest
 
-from ddbvault import local_servers
+from ddbvault.devtools import local_servers
 from ddbvault.exit_codes import ExitCode
 from ddbvault.iac.inputs import make_inputs
 from ddbvault.iac.policies import backup_role_policy, literal_arns, restore_reader_policy, restore_target_policy

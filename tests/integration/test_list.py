@@ -18,9 +18,9 @@ import pytest
 
 from ddbvault import BackupOptions, backup_table
 from ddbvault.exit_codes import ExitCode
-from ddbvault.layout import new_backup_id
-from ddbvault.listing import list_backups
-from ddbvault.stores.s3 import S3Store
+from ddbvault.format.layout import new_backup_id
+from ddbvault.vault.listing import list_backups
+from ddbvault.storage.s3 import S3Store
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration

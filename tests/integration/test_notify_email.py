@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ddbvault.local_servers import LocalServer, free_port
+from ddbvault.devtools.local_servers import LocalServer, free_port
 from ddbvault.notify import Dispatcher, EmailConfig, build_notifier
 from tests.support.certs import CertPair, self_signed
 from tests.support.events import FAKE_SECRET, failure_event, success_event

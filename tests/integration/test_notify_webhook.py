@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ddbvault.local_servers import free_port
+from ddbvault.devtools.local_servers import free_port
 from ddbvault.notify import Dispatcher, RunEvent, WebhookConfig, build_notifier
 from ddbvault.notify.webhook import WebhookError
 from tests.support.events import FAKE_SECRET, failure_event, leaky_error, success_event

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.layout import parse_destination
-from ddbvault.stores import open_store
+from ddbvault.format.layout import parse_destination
+from ddbvault.storage import open_store
 from tests.support.tables import create_table, fill_table, key_of, read_backup, scan_all, wire
 
 pytestmark = pytest.mark.integration

@@ -32,8 +32,8 @@ from botocore.exceptions import ClientError
 
 from ddbvault.errors import IntegrityError
 from ddbvault.iac import bucket_policy, literal_arns, make_inputs
-from ddbvault.stores.base import WriteOptions
-from ddbvault.stores.s3 import S3Store
+from ddbvault.storage.base import WriteOptions
+from ddbvault.storage.s3 import S3Store
 from tests.support.radosgw import KMS_KEY_ID, RadosGateway, radosgw_cluster
 from tests.support.tables import create_table, fill_table, key_of, read_backup, scan_all, wire
 

@@ -12,11 +12,11 @@ import pytest
 
 from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.session import Principal, make_session
-from ddbvault.demo import create_demo_table, load_items
+from ddbvault.devtools.demo import create_demo_table, load_items
 from ddbvault.errors import IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
-from ddbvault.sample_data import edge_case_items, sample_item
-from ddbvault.table_create import Overrides
+from ddbvault.devtools.sample_data import edge_case_items, sample_item
+from ddbvault.dynamodb.table_create import Overrides
 from tests.support.tables import create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
@@ -218,7 +218,7 @@ def test_corrupt_object_writes_none_of_its_items(ddb, aws_env, tmp_path, compres
     any later object) is in the table, because a checksum is proven before its first write."""
     import shutil
 
-    from ddbvault.codec import compression_of_key, decode_lines, decompress
+    from ddbvault.format.codec import compression_of_key, decode_lines, decompress
 
     create_table(ddb, f"flip-{compression}")
     load_items(ddb, f"flip-{compression}", [sample_item(i, payload_bytes=80) for i in range(300)])

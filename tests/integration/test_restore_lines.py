@@ -23,10 +23,10 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.errors import IntegrityError
 from ddbvault.exit_codes import ExitCode
-from ddbvault.local_servers import local_aws_env
+from ddbvault.devtools.local_servers import local_aws_env
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.verify import verify_backup
-from ddbvault.write_batch import MAX_REQUEST_BYTES
+from ddbvault.dynamodb.write_batch import MAX_REQUEST_BYTES
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table, scan_all
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.demo import load_items
+from ddbvault.devtools.demo import load_items
 from ddbvault.restore import RestoreOptions, restore_backup
 from tests.integration.test_backup_roundtrip import canonical_items
 from tests.support.tables import create_table, scan_all, wire

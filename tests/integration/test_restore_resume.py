@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.checkpoint import default_path
-from ddbvault.demo import create_demo_table, load_items
+from ddbvault.restore.checkpoint import default_path
+from ddbvault.devtools.demo import create_demo_table, load_items
 from ddbvault.errors import AwsError, IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
-from ddbvault.sample_data import sample_item
+from ddbvault.devtools.sample_data import sample_item
 from tests.support.tables import scan_all
 from tests.support.throttle_proxy import Fault, ThrottleProxy
 
@@ -166,7 +166,7 @@ def test_no_create_gets_the_saved_settings_it_lacks(ddb, backup, aws_env):
 
 def test_resume_applies_what_a_killed_run_did_not(ddb, backup, aws_env, tmp_path):
     """A run killed after CreateTable and before TTL: --resume turns TTL on."""
-    from ddbvault.checkpoint import incarnation
+    from ddbvault.restore.checkpoint import incarnation
 
     table = ddb.describe_table(TableName="orders")["Table"]
     ddb.create_table(TableName="rt7", KeySchema=table["KeySchema"], BillingMode="PAY_PER_REQUEST",

@@ -11,10 +11,10 @@ import time
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.demo import create_demo_table, load_items
+from ddbvault.devtools.demo import create_demo_table, load_items
 from ddbvault.errors import IntegrityError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
-from ddbvault.sample_data import sample_item
+from ddbvault.devtools.sample_data import sample_item
 from tests.integration.test_backup_roundtrip import _moto_import_safe, canonical_items
 from tests.support.tables import create_table, fill_table, scan_all, wire
 

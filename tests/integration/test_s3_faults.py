@@ -22,11 +22,11 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy, RetryStats
 from ddbvault.aws.session import BOTOCORE_RETRIES, S3_CHECKSUMS
 from ddbvault.errors import AwsError, IntegrityError, RetriesExhaustedError
-from ddbvault.layout import BackupLayout
-from ddbvault.listing import list_backups
-from ddbvault.segment_writer import SegmentWriter
-from ddbvault.stores import WriteOptions
-from ddbvault.stores.s3 import S3Store
+from ddbvault.format.layout import BackupLayout
+from ddbvault.vault.listing import list_backups
+from ddbvault.backup.segment_writer import SegmentWriter
+from ddbvault.storage import WriteOptions
+from ddbvault.storage.s3 import S3Store
 from tests.support.tables import create_table, fill_table
 from tests.support.throttle_proxy import Fault, Request, ThrottleProxy
 

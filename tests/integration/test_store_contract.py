@@ -8,8 +8,8 @@ import boto3
 import pytest
 
 from ddbvault.errors import IntegrityError, NotFoundError
-from ddbvault.stores import LocalStore, WriteOptions
-from ddbvault.stores.s3 import S3Store
+from ddbvault.storage import LocalStore, WriteOptions
+from ddbvault.storage.s3 import S3Store
 
 pytestmark = pytest.mark.integration
 MIB = 1024 * 1024

@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from ddbvault.local_servers import dynalite, local_aws_env
+from ddbvault.devtools.local_servers import dynalite, local_aws_env
 
 from tests.support.throttle_proxy import ThrottleProxy
 

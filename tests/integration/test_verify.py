@@ -114,7 +114,7 @@ def test_item_count_differing_from_the_manifest_is_named(local_backup):
 
 
 def _items_in(root: Path, key: str) -> int:
-    from ddbvault.codec import compression_of_key, decode_lines, decompress
+    from ddbvault.format.codec import compression_of_key, decode_lines, decompress
 
     return len(list(decode_lines(decompress((root / key).read_bytes(), compression_of_key(key)))))
 

@@ -43,7 +43,7 @@ from typing import Iterator
 import boto3
 from botocore.config import Config
 
-from ddbvault.local_servers import free_port
+from ddbvault.devtools.local_servers import free_port
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from ddbvault.local_servers import free_port
+from ddbvault.devtools.local_servers import free_port
 
 
 class RecordingProxy:

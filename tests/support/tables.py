@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ddbvault.codec import compression_of_key, decode_lines, decompress, item_to_wire
-from ddbvault.demo import load_items
-from ddbvault.manifest import Manifest
-from ddbvault.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
-from ddbvault.stores.base import ObjectStore
+from ddbvault.format.codec import compression_of_key, decode_lines, decompress, item_to_wire
+from ddbvault.devtools.demo import load_items
+from ddbvault.format.manifest import Manifest
+from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
+from ddbvault.storage.base import ObjectStore
 
 
 def create_table(ddb, name: str, *, rcu: int = 1000, on_demand: bool = False) -> None:

@@ -8,7 +8,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddbvault.codec import (MAX_LINE_BYTES, ZSTD_SLICE, Compressor, Decompressor, encode_lines,
+from ddbvault.format.codec import (MAX_LINE_BYTES, ZSTD_SLICE, Compressor, Decompressor, encode_lines,
                             split_lines)
 
 MIB = 1024 * 1024

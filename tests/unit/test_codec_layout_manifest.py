@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import orjson
 import pytest
 
-from ddbvault.codec import Compressor, decode_lines, decompress, encode_lines, item_to_wire, key_for_client
+from ddbvault.format.codec import Compressor, decode_lines, decompress, encode_lines, item_to_wire, key_for_client
 from ddbvault.errors import IntegrityError, UsageError
-from ddbvault.layout import BackupLayout, is_backup_id, new_backup_id, parse_destination
-from ddbvault.manifest import DataObject, Manifest
-from ddbvault.sample_data import edge_case_items, sample_item
+from ddbvault.format.layout import BackupLayout, is_backup_id, new_backup_id, parse_destination
+from ddbvault.format.manifest import DataObject, Manifest
+from ddbvault.devtools.sample_data import edge_case_items, sample_item
 
 ITEMS = [item_to_wire(i) for i in edge_case_items() + [sample_item(n) for n in range(20)]]
 

@@ -11,9 +11,9 @@ import base64
 import orjson
 import pytest
 
-from ddbvault.dataline import BadLine, KeySpec, encode_put, key_fingerprint, parse_line
-from ddbvault.sample_data import edge_case_items, sample_item
-from ddbvault.codec import item_to_wire
+from ddbvault.format.dataline import BadLine, KeySpec, encode_put, key_fingerprint, parse_line
+from ddbvault.devtools.sample_data import edge_case_items, sample_item
+from ddbvault.format.codec import item_to_wire
 
 KEY = KeySpec.of({"KeySchema": [{"AttributeName": "sk", "KeyType": "RANGE"},
                                 {"AttributeName": "pk", "KeyType": "HASH"}],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ddbvault.listing import (COMPLETE, INCOMPLETE, BackupEntry, add_partial, format_rows,
+from ddbvault.vault.listing import (COMPLETE, INCOMPLETE, BackupEntry, add_partial, format_rows,
                               group_keys, human_size, newest_first, time_of)
 
 A1, A2, B1 = "20260301T080000Z-aaaaaa", "20260302T090000Z-bbbbbb", "20260301T080000Z-cccccc"

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from ddbvault.errors import IntegrityError
-from ddbvault.manifest import DataObject, Manifest
+from ddbvault.format.manifest import DataObject, Manifest
 
 SHA = "ab" * 32
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ddbvault.ratelimit import WINDOW_S, RateLimiterCancelled, TokenBucket
+from ddbvault.capacity.limiter import WINDOW_S, RateLimiterCancelled, TokenBucket
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from ddbvault.errors import UsageError
-from ddbvault.readplan import (ON_DEMAND_DEFAULT_RCU, RECENT_ITEMS, WARMUP_ITEMS, PageSizer, plan_read_rate, plan_segments,
+from ddbvault.capacity.read_plan import (ON_DEMAND_DEFAULT_RCU, RECENT_ITEMS, WARMUP_ITEMS, PageSizer, plan_read_rate, plan_segments,
                                units_from_bytes)
 
 PROVISIONED = {"BillingModeSummary": {"BillingMode": "PROVISIONED"},

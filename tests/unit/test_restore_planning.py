@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ddbvault.checkpoint import CheckpointState, bounded_file_name, check, read_state
+from ddbvault.restore.checkpoint import CheckpointState, bounded_file_name, check, read_state
 from ddbvault.errors import IntegrityError, NotFoundError, UsageError
-from ddbvault.table_create import AWS_MANAGED_KEY, Overrides, create_table_request, target_sse
-from ddbvault.table_settings import missing_tags, missing_updates
-from ddbvault.writeplan import ON_DEMAND_DEFAULT_WCU, plan_write_rate
+from ddbvault.dynamodb.table_create import AWS_MANAGED_KEY, Overrides, create_table_request, target_sse
+from ddbvault.dynamodb.table_settings import missing_tags, missing_updates
+from ddbvault.capacity.write_plan import ON_DEMAND_DEFAULT_WCU, plan_write_rate
 
 KEYS = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},

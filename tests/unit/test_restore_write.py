@@ -16,16 +16,16 @@ import pytest
 
 import ddbvault.restore as restore_module
 from ddbvault.aws.retry import RetryPolicy
-from ddbvault.checkpoint import Checkpoint
-from ddbvault.dataline import KeySpec, encode_put, key_fingerprint
+from ddbvault.restore.checkpoint import Checkpoint
+from ddbvault.format.dataline import KeySpec, encode_put, key_fingerprint
 from ddbvault.errors import AwsError, IntegrityError, RetriesExhaustedError
-from ddbvault.keyset import KeySet
-from ddbvault.layout import BackupLayout, Destination
-from ddbvault.manifest import DataObject
-from ddbvault.ratelimit import bucket_for
+from ddbvault.runtime.keyset import KeySet
+from ddbvault.format.layout import BackupLayout, Destination
+from ddbvault.format.manifest import DataObject
+from ddbvault.capacity.limiter import bucket_for
 from ddbvault.restore import RestoreOptions, _WriteRun
-from ddbvault.scan_run import Progress
-from ddbvault.write_batch import MAX_ITEMS, BatchCutter, Put
+from ddbvault.backup.segments import Progress
+from ddbvault.dynamodb.write_batch import MAX_ITEMS, BatchCutter, Put
 
 KEY = KeySpec((("pk", "S"), ("sk", "N")))
 SECRET = "SECRET-VALUE-42"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ddbvault.errors import UsageError
-from ddbvault.stores.s3_limits import (MAX_OBJECT, MAX_PART, MAX_PARTS, MIN_PART, OVERSHOOT,
+from ddbvault.storage.s3_limits import (MAX_OBJECT, MAX_PART, MAX_PARTS, MIN_PART, OVERSHOOT,
                                        plan_part_size)
 
 MIB = 1024 * 1024

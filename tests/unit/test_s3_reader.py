@@ -13,7 +13,7 @@ from botocore.exceptions import (ClientError, IncompleteReadError, ReadTimeoutEr
 
 from ddbvault.aws.retry import RetryPolicy, RetryStats
 from ddbvault.errors import IntegrityError, RetriesExhaustedError
-from ddbvault.stores.s3_reader import ResumableReader
+from ddbvault.storage.s3_reader import ResumableReader
 
 DATA = bytes(range(256)) * 400
 BREAKS = [

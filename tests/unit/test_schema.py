@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ddbvault.schema import table_schema
+from ddbvault.format.schema import table_schema
 
 KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}]
 ATTRS = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "N"}]

@@ -10,10 +10,10 @@ import os
 
 import pytest
 
-from ddbvault.backup_ref import parse_backup_url
+from ddbvault.vault.reader import parse_backup_url
 from ddbvault.errors import UsageError
-from ddbvault.layout import check_object_key, is_backup_id, parse_destination
-from ddbvault.listing import group_keys
+from ddbvault.format.layout import check_object_key, is_backup_id, parse_destination
+from ddbvault.vault.listing import group_keys
 
 ID = "20261127T081900Z-3f9a1c"
 
@@ -146,7 +146,7 @@ def test_object_keys_under_data(key):
 
 @pytest.mark.parametrize("name", ["orders\n", "or", "orders/x", "ördérs", "a" * 256, ""])
 def test_table_names_are_checked_whole(name):
-    from ddbvault.layout import check_table_name
+    from ddbvault.format.layout import check_table_name
 
     with pytest.raises(UsageError, match="table name"):
         check_table_name(name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ddbvault.codec import item_to_wire
-from ddbvault.sample_data import edge_case_items, sample_item
-from ddbvault.table_diff import (DIFFERS, MISSING_FROM_TABLE, ONLY_IN_TABLE, TableDiff,
+from ddbvault.format.codec import item_to_wire
+from ddbvault.devtools.sample_data import edge_case_items, sample_item
+from ddbvault.verify.table_diff import (DIFFERS, MISSING_FROM_TABLE, ONLY_IN_TABLE, TableDiff,
                                  differing_attributes, encode_key, item_digest)
 
 KEY = ("pk", "sk")

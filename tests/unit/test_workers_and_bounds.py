@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ddbvault import restore_import
+from ddbvault.restore import via_import as restore_import
 from ddbvault.errors import AwsError, IntegrityError
-from ddbvault.workers import drain
+from ddbvault.runtime.workers import drain
 
 
 def _queue(n: int) -> "queue.SimpleQueue[int]":
@@ -60,7 +60,7 @@ def test_every_failure_is_logged_the_first_is_the_cause(caplog):
         barrier.wait(timeout=5)
         raise (IntegrityError(f"object {item} is corrupted") if item == 0 else ValueError("SECRET-ITEM-VALUE"))
 
-    with caplog.at_level(logging.INFO, logger="ddbvault.workers"):
+    with caplog.at_level(logging.INFO, logger="ddbvault.runtime.workers"):
         errors, _ = _drain(handle, count=3, n=3)
     assert len(errors) == 3
     logged = [r.getMessage() for r in caplog.records]

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import NoCredentialsError
 
-from .. import __version__
+from .._version import __version__
 from ..errors import UsageError
 from .error_translation import configuration_errors, translated
 from .retry import RetryStats, count_botocore_retries

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..stores.base import DEFAULT_ACL
+from ..storage.base import DEFAULT_ACL
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")

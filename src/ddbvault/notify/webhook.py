@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 
-from .. import __version__
+from .._version import __version__
 from .config import WebhookConfig
 from .event import RunEvent
 from .render import render

@@ -23,7 +23,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
-from ..layout import check_table_name, parse_destination
+from ..format.layout import check_table_name, parse_destination
 from ..notify.config import NotificationConfig
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -42,7 +42,7 @@ def check_timezone(value: str) -> str:
 
 def check_acl(value: str) -> str:
     """A canned ACL, or `none` (send no ACL header)."""
-    from ..stores.base import CANNED_ACLS
+    from ..storage.base import CANNED_ACLS
 
     if value != "none" and value not in CANNED_ACLS:
         raise UsageError(f"{value!r} is not an S3 canned ACL; use one of {', '.join(CANNED_ACLS)}, or none")

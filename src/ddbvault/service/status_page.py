@@ -50,7 +50,7 @@ def _job_row(service, job, next_run) -> str:
 
 
 def _recent_backups(service, job) -> str:
-    from ..listing import list_backups
+    from ..vault.listing import list_backups
 
     options = service.config.effective(job)
     try:

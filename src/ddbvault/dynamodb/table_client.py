@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from .aws.error_translation import translated
-from .aws.retry import RetryPolicy, RetryStats, call_with_retries
-from .aws.session import account_of, client
+from ..aws.error_translation import translated
+from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
+from ..aws.session import account_of, client
 
 
 def table_arn(session, region: str, table: str) -> str:

@@ -23,7 +23,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .codec import compression_of_key
-from .errors import IntegrityError
+from ..errors import IntegrityError
 from .layout import check_object_key, is_backup_id
 
 FORMAT_NAME = "ddbvault-backup"

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import UsageError
+from ..errors import UsageError
 
 MANIFEST_NAME = "manifest.json"
 DATA_DIR = "data"

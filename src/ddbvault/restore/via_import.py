@@ -17,20 +17,20 @@ import time
 
 from botocore.exceptions import ClientError
 
-from .aws.error_translation import translated
-from .aws.session import account_of, make_session
-from .backup_ref import OpenedBackup
-from .errors import AwsError, IntegrityError, UsageError
-from .sink import TableSink
-from .table_create import import_table_creation
-from .table_settings import apply_missing
+from ..aws.error_translation import translated
+from ..aws.session import account_of, make_session
+from ..vault.reader import OpenedBackup
+from ..errors import AwsError, IntegrityError, UsageError
+from ..dynamodb.sink import TableSink
+from ..dynamodb.table_create import import_table_creation
+from ..dynamodb.table_settings import apply_missing
 
 POLL_S = 1.0
 IMPORT_TIMEOUT_S = 24 * 3600.0  # DynamoDB imports run at roughly 1 TB per several hours
 
 
 def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float, stats=None):
-    from .restore import RestoreResult, target_encryption
+    from . import RestoreResult, target_encryption
 
     manifest = backup.manifest
     schema = manifest.schema
@@ -100,7 +100,7 @@ def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:
     reader's, the --source-role's) are tried in turn with ListObjectsV2 + ExpectedBucketOwner
     (1 key under the backup's data prefix, which a prefix-scoped s3:ListBucket allows); S3
     refuses a wrong owner with 403. Raises UsageError if none owns the bucket."""
-    from .restore import target_of
+    from . import target_of
 
     target = target_of(sink)["account"]
     if options.bucket_owner:

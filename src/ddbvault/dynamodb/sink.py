@@ -13,8 +13,8 @@ import time
 
 import orjson
 
-from .aws.raw_json import RAW_BODY, keep_raw_responses, raw_request, send_raw_requests
-from .errors import AwsError, NotFoundError
+from .raw_json import RAW_BODY, keep_raw_responses, raw_request, send_raw_requests
+from ..errors import AwsError, NotFoundError
 from .table_client import TableClient
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import orjson
 
-from .aws.session import Principal, make_session
-from .backup_ref import OpenedBackup
-from .errors import IntegrityError, NotFoundError, UsageError
-from .layout import BackupLayout, Destination, check_object_key, parse_destination
-from .manifest import DataObject, Manifest
-from .stores import open_store
+from ..aws.session import Principal, make_session
+from .reader import OpenedBackup
+from ..errors import IntegrityError, NotFoundError, UsageError
+from ..format.layout import BackupLayout, Destination, check_object_key, parse_destination
+from ..format.manifest import DataObject, Manifest
+from ..storage import open_store
 
 MARK = "/AWSDynamoDB/"
 DAMAGED = "the export's files are damaged or not DynamoDB's; export the table again"

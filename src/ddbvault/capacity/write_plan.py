@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .readplan import CapacityKind, CapacityRate, plan_rate
+from .read_plan import CapacityKind, CapacityRate, plan_rate
 
 ON_DEMAND_DEFAULT_WCU = 1000.0
 WRITE = CapacityKind("WCU", "write", "WriteCapacityUnits", "MaxWriteRequestUnits", ON_DEMAND_DEFAULT_WCU)

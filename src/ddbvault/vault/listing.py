@@ -26,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from .aws.session import Principal, make_session
-from .errors import IntegrityError, NotFoundError
-from .layout import MANIFEST_NAME, Destination, check_table_name, is_backup_id, join, parse_destination
-from .manifest import Manifest
-from .stores import ObjectStore, open_store
+from ..aws.session import Principal, make_session
+from ..errors import IntegrityError, NotFoundError
+from ..format.layout import MANIFEST_NAME, Destination, check_table_name, is_backup_id, join, parse_destination
+from ..format.manifest import Manifest
+from ..storage import ObjectStore, open_store
 
 __all__ = ["BackupEntry", "list_backups"]
 COMPLETE, INCOMPLETE, INVALID = "complete", "incomplete", "invalid"

@@ -12,14 +12,14 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from .errors import InterruptedRun
-from .layout import BackupLayout
-from .manifest import DataObject
-from .ratelimit import RateLimiterCancelled
-from .readplan import PageSizer
+from ..errors import InterruptedRun
+from ..format.layout import BackupLayout
+from ..format.manifest import DataObject
+from ..capacity.limiter import RateLimiterCancelled
+from ..capacity.read_plan import PageSizer
 from .segment_writer import SegmentWriter
-from .workers import drain
-from .source import ScanPage, TableSource
+from ..runtime.workers import drain
+from ..dynamodb.scan import ScanPage, TableSource
 
 
 class Progress:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 
-from .codec import EXTENSIONS, Compressor, encode_lines
-from .layout import BackupLayout
-from .manifest import DataObject
-from .stores.base import ObjectStore, ObjectWriter
+from ..format.codec import EXTENSIONS, Compressor, encode_lines
+from ..format.layout import BackupLayout
+from ..format.manifest import DataObject
+from ..storage.base import ObjectStore, ObjectWriter
 
 
 class _OpenObject:

@@ -23,15 +23,15 @@ from typing import Callable
 import boto3
 import orjson
 
-from .aws.session import Principal, make_session
-from .backup import BackupOptions, backup_table
-from .codec import item_to_wire
-from .errors import IntegrityError
-from .restore import RestoreOptions, restore_backup
-from .table_diff import canonical_bytes
-from .verify import verify_backup
+from ..aws.session import Principal, make_session
+from ..backup import BackupOptions, backup_table
+from ..format.codec import item_to_wire
+from ..errors import IntegrityError
+from ..restore import RestoreOptions, restore_backup
+from ..verify.table_diff import canonical_bytes
+from ..verify import verify_backup
 from .local_servers import local_aws_env, moto_server
-from .manifest import Manifest
+from ..format.manifest import Manifest
 from .sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
 
 PROD_ACCOUNT = "123456789012"  # moto's default account: the plain demo credentials

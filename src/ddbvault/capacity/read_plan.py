@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from .errors import UsageError
+from ..errors import UsageError
 
 ON_DEMAND_DEFAULT_RCU = 1000.0
 GIB = 1024 ** 3

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import orjson
 
-from .errors import IntegrityError
-from .write_batch import Put
+from ..errors import IntegrityError
+from ..dynamodb.write_batch import Put
 
 __all__ = ["MAX_REFUSED", "RefusedKeys"]
 

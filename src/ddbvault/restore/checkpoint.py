@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from .errors import IntegrityError, NotFoundError, UsageError
+from ..errors import IntegrityError, NotFoundError, UsageError
 
 log = logging.getLogger(__name__)
 MAX_FILE_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, APFS, NTFS

@@ -43,24 +43,24 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .aws.retry import RetryPolicy, RetryStats
-from .aws.session import Principal, make_session
-from .backup_ref import OpenedBackup, open_backup, stream_lines
+from ..aws.retry import RetryPolicy, RetryStats
+from ..aws.session import Principal, make_session
+from ..vault.reader import OpenedBackup, open_backup, stream_lines
 from .checkpoint import Checkpoint, bounded_file_name, check, default_path, incarnation, read_state
-from .dataline import BadLine, KeySpec, encode_put, key_fingerprint, parse_line
-from .errors import AwsError, IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
-from .keyset import KeySet
-from .layout import check_table_name
-from .manifest import DataObject
-from .ratelimit import RateLimiterCancelled, bucket_for
+from ..format.dataline import BadLine, KeySpec, encode_put, key_fingerprint, parse_line
+from ..errors import AwsError, IntegrityError, InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError
+from ..runtime.keyset import KeySet
+from ..format.layout import check_table_name
+from ..format.manifest import DataObject
+from ..capacity.limiter import RateLimiterCancelled, bucket_for
 from .refused_keys import RefusedKeys
-from .scan_run import Progress
-from .sink import TableSink
-from .table_create import Overrides, create_table_request, key_mismatch, target_sse
-from .table_settings import apply_missing
-from .workers import drain
-from .write_batch import BatchCutter, Put
-from .writeplan import estimate_wcu, plan_write_rate
+from ..backup.segments import Progress
+from ..dynamodb.sink import TableSink
+from ..dynamodb.table_create import Overrides, create_table_request, key_mismatch, target_sse
+from ..dynamodb.table_settings import apply_missing
+from ..runtime.workers import drain
+from ..dynamodb.write_batch import BatchCutter, Put
+from ..capacity.write_plan import estimate_wcu, plan_write_rate
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     sink = TableSink(make_session(options.target), table, pool=options.workers + 4,
                      retry=options.retry, stats=stats, cancelled=cancelled)
     if options.via == "import":
-        from .restore_import import restore_via_import
+        from .via_import import restore_via_import
 
         return restore_via_import(backup, sink, options, t0, stats)
     checkpoint, description, notes = _prepare(backup, sink, options)
@@ -201,7 +201,7 @@ def _key_spec(description: dict, sink: TableSink) -> KeySpec:
 
 def _open(url: str, options: RestoreOptions, stats: RetryStats) -> OpenedBackup:
     """A ddbvault backup, or a native DynamoDB export (which has no schema: --no-create only)."""
-    from .native_export import is_native_export, open_native_export
+    from ..vault.native_export import is_native_export, open_native_export
 
     if not is_native_export(url):
         return open_backup(url, options.source, stats=stats)

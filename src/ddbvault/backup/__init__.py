@@ -18,21 +18,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from . import __version__
-from .aws.retry import RetryPolicy, RetryStats
-from .aws.session import Principal, make_session
-from .codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
-from .errors import IntegrityError, InterruptedRun, UsageError
-from .layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
-from .manifest import Manifest
-from .ratelimit import bucket_for
-from .readplan import CapacityRate, plan_read_rate, plan_segments
-from .scan_run import Progress, ScanRun, run_workers
-from .schema import table_schema
-from .source import TableSource
-from .stores import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
-from .stores.base import CANNED_ACLS, SSE_CHOICES
-from .stores.s3_limits import plan_part_size
+from .._version import __version__
+from ..aws.retry import RetryPolicy, RetryStats
+from ..aws.session import Principal, make_session
+from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
+from ..errors import IntegrityError, InterruptedRun, UsageError
+from ..format.layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
+from ..format.manifest import Manifest
+from ..capacity.limiter import bucket_for
+from ..capacity.read_plan import CapacityRate, plan_read_rate, plan_segments
+from .segments import Progress, ScanRun, run_workers
+from ..format.schema import table_schema
+from ..dynamodb.scan import TableSource
+from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
+from ..storage.base import CANNED_ACLS, SSE_CHOICES
+from ..storage.s3_limits import plan_part_size
 
 __all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table"]
 log = logging.getLogger(__name__)

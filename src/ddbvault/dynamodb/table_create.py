@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 BILLING_MODES = ("PROVISIONED", "PAY_PER_REQUEST")
 # restore --sse: the saved encryption (with a safe fallback), DynamoDB's default AWS owned key,

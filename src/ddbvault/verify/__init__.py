@@ -25,16 +25,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from .aws.error_translation import translated
-from .aws.session import Principal, make_session
-from .backup_ref import OpenedBackup, open_backup, stream_lines
-from .dataline import BadLine, KeySpec, key_fingerprint, parse_line
-from .errors import AccessDeniedError, IntegrityError, NotFoundError
-from .keyset import KeySet
-from .manifest import DataObject, Manifest
-from .ratelimit import bucket_for
-from .readplan import PageSizer, plan_read_rate
-from .source import TableSource
+from ..aws.error_translation import translated
+from ..aws.session import Principal, make_session
+from ..vault.reader import OpenedBackup, open_backup, stream_lines
+from ..format.dataline import BadLine, KeySpec, key_fingerprint, parse_line
+from ..errors import AccessDeniedError, IntegrityError, NotFoundError
+from ..runtime.keyset import KeySet
+from ..format.manifest import DataObject, Manifest
+from ..capacity.limiter import bucket_for
+from ..capacity.read_plan import PageSizer, plan_read_rate
+from ..dynamodb.scan import TableSource
 from .table_diff import TableComparison, TableDiff
 
 __all__ = ["VerifyReport", "verify_backup"]

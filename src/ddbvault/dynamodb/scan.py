@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import orjson
 from botocore.exceptions import ClientError
 
-from .aws.error_translation import malformed_response
-from .aws.raw_json import RAW_BODY, keep_raw_responses
-from .codec import key_for_client
-from .ratelimit import RateLimiterCancelled
-from .readplan import PageSizer, units_from_bytes
+from ..aws.error_translation import malformed_response
+from .raw_json import RAW_BODY, keep_raw_responses
+from ..format.codec import key_for_client
+from ..capacity.limiter import RateLimiterCancelled
+from ..capacity.read_plan import PageSizer, units_from_bytes
 from .table_client import TableClient
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, Progress as RichBar, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from .scan_run import Progress
+from ..backup.segments import Progress
 
 
 class TerminalProgress(Progress):

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .aws.session import Principal, make_session
-from .codec import Decompressor, compression_of_key, split_lines
-from .errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
-from .layout import BackupLayout, Destination, check_table_name, is_backup_id, parse_destination
-from .manifest import DataObject, Manifest
-from .stores import ObjectStore, open_store
+from ..aws.session import Principal, make_session
+from ..format.codec import Decompressor, compression_of_key, split_lines
+from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
+from ..format.layout import BackupLayout, Destination, check_table_name, is_backup_id, parse_destination
+from ..format.manifest import DataObject, Manifest
+from ..storage import ObjectStore, open_store
 
 CHUNK = 1024 * 1024
 

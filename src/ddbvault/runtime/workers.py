@@ -19,7 +19,7 @@ import queue
 import threading
 from typing import Callable, TypeVar
 
-from .errors import DdbvaultError
+from ..errors import DdbvaultError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..layout import Destination
+from ..format.layout import Destination
 from .base import DEFAULT_ACL, ObjectStore, ObjectWriter, WriteOptions
 from .local import LocalStore
 
