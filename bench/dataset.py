@@ -1,6 +1,6 @@
 """The benchmark's table: N items of ~1 KB covering every attribute type, loaded fresh each run.
 
-Items come from ddbvault.sample_data.sample_item; the payload is sized so that the mean item is
+Items come from ddbvault.devtools.sample_data.sample_item; the payload is sized so that the mean item is
 ~1 KB by DynamoDB's size rules. Loading is parallel BatchWriteItem of 25 items (dynalite rejects
 26) from several processes, each with several sending threads, because building items is
 CPU-bound Python (~230 µs each) while the server works on another core.

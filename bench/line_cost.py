@@ -1,7 +1,7 @@
 """What checking every data line costs restore, per line, side by side with splicing it.
 
 restore used to paste each data line's bytes into the BatchWriteItem body (`splice`). It now
-parses and checks every line (ddbvault.dataline.parse_line), serialises the item itself
+parses and checks every line (ddbvault.format.dataline.parse_line), serialises the item itself
 (encode_put), fingerprints its key, and adds the fingerprints to an on-disk SQLite key set per
 batch of 25 (ddbvault.keyset). This measures each step on the benchmark's own items
 (sample_item, ~990 B by DynamoDB's size rules), on one core, best of `repeat`:

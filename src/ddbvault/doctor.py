@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
 from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
-from .format.layout import join, parse_destination
+from .format.layout import join
+from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
 

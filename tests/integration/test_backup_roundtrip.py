@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.format.layout import parse_destination
+from ddbvault.storage.destination import parse_destination
 from ddbvault.storage import open_store
 from ddbvault.verify.table_diff import canonical
 from ddbvault.devtools.demo import load_items

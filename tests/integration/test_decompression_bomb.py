@@ -24,11 +24,12 @@ MIB = 1024 * 1024
 BACKUP = "t/20260101T000000Z-abcdef"
 STREAM = textwrap.dedent("""
     import json, sys
-    from ddbvault.backup_ref import OpenedBackup, stream_lines
     from ddbvault.errors import IntegrityError
-    from ddbvault.layout import BackupLayout, Destination
-    from ddbvault.manifest import DataObject
-    from ddbvault.stores import LocalStore
+    from ddbvault.format.layout import BackupLayout
+    from ddbvault.format.manifest import DataObject
+    from ddbvault.storage import LocalStore
+    from ddbvault.storage.destination import Destination
+    from ddbvault.vault.reader import OpenedBackup, stream_lines
 
     def status(field):
         line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ddbvault import BackupOptions, backup_table
-from ddbvault.format.layout import parse_destination
+from ddbvault.storage.destination import parse_destination
 from ddbvault.storage import open_store
 from tests.support.tables import create_table, fill_table, key_of, read_backup, scan_all, wire
 
@@ -38,4 +38,4 @@ def test_objects_roll_over_at_object_size(table, aws_env, tmp_path):
     assert len(items) == 1500
     # ~1500 items x ~1.3 KB ~ 2 MB uncompressed: at least two objects of one segment
     assert [o.key for o in manifest.objects][:2] == ["data/000000-0000.json", "data/000000-0001.json"]
-    assert all(o.bytes >= 1024 * 1024 for o in manifest.objects[:-1])
+    assert all(o.size >= 1024 * 1024 for o in manifest.objects[:-1])

@@ -1,4 +1,4 @@
-"""The ObjectStore contract (stores/base.py), run against every backend: local dir and S3 (moto)."""
+"""The ObjectStore contract (storage/base.py), run against every backend: local dir and S3 (moto)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy
 from ddbvault.errors import RetriesExhaustedError
-from ddbvault.format.layout import parse_destination
+from ddbvault.storage.destination import parse_destination
 from ddbvault.storage import open_store
 from tests.support.tables import create_table, fill_table, key_of, read_backup
 from tests.support.throttle_proxy import ThrottleProxy

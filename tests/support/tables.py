@@ -56,7 +56,7 @@ def read_backup(store: ObjectStore, backup_root: str) -> tuple[Manifest, list[di
     for obj in manifest.objects:
         data = store.get(f"{backup_root}/{obj.key}")
         assert hashlib.sha256(data).hexdigest() == obj.sha256, obj.key
-        assert len(data) == obj.bytes, obj.key
+        assert len(data) == obj.size, obj.key
         decoded = list(decode_lines(decompress(data, compression_of_key(obj.key))))
         assert len(decoded) == obj.items, obj.key
         items.extend(decoded)

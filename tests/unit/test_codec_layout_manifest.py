@@ -11,7 +11,8 @@ import pytest
 
 from ddbvault.format.codec import Compressor, decode_lines, decompress, encode_lines, item_to_wire, key_for_client
 from ddbvault.errors import IntegrityError, UsageError
-from ddbvault.format.layout import BackupLayout, is_backup_id, new_backup_id, parse_destination
+from ddbvault.format.layout import BackupLayout, is_backup_id, new_backup_id
+from ddbvault.storage.destination import parse_destination
 from ddbvault.format.manifest import DataObject, Manifest
 from ddbvault.devtools.sample_data import edge_case_items, sample_item
 

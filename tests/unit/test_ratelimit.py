@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ddbvault.capacity.limiter import WINDOW_S, RateLimiterCancelled, TokenBucket
+from ddbvault.capacity.limiter import WINDOW_S, RateLimiterCancelled, CapacityLimiter
 
 
 class FakeClock:
@@ -20,9 +20,9 @@ class FakeClock:
         self.now += seconds
 
 
-def bucket(rate: float, **kw) -> tuple[TokenBucket, FakeClock]:
+def bucket(rate: float, **kw) -> tuple[CapacityLimiter, FakeClock]:
     clock = FakeClock()
-    return TokenBucket(rate, clock=clock, sleep=clock.sleep, **kw), clock
+    return CapacityLimiter(rate, clock=clock, sleep=clock.sleep, **kw), clock
 
 
 def test_sustained_rate_matches_the_cap():
@@ -127,7 +127,7 @@ def test_a_request_larger_than_the_window_goes_alone():
 
 
 def test_cancel_wakes_waiters():
-    tb = TokenBucket(0.001)
+    tb = CapacityLimiter(0.001)
     raised = threading.Event()
 
     def waiter() -> None:
@@ -146,4 +146,4 @@ def test_cancel_wakes_waiters():
 @pytest.mark.parametrize("rate", [0, -1, float("inf")])
 def test_rejects_bad_rates(rate):
     with pytest.raises(ValueError):
-        TokenBucket(rate)
+        CapacityLimiter(rate)

@@ -14,17 +14,19 @@ from pathlib import Path
 import orjson
 import pytest
 
-import ddbvault.restore as restore_module
+import ddbvault.restore.writer as restore_writer
 from ddbvault.aws.retry import RetryPolicy
 from ddbvault.restore.checkpoint import Checkpoint
 from ddbvault.format.dataline import KeySpec, encode_put, key_fingerprint
 from ddbvault.errors import AwsError, IntegrityError, RetriesExhaustedError
 from ddbvault.runtime.keyset import KeySet
-from ddbvault.format.layout import BackupLayout, Destination
+from ddbvault.format.layout import BackupLayout
+from ddbvault.storage.destination import Destination
 from ddbvault.format.manifest import DataObject
-from ddbvault.capacity.limiter import bucket_for
-from ddbvault.restore import RestoreOptions, _WriteRun
-from ddbvault.backup.segments import Progress
+from ddbvault.capacity.limiter import limiter_for
+from ddbvault.restore import RestoreOptions
+from ddbvault.restore.writer import BatchWriteRun
+from ddbvault.runtime.progress import Progress
 from ddbvault.dynamodb.write_batch import MAX_ITEMS, BatchCutter, Put
 
 KEY = KeySpec((("pk", "S"), ("sk", "N")))
@@ -82,12 +84,12 @@ def lines(*items: dict) -> list[bytes]:
 
 
 def write_run(tmp_path: Path, monkeypatch, objects: dict[str, list[bytes]], sink: FakeSink,
-              attempts: int = 3, workers: int = 1) -> _WriteRun:
+              attempts: int = 3, workers: int = 1) -> BatchWriteRun:
     backup = FakeBackup(objects)
-    monkeypatch.setattr(restore_module, "stream_lines", lambda b, obj: iter(b.objects[obj.key]))
+    monkeypatch.setattr(restore_writer, "stream_lines", lambda b, obj: iter(b.objects[obj.key]))
     checkpoint = Checkpoint(tmp_path / "ck.jsonl", {"backup": backup.url, "table": sink.table})
     options = RestoreOptions(workers=workers, retry=RetryPolicy(attempts=attempts, base_delay=0.0001, max_delay=0.0002))
-    return _WriteRun(backup, sink, checkpoint, bucket_for(math.inf), options, Progress(), threading.Event(), KEY)
+    return BatchWriteRun(backup, sink, checkpoint, limiter_for(math.inf), options, Progress(), threading.Event(), KEY)
 
 
 def test_a_line_reaches_a_request_only_as_the_item_we_serialised(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""stores/s3_limits.py: S3's multipart limits and the part size planned from --object-size."""
+"""storage/s3_limits.py: S3's multipart limits and the part size planned from --object-size."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ import pytest
 
 from ddbvault.vault.reader import parse_backup_url
 from ddbvault.errors import UsageError
-from ddbvault.format.layout import check_object_key, is_backup_id, parse_destination
+from ddbvault.format.layout import check_object_key, is_backup_id
+from ddbvault.storage.destination import parse_destination
 from ddbvault.vault.listing import group_keys
 
 ID = "20261127T081900Z-3f9a1c"

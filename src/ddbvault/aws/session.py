@@ -34,7 +34,7 @@ BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 3}
 # S3 reads: each data object's sha256 is checked against the manifest, end to end. botocore's own
 # check of GetObject checksums covers single-part objects only (it skips AWS's composite `-N`
 # multipart checksums) and fails on moto, whose composite checksums lack the `-N` suffix; uploads
-# still send our SHA-256 (stores/s3.py).
+# still send our SHA-256 (storage/s3.py).
 S3_CHECKSUMS = {"response_checksum_validation": "when_required"}
 
 # What STS AssumeRole accepts (RoleArn 20-2048 characters; ExternalId 2-1224 of [\w+=,.@:/-]),

@@ -3,7 +3,7 @@
 Order of work, which is the format's safety argument:
 1. Describe the table (schema, TTL, tags) and check the destination, before writing anything.
 2. Workers (threads) take segments from a queue; each scans its segment page by page, under the
-   shared token bucket, and streams its own data objects. The first failure cancels the others;
+   shared read-capacity limiter, and streams its own data objects. The first failure cancels the others;
    each aborts its open upload.
 3. Only when every segment has finished, and the item counts add up, is the manifest written,
    create-only. A run that fails or is interrupted leaves no manifest: it is never complete.
@@ -23,11 +23,13 @@ from ..aws.retry import RetryPolicy, RetryStats
 from ..aws.session import Principal, make_session
 from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
 from ..errors import IntegrityError, InterruptedRun, UsageError
-from ..format.layout import BackupLayout, Destination, check_table_name, new_backup_id, parse_destination
+from ..format.layout import BackupLayout, check_table_name, new_backup_id
+from ..storage.destination import Destination, parse_destination
 from ..format.manifest import Manifest
-from ..capacity.limiter import bucket_for
+from ..capacity.limiter import limiter_for
 from ..capacity.read_plan import CapacityRate, plan_read_rate, plan_segments
-from .segments import Progress, ScanRun, run_workers
+from ..runtime.progress import Progress
+from .segments import ScanRun, run_workers
 from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
 from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
@@ -132,20 +134,20 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
 
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
-    bucket = bucket_for(rate.units_per_s)
+    limiter = limiter_for(rate.units_per_s)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
     log.info("backing up %s to %s: %d segments, %d workers, read rate %s", table,
              destination.url_of(layout.root), segments, options.workers, rate.reason)
     progress.start(table, int(description.get("ItemCount") or 0))
 
-    run = ScanRun(table, source, store, layout, options, bucket, segments, progress, cancelled)
+    run = ScanRun(table, source, store, layout, options, limiter, segments, progress, cancelled)
     run_workers(run, options.workers)
     manifest = _manifest_of(run, description, schema, options, rate, stats, started)
     store.put_new(layout.manifest_key, manifest.to_json())
     return BackupResult(
         url=destination.url_of(layout.root), backup_id=layout.backup_id, table=table,
         items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
-        consumed_rcu=round(run.consumed, 3), seconds=round(time.monotonic() - t0, 3),
+        consumed_rcu=round(run.consumed_rcu, 3), seconds=round(time.monotonic() - t0, 3),
         manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
         segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles,
         transient_retries=stats.transient)
@@ -157,7 +159,7 @@ def _finite(rate: float) -> float | None:
 
 def _write_options(destination: Destination, options: BackupOptions) -> WriteOptions:
     """How objects are written. For S3, the part size is raised if --object-size needs it
-    (stores/s3_limits.py); an object size S3 cannot hold raises UsageError."""
+    (storage/s3_limits.py); an object size S3 cannot hold raises UsageError."""
     part_size = options.part_size
     if destination.kind == "s3":
         part_size = plan_part_size(options.object_size, options.part_size)
@@ -200,7 +202,7 @@ def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupO
                  "object_size": options.object_size, "acl": options.acl, "sse": options.sse,
                  "kms_key_id": options.kms_key_id, "storage_class": options.storage_class},
         started_at=started, finished_at=_now(), objects=objects,
-        consumed_capacity={"read_capacity_units": round(run.consumed, 3),
+        consumed_capacity={"read_capacity_units": round(run.consumed_rcu, 3),
                            "estimated_from_bytes": run.estimated,
                            "throttle_retries": stats.throttles, "transient_retries": stats.transient},
     )

@@ -1,65 +1,53 @@
-"""The coordinator of one backup run: segment workers, read-ahead, cancellation, counters.
+"""One backup run's segment workers, on the shared coordinator (runtime/coordinator.py).
 
-Workers (threads) take segments from a queue. Each scans its segment page by page under the
-shared token bucket, with one page read ahead on the fetch pool, and streams its own data
-objects through a SegmentWriter. The first failure cancels every other worker, and each aborts
-its open upload. backup.py decides what happens next; this module never writes a manifest.
+Workers (threads) take segments from the coordinator's queue. Each scans its segment page by
+page under the shared read-capacity limiter, with one page read ahead on the fetch pool, and
+streams its own data objects through a SegmentWriter. The first failure cancels every other
+worker, and each aborts its open upload. backup/__init__.py decides what happens next; this
+module never writes a manifest.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ..errors import InterruptedRun
+from ..capacity.read_plan import PageSizer
+from ..dynamodb.scan import ScanPage, TableSource
 from ..format.layout import BackupLayout
 from ..format.manifest import DataObject
-from ..capacity.limiter import RateLimiterCancelled
-from ..capacity.read_plan import PageSizer
+from ..runtime.coordinator import Cancelled, Coordinator
+from ..runtime.progress import Progress
 from .segment_writer import SegmentWriter
-from ..runtime.workers import drain
-from ..dynamodb.scan import ScanPage, TableSource
-
-
-class Progress:
-    """What backup_table reports as it goes. Called from worker threads; must be thread-safe."""
-
-    def start(self, table: str, estimated_items: int) -> None: ...
-
-    def advance(self, items: int, raw_bytes: int, rcu: float) -> None: ...
 
 
 class ScanRun:
-    """Shared state of one backup run: the coordinator owns cancellation and the counters."""
+    """Shared state of one backup run: the coordinator (segments, limiter, cancellation) and the
+    counters: `items` scanned, `raw_bytes` of data lines, `consumed_rcu` reported by DynamoDB."""
 
     def __init__(self, table: str, source: TableSource, store, layout: BackupLayout,
-                 options, bucket, segments: int, progress: Progress, cancelled: threading.Event):
+                 options, limiter, segments: int, progress: Progress, cancelled: threading.Event):
         self.table, self.source, self.store, self.layout = table, source, store, layout
-        self.options, self.bucket, self.segments = options, bucket, segments
-        self.progress, self.cancelled = progress, cancelled
+        self.options, self.limiter, self.segments, self.progress = options, limiter, segments, progress
+        self.coordinator: Coordinator[int] = Coordinator(range(segments), limiter, cancelled)
+        self.cancelled = self.coordinator.cancelled
         # One sizer for all segments: what one segment learns about item sizes sizes them all.
-        self.sizer = PageSizer(bucket.rate, bucket.burst, options.consistent_read)
-        self.todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for segment in range(segments):
-            self.todo.put(segment)
-        self.lock = threading.Lock()
+        self.sizer = PageSizer(limiter.rate, limiter.burst, options.consistent_read)
         self.objects: dict[int, list[DataObject]] = {}
         self.items = self.raw_bytes = 0
-        self.consumed = 0.0
+        self.consumed_rcu = 0.0
         self.estimated = False
-        self.errors: list[BaseException] = []
-        self.fetcher: ThreadPoolExecutor  # set by _run_workers for the duration of the run
+        self.fetcher: ThreadPoolExecutor  # set by run_workers for the duration of the run
 
-    def cancel(self) -> None:
-        self.cancelled.set()
-        self.bucket.cancel()
+    @property
+    def errors(self) -> list[BaseException]:
+        return self.coordinator.errors
 
-    def _fetch(self, segment: int, start_key: dict | None) -> ScanPage:
-        """One Scan page under the token bucket, charged with its real ConsumedCapacity.
+    def _fetch(self, segment: int, exclusive_start_key: dict | None) -> ScanPage:
+        """One Scan page under the limiter, charged with its real ConsumedCapacity.
         Runs on the fetch pool; at most one fetch per segment is in flight."""
-        page = self.source.read_page(segment, self.segments, start_key, self.sizer, self.bucket,
-                                     self.options.consistent_read)
+        page = self.source.read_page(segment, self.segments, exclusive_start_key, self.sizer,
+                                     self.limiter, self.options.consistent_read)
         if page.estimated:  # only ever set, so threads need no lock
             self.estimated = True
         return page
@@ -78,16 +66,15 @@ class ScanRun:
                 # Read ahead: the next page is in flight while this one is encoded and written.
                 # Memory: two pages per segment worker at most.
                 pending = None
-                if page.last_key and not self.cancelled.is_set():
-                    pending = self.fetcher.submit(self._fetch, segment, page.last_key)
-                raw = writer.write_items(page.items)
-                with self.lock:
+                if page.last_evaluated_key and not self.cancelled.is_set():
+                    pending = self.fetcher.submit(self._fetch, segment, page.last_evaluated_key)
+                size = writer.write_items(page.items)
+                with self.coordinator.lock:
                     self.items += len(page.items)
-                    self.raw_bytes += raw
-                    self.consumed += page.consumed
-                self.progress.advance(len(page.items), raw, page.consumed)
-            if self.cancelled.is_set():
-                raise _Cancelled()
+                    self.raw_bytes += size
+                    self.consumed_rcu += page.consumed_rcu
+                self.progress.advance(len(page.items), size, page.consumed_rcu)
+            self.coordinator.check()
             return writer.finish()
         except BaseException:
             if pending is not None:
@@ -96,18 +83,14 @@ class ScanRun:
             raise
 
 
-class _Cancelled(Exception):
-    """A worker noticed the run was cancelled; not an error of its own."""
-
-
 def run_workers(run: ScanRun, workers: int) -> None:
-    """Scan every segment; afterwards run.errors holds the failures, the cause first."""
+    """Scan every segment; afterwards run.errors holds the failures, the cause first.
+    Raises InterruptedRun when the main thread is interrupted."""
     count = min(workers, run.segments)
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="ddbvault-scan") as run.fetcher:
-        try:
-            run.errors = drain(run.todo, run.scan_segment, count=count, name="ddbvault-segment",
-                               cancelled=run.cancelled, cancel=run.cancel,
-                               quiet=(RateLimiterCancelled, _Cancelled))
-        except BaseException:  # KeyboardInterrupt / SystemExit in the main thread: stopped cleanly
-            raise InterruptedRun(f"backup of {run.table} interrupted; no manifest written, so the "
-                                 "partial backup is never treated as complete") from None
+        run.coordinator.run(run.scan_segment, workers=count, name="ddbvault-segment",
+                            interrupted=lambda: f"backup of {run.table} interrupted; no manifest written, "
+                                                "so the partial backup is never treated as complete")
+
+
+__all__ = ["Cancelled", "ScanRun", "run_workers"]

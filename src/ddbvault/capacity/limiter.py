@@ -1,13 +1,15 @@
-"""A token bucket measured in capacity units, shared by every scan segment (invariant 4), with a
-one-second window that no burst can overfill.
+"""The capacity limiter: a token bucket measured in capacity units (RCU for a backup's Scan pages,
+WCU for a restore's BatchWriteItem requests), shared by every worker of a run (invariant 4), with
+a one-second window that no burst can overfill. Called "limiter" everywhere else in ddbvault, so
+that "bucket" only ever means an S3 bucket.
 
 Contract:
 - Every `acquire(units)` is followed by exactly one `settle(units, actual)` once the request has
   been answered (actual = what DynamoDB reported in ConsumedCapacity; the reservation itself if
-  the request failed and nobody knows), so the bucket is charged with real consumption, not
+  the request failed and nobody knows), so the limiter is charged with real consumption, not
   with estimates.
 - `acquire` blocks until both hold, then reserves `units`:
-  1. the bucket holds `min(units, burst)` tokens (it refills at `rate`, holds at most `burst`,
+  1. the limiter holds `min(units, burst)` tokens (it refills at `rate`, holds at most `burst`,
      and starts empty; the balance may go negative for a request larger than the burst, and
      later callers wait it off): the long-run rate stays at `rate`;
   2. what was settled in the last WINDOW_S seconds plus every reservation still in flight plus
@@ -40,7 +42,10 @@ class RateLimiterCancelled(Exception):
     """Raised by acquire() after cancel(): the run is stopping."""
 
 
-class TokenBucket:
+class CapacityLimiter:
+    """`rate` capacity units per second, with a burst of `burst_seconds` x rate (at least one
+    unit). Raises ValueError for a rate that is not finite and > 0 (use Unlimited)."""
+
     def __init__(self, rate: float, burst_seconds: float = 0.2, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] | None = None):
@@ -128,6 +133,6 @@ class Unlimited:
         return None
 
 
-def bucket_for(rate: float) -> "TokenBucket | Unlimited":
+def limiter_for(rate: float) -> "CapacityLimiter | Unlimited":
     """The limiter for `rate` capacity units per second: math.inf means no limit."""
-    return Unlimited() if math.isinf(rate) else TokenBucket(rate)
+    return Unlimited() if math.isinf(rate) else CapacityLimiter(rate)

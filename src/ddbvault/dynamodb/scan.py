@@ -1,6 +1,6 @@
 """Reading a DynamoDB table: its description, TTL and tags, and parallel Scan pages.
 
-The hot path keeps Scan responses in DynamoDB's wire JSON (aws/raw_json.py): botocore would
+The hot path keeps Scan responses in DynamoDB's wire JSON (dynamodb/raw_json.py): botocore would
 otherwise walk every attribute of every item through its shape model, which costs about four
 times the CPU of the HTTP request itself. The raw body is parsed with orjson instead.
 
@@ -32,10 +32,10 @@ UNSUPPORTED_CODES = ("UnknownOperationException", "NotImplementedError", "Invali
 @dataclass
 class ScanPage:
     items: list[dict]  # wire form
-    last_key: dict | None  # wire form; None at the end of the segment
-    consumed: float | None  # ConsumedCapacity.CapacityUnits, None if the server did not say
+    last_evaluated_key: dict | None  # wire form; None at the end of the segment
+    consumed_rcu: float | None  # ConsumedCapacity.CapacityUnits, None if the server did not say
     body_bytes: int
-    estimated: bool = False  # consumed was estimated from body_bytes (read_page only)
+    estimated: bool = False  # consumed_rcu was estimated from body_bytes (read_page only)
 
 
 class TableSource(TableClient):
@@ -81,18 +81,18 @@ class TableSource(TableClient):
                 raise malformed_response(action="ListTagsOfResource", resource=self.arn,
                                          reason="the same NextToken was returned twice")
 
-    def scan_page(self, segment: int, total: int, start_key: dict | None, limit: int | None,
+    def scan_page(self, segment: int, total: int, exclusive_start_key: dict | None, limit: int | None,
                   consistent: bool) -> ScanPage:
         args = {"TableName": self.table, "Segment": segment, "TotalSegments": total,
                 "ConsistentRead": consistent, "ReturnConsumedCapacity": "TOTAL"}
-        if start_key:
-            args["ExclusiveStartKey"] = key_for_client(start_key)
+        if exclusive_start_key:
+            args["ExclusiveStartKey"] = key_for_client(exclusive_start_key)
         if limit:
             args["Limit"] = limit
         response = self.call("Scan", lambda: self.client.scan(**args))
         raw = response[RAW_BODY]
         page = self._parse_page(raw, f"segment {segment} of {total}")
-        if page.last_key is not None and page.last_key == start_key:
+        if page.last_evaluated_key is not None and page.last_evaluated_key == exclusive_start_key:
             raise malformed_response(action="Scan", resource=self.arn, reason=(
                 f"segment {segment} of {total} returned its ExclusiveStartKey as LastEvaluatedKey, "
                 "so the scan would never advance"))
@@ -102,42 +102,42 @@ class TableSource(TableClient):
         """The page in a Scan response body; AwsError if it is not a Scan response."""
         try:
             body = orjson.loads(raw)
-            items, last_key = body.get("Items", []), body.get("LastEvaluatedKey")
-            consumed = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
-            if not (isinstance(items, list) and isinstance(last_key, (dict, type(None)))):
+            items, last_evaluated_key = body.get("Items", []), body.get("LastEvaluatedKey")
+            consumed_rcu = (body.get("ConsumedCapacity") or {}).get("CapacityUnits")
+            if not (isinstance(items, list) and isinstance(last_evaluated_key, (dict, type(None)))):
                 raise TypeError("Items is not a list or LastEvaluatedKey is not an object")
         except (ValueError, TypeError, AttributeError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise malformed_response(action="Scan", resource=self.arn,
                                      reason=f"{segment}: {type(exc).__name__}: {str(exc)[:120]}") from None
-        return ScanPage(items, last_key, consumed, len(raw))
+        return ScanPage(items, last_evaluated_key, consumed_rcu, len(raw))
 
-    def read_page(self, segment: int, total: int, start_key: dict | None, sizer: PageSizer,
-                  bucket, consistent: bool) -> ScanPage:
+    def read_page(self, segment: int, total: int, exclusive_start_key: dict | None, sizer: PageSizer,
+                  limiter, consistent: bool) -> ScanPage:
         """One Scan page within the read cap (invariant 4): `sizer` chooses its Limit and what
-        `bucket` reserves before the call, then learns from the page. Raises
+        `limiter` reserves before the call, then learns from the page. Raises
         RateLimiterCancelled once the run is cancelled."""
         limit, reserved = sizer.plan()
         page: ScanPage | None = None
         try:
-            page = self._reserved_scan(bucket, reserved, segment, total, start_key, limit, consistent)
+            page = self._reserved_scan(limiter, reserved, segment, total, exclusive_start_key, limit, consistent)
             return page
         finally:  # every plan() is followed by one observe(), also when nothing was read
-            sizer.observe(page.items if page else [], page.consumed if page else 0.0)
+            sizer.observe(page.items if page else [], page.consumed_rcu if page else 0.0)
 
-    def _reserved_scan(self, bucket, reserved: float, segment: int, total: int, start_key: dict | None,
+    def _reserved_scan(self, limiter, reserved: float, segment: int, total: int, exclusive_start_key: dict | None,
                        limit: int | None, consistent: bool) -> ScanPage:
-        """scan_page() inside a reservation of `bucket`, which is then charged with the page's
+        """scan_page() inside a reservation of `limiter`, which is then charged with the page's
         real ConsumedCapacity (an estimate from its size when the server reports none), or
         with the whole reservation if the call failed, since what it read is unknown."""
-        bucket.acquire(reserved)
+        limiter.acquire(reserved)
         try:
             if self.cancelled.is_set():
                 raise RateLimiterCancelled()
-            page = self.scan_page(segment, total, start_key, limit, consistent)
+            page = self.scan_page(segment, total, exclusive_start_key, limit, consistent)
         except BaseException:
-            bucket.settle(reserved, reserved)
+            limiter.settle(reserved, reserved)
             raise
-        if page.consumed is None:
-            page.consumed, page.estimated = units_from_bytes(page.body_bytes, consistent), True
-        bucket.settle(reserved, page.consumed)
+        if page.consumed_rcu is None:
+            page.consumed_rcu, page.estimated = units_from_bytes(page.body_bytes, consistent), True
+        limiter.settle(reserved, page.consumed_rcu)
         return page

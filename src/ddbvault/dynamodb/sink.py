@@ -2,7 +2,7 @@
 
 BatchWriteItem bodies are built from PutRequest elements that orjson serialised from checked
 items (dataline.encode_put): never from a backup line's own bytes, so no line can add anything
-to a request but its one item. botocore's walk over every attribute is skipped (aws/raw_json.py),
+to a request but its one item. botocore's walk over every attribute is skipped (dynamodb/raw_json.py),
 and the response keeps UnprocessedItems in wire form.
 """
 

@@ -1,8 +1,8 @@
 """A saved schema -> the CreateTable / ImportTable requests that recreate the table. Pure.
 
-The manifest keeps the schema in CreateTable's vocabulary (schema.py), so this is mostly
+The manifest keeps the schema in CreateTable's vocabulary (format/schema.py), so this is mostly
 selection plus the user's overrides (--billing-mode, --rcu, --wcu: for the table and every GSI). What CreateTable cannot
-set (TTL, and tags for ImportTable) is applied afterwards by table_settings.py.
+set (TTL, and tags for ImportTable) is applied afterwards by dynamodb/table_settings.py.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def create_table_request(schema: dict, table: str, overrides: Overrides = Overri
 def import_table_creation(schema: dict, table: str, overrides: Overrides = Overrides(),
                           sse: dict | None = None) -> dict:
     """ImportTable's TableCreationParameters (`sse` as for create_table_request). ImportTable
-    cannot create LSIs, a stream, a table class, deletion protection or tags: table_settings.py
+    cannot create LSIs, a stream, a table class, deletion protection or tags: dynamodb/table_settings.py
     applies what can be applied afterwards."""
     return _common(schema, table, overrides, with_lsi=False, sse=sse)
 

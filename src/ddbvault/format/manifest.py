@@ -33,12 +33,18 @@ SUPPORTED_MAJOR = 1
 
 @dataclass(frozen=True)
 class DataObject:
-    """One data object: its key relative to the backup root, item count, stored bytes, sha256."""
+    """One data object: its key relative to the backup root, its item count, its stored size
+    in bytes (compressed, as S3 holds it) and the sha256 of those bytes. The manifest's JSON
+    names the size `bytes` (format version 1, docs/format.md)."""
 
     key: str
     items: int
-    bytes: int
+    size: int
     sha256: str
+
+    def to_stored(self) -> dict:
+        """The object as the manifest stores it."""
+        return {"key": self.key, "items": self.items, "bytes": self.size, "sha256": self.sha256}
 
 
 @dataclass
@@ -59,11 +65,12 @@ class Manifest:
     def __post_init__(self) -> None:
         if not self.totals:
             self.totals = {"items": sum(o.items for o in self.objects),
-                           "bytes": sum(o.bytes for o in self.objects),
+                           "bytes": sum(o.size for o in self.objects),
                            "objects": len(self.objects)}
 
     def to_json(self) -> bytes:
         body = asdict(self)
+        body["objects"] = [o.to_stored() for o in self.objects]
         ordered = {k: body[k] for k in ("format", "format_version", "tool_version", "backup_id",
                                         "source", "schema", "options", "started_at", "finished_at",
                                         "totals", "consumed_capacity", "objects")}

@@ -5,7 +5,7 @@ from an `Arns` value: `literal_arns()` gives plain strings for `ddbvault iam --f
 cloudformation.py swaps in intrinsic functions where a template creates the resource (the KMS key).
 
 What is granted, and why (docs/iam.md has the long form):
-- The backup reads only the named tables, with the read-only calls source.py makes, plus
+- The backup reads only the named tables, with the read-only calls dynamodb/scan.py makes, plus
   DescribeContinuousBackups (the PITR status). No table write, no delete anywhere.
 - Objects are written only under `<prefix>/<table>/` for the named tables (and the doctor's probe
   prefix): s3:PutObject covers PutObject, CreateMultipartUpload, UploadPart and

@@ -5,7 +5,7 @@ For big tables ImportTable is faster and consumes no write capacity. It has limi
 - it creates the table itself, so the target must not exist;
 - it **cannot create local secondary indexes**, and an LSI cannot be added to a table later.
   A backup whose table had LSIs is refused, unless --skip-lsi accepts restoring without them.
-What ImportTable does not set is applied once the import completes (table_settings.py): TTL
+What ImportTable does not set is applied once the import completes (dynamodb/table_settings.py): TTL
 (UpdateTimeToLive), tags (TagResource), and the stream, table class and deletion protection
 (UpdateTable). DescribeImport is polled every POLL_S seconds for at most IMPORT_TIMEOUT_S; past
 that the restore fails (AwsError, code ImportTimeout) naming the import, which may still complete.
@@ -24,14 +24,14 @@ from ..errors import AwsError, IntegrityError, UsageError
 from ..dynamodb.sink import TableSink
 from ..dynamodb.table_create import import_table_creation
 from ..dynamodb.table_settings import apply_missing
+from .options import RestoreResult
+from .table import target_encryption, target_of
 
 POLL_S = 1.0
 IMPORT_TIMEOUT_S = 24 * 3600.0  # DynamoDB imports run at roughly 1 TB per several hours
 
 
 def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float, stats=None):
-    from . import RestoreResult, target_encryption
-
     manifest = backup.manifest
     schema = manifest.schema
     if backup.destination.kind != "s3":
@@ -100,8 +100,6 @@ def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:
     reader's, the --source-role's) are tried in turn with ListObjectsV2 + ExpectedBucketOwner
     (1 key under the backup's data prefix, which a prefix-scoped s3:ListBucket allows); S3
     refuses a wrong owner with 403. Raises UsageError if none owns the bucket."""
-    from . import target_of
-
     target = target_of(sink)["account"]
     if options.bucket_owner:
         return None if options.bucket_owner == target else options.bucket_owner

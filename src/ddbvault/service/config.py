@@ -23,7 +23,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 
 from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
-from ..format.layout import check_table_name, parse_destination
+from ..format.layout import check_table_name
+from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

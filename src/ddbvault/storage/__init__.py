@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..format.layout import Destination
+from .destination import Destination
 from .base import DEFAULT_ACL, ObjectStore, ObjectWriter, WriteOptions
 from .local import LocalStore
 

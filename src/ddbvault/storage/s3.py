@@ -10,7 +10,7 @@
   on; otherwise, or if HeadObject is denied, it raises IntegrityError as for any existing key.
 - Abort is registered the moment CreateMultipartUpload succeeds (s3transfer's rule): every
   failure after it, in write() or close(), aborts the upload before the error propagates.
-- Limits (stores/s3_limits.py) are checked before each part is sent.
+- Limits (storage/s3_limits.py) are checked before each part is sent.
 - Every object carries the configured canned ACL (default bucket-owner-full-control) and SSE.
 - Nothing here calls DeleteObject. Leftovers of a crashed process are removed by the bucket's
   AbortIncompleteMultipartUpload lifecycle rule.
@@ -248,7 +248,7 @@ class S3Store(ObjectStore):
             return reader.read()
 
     def open_reader(self, key: str) -> BinaryIO:
-        """A stream of the object that survives connection resets: see stores/s3_reader.py."""
+        """A stream of the object that survives connection resets: see storage/s3_reader.py."""
         return ResumableReader(self, key)
 
     def exists(self, key: str) -> bool:

@@ -7,7 +7,7 @@ Contract:
 - A backup is `<prefix>/<table>/<backup-id>/...` with a well-formed backup id; other keys are
   ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
   crashed, killed or running backup; never restorable by default), or `invalid` (a manifest
-  that manifest.py rejects: not JSON, an unknown major version, a mistyped field, an object key
+  that format/manifest.py rejects: not JSON, an unknown major version, a mistyped field, an object key
   outside the backup; `error` says why). One invalid manifest never hides the other backups.
 - A backup id must be a real UTC time (layout.is_backup_id): `20261399T999999Z-abcdef` is not one.
 - Writes that were begun and never finished (`store.list_partial`: a killed local backup's
@@ -28,7 +28,8 @@ from datetime import datetime, timezone
 
 from ..aws.session import Principal, make_session
 from ..errors import IntegrityError, NotFoundError
-from ..format.layout import MANIFEST_NAME, Destination, check_table_name, is_backup_id, join, parse_destination
+from ..format.layout import MANIFEST_NAME, check_table_name, is_backup_id, join
+from ..storage.destination import Destination, parse_destination
 from ..format.manifest import Manifest
 from ..storage import ObjectStore, open_store
 

@@ -5,7 +5,7 @@
                                                               itemCount, md5Checksum (base64)
     <prefix>/AWSDynamoDB/<export-id>/data/*.json.gz          {"Item": {...}} lines
 
-The data lines are the same as ours, so restore.py writes them the same way. The differences:
+The data lines are the same as ours, so restore/__init__.py writes them the same way. The differences:
 each object is checked against its MD5, not a sha256; and an export holds no table schema, so
 the target table must already exist (--no-create). A missing manifest-summary.json means the
 export is not complete, and it is refused.
@@ -23,7 +23,8 @@ import orjson
 from ..aws.session import Principal, make_session
 from .reader import OpenedBackup
 from ..errors import IntegrityError, NotFoundError, UsageError
-from ..format.layout import BackupLayout, Destination, check_object_key, parse_destination
+from ..format.layout import BackupLayout, check_object_key
+from ..storage.destination import Destination, parse_destination
 from ..format.manifest import DataObject, Manifest
 from ..storage import open_store
 

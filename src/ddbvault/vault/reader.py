@@ -1,6 +1,6 @@
 """Opening an existing backup by its URL: `DEST/<table>/<backup-id>`, as `backup --json` prints.
 
-`open_backup()` returns the store, the layout and the manifest, checked on load (manifest.py):
+`open_backup()` returns the store, the layout and the manifest, checked on load (format/manifest.py):
 nothing is acted on before the whole manifest is known to be well formed. A URL under which no
 object exists at all is "not found" (NotFoundError, exit 3); data without a manifest is an
 incomplete backup, refused (IntegrityError) unless the caller asks for it (`allow_incomplete`).
@@ -21,7 +21,8 @@ from typing import Iterator
 from ..aws.session import Principal, make_session
 from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
-from ..format.layout import BackupLayout, Destination, check_table_name, is_backup_id, parse_destination
+from ..format.layout import BackupLayout, check_table_name, is_backup_id
+from ..storage.destination import Destination, parse_destination
 from ..format.manifest import DataObject, Manifest
 from ..storage import ObjectStore, open_store
 
@@ -128,7 +129,7 @@ def _spooling(where: str, obj: DataObject):
     try:
         yield
     except OSError as exc:
-        raise DdbvaultError(f"cannot spool data object {where} ({obj.bytes:,} bytes) in "
+        raise DdbvaultError(f"cannot spool data object {where} ({obj.size:,} bytes) in "
                             f"{tempfile.gettempdir()}: {exc.strerror or exc}",
                             hint="free disk space there, or point TMPDIR at a directory with room for "
                                  "--workers x the largest data object") from exc
@@ -144,8 +145,8 @@ def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[byte
             if backup.md5_of:
                 md5.update(chunk)
             size += len(chunk)
-            if 0 <= obj.bytes < size:  # stop early: never spool (or read) more than the manifest says
-                raise IntegrityError(f"data object {where} has more than the {obj.bytes} bytes the "
+            if 0 <= obj.size < size:  # stop early: never spool (or read) more than the manifest says
+                raise IntegrityError(f"data object {where} has more than the {obj.size} bytes the "
                                      "manifest says", hint="restore from another backup; this one cannot be trusted")
             yield chunk
     _check(where, obj, size, digest.hexdigest())
@@ -175,8 +176,8 @@ def _decoded(where: str, obj: DataObject, stored: Iterator[bytes]) -> Iterator[b
 
 
 def _check(where: str, obj: DataObject, size: int, sha256: str) -> None:
-    if obj.bytes >= 0 and size != obj.bytes:
-        raise IntegrityError(f"data object {where} has {size} bytes, the manifest says {obj.bytes}",
+    if obj.size >= 0 and size != obj.size:
+        raise IntegrityError(f"data object {where} has {size} bytes, the manifest says {obj.size}",
                              hint="restore from another backup; this one cannot be trusted")
     if obj.sha256 and sha256 != obj.sha256:
         raise IntegrityError(f"data object {where} is corrupted: sha256 {sha256} does not "

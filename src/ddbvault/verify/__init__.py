@@ -5,15 +5,15 @@ Contract:
 - Refuses an incomplete backup (no manifest): open_backup() raises IntegrityError.
 - Checks, without stopping at the first problem: the manifest's totals add up; every data object
   is present, has the recorded size and sha256, and decodes to the recorded number of items;
-  every line is one valid `{"Item": ...}` object with the table's key (dataline.py, the same
-  check restore makes before it writes); no key appears twice in the backup (keyset.py, on
+  every line is one valid `{"Item": ...}` object with the table's key (format/dataline.py, the same
+  check restore makes before it writes); no key appears twice in the backup (runtime/keyset.py, on
   disk); and no object under `data/` is missing from the manifest (DynamoDB ImportTable would
   import it). Every problem is one line that names the object (its s3://... URL or path) and,
   for a line, its number; never an attribute value.
 - With `against_table`: the table is described first (a missing table fails before any backup
   read), then scanned once, single segment, within the backup's default read cap (half the
   provisioned RCU; 1000 RCU/s on demand) or `read_rcu`. Items are compared by primary key
-  (table_diff.py). Memory: one key and a 32-byte digest per backup item, never the items.
+  (verify/table_diff.py). Memory: one key and a 32-byte digest per backup item, never the items.
   The table is not compared when the backup itself has problems.
 - Errors that prevent verifying at all (no manifest, access denied, no such table) raise
   DdbvaultError; everything else is in the report, and `ok` is True only if all of it matched.
@@ -30,9 +30,10 @@ from ..aws.session import Principal, make_session
 from ..vault.reader import OpenedBackup, open_backup, stream_lines
 from ..format.dataline import BadLine, KeySpec, key_fingerprint, parse_line
 from ..errors import AccessDeniedError, IntegrityError, NotFoundError
+from ..runtime.coordinator import Coordinator
 from ..runtime.keyset import KeySet
 from ..format.manifest import DataObject, Manifest
-from ..capacity.limiter import bucket_for
+from ..capacity.limiter import Unlimited, limiter_for
 from ..capacity.read_plan import PageSizer, plan_read_rate
 from ..dynamodb.scan import TableSource
 from .table_diff import TableComparison, TableDiff
@@ -103,8 +104,7 @@ def verify_backup(url: str, *, principal: Principal | None = None, against_table
     diff = _table_diff(manifest, against_table, description, max_differences, report)
     lines = _LineCheck(KeySpec.of(manifest.schema), diff.add_backup_item if diff else None)
     with lines.keys:
-        for obj in manifest.objects:
-            _check_object(backup, obj, lines, report)
+        _check_objects(backup, lines, report)
     lines.summarise(report)
     if diff and report.problems:
         report.problems.append(f"table {against_table} was not compared: the backup has problems")
@@ -117,7 +117,7 @@ def verify_backup(url: str, *, principal: Principal | None = None, against_table
 def totals_problems(manifest: Manifest, where: str) -> list[str]:
     """Where the manifest's totals disagree with its object list (items are checked on load)."""
     problems = []
-    stored = sum(o.bytes for o in manifest.objects)
+    stored = sum(o.size for o in manifest.objects)
     if manifest.totals.get("bytes") != stored:
         problems.append(f"manifest {where}: totals.bytes is {manifest.totals.get('bytes')}, "
                         f"its objects add up to {stored}")
@@ -228,6 +228,17 @@ class _ObjectLines:
         return self.problems + extra
 
 
+def _check_objects(backup: OpenedBackup, check: _LineCheck, report: VerifyReport) -> None:
+    """Every data object, in manifest order, on the shared coordinator (runtime/coordinator.py)
+    with one worker: the report names bad and repeated lines in backup order. Raises the
+    worker's failure (an AWS error), or InterruptedRun when the main thread is interrupted."""
+    coordinator: Coordinator[DataObject] = Coordinator(backup.manifest.objects, Unlimited())
+    errors = coordinator.run(lambda obj: _check_object(backup, obj, check, report), workers=1,
+                             name="ddbvault-verify", interrupted=lambda: f"verify of {backup.url} interrupted")
+    if errors:
+        raise errors[0]
+
+
 def _check_object(backup: OpenedBackup, obj: DataObject, check: _LineCheck, report: VerifyReport) -> None:
     """Stream one object, check and count its lines, record any problem."""
     where = backup.destination.url_of(backup.key_of(obj))
@@ -265,18 +276,18 @@ def _compare(backup: OpenedBackup, source: TableSource, description: dict, diff:
 
 def _scan_table(source: TableSource, description: dict, diff: TableDiff,
                 read_rcu: float | None) -> None:
-    """Every item of the table into `diff`: one segment, under a token bucket (invariant 4)."""
+    """Every item of the table into `diff`: one segment, under the read-capacity limiter (invariant 4)."""
     rate = plan_read_rate(description, None, read_rcu)
-    bucket = bucket_for(rate.units_per_s)
-    sizer = PageSizer(bucket.rate, bucket.burst, False)
-    start_key = None
+    limiter = limiter_for(rate.units_per_s)
+    sizer = PageSizer(limiter.rate, limiter.burst, False)
+    exclusive_start_key = None
     while True:
-        page = source.read_page(0, 1, start_key, sizer, bucket, False)
+        page = source.read_page(0, 1, exclusive_start_key, sizer, limiter, False)
         for item in page.items:
             diff.add_table_item(item)
-        if not page.last_key:
+        if not page.last_evaluated_key:
             return
-        start_key = page.last_key
+        exclusive_start_key = page.last_evaluated_key
 
 
 def _resolve_differences(backup: OpenedBackup, diff: TableDiff) -> None:
