@@ -1,11 +1,11 @@
 """restore_backup(): a complete backup into a DynamoDB table, losing nothing, never deleting.
 
-1. Open the backup. One without a manifest is refused.
+1. Open the backup (vault/reader.py). One without a manifest is refused.
 2. Check an existing checkpoint against the live target (checkpoint.check) before creating
    anything: --resume only carries on into the table incarnation the checkpoint filled.
-3. Prepare the target:
+3. Prepare the target (table.py):
    - by default, create it from the saved schema (capacity overrides reach every GSI; the saved
-     KMS key only where it can work, table_create.target_sse) and wait until it and its GSIs
+     KMS key only where it can work, dynamodb/table_create.target_sse) and wait until it and its GSIs
      are ACTIVE;
    - with --no-create, use an existing table with the same primary key, which must be empty
      unless --allow-non-empty is given;
@@ -13,8 +13,9 @@
    A table is never deleted, and an existing table is never written without one of these flags.
    Then the checkpoint's header (the incarnation) is written, and the saved settings the table
    lacks (TTL, tags, stream, ...) are applied on every path (dynamodb/table_settings.py).
-4. Workers take data objects from a queue. Each streams one object, whose sha256 is proven
-   before its first line is yielded (backup_ref.stream_lines spools it), checks every line
+4. Workers on the shared coordinator take data objects from its queue (writer.py). Each streams
+   one object, whose sha256 is proven before its first line is yielded (vault/reader.py,
+   stream_lines, spools it), checks every line
    (format/dataline.py: one `{"Item": ...}` object of valid attribute values, with the table's key; a
    bad line fails the run naming object and line), cuts BatchWriteItem requests of <= 25 items
    and <= 16 MB that it serialises itself (dynamodb/write_batch.py), writes them under the shared WCU
@@ -26,10 +27,10 @@
    lines skipped on resume must equal the manifest's total. Keys written twice are counted
    (runtime/keyset.py), and the reported `items` is the number of distinct keys. Items the table
    refuses (ValidationException, e.g. a GSI key of the wrong type) are found by splitting the
-   refused request, listed by key in a file (restore/refused_keys.py), and fail the run once
+   refused request, listed by key in a file (refused_keys.py), and fail the run once
    everything else is written.
 
-`--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (restore/via_import.py).
+`--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (via_import.py).
 """
 
 

@@ -1,4 +1,5 @@
-"""Object stores: where backups live. One interface (base.ObjectStore), one module per backend."""
+"""Object stores: where backups live. One interface (base.ObjectStore), one module per backend
+(local, s3), destination URLs (destination), and S3's limits in one place (s3_limits)."""
 
 from __future__ import annotations
 
