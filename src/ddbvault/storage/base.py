@@ -1,6 +1,6 @@
 """The object store interface every backend implements (S3, a local directory).
 
-Contract, checked by tests/integration/test_store_contract.py against every backend:
+Contract, checked by tests/integration/storage/test_store_contract.py against every backend:
 - Objects are create-only: committing a key that exists raises IntegrityError and leaves the
   existing object untouched. No backend method ever deletes or overwrites a committed object.
 - A writer's object becomes visible whole, at `close()`, or not at all. `abort()` discards what

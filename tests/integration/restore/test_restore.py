@@ -17,7 +17,7 @@ from ddbvault.errors import IntegrityError, NotFoundError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.devtools.sample_data import edge_case_items, sample_item
 from ddbvault.dynamodb.table_create import Overrides
-from tests.support.tables import create_table, scan_all, wire
+from tests.support.tables import canonical_items, create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
 FAST = dict(write_wcu=100000)
@@ -25,7 +25,6 @@ FAST = dict(write_wcu=100000)
 
 def as_set(ddb, table: str) -> dict:
     """Every item, keyed, in wire form with set members sorted (sets carry no order)."""
-    from tests.integration.test_backup_roundtrip import canonical_items
     return canonical_items(wire(scan_all(ddb, table)))
 
 

@@ -15,8 +15,7 @@ from ddbvault.devtools.demo import create_demo_table, load_items
 from ddbvault.errors import IntegrityError, UsageError
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.devtools.sample_data import sample_item
-from tests.integration.test_backup_roundtrip import _moto_import_safe, canonical_items
-from tests.support.tables import create_table, fill_table, scan_all, wire
+from tests.support.tables import canonical_items, create_table, fill_table, moto_import_safe, scan_all, wire
 
 pytestmark = pytest.mark.integration
 FAST = dict(write_wcu=100000)
@@ -91,7 +90,7 @@ def test_via_import_restores_items_ttl_and_tags(ddb, s3, aws_env):
                                            {"AttributeName": "sk", "AttributeType": "N"}],
                      Tags=[{"Key": "app", "Value": "shop"}])
     ddb.update_time_to_live(TableName="imp-src", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
-    rows = [{k: _moto_import_safe(v) for k, v in sample_item(i, payload_bytes=80).items() if v != {"M": {}}}
+    rows = [{k: moto_import_safe(v) for k, v in sample_item(i, payload_bytes=80).items() if v != {"M": {}}}
             for i in range(150)]
     load_items(ddb, "imp-src", rows)
     s3.create_bucket(Bucket="imp-bucket")

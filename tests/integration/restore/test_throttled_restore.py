@@ -14,8 +14,7 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.aws.retry import RetryPolicy
 from ddbvault.errors import RetriesExhaustedError
 from ddbvault.restore import RestoreOptions, restore_backup
-from tests.integration.test_backup_roundtrip import canonical_items
-from tests.support.tables import create_table, fill_table, scan_all, wire
+from tests.support.tables import canonical_items, create_table, fill_table, scan_all, wire
 from tests.support.throttle_proxy import ThrottleProxy
 
 pytestmark = pytest.mark.integration

@@ -15,16 +15,12 @@ import pytest
 from ddbvault import BackupOptions, backup_table
 from ddbvault.storage.destination import parse_destination
 from ddbvault.storage import open_store
-from ddbvault.verify.table_diff import canonical
 from ddbvault.devtools.demo import load_items
 from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items, sample_item
-from tests.support.tables import by_key, create_table, fill_table, read_backup, scan_all, wire
+from tests.support.tables import (by_key, canonical_items, create_table, fill_table, moto_import_safe, read_backup,
+                                  scan_all, wire)
 
 pytestmark = pytest.mark.integration
-
-
-def canonical_items(items: list[dict]) -> dict:
-    return {key: {n: canonical(v) for n, v in item.items()} for key, item in by_key(items).items()}
 
 
 @pytest.fixture(scope="module")
@@ -75,31 +71,10 @@ def test_manifest_records_source_options_and_objects(source_table, aws_env, tmp_
     assert manifest.started_at <= manifest.finished_at
 
 
-def _moto_import_safe(value):
-    """moto's ImportTable parses lines with py_partiql_parser 0.6, which drops any line holding
-    an empty JSON object and decodes no escape sequence (\\", \\\\, \\n, \\u0000 ...). Both are
-    valid JSON that DynamoDB imports; for this test only, items avoid them (empty maps removed,
-    characters JSON must escape replaced by "_")."""
-    (kind, inner), = value.items()
-    if kind == "M":
-        return {"M": {k: _moto_import_safe(v) for k, v in inner.items() if v != {"M": {}}}}
-    if kind == "L":
-        return {"L": [_moto_import_safe(v) for v in inner if v != {"M": {}}]}
-    if kind == "S":
-        return {"S": _unescaped(inner)}
-    if kind == "SS":
-        return {"SS": sorted({_unescaped(s) for s in inner})}
-    return value
-
-
-def _unescaped(text: str) -> str:
-    return "".join("_" if c in '"\\' or ord(c) < 0x20 else c for c in text)
-
-
 def test_import_table_accepts_the_data_prefix(aws_env, ddb, s3):
     """moto's ImportTable reads data/ unchanged and yields the same items."""
     create_table(ddb, "importable")
-    items = [{k: _moto_import_safe(v) for k, v in item.items() if v != {"M": {}}}
+    items = [{k: moto_import_safe(v) for k, v in item.items() if v != {"M": {}}}
              for item in edge_case_items() + [sample_item(i, payload_bytes=100) for i in range(300)]]
     load_items(ddb, "importable", items)
     s3.create_bucket(Bucket="import-bucket")

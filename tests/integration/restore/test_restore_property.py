@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 from ddbvault import BackupOptions, backup_table
 from ddbvault.devtools.demo import load_items
 from ddbvault.restore import RestoreOptions, restore_backup
-from tests.integration.test_backup_roundtrip import canonical_items
-from tests.support.tables import create_table, scan_all, wire
+from tests.support.tables import canonical_items, create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
 _counter = itertools.count()

@@ -1,7 +1,7 @@
 """restore's write path against a fake table: what it sends, what it counts, when it gives up.
 
 The fake records every BatchWriteItem body it gets and answers as told (UnprocessedItems,
-ValidationException for some items). Real tables: tests/integration/test_restore_lines.py.
+ValidationException for some items). Real tables: tests/integration/restore/test_restore_lines.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The generated IAM documents: least privilege, no delete for production, the guards in place.
 
-Structure tests only; tests/integration/test_iac_lint.py runs parliament and cfn-lint on the
+Structure tests only; tests/integration/iac/test_iac_lint.py runs parliament and cfn-lint on the
 same documents and deploys the templates into moto.
 """
 
