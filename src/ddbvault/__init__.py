@@ -17,13 +17,35 @@ exits with and a hint (the CLI prints it as "Try: ..."):
 The package layout and what each package may import: docs/architecture.md.
 """
 
+from importlib import import_module
+
 from ._version import __version__
-from .backup import BackupOptions, BackupResult, backup_table
-from .errors import (AccessDeniedError, AwsError, AwsNotFoundError, DdbvaultError, IntegrityError,
-                     InterruptedRun, NotFoundError, RetriesExhaustedError, UsageError)
-from .restore import RestoreOptions, RestoreResult, restore_backup
-from .vault.listing import BackupEntry, list_backups
-from .verify import VerifyReport, verify_backup
+
+# The API is imported on first use (PEP 562), so that importing a pure package such as
+# ddbvault.format or ddbvault.capacity does not load boto3 through this package root.
+_API = {
+    "backup_table": ".backup", "BackupOptions": ".backup", "BackupResult": ".backup",
+    "restore_backup": ".restore", "RestoreOptions": ".restore", "RestoreResult": ".restore",
+    "verify_backup": ".verify", "VerifyReport": ".verify",
+    "list_backups": ".vault.listing", "BackupEntry": ".vault.listing",
+    **dict.fromkeys(["DdbvaultError", "UsageError", "NotFoundError", "AwsError", "AccessDeniedError",
+                     "AwsNotFoundError", "RetriesExhaustedError", "IntegrityError", "InterruptedRun"],
+                    ".errors"),
+}
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
+
 
 __all__ = [
     "__version__",

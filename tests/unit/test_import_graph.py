@@ -56,16 +56,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # ALLOWANCES TO DELETE: what this test found in the tree when it was written, each to be removed
 # by the layout issue (issue 9). An entry that is no longer found fails the test, so the fix
 # deletes its entry too.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # restore/__init__ imports via_import inside restore_backup; via_import imports RestoreResult,
-    # target_encryption and target_of back from restore/__init__ inside its functions.
-    frozenset({"ddbvault.restore", "ddbvault.restore.via_import"}),
-}
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    # the progress bar draws backup.segments.Progress, which restore uses too: Progress belongs
-    # in runtime, with the coordinator that backup, restore and verify are to share.
-    ("ddbvault.runtime.progress_bar", "ddbvault.backup.segments"),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()  # none: keep it so
+KNOWN_UPWARD: set[tuple[str, str]] = set()  # none: keep it so
 
 
 @dataclass(frozen=True)
@@ -305,3 +297,26 @@ def test_the_checks_find_what_they_look_for():
         "ddbvault.format.codec -> ddbvault.capacity.limiter -> ddbvault.aws.retry -> botocore.exceptions",
         "ddbvault.format.layout -> ddbvault.dynamodb -> boto3",
     ]
+
+
+@pytest.mark.parametrize("module", ["ddbvault.format.codec", "ddbvault.format.manifest", "ddbvault.format.dataline",
+                                    "ddbvault.capacity.limiter", "ddbvault.capacity.read_plan",
+                                    "ddbvault.capacity.write_plan"])
+def test_importing_a_pure_module_loads_no_aws_sdk(module):
+    """At run time too: the package root imports its API lazily, so nothing drags boto3 in."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, {module}; loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore')); print(loaded); raise SystemExit(1 if loaded else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, f"{module} loads {done.stdout.strip()} {done.stderr[-300:]}"
+
+
+def test_the_public_api_is_every_name_in_all():
+    import ddbvault
+
+    for name in ddbvault.__all__:
+        assert getattr(ddbvault, name) is not None, name
+    with pytest.raises(AttributeError):
+        ddbvault.no_such_name  # noqa: B018
