@@ -27,7 +27,8 @@ from ..format.layout import BackupLayout, check_table_name, new_backup_id
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import Manifest
 from ..capacity.limiter import limiter_for
-from ..capacity.read_plan import CapacityRate, plan_read_rate, plan_segments
+from ..capacity.rates import CapacityRate
+from ..capacity.read_plan import plan_read_rate, plan_segments
 from ..runtime.progress import Progress
 from .segments import ScanRun, run_workers
 from ..format.schema import table_schema

@@ -1,4 +1,5 @@
-"""How fast and how wide a backup reads: the RCU/s cap, the segment count, the page size.
+"""How fast and how wide a backup reads: the RCU/s cap (rates.py with READ), the segment count,
+the page size.
 
 Pure: takes DescribeTable's output (a dict), options and the pages read, returns numbers. No boto3.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from ..errors import UsageError
+from .rates import CapacityKind, CapacityRate, plan_rate
 
 ON_DEMAND_DEFAULT_RCU = 1000.0
 GIB = 1024 ** 3
@@ -33,47 +35,7 @@ WARMUP_ITEMS = 100  # until this many items were read, one page at a time across
 PROBE_POLL_S = 0.05
 
 
-@dataclass(frozen=True)
-class CapacityRate:
-    units_per_s: float  # capacity units per second; math.inf: no limit
-    reason: str
-
-
-@dataclass(frozen=True)
-class CapacityKind:
-    """Read or write: the names that differ between the two, and the on-demand default."""
-
-    unit: str  # "RCU" / "WCU"
-    option: str  # "read" / "write": --read-share, --read-rcu ...
-    provisioned_key: str
-    max_key: str
-    on_demand_default: float
-
-
 READ = CapacityKind("RCU", "read", "ReadCapacityUnits", "MaxReadRequestUnits", ON_DEMAND_DEFAULT_RCU)
-
-
-def plan_rate(table: dict, share: float | None, absolute: float | None, kind: CapacityKind) -> CapacityRate:
-    """The capacity-unit cap for reading (backup) or writing (restore) `table`; see the rules
-    in the module docstring, which are the same for both with RCU and WCU swapped."""
-    flag = f"--{kind.option}-{kind.unit.lower()}"
-    if absolute is not None:
-        if not (math.isfinite(absolute) and absolute > 0):  # inf would switch the cap off
-            raise UsageError(f"{flag} must be a finite number > 0, got {absolute}", hint=f"e.g. {flag} 500")
-        return CapacityRate(float(absolute), f"{flag} {absolute:g}")
-    share = 0.5 if share is None else share
-    if not 0 < share <= 1:
-        raise UsageError(f"--{kind.option}-share must be in (0, 1], got {share}",
-                         hint=f"e.g. --{kind.option}-share 0.25 to use a quarter of the table's capacity")
-    billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    provisioned = (table.get("ProvisionedThroughput") or {}).get(kind.provisioned_key) or 0
-    if billing == "PROVISIONED" and provisioned > 0:
-        return CapacityRate(share * provisioned, f"{share:g} x {provisioned} provisioned {kind.unit}")
-    max_units = (table.get("OnDemandThroughput") or {}).get(kind.max_key) or 0
-    if max_units > 0 and share * max_units < kind.on_demand_default:
-        return CapacityRate(share * max_units, f"{share:g} x {max_units} {kind.max_key} (on-demand)")
-    return CapacityRate(kind.on_demand_default, f"on-demand default {kind.on_demand_default:g} "
-                                            f"{kind.unit}/s (set {flag} to change)")
 
 
 def plan_read_rate(table: dict, read_share: float | None, read_rcu: float | None) -> CapacityRate:

@@ -6,8 +6,8 @@ Rules (documented in docs/restore.md):
   - PROVISIONED: `write_share` (default 0.5) x its WriteCapacityUnits;
   - on-demand: ON_DEMAND_DEFAULT_WCU, or `write_share` x its MaxWriteRequestUnits when that is
     set and lower.
-  Every write to the table is also a write to each GSI the item projects into, and the token
-  bucket is charged with the WCU BatchWriteItem reports for the table and its indexes together
+  Every write to the table is also a write to each GSI the item projects into, and the
+  limiter is charged with the WCU BatchWriteItem reports for the table and its indexes together
   (ReturnConsumedCapacity TOTAL). So with the cap at the slowest index, no index receives more
   than its share: a 5 WCU GSI under a 1,000 WCU table caps the restore at 2.5 WCU/s.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .read_plan import CapacityKind, CapacityRate, plan_rate
+from .rates import CapacityKind, CapacityRate, plan_rate
 
 ON_DEMAND_DEFAULT_WCU = 1000.0
 WRITE = CapacityKind("WCU", "write", "WriteCapacityUnits", "MaxWriteRequestUnits", ON_DEMAND_DEFAULT_WCU)
@@ -39,6 +39,6 @@ def plan_write_rate(table: dict, write_share: float | None, write_wcu: float | N
 
 def estimate_wcu(requests: list[bytes]) -> float:
     """WCU a batch of PutRequests is expected to cost: 1 per started KB of each item. The JSON
-    is larger than DynamoDB's item size, so this errs high; the bucket is settled with the
+    is larger than DynamoDB's item size, so this errs high; the limiter is settled with the
     ConsumedCapacity DynamoDB reports."""
     return float(sum(math.ceil(len(r) / 1024) for r in requests))
