@@ -16,7 +16,7 @@ from ..capacity.read_plan import PageSizer
 from ..dynamodb.scan import ScanPage, TableSource
 from ..format.layout import BackupLayout
 from ..format.manifest import DataObject
-from ..runtime.coordinator import Cancelled, Coordinator
+from ..runtime.coordinator import Coordinator
 from ..runtime.progress import Progress
 from .segment_writer import SegmentWriter
 
@@ -93,4 +93,4 @@ def run_workers(run: ScanRun, workers: int) -> None:
                                                 "so the partial backup is never treated as complete")
 
 
-__all__ = ["Cancelled", "ScanRun", "run_workers"]
+__all__ = ["ScanRun", "run_workers"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import math
 import threading
-from dataclasses import dataclass
 
 import orjson
 
