@@ -4,7 +4,7 @@ calls the backup bucket, in every command. The old spellings are hidden, print o
 on stderr, map to the side they meant in each command, and conflict with the new one (exit 2).
 
 The real command line is parsed (cli.main); the library call each command ends in is replaced by a
-fake that records what it was given. tests/integration/test_cli_roles.py proves the sides on moto.
+fake that records what it was given. tests/integration/test_role_sides.py proves the sides on moto.
 """
 
 from __future__ import annotations
