@@ -22,8 +22,8 @@ import orjson
 from ._version import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
-from .cli_roles import (TABLE_EXTERNAL_ID, TABLE_ROLE, VAULT_EXTERNAL_ID, VAULT_ROLE, old_spellings,
-                        table_role_options, vault_role_options)
+from .cli_roles import (READERS_OLD_SPELLINGS, RESTORE_OLD_SPELLINGS, VAULT_EXTERNAL_ID, WRITERS_OLD_SPELLINGS,
+                        old_spellings, table_role_options, vault_role_options)
 from .format.codec import COMPRESSIONS
 from .errors import DdbvaultError, UsageError
 from .exit_codes import ExitCode
@@ -115,7 +115,7 @@ def _service_logs(stream, log_format: str) -> None:
 
 
 @cli.command()
-@old_spellings({"--source-role": TABLE_ROLE, "--source-external-id": TABLE_EXTERNAL_ID, "--dest-role": VAULT_ROLE})
+@old_spellings(WRITERS_OLD_SPELLINGS)
 @click.argument("table")
 @click.option("--to", "dest", required=True, metavar="DEST",
               help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID.")
@@ -171,8 +171,7 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 
 
 @cli.command()
-@old_spellings({"--source-role": VAULT_ROLE, "--source-external-id": VAULT_EXTERNAL_ID,
-                "--target-role": TABLE_ROLE, "--target-external-id": TABLE_EXTERNAL_ID})
+@old_spellings(RESTORE_OLD_SPELLINGS)
 @click.argument("backup_url", metavar="BACKUP_URL")
 @click.option("--table", required=True, help="Name of the table to restore into.")
 @click.option("--no-create", is_flag=True, help="Write into an existing, empty table with the same key.")
@@ -284,7 +283,7 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 
 
 @cli.command()
-@old_spellings({"--source-role": TABLE_ROLE, "--source-external-id": TABLE_EXTERNAL_ID, "--dest-role": VAULT_ROLE})
+@old_spellings(WRITERS_OLD_SPELLINGS)
 @click.option("--table", required=True, help="The table a backup would read.")
 @click.option("--to", "dest", required=True, metavar="s3://BUCKET/PREFIX", help="The backup destination.")
 @table_role_options("read the table")
@@ -362,7 +361,7 @@ def demo(items: int, as_json: bool) -> None:
 
 
 @cli.command()
-@old_spellings({"--source-role": VAULT_ROLE, "--source-external-id": VAULT_EXTERNAL_ID})
+@old_spellings(READERS_OLD_SPELLINGS)
 @click.argument("backup_url", metavar="BACKUP_URL")
 @click.option("--against-table", metavar="NAME", help="Also compare every item with this live table, by key.")
 @click.option("--max-differences", type=click.IntRange(0), default=10, show_default=True,
@@ -403,7 +402,7 @@ def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vau
 
 
 @cli.command(name="list")
-@old_spellings({"--source-role": VAULT_ROLE, "--source-external-id": VAULT_EXTERNAL_ID})
+@old_spellings(READERS_OLD_SPELLINGS)
 @click.argument("dest", metavar="DEST")
 @click.option("--table", metavar="NAME", help="Only this table's backups.")
 @vault_role_options("list the backups")

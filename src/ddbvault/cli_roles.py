@@ -2,14 +2,15 @@
 
 Every command that reaches AWS takes `--table-role ARN` with `--table-external-id ID` for the
 table's account and `--vault-role ARN` with `--vault-external-id ID` for the vault's account (the
-account of the backup bucket). `--external-id` is a second name of `--vault-external-id`, in every
-command: it has always meant the external id of the role that reaches the bucket.
+account of the backup bucket). `--external-id` is a second name of `--vault-external-id` in every
+command (and in `iam`): wherever it was accepted before, it meant the external id of the role that
+reaches the bucket.
 
 The spellings these replace (--source-role, --source-external-id, --dest-role, --target-role,
 --target-external-id) are kept for one release as hidden options. Each prints one deprecation line
 on stderr (stdout stays the command's result, so --json output is unchanged) and hands its value to
 the new option. "source" named the table in `backup` and `doctor` but the vault in `restore`,
-`verify` and `list`, so each command states which new option each old spelling stands for.
+`verify` and `list`: the *_OLD_SPELLINGS tables below say, per command, which option each stands for.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ import click
 
 TABLE_ROLE, TABLE_EXTERNAL_ID = "--table-role", "--table-external-id"
 VAULT_ROLE, VAULT_EXTERNAL_ID = "--vault-role", "--vault-external-id"
+
+# What each old spelling stood for, for old_spellings(): "source" was the table for the commands
+# that write a backup (backup, doctor) and the vault for those that read one (restore, verify, list).
+WRITERS_OLD_SPELLINGS = {"--source-role": TABLE_ROLE, "--source-external-id": TABLE_EXTERNAL_ID,
+                         "--dest-role": VAULT_ROLE}
+READERS_OLD_SPELLINGS = {"--source-role": VAULT_ROLE, "--source-external-id": VAULT_EXTERNAL_ID}
+RESTORE_OLD_SPELLINGS = {**READERS_OLD_SPELLINGS, "--target-role": TABLE_ROLE,
+                         "--target-external-id": TABLE_EXTERNAL_ID}
 
 
 def _variable(option: str) -> str:

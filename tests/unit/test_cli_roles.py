@@ -134,12 +134,13 @@ def test_both_spellings_with_different_values_are_a_usage_error(monkeypatch, cap
     new = NEW[side, field]
     first, second = (T, V) if field == "role_arn" else ("id-one", "id-two")
     role = [NEW[side, "role_arn"], T] if field == "external_id" else []
-    code, out, err = run(monkeypatch, capsys, *COMMANDS[command], *role, old, first, new, second)
-    assert code == ExitCode.USAGE and not principals, err
-    lines = err.strip().splitlines()
-    assert lines[-2] == (f"ddbvault: error: {old} (the old spelling of {new}) and {new} give different values; "
-                         f"give only {new}")
-    assert lines[-1] == f"Try: ddbvault {command} --help"
+    for order in ([old, first, new, second], [new, second, old, first]):
+        code, out, err = run(monkeypatch, capsys, *COMMANDS[command], *role, *order)
+        assert code == ExitCode.USAGE and not principals, err
+        lines = err.strip().splitlines()
+        assert lines[-2] == (f"ddbvault: error: {old} (the old spelling of {new}) and {new} give different "
+                             f"values; give only {new}")
+        assert lines[-1] == f"Try: ddbvault {command} --help"
     # the same value twice is no conflict
     code, _, err = run(monkeypatch, capsys, *COMMANDS[command], *role, old, first, new, first)
     reached(code, err)
