@@ -22,6 +22,8 @@ import orjson
 from ._version import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
+from .cli_roles import (READERS_OLD_SPELLINGS, RESTORE_OLD_SPELLINGS, VAULT_EXTERNAL_ID, WRITERS_OLD_SPELLINGS,
+                        old_spellings, table_role_options, vault_role_options)
 from .format.codec import COMPRESSIONS
 from .errors import DdbvaultError, UsageError
 from .exit_codes import ExitCode
@@ -113,6 +115,7 @@ def _service_logs(stream, log_format: str) -> None:
 
 
 @cli.command()
+@old_spellings(WRITERS_OLD_SPELLINGS)
 @click.argument("table")
 @click.option("--to", "dest", required=True, metavar="DEST",
               help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID.")
@@ -136,17 +139,15 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's].")
 @click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms.")
 @click.option("--storage-class", help="S3 storage class, e.g. STANDARD_IA.")
-@click.option("--source-role", metavar="ARN", help="Role to assume for reading the table.")
-@click.option("--source-external-id", help="External id for --source-role.")
-@click.option("--dest-role", metavar="ARN", help="Role to assume for writing the bucket.")
-@click.option("--external-id", help="External id for --dest-role.")
+@table_role_options("read the table")
+@vault_role_options("write the backup")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the table (and default for the bucket).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
-           source_role, source_external_id, dest_role, external_id, profile, region, as_json,
+           table_role, table_external_id, vault_role, vault_external_id, profile, region, as_json,
            progress) -> None:
     """Back up TABLE into DEST. Writes data objects, then the manifest last."""
     options = BackupOptions(
@@ -155,9 +156,9 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
         storage_class=storage_class,
-        source=Principal(profile=profile, region=region, role_arn=source_role,
-                         external_id=source_external_id, session_name="ddbvault-source"),
-        dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
+        source=Principal(profile=profile, region=region, role_arn=table_role,
+                         external_id=table_external_id, session_name="ddbvault-source"),
+        dest=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
                        session_name="ddbvault-dest"),
     )
     result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
@@ -170,6 +171,7 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 
 
 @cli.command()
+@old_spellings(RESTORE_OLD_SPELLINGS)
 @click.argument("backup_url", metavar="BACKUP_URL")
 @click.option("--table", required=True, help="Name of the table to restore into.")
 @click.option("--no-create", is_flag=True, help="Write into an existing, empty table with the same key.")
@@ -200,17 +202,15 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
               "'aws-owned' is DynamoDB's default; 'aws:kms' uses --kms-key-id or the AWS managed key.")
 @click.option("--kms-key-id", metavar="KEY", help="KMS key (id, ARN or alias) for the TARGET table "
               "(implies --sse aws:kms). Not the backup bucket's key.")
-@click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup bucket.")
-@click.option("--source-external-id", help="External id for --source-role.")
-@click.option("--target-role", metavar="ARN", help="Role to assume for writing the table.")
-@click.option("--target-external-id", help="External id for --target-role.")
+@vault_role_options("read the backup")
+@table_role_options("create and write the table")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the target table.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
-            write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, source_role,
-            source_external_id, target_role, target_external_id, profile, region, as_json, progress) -> None:
+            write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
+            vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
     from .restore import RestoreOptions, restore_backup
     from .dynamodb.table_create import Overrides
@@ -220,10 +220,10 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
         overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu, sse=sse, kms_key_id=kms_key_id),
         write_share=write_share, write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
         bucket_owner=bucket_owner,
-        source=Principal(profile=profile, region=region, role_arn=source_role,
-                         external_id=source_external_id, session_name="ddbvault-restore-source"),
-        target=Principal(profile=profile, region=region, role_arn=target_role,
-                         external_id=target_external_id, session_name="ddbvault-restore-target"),
+        source=Principal(profile=profile, region=region, role_arn=vault_role,
+                         external_id=vault_external_id, session_name="ddbvault-restore-source"),
+        target=Principal(profile=profile, region=region, role_arn=table_role,
+                         external_id=table_external_id, session_name="ddbvault-restore-target"),
     )
     result = _with_progress(progress, "WCU", as_json,
                             lambda bar: restore_backup(backup_url, table, options, progress=bar))
@@ -283,12 +283,11 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 
 
 @cli.command()
+@old_spellings(WRITERS_OLD_SPELLINGS)
 @click.option("--table", required=True, help="The table a backup would read.")
 @click.option("--to", "dest", required=True, metavar="s3://BUCKET/PREFIX", help="The backup destination.")
-@click.option("--source-role", metavar="ARN", help="Role assumed to read the table.")
-@click.option("--source-external-id", help="External id for --source-role.")
-@click.option("--dest-role", metavar="ARN", help="Role assumed to write the bucket.")
-@click.option("--external-id", help="External id for --dest-role.")
+@table_role_options("read the table")
+@vault_role_options("write the backup")
 @click.option("--owner-role", metavar="ARN", help="A role of the bucket owner: proves it can read the probe.")
 @click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS, help="Canned ACL the backup uses; 'none' for none.")
 @click.option("--sse", type=click.Choice(SSE_CHOICES), help="SSE the backup uses.")
@@ -296,15 +295,15 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
-def doctor(table, dest, source_role, source_external_id, dest_role, external_id, owner_role, acl, sse,
+def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
            kms_key_id, profile, region, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
 
     options = DoctorOptions(
-        source=Principal(profile=profile, region=region, role_arn=source_role, external_id=source_external_id,
+        source=Principal(profile=profile, region=region, role_arn=table_role, external_id=table_external_id,
                          session_name="ddbvault-doctor-source"),
-        dest=Principal(profile=profile, region=region, role_arn=dest_role, external_id=external_id,
+        dest=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
@@ -362,21 +361,19 @@ def demo(items: int, as_json: bool) -> None:
 
 
 @cli.command()
+@old_spellings(READERS_OLD_SPELLINGS)
 @click.argument("backup_url", metavar="BACKUP_URL")
 @click.option("--against-table", metavar="NAME", help="Also compare every item with this live table, by key.")
 @click.option("--max-differences", type=click.IntRange(0), default=10, show_default=True,
               help="Differences reported one by one (with --against-table).")
 @click.option("--read-rcu", type=_CAP,
               help="Read cap for --against-table in RCU/s [default: as for backup].")
-@click.option("--source-role", metavar="ARN", help="Role to assume for reading the backup.")
-@click.option("--source-external-id", "--external-id", "source_external_id",
-              help="External id for --source-role.")
-@click.option("--table-role", metavar="ARN", help="Role to assume for reading --against-table.")
-@click.option("--table-external-id", help="External id for --table-role.")
+@vault_role_options("read the backup")
+@table_role_options("read --against-table")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def verify(backup_url, against_table, max_differences, read_rcu, source_role, source_external_id,
+def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vault_external_id,
            table_role, table_external_id, profile, region, as_json) -> None:
     """Check BACKUP_URL (sizes, sha256, item counts) without writing; exit 6 on any problem."""
     from .verify import verify_backup
@@ -385,8 +382,8 @@ def verify(backup_url, against_table, max_differences, read_rcu, source_role, so
         report = verify_backup(
             backup_url, against_table=against_table, max_differences=max_differences,
             read_rcu=read_rcu,
-            principal=Principal(profile=profile, region=region, role_arn=source_role,
-                                external_id=source_external_id, session_name="ddbvault-verify"),
+            principal=Principal(profile=profile, region=region, role_arn=vault_role,
+                                external_id=vault_external_id, session_name="ddbvault-verify"),
             table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                                       external_id=table_external_id, session_name="ddbvault-verify-table"))
     except DdbvaultError as exc:
@@ -405,21 +402,20 @@ def verify(backup_url, against_table, max_differences, read_rcu, source_role, so
 
 
 @cli.command(name="list")
+@old_spellings(READERS_OLD_SPELLINGS)
 @click.argument("dest", metavar="DEST")
 @click.option("--table", metavar="NAME", help="Only this table's backups.")
-@click.option("--source-role", metavar="ARN", help="Role to assume for reading the bucket.")
-@click.option("--source-external-id", "--external-id", "source_external_id",
-              help="External id for --source-role.")
+@vault_role_options("list the backups")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the bucket.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
-def list_command(dest, table, source_role, source_external_id, profile, region, as_json) -> None:
+def list_command(dest, table, vault_role, vault_external_id, profile, region, as_json) -> None:
     """List the backups under DEST, newest first, with their status."""
     from .vault.listing import format_rows, list_backups
 
     try:
         entries = list_backups(dest, table=table, principal=Principal(
-            profile=profile, region=region, role_arn=source_role, external_id=source_external_id,
+            profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
             session_name="ddbvault-list"))
     except DdbvaultError as exc:
         _fail(exc, as_json)
@@ -442,8 +438,10 @@ def list_command(dest, table, source_role, source_external_id, profile, region, 
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the bucket and the tables.")
 @click.option("--kms-key-arn", metavar="ARN", help="SSE-KMS with this existing key [default: SSE-S3].")
 @click.option("--create-kms-key", is_flag=True, help="The data template creates the SSE-KMS key.")
-@click.option("--writer-role", metavar="NAME", help="Write through this role in the data account.")
-@click.option("--external-id", help="External id required to assume --writer-role.")
+@click.option("--writer-role", metavar="NAME", help="Write through this role in the data account (the vault "
+              "role that backups pass as --vault-role).")
+@click.option(VAULT_EXTERNAL_ID, "--external-id", "external_id", metavar="ID",
+              help="External id required to assume --writer-role.")
 @click.option("--backup-role", default="ddbvault-backup", show_default=True, metavar="NAME",
               help="Name of the production role that runs backups.")
 @click.option("--restore-account", metavar="ID", help="Account that restores (default: production); "

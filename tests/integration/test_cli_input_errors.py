@@ -69,11 +69,11 @@ def test_a_destination_that_is_not_a_known_url_is_refused_and_nothing_written(ta
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--dest-role", "not-an-arn"], "not an IAM role ARN"),
-    (["--source-role", "arn:aws:s3:::inputs-bk"], "not an IAM role ARN"),
-    (["--dest-role", ROLE, "--external-id", "x"], "external id"),
+    (["--vault-role", "not-an-arn"], "not an IAM role ARN"),
+    (["--table-role", "arn:aws:s3:::inputs-bk"], "not an IAM role ARN"),
+    (["--vault-role", ROLE, "--external-id", "x"], "external id"),
     (["--external-id", "acme-prod"], "without a role"),
-    (["--source-external-id", "acme-prod"], "without a role"),
+    (["--table-external-id", "acme-prod"], "without a role"),
     (["--region", "not a region"], "not an AWS region name"),
     (["--profile", "knwon"], "AWS profile 'knwon' not found"),
     (["--read-rcu", "inf"], "--read-rcu"),
@@ -111,8 +111,8 @@ def test_no_region_for_dynamodb_is_a_usage_error(table, aws_env, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["--write-wcu", "inf"], "--write-wcu"),
     (["--write-share", "1.5"], "--write-share"),
-    (["--target-external-id", "acme-prod"], "without a role"),
-    (["--target-role", "arn:aws:iam::1:role/x"], "not an IAM role ARN"),
+    (["--table-external-id", "acme-prod"], "without a role"),
+    (["--table-role", "arn:aws:iam::1:role/x"], "not an IAM role ARN"),
 ])
 def test_bad_restore_options_are_usage_errors(backup_url, ddb, args, needle):
     proc = run_cli("restore", backup_url, "--table", "inputs-copy", *args)

@@ -1,7 +1,7 @@
 """boto3 sessions for the two principals: the table reader and the bucket writer.
 
 Credentials come only from the standard AWS chain (environment, profiles, SSO, instance and
-container roles). A role given with --source-role / --dest-role is assumed from those base
+container roles). A role given with --table-role / --vault-role is assumed from those base
 credentials, separately for each side, with refreshable credentials so a long backup outlives
 the one-hour session. Endpoints follow boto3's own rules, AWS_ENDPOINT_URL and
 AWS_ENDPOINT_URL_<SERVICE> included: nothing here overrides them.

@@ -82,7 +82,7 @@ def data_template(inputs: IacInputs) -> dict:
         outputs["KeyArn"] = {"Value": arns.key, "Description": "SSE-KMS key of the backups"}
     if inputs.writer_role:
         resources["WriterRole"] = _writer_role(inputs, arns)
-        outputs["WriterRoleArn"] = {"Value": get_arn("WriterRole"), "Description": "ddbvault backup --dest-role"}
+        outputs["WriterRoleArn"] = {"Value": get_arn("WriterRole"), "Description": "ddbvault backup --vault-role"}
     return {"AWSTemplateFormatVersion": FORMAT_VERSION,
             "Description": f"ddbvault backup bucket {inputs.bucket} (data account {inputs.data_account})",
             "Parameters": DATA_PARAMETERS, "Conditions": DATA_CONDITIONS,
@@ -213,7 +213,7 @@ def backup_command(inputs: IacInputs, arns: Arns, table: Table) -> list:
     if arns.key is not None:
         command += ["--kms-key-id", arns.key]
     if inputs.writer_role:
-        command += ["--dest-role", arns.writer_role]
+        command += ["--vault-role", arns.writer_role]
         if inputs.external_id:
             command += ["--external-id", inputs.external_id]
     return command + ["--json", "--no-progress"]

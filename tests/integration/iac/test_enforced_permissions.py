@@ -112,7 +112,7 @@ def server(tmp_path_factory):
 def backup(env: dict, role: str, *extra: str, bucket: str = "vault-bucket") -> subprocess.CompletedProcess:
     arn = f"arn:aws:iam::{ACCOUNT}:role/{role}"
     return subprocess.run([sys.executable, "-m", "ddbvault", "backup", "orders", "--to", f"s3://{bucket}/prod",
-                           "--source-role", arn, "--dest-role", arn, "--read-rcu", "1000", "--json", *extra],
+                           "--table-role", arn, "--vault-role", arn, "--read-rcu", "1000", "--json", *extra],
                           capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -160,7 +160,7 @@ def test_restore_names_each_missing_permission(server, missing, tmp_path):
     url = json.loads(made.stdout)["url"]
     arn = f"arn:aws:iam::{ACCOUNT}:role/restorer-without-{missing.replace(':', '-')}"
     proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", url, "--table", "orders-copy",
-                           "--source-role", arn, "--target-role", arn, "--write-wcu", "1000", "--checkpoint",
+                           "--vault-role", arn, "--table-role", arn, "--write-wcu", "1000", "--checkpoint",
                            str(tmp_path / "ck.jsonl")], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
     line = proc.stderr.splitlines()[0]

@@ -310,7 +310,7 @@ def test_production_template_schedules_one_task_per_table():
     command = tasks[0]["Properties"]["ContainerDefinitions"][0]["Command"]
     assert command == ["backup", "orders", "--to", "s3://acme-backups/prod", "--region", "eu-west-1",
                        "--sse", "aws:kms", "--kms-key-id", KEY,
-                       "--dest-role", f"arn:aws:iam::{DATA}:role/ddbvault-writer",
+                       "--vault-role", f"arn:aws:iam::{DATA}:role/ddbvault-writer",
                        "--external-id", "acme-prod", "--json", "--no-progress"]
     assert resources["BackupRole"]["Properties"]["RoleName"] == "ddbvault-backup"
 
