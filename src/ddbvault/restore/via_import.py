@@ -97,7 +97,7 @@ def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:
     target table's account (DynamoDB requires it then), None when it is.
 
     --bucket-owner wins. Otherwise the accounts ddbvault knows (the target's, the backup
-    reader's, the --source-role's) are tried in turn with ListObjectsV2 + ExpectedBucketOwner
+    reader's, the --vault-role's) are tried in turn with ListObjectsV2 + ExpectedBucketOwner
     (1 key under the backup's data prefix, which a prefix-scoped s3:ListBucket allows); S3
     refuses a wrong owner with 403. Raises UsageError if none owns the bucket."""
     target = target_of(sink)["account"]
