@@ -74,8 +74,8 @@ class BackupOptions:
     # S3 multipart part size, at least 5 MiB: the memory each worker buffers (twice while a part
     # is sent). Raised when 10,000 parts of it cannot hold `object_size` (storage/s3_limits.py).
     part_size: int = 8 * MIB
-    source: Principal = field(default_factory=Principal)  # reads the table (the production account)
-    dest: Principal = field(default_factory=Principal)  # writes the bucket (e.g. a role in the data account)
+    source: Principal = field(default_factory=Principal)  # reads the table: --table-role, its account
+    dest: Principal = field(default_factory=Principal)  # writes the bucket: --vault-role, the vault's account
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # aws/retry.py: 10 attempts, 0.1-20 s backoff
     # None: a new `YYYYMMDDTHHMMSSZ-xxxxxx` (format/layout.py). A given id is used as it is; only
     # a well-formed one is found again by list_backups() and open_backup().

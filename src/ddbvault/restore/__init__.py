@@ -14,7 +14,7 @@
    Then the checkpoint's header (the incarnation) is written, and the saved settings the table
    lacks (TTL, tags, stream, ...) are applied on every path (dynamodb/table_settings.py).
 4. Workers take data objects from a queue. Each streams one object, whose sha256 is proven
-   before its first line is yielded (vault/reader.py's stream_lines spools it), checks every line
+   before its first line is yielded (backup_ref.stream_lines spools it), checks every line
    (format/dataline.py: one `{"Item": ...}` object of valid attribute values, with the table's key; a
    bad line fails the run naming object and line), cuts BatchWriteItem requests of <= 25 items
    and <= 16 MB that it serialises itself (dynamodb/write_batch.py), writes them under the shared WCU

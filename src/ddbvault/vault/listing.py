@@ -72,7 +72,8 @@ def list_backups(dest: str, *, table: str | None = None,
                  principal: Principal | None = None) -> list[BackupEntry]:
     """Every backup under `dest` (s3://bucket/prefix or a directory), newest first; see the
     module docstring for what each status means. `table` lists that table's backups only;
-    `principal` reads the bucket (None: the default credential chain). Writes nothing.
+    `principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
+    Writes nothing.
 
     AWS calls (S3 only): STS AssumeRole (for a role given); ListObjectsV2 and
     ListMultipartUploads under the prefix; GetObject of each manifest found, 8 at a time.

@@ -97,8 +97,9 @@ def verify_backup(url: str, *, principal: Principal | None = None, against_table
     """Verify the backup at `url` (DEST/TABLE/BACKUP_ID); returns a VerifyReport. Writes nothing;
     what is checked is in the module docstring.
 
-    `principal` reads the backup (None: the default credential chain). `against_table` also
-    compares the backup with that live table, by primary key, read by `table_principal`.
+    `principal` reads the backup (the CLI's --vault-role; None: the default credential chain).
+    `against_table` also compares the backup with that live table, by primary key, read by
+    `table_principal` (--table-role).
     `max_differences` (default 10) is how many differing keys are listed one by one; the counts
     are always complete. `read_rcu` caps the table scan in RCU/s; None: half the table's
     provisioned RCU, or 1000 RCU/s on demand (capacity/read_plan.py).
