@@ -44,22 +44,42 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class BackupOptions:
-    segments: int | None = None  # None: ~1 per GiB of table, at least `workers`
-    workers: int = 4
-    read_share: float | None = None  # None: 0.5
-    read_rcu: float | None = None  # absolute RCU/s cap; wins over read_share
+    """How `backup_table()` reads the table and writes the backup. Every field has a default:
+    `BackupOptions()` backs up at half the table's read capacity into gzip data objects.
+
+    Sizes are bytes; rates are read capacity units per second (RCU/s). `validate()`, which
+    backup_table() calls first, raises UsageError (exit 2) naming the CLI option of a value out
+    of range. The S3-only fields (acl, sse, kms_key_id, storage_class, part_size) change nothing
+    in a local directory.
+    """
+
+    # Parallel Scan segments (Scan's Segment/TotalSegments), 1..1,000,000. None: about one per
+    # GiB of the table's TableSizeBytes, and at least `workers`.
+    segments: int | None = None
+    workers: int = 4  # segments scanned at once (threads), 1..256
+    # Fraction (0, 1] of the table's read capacity. None: 0.5. Provisioned: of its
+    # ReadCapacityUnits; on demand: 1000 RCU/s, or this share of OnDemandThroughput
+    # MaxReadRequestUnits when that is lower (capacity/read_plan.py, docs/backup.md).
+    read_share: float | None = None
+    read_rcu: float | None = None  # absolute cap in RCU/s, finite and > 0; wins over read_share
+    # Strongly consistent Scan: 1 RCU per 4 KB instead of 0.5 (DynamoDB developer guide,
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)
     consistent_read: bool = False
-    compression: str = "gzip"
-    compression_level: int | None = None
-    object_size: int = 256 * MIB  # stored bytes at which a data object rolls over
-    acl: str | None = DEFAULT_ACL
-    sse: str | None = None
-    kms_key_id: str | None = None
-    storage_class: str | None = None
+    compression: str = "gzip"  # "gzip", "zstd" or "none" (format/codec.py); ImportTable reads all three
+    compression_level: int | None = None  # gzip 1-9 (None: 2), zstd 1-22 (None: 3); unused for "none"
+    object_size: int = 256 * MIB  # stored bytes at which a data object rolls over; at least 1 MiB
+    acl: str | None = DEFAULT_ACL  # S3 canned ACL of every object (storage/base.py); None: no ACL header
+    sse: str | None = None  # "AES256" (SSE-S3), "aws:kms" (SSE-KMS), or None: the bucket's default
+    kms_key_id: str | None = None  # KMS key id or ARN for SSE-KMS; needs sse="aws:kms"
+    storage_class: str | None = None  # S3 storage class of every object; None: S3's default (STANDARD)
+    # S3 multipart part size, at least 5 MiB: the memory each worker buffers (twice while a part
+    # is sent). Raised when 10,000 parts of it cannot hold `object_size` (storage/s3_limits.py).
     part_size: int = 8 * MIB
-    source: Principal = field(default_factory=Principal)
-    dest: Principal = field(default_factory=Principal)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    source: Principal = field(default_factory=Principal)  # reads the table: --table-role, its account
+    dest: Principal = field(default_factory=Principal)  # writes the bucket: --vault-role, the vault's account
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # aws/retry.py: 10 attempts, 0.1-20 s backoff
+    # None: a new `YYYYMMDDTHHMMSSZ-xxxxxx` (format/layout.py). A given id is used as it is; only
+    # a well-formed one is found again by list_backups() and open_backup().
     backup_id: str | None = None
 
     def validate(self) -> None:
@@ -86,20 +106,26 @@ class BackupOptions:
 
 @dataclass
 class BackupResult:
-    url: str
+    """What `backup_table()` returns once the manifest is written; `to_dict()` is the CLI's
+    `--json` object. Counts are items, sizes bytes, durations seconds, capacity RCU."""
+
+    url: str  # the backup, DEST/TABLE/BACKUP_ID: what restore_backup and verify_backup take
     backup_id: str
     table: str
-    items: int
-    bytes: int
-    objects: int
-    consumed_rcu: float
-    seconds: float
-    manifest: str
-    read_rate_rcu: float | None
-    segments: int
-    raw_bytes: int
-    throttle_retries: int  # every retry of the run, the manifest's own write included
-    transient_retries: int = 0  # (the manifest records those made before it was written)
+    items: int  # items scanned, every one in a data object (checked before the manifest)
+    bytes: int  # stored (compressed) bytes of the data objects: the manifest's totals.bytes
+    objects: int  # data objects written
+    consumed_rcu: float  # ConsumedCapacity DynamoDB reported (estimated from size where it did not)
+    seconds: float  # wall-clock duration of the call
+    manifest: str  # the URL of manifest.json
+    read_rate_rcu: float | None  # the read cap used, RCU/s; None: unlimited
+    segments: int  # parallel Scan segments
+    raw_bytes: int  # data-line bytes before compression
+    # Retries of the run's AWS calls, ours and botocore's own (aws/retry.py), after a throttle
+    # and after a transient failure (5xx, reset, timeout), the manifest's own write included.
+    # The manifest records those made before it was written.
+    throttle_retries: int
+    transient_retries: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,10 +138,38 @@ def _now() -> str:
 def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
                  progress: Progress | None = None,
                  cancelled: threading.Event | None = None) -> BackupResult:
-    """Back up `table` into `dest` (s3://bucket/prefix or a directory). Raises DdbvaultError.
+    """Back up `table` into a new backup under `dest`; returns its BackupResult.
 
-    Nothing is written before the table has been described and the destination checked; the
-    manifest is written only after every segment finished and the counts add up.
+    `dest` is `s3://BUCKET[/PREFIX]`, `file:///PATH` or a directory path
+    (storage/destination.py); the backup is DEST/TABLE/BACKUP_ID (docs/format.md). `options`
+    defaults to BackupOptions(). `progress` is told the items, bytes and RCU of each page
+    written, from worker threads. Setting `cancelled` stops the run: every worker stops at its
+    next check and aborts its open upload, and no manifest is written (InterruptedRun).
+
+    Nothing is written before the options, the table name and the destination are checked, the
+    table described and the bucket found. The manifest is written last, only after every
+    segment finished and the counts add up: a backup that fails is never complete.
+
+    AWS calls: STS AssumeRole (for a role in options.source or options.dest) and
+    GetCallerIdentity (the table's ARN). DynamoDB DescribeTable, DescribeTimeToLive,
+    ListTagsOfResource, and parallel Scan with ReturnConsumedCapacity=TOTAL, each page within
+    the read cap (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html).
+    S3 HeadBucket; CreateMultipartUpload, UploadPart and CompleteMultipartUpload, or PutObject,
+    creating with If-None-Match: *
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html); HeadObject
+    only to prove a 412 on a retried create ours; AbortMultipartUpload after a failure.
+
+    Raises (errors.py, with the exit codes of exit_codes.py):
+        UsageError (2): an option out of range, a bad table name or destination, an object size
+            S3's multipart limits cannot hold, a local directory that cannot be written.
+        NotFoundError (3): the table or the bucket does not exist.
+        AccessDeniedError (4): a call was denied; the message names the missing permission.
+        AwsError (5): another AWS failure. RetriesExhaustedError (5): throttling, 5xx or
+            connection resets outlasted options.retry.
+        IntegrityError (6): an object's key exists already (it is never overwritten), or the
+            items in the objects do not add up to the items scanned.
+        InterruptedRun (130): `cancelled` was set, or the main thread was interrupted (Ctrl-C,
+            SIGTERM).
     """
     options = options or BackupOptions()
     options.validate()

@@ -60,10 +60,49 @@ __all__ = ["RestoreOptions", "RestoreResult", "restore_backup"]
 def restore_backup(url: str, table: str, options: RestoreOptions | None = None, *,
                    progress: Progress | None = None,
                    cancelled: threading.Event | None = None) -> RestoreResult:
-    """Restore the backup at `url` into `table`. Raises DdbvaultError.
+    """Restore the backup at `url` into the table `table`; returns its RestoreResult.
 
-    AWS calls: DescribeTable, CreateTable, the settings calls of dynamodb/table_settings.py, BatchWriteItem
-    (or ImportTable with --via import), and the backup store's reads."""
+    `url` is a backup, DEST/TABLE/BACKUP_ID (BackupResult.url, or a BackupEntry's url), or the
+    prefix of a native DynamoDB export (vault/native_export.py; it holds no schema, so it needs
+    no_create). `options` defaults to RestoreOptions(): create the table from the saved schema.
+    `progress` is told the items, bytes and WCU of each batch written, from worker threads.
+    Setting `cancelled` stops the workers at their next check and keeps the checkpoint, so a
+    run with resume=True carries on; the call then raises IntegrityError, as not every item is
+    written.
+
+    A table is never deleted, and never written when it is not empty unless allow_non_empty.
+    Each data object's size and sha256 are proven before its first line is written, and every
+    line is checked (format/dataline.py). At the end the counts are proven: every line of the
+    backup was written, collapsed into a later line of the same key, or written by the run that
+    is resumed.
+
+    AWS calls: STS AssumeRole (for a role in options.source or options.target) and
+    GetCallerIdentity (the table's ARN). S3 GetObject of the manifest and of each data object
+    (ranged, to resume a transfer cut mid-way), and ListObjectsV2 only when the manifest is
+    missing. DynamoDB DescribeTable, CreateTable, Scan with Limit 1 (the emptiness check of
+    no_create), the settings calls of dynamodb/table_settings.py, and BatchWriteItem of at
+    most 25 items and 16 MB, with UnprocessedItems sent again after a backoff
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
+    With via="import": ImportTable and DescribeImport instead of CreateTable and BatchWriteItem
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ImportTable.html), and
+    ListObjectsV2 with ExpectedBucketOwner to find the bucket's account.
+
+    Raises (errors.py, with the exit codes of exit_codes.py):
+        UsageError (2): an option out of range or options that contradict each other, a bad URL
+            or table name, a table that already exists (without no_create), a key that does not
+            match, a checkpoint of another restore, what via="import" cannot do.
+        NotFoundError (3): no backup at `url`, no such bucket, or, with no_create or resume, no
+            such table.
+        AccessDeniedError (4): a call was denied; the message names the missing permission.
+        AwsError (5): another AWS failure, or an import that failed. RetriesExhaustedError (5):
+            throttling or UnprocessedItems outlasted options.retry; says how many items are not
+            written.
+        IntegrityError (6): no manifest (an incomplete backup), a corrupt data object or line, a
+            non-empty table without allow_non_empty, items the table refused (listed by key in a
+            file beside the checkpoint), or counts that do not add up.
+        InterruptedRun (130): the main thread was interrupted (Ctrl-C, SIGTERM); run again with
+            resume=True.
+    """
     options = options or RestoreOptions()
     options.validate()
     check_table_name(table)

@@ -40,15 +40,18 @@ MANIFEST_READERS = 8
 
 @dataclass
 class BackupEntry:
+    """One backup that `list_backups()` found; `to_dict()` is one element of `ddbvault list --json`.
+    Counts are items, sizes bytes; `url` can be given to restore_backup and verify_backup as it is."""
+
     table: str
     backup_id: str
-    url: str
+    url: str  # the backup, DEST/TABLE/BACKUP_ID
     time: str  # the backup's start time (UTC, ISO 8601), from its id
     status: str  # COMPLETE, INCOMPLETE or INVALID
     items: int | None = None  # None unless complete
     bytes: int | None = None  # stored bytes; None unless complete
     objects: int | None = None  # complete: as the manifest says; else data objects found
-    finished_at: str | None = None
+    finished_at: str | None = None  # the manifest's finished_at (UTC, ISO 8601); None unless complete
     error: str | None = None  # INVALID only: why the manifest was rejected
     partial: list[str] = field(default_factory=list)  # unfinished writes, relative to `url`
 
@@ -67,7 +70,19 @@ class _Found:
 
 def list_backups(dest: str, *, table: str | None = None,
                  principal: Principal | None = None) -> list[BackupEntry]:
-    """Every backup under `dest` (s3://bucket/prefix or a directory), newest first."""
+    """Every backup under `dest` (s3://bucket/prefix or a directory), newest first; see the
+    module docstring for what each status means. `table` lists that table's backups only;
+    `principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
+    Writes nothing.
+
+    AWS calls (S3 only): STS AssumeRole (for a role given); ListObjectsV2 and
+    ListMultipartUploads under the prefix; GetObject of each manifest found, 8 at a time.
+
+    Raises (errors.py, with the exit codes of exit_codes.py): UsageError (2) for a bad
+    destination or table name; NotFoundError (3) for a missing directory or bucket;
+    AccessDeniedError (4) when the listing or a manifest read is denied (a denied
+    ListMultipartUploads only leaves `partial` empty); AwsError (5) for another AWS failure.
+    """
     destination = parse_destination(dest)
     if table:
         check_table_name(table)

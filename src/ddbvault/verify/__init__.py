@@ -46,17 +46,24 @@ _KEY_CHUNK = 1000  # fingerprints handed to the KeySet at once
 
 @dataclass
 class VerifyReport:
-    url: str
-    table: str
+    """What `verify_backup()` found; `to_dict()` (with `ok`) is the CLI's `--json` object.
+
+    Each problem is one line naming the data object (its URL or path) and, for a line, its
+    number; never an attribute value. `ok` is True only if there is no problem and the table,
+    when compared, matches.
+    """
+
+    url: str  # the backup, DEST/TABLE/BACKUP_ID
+    table: str  # the backed-up table's name
     backup_id: str
-    objects: int
+    objects: int  # data objects, as the manifest lists them
     items: int  # as the manifest records them
-    bytes: int
-    items_read: int = 0
-    problems: list[str] = field(default_factory=list)
+    bytes: int  # stored bytes, as the manifest records them
+    items_read: int = 0  # lines read from the data objects that could be read to the end
+    problems: list[str] = field(default_factory=list)  # every failure, one line each
     notes: list[str] = field(default_factory=list)  # could not check, but not a failure
-    comparison: TableComparison | None = None
-    seconds: float = 0.0
+    comparison: TableComparison | None = None  # against_table, once the backup passed (verify/table_diff.py)
+    seconds: float = 0.0  # wall-clock duration of the call
 
     @property
     def ok(self) -> bool:
@@ -87,7 +94,31 @@ class VerifyReport:
 def verify_backup(url: str, *, principal: Principal | None = None, against_table: str | None = None,
                   table_principal: Principal | None = None, max_differences: int = 10,
                   read_rcu: float | None = None) -> VerifyReport:
-    """Verify the backup at `url` (DEST/TABLE/BACKUP_ID); see the module docstring."""
+    """Verify the backup at `url` (DEST/TABLE/BACKUP_ID); returns a VerifyReport. Writes nothing;
+    what is checked is in the module docstring.
+
+    `principal` reads the backup (the CLI's --vault-role; None: the default credential chain).
+    `against_table` also compares the backup with that live table, by primary key, read by
+    `table_principal` (--table-role).
+    `max_differences` (default 10) is how many differing keys are listed one by one; the counts
+    are always complete. `read_rcu` caps the table scan in RCU/s; None: half the table's
+    provisioned RCU, or 1000 RCU/s on demand (capacity/read_plan.py).
+
+    AWS calls: STS AssumeRole (for a role given) and GetCallerIdentity (the table's ARN). S3
+    GetObject of the manifest and of every data object (again, for the objects holding the
+    reported differences), and ListObjectsV2 under data/. With `against_table`: DynamoDB
+    DescribeTable and Scan, one segment, with ReturnConsumedCapacity=TOTAL, within the cap
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html).
+
+    Raises only what prevents verifying at all; every other finding is in the report (errors.py,
+    with the exit codes of exit_codes.py):
+        UsageError (2): `url` is not a backup URL.
+        NotFoundError (3): no backup at `url`, no such bucket, or no such table.
+        AccessDeniedError (4): a read was denied (a denied listing of data/ is only a note).
+        AwsError (5): another AWS failure. RetriesExhaustedError (5): a transfer that kept failing.
+        IntegrityError (6): no manifest (an incomplete backup), or a malformed one.
+        InterruptedRun (130): the main thread was interrupted (Ctrl-C, SIGTERM).
+    """
     t0 = time.monotonic()
     source = description = None
     if against_table:
