@@ -70,7 +70,7 @@ class PageSizer:
       the largest item DynamoDB allows (400 KB); the other segments wait for what it learns.
       Then Limit grows to at most twice the items read so far, so an early small sample cannot
       size a large page;
-    - L is chosen so the page costs about `target_units` (the bucket's burst, at most one
+    - L is chosen so the page costs about `target_units` (the limiter's burst, at most one
       1 MB page), and never below 1.
     When the burst holds the most any page can cost (1 MB plus one 400 KB item: WHOLE_PAGE_UNITS,
     at rates of about 900 RCU/s and up with the default 0.2 s burst), pages need no Limit: each

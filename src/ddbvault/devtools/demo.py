@@ -50,7 +50,7 @@ def create_demo_table(ddb, name: str = TABLE) -> None:
         TableName=name, KeySchema=TABLE_KEY_SCHEMA,
         AttributeDefinitions=TABLE_ATTRIBUTES + [{"AttributeName": "name", "AttributeType": "S"}],
         # 2,000 RCU: backup's half (1,000 RCU/s) holds a whole 1 MB Scan page in its burst, so pages
-        # need no Limit (readplan.PageSizer); a lower cap reads the demo's 400 KB items one at a time
+        # need no Limit (capacity/read_plan.PageSizer); a lower cap reads the demo's 400 KB items one at a time
         BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 2000, "WriteCapacityUnits": 200},
         GlobalSecondaryIndexes=[{"IndexName": "by-name", "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
                                  "Projection": {"ProjectionType": "KEYS_ONLY"},

@@ -1,6 +1,6 @@
 """The read cap's promise, measured from real ConsumedCapacity: no one-second window above 1.2x the
 cap (with its one documented exception), even when items are far larger than DescribeTable's average (dynalite reports 0 bytes and 0
-items, so the average says nothing) and larger than the bucket's burst (40 RCU/s: burst 8 RCU, a
+items, so the average says nothing) and larger than the limiter's burst (40 RCU/s: burst 8 RCU, a
 100 KB item costs 12.5 RCU).
 
 dynalite reports realistic ConsumedCapacity (a 1 MB Scan page is about 127.5 RCU);

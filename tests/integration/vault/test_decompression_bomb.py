@@ -1,7 +1,7 @@
 """A data object that expands without bound (a decompression bomb) fails in bounded memory.
 
 Each case writes a bomb as a backup's data object, then streams it through
-backup_ref.stream_lines (what verify and restore read with) in a fresh Python process, and
+vault/reader.stream_lines (what verify and restore read with) in a fresh Python process, and
 measures how far that process's peak RSS (VmHWM, which a new process starts afresh) grew while
 it streamed. Before the bound, one 1 MiB read of a gzip bomb decompressed at once to ~1 GiB.
 """

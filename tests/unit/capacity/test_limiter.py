@@ -1,4 +1,4 @@
-"""The token bucket on a fake clock: rates, bursts, the one-second window, settlement, cancellation."""
+"""The capacity limiter (a token bucket) on a fake clock: rates, bursts, the one-second window, settlement, cancellation."""
 
 from __future__ import annotations
 
@@ -20,31 +20,31 @@ class FakeClock:
         self.now += seconds
 
 
-def bucket(rate: float, **kw) -> tuple[CapacityLimiter, FakeClock]:
+def limiter(rate: float, **kw) -> tuple[CapacityLimiter, FakeClock]:
     clock = FakeClock()
     return CapacityLimiter(rate, clock=clock, sleep=clock.sleep, **kw), clock
 
 
 def test_sustained_rate_matches_the_cap():
-    tb, clock = bucket(100.0)
+    lim, clock = limiter(100.0)
     for _ in range(1000):
-        tb.acquire(10)  # 10,000 units at 100/s: ~100 s
-        tb.settle(10, 10)
+        lim.acquire(10)  # 10,000 units at 100/s: ~100 s
+        lim.settle(10, 10)
     assert clock.now == pytest.approx(100.0, rel=0.01)
 
 
 def test_starts_empty_so_the_first_second_is_not_a_burst():
-    tb, clock = bucket(50.0)
-    tb.acquire(10)
+    lim, clock = limiter(50.0)
+    lim.acquire(10)
     assert clock.now == pytest.approx(0.2)
 
 
 def test_no_one_second_window_exceeds_rate_times_1_2():
-    tb, clock = bucket(100.0)
+    lim, clock = limiter(100.0)
     times = []
     for _ in range(500):
-        tb.acquire(5)
-        tb.settle(5, 5)
+        lim.acquire(5)
+        lim.settle(5, 5)
         times.append(clock.now)
         clock.now += 0.013  # work between requests lets tokens accumulate up to the burst
     for start in times:
@@ -53,29 +53,29 @@ def test_no_one_second_window_exceeds_rate_times_1_2():
 
 
 def test_settle_charges_real_consumption():
-    tb, clock = bucket(10.0)
-    tb.acquire(2)
-    tb.settle(reserved=2, actual=12)  # the page cost 10 more than reserved
+    lim, clock = limiter(10.0)
+    lim.acquire(2)
+    lim.settle(reserved=2, actual=12)  # the page cost 10 more than reserved
     start = clock.now
-    tb.acquire(2)
+    lim.acquire(2)
     assert clock.now - start == pytest.approx(1.2, rel=0.01)  # 10 debt + 2 needed at 10/s
 
 
 def test_overestimate_is_refunded():
-    tb, clock = bucket(10.0)
-    tb.acquire(2)
-    tb.settle(reserved=2, actual=0)
+    lim, clock = limiter(10.0)
+    lim.acquire(2)
+    lim.settle(reserved=2, actual=0)
     start = clock.now
-    tb.acquire(2)
+    lim.acquire(2)
     assert clock.now == start  # refund covered it
 
 
 def test_request_larger_than_burst_goes_into_debt():
-    tb, clock = bucket(10.0)  # burst = 2
-    tb.acquire(50)
-    tb.settle(50, 50)
+    lim, clock = limiter(10.0)  # burst = 2
+    lim.acquire(50)
+    lim.settle(50, 50)
     start = clock.now
-    tb.acquire(1)
+    lim.acquire(1)
     assert clock.now - start == pytest.approx((50 - 2 + 1) / 10, rel=0.05)
 
 
@@ -88,57 +88,57 @@ def worst_window(events: list[tuple[float, float]], window: float = 1.0) -> floa
 def test_pages_larger_than_the_burst_never_overfill_a_second(units):
     # rate 40: burst 8, so a page of 12.5 or 30 cannot be covered by the burst alone; the token
     # bucket by itself lets 4 x 12.5 = 50 units into one second. The window keeps it at 48.
-    tb, clock = bucket(40.0)
+    lim, clock = limiter(40.0)
     events = []
     for _ in range(int(400 / units)):
-        tb.acquire(units)
+        lim.acquire(units)
         clock.now += 0.02  # the request's latency
-        tb.settle(units, units)
+        lim.settle(units, units)
         events.append((clock.now, units))
     assert worst_window(events) <= 40 * 1.2 + 1e-6
     assert events[-1][0] >= 400 / 40 * 0.75  # still about the cap on average, not far below
 
 
 def test_in_flight_reservations_count_against_the_window():
-    tb, clock = bucket(40.0)
+    lim, clock = limiter(40.0)
     clock.now = 10.0  # a full bucket
-    tb.acquire(30)
-    tb.acquire(8)  # tokens allow it, and the window: 30 + 8 <= 48
-    answers = [lambda: tb.settle(30, 30)]  # the 30-unit request is answered while we wait
+    lim.acquire(30)
+    lim.acquire(8)  # tokens allow it, and the window: 30 + 8 <= 48
+    answers = [lambda: lim.settle(30, 30)]  # the 30-unit request is answered while we wait
 
     def sleep(seconds: float) -> None:
         clock.now += seconds
         if answers:
             answers.pop()()
-    tb._sleep = sleep
-    tb.acquire(12)  # 30 + 8 + 12 > 48: waits for the 30 to be answered and then leave the window
+    lim._sleep = sleep
+    lim.acquire(12)  # 30 + 8 + 12 > 48: waits for the 30 to be answered and then leave the window
     assert clock.now >= 10.0 + WINDOW_S
 
 
 def test_a_request_larger_than_the_window_goes_alone():
-    tb, clock = bucket(10.0)  # window cap 12
+    lim, clock = limiter(10.0)  # window cap 12
     events = []
     for units in (5, 50, 5):
-        tb.acquire(units)
-        tb.settle(units, units)
+        lim.acquire(units)
+        lim.settle(units, units)
         events.append((clock.now, units))
     assert events[1][0] - events[0][0] >= WINDOW_S  # waited until the 5 left the window
     assert events[2][0] - events[1][0] >= WINDOW_S
 
 
 def test_cancel_wakes_waiters():
-    tb = CapacityLimiter(0.001)
+    lim = CapacityLimiter(0.001)
     raised = threading.Event()
 
     def waiter() -> None:
         try:
-            tb.acquire(100)
+            lim.acquire(100)
         except RateLimiterCancelled:
             raised.set()
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    tb.cancel()
+    lim.cancel()
     thread.join(timeout=5)
     assert raised.is_set()
 
