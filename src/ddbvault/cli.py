@@ -156,9 +156,9 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
         storage_class=storage_class,
-        source=Principal(profile=profile, region=region, role_arn=table_role,
+        table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-source"),
-        dest=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
+        vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
                        session_name="ddbvault-dest"),
     )
     result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
@@ -220,9 +220,9 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
         overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu, sse=sse, kms_key_id=kms_key_id),
         write_share=write_share, write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
         bucket_owner=bucket_owner,
-        source=Principal(profile=profile, region=region, role_arn=vault_role,
+        vault_principal=Principal(profile=profile, region=region, role_arn=vault_role,
                          external_id=vault_external_id, session_name="ddbvault-restore-source"),
-        target=Principal(profile=profile, region=region, role_arn=table_role,
+        table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-restore-target"),
     )
     result = _with_progress(progress, "WCU", as_json,
@@ -301,9 +301,9 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
     from .doctor import MARKS, DoctorOptions, run_doctor
 
     options = DoctorOptions(
-        source=Principal(profile=profile, region=region, role_arn=table_role, external_id=table_external_id,
+        table_principal=Principal(profile=profile, region=region, role_arn=table_role, external_id=table_external_id,
                          session_name="ddbvault-doctor-source"),
-        dest=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
+        vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
@@ -382,7 +382,7 @@ def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vau
         report = verify_backup(
             backup_url, against_table=against_table, max_differences=max_differences,
             read_rcu=read_rcu,
-            principal=Principal(profile=profile, region=region, role_arn=vault_role,
+            vault_principal=Principal(profile=profile, region=region, role_arn=vault_role,
                                 external_id=vault_external_id, session_name="ddbvault-verify"),
             table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                                       external_id=table_external_id, session_name="ddbvault-verify-table"))
@@ -414,7 +414,7 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, as
     from .vault.listing import format_rows, list_backups
 
     try:
-        entries = list_backups(dest, table=table, principal=Principal(
+        entries = list_backups(dest, table=table, vault_principal=Principal(
             profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
             session_name="ddbvault-list"))
     except DdbvaultError as exc:

@@ -63,8 +63,8 @@ class DoctorReport:
 
 @dataclass(frozen=True)
 class DoctorOptions:
-    source: Principal = Principal()
-    dest: Principal = Principal()
+    table_principal: Principal = Principal()  # reads the table: --table-role
+    vault_principal: Principal = Principal()  # writes the bucket: --vault-role
     owner: Principal | None = None  # a principal of the bucket owner, to prove it can read
     acl: str | None = "bucket-owner-full-control"
     sse: str | None = None
@@ -105,13 +105,13 @@ def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> D
     if doc.destination.kind != "s3":
         raise UsageError(f"doctor checks S3 destinations, not the local directory {doc.destination.location}",
                          "pass --to s3://BUCKET/PREFIX; a local directory needs no AWS permissions")
-    source = doc.check("source credentials", lambda: make_session(doc.options.source),
-                       permission="sts:AssumeRole" if doc.options.source.role_arn else None, grant=ASSUME)
+    source = doc.check("source credentials", lambda: make_session(doc.options.table_principal),
+                       permission="sts:AssumeRole" if doc.options.table_principal.role_arn else None, grant=ASSUME)
     if source:
         doc.check("source identity", lambda: _identity(source, "source"))
         _table_checks(doc, source)
-    dest_session = doc.check("destination credentials", lambda: make_session(doc.options.dest),
-                             permission="sts:AssumeRole" if doc.options.dest.role_arn else None, grant=ASSUME)
+    dest_session = doc.check("destination credentials", lambda: make_session(doc.options.vault_principal),
+                             permission="sts:AssumeRole" if doc.options.vault_principal.role_arn else None, grant=ASSUME)
     if dest_session:
         doc.check("destination identity", lambda: _identity(dest_session, "destination"))
         _bucket_checks(doc, dest_session)

@@ -48,7 +48,7 @@ def test_backup_lands_in_the_data_account_with_acl_and_sse_kms(setup, aws_env, m
     with RecordingProxy(aws_env) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
         result = backup_table("orders", "s3://data-account-backups/prod", BackupOptions(
-            sse="aws:kms", kms_key_id=key_arn, read_rcu=10000, dest=Principal(role_arn=WRITER)))
+            sse="aws:kms", kms_key_id=key_arn, read_rcu=10000, vault_principal=Principal(role_arn=WRITER)))
         monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
     writes = _object_writes(proxy)
     assert len(writes) == result.objects + 1  # data objects, then the manifest
@@ -76,7 +76,7 @@ def test_acl_none_sends_no_acl_header(setup, aws_env, monkeypatch):
     with RecordingProxy(aws_env) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
         backup_table("orders", "s3://data-account-backups/noacl", BackupOptions(
-            acl=None, read_rcu=10000, dest=Principal(role_arn=WRITER)))
+            acl=None, read_rcu=10000, vault_principal=Principal(role_arn=WRITER)))
     writes = _object_writes(proxy)
     assert writes and all("x-amz-acl" not in h for h in writes)
 
@@ -89,7 +89,7 @@ def test_multipart_objects_are_completed_create_only(setup, aws_env, monkeypatch
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
         result = backup_table("orders-large", "s3://data-account-backups/multipart", BackupOptions(
             compression="none", segments=1, workers=1, part_size=5 * MIB, read_rcu=10000,
-            dest=Principal(role_arn=WRITER)))
+            vault_principal=Principal(role_arn=WRITER)))
         monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
     creates = [h for method, path, h in proxy.requests if method == "POST" and path.endswith("?uploads")]
     parts = [path for method, path, _ in proxy.requests if method == "PUT" and "partNumber=" in path]

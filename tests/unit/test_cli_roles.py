@@ -58,15 +58,15 @@ def principals(monkeypatch):
         raise Reached("reached the library")
 
     monkeypatch.setattr(cli, "backup_table", lambda table, dest, options, progress:
-                        record(table=options.source, vault=options.dest))
+                        record(table=options.table_principal, vault=options.vault_principal))
     monkeypatch.setattr(ddbvault.restore, "restore_backup", lambda url, table, options, progress:
-                        record(vault=options.source, table=options.target))
+                        record(vault=options.vault_principal, table=options.table_principal))
     monkeypatch.setattr(ddbvault.doctor, "run_doctor", lambda table, dest, options:
-                        record(table=options.source, vault=options.dest))
-    monkeypatch.setattr(ddbvault.verify, "verify_backup", lambda url, principal, table_principal, **_:
-                        record(vault=principal, table=table_principal))
-    monkeypatch.setattr(ddbvault.vault.listing, "list_backups", lambda dest, table, principal:
-                        record(vault=principal))
+                        record(table=options.table_principal, vault=options.vault_principal))
+    monkeypatch.setattr(ddbvault.verify, "verify_backup", lambda url, vault_principal, table_principal, **_:
+                        record(vault=vault_principal, table=table_principal))
+    monkeypatch.setattr(ddbvault.vault.listing, "list_backups", lambda dest, table, vault_principal:
+                        record(vault=vault_principal))
     return seen
 
 

@@ -75,8 +75,8 @@ class BackupOptions:
     # S3 multipart part size, at least 5 MiB: the memory each worker buffers (twice while a part
     # is sent). Raised when 10,000 parts of it cannot hold `object_size` (storage/s3_limits.py).
     part_size: int = 8 * MIB
-    source: Principal = field(default_factory=Principal)  # reads the table: --table-role, its account
-    dest: Principal = field(default_factory=Principal)  # writes the bucket: --vault-role, the vault's account
+    table_principal: Principal = field(default_factory=Principal)  # reads the table: --table-role, its account
+    vault_principal: Principal = field(default_factory=Principal)  # writes the bucket: --vault-role, the vault's account
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # aws/retry.py: 10 attempts, 0.1-20 s backoff
     # None: a new `YYYYMMDDTHHMMSSZ-xxxxxx` (format/layout.py). A given id is used as it is; only
     # a well-formed one is found again by list_backups() and open_backup().
@@ -150,7 +150,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     table described and the bucket found. The manifest is written last, only after every
     segment finished and the counts add up: a backup that fails is never complete.
 
-    AWS calls: STS AssumeRole (for a role in options.source or options.dest) and
+    AWS calls: STS AssumeRole (for a role in options.table_principal or options.vault_principal) and
     GetCallerIdentity (the table's ARN). DynamoDB DescribeTable, DescribeTimeToLive,
     ListTagsOfResource, and parallel Scan with ReturnConsumedCapacity=TOTAL, each page within
     the read cap (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html).
@@ -181,7 +181,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     started, t0 = _now(), time.monotonic()
 
     stats = RetryStats()
-    source = TableSource(make_session(options.source), table, pool=options.workers + 4,
+    source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
                          retry=options.retry, stats=stats, cancelled=cancelled)
     description = source.describe()
     schema = table_schema(description, source.time_to_live(), source.tags())
@@ -228,7 +228,7 @@ def _write_options(destination: Destination, options: BackupOptions) -> WriteOpt
 
 def _open_destination(destination: Destination, options: BackupOptions,
                       write_options: WriteOptions, stats: RetryStats) -> ObjectStore:
-    session = make_session(options.dest) if destination.kind == "s3" else None
+    session = make_session(options.vault_principal) if destination.kind == "s3" else None
     store = open_store(destination, session, write_options, pool=options.workers + 4, stats=stats)
     store.check_writable()
     return store
@@ -272,4 +272,4 @@ def _source_info(description: dict, options: BackupOptions) -> dict:
             "table_id": description.get("TableId"),
             "item_count_estimate": description.get("ItemCount"),
             "table_size_bytes_estimate": description.get("TableSizeBytes"),
-            "role": options.source.role_arn}
+            "role": options.table_principal.role_arn}

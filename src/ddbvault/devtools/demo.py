@@ -110,7 +110,7 @@ def run_demo(item_count: int = 3000, echo: Callable[[str], None] | None = print)
         _say(echo, f"data account {DATA_ACCOUNT}: bucket s3://{BUCKET} (versioned), role {WRITER_ROLE}")
 
         result = backup_table(TABLE, f"s3://{BUCKET}/prod", BackupOptions(
-            read_share=0.5, sse="AES256", dest=Principal(role_arn=WRITER_ROLE, session_name="demo-writer")))
+            read_share=0.5, sse="AES256", vault_principal=Principal(role_arn=WRITER_ROLE, session_name="demo-writer")))
         _say(echo, f"backup {result.backup_id}: {result.items:,} items, {result.bytes:,} bytes in "
                    f"{result.objects} objects, {result.consumed_rcu:,.1f} RCU, {result.seconds:.2f}s")
 
@@ -129,7 +129,7 @@ def run_demo(item_count: int = 3000, echo: Callable[[str], None] | None = print)
                    f"{len(schema['LocalSecondaryIndexes'])} LSI, TTL on "
                    f"{(schema['TimeToLive'] or {}).get('AttributeName')}, tags "
                    f"{[t['Key'] for t in schema['Tags'] or []]}, stream {schema['StreamSpecification']}")
-        verified = verify_backup(result.url, principal=Principal(role_arn=ADMIN_ROLE, session_name="demo-verify"))
+        verified = verify_backup(result.url, vault_principal=Principal(role_arn=ADMIN_ROLE, session_name="demo-verify"))
         _say(echo, f"verify: {verified.summary()}")
         restored = restore_and_compare(result.url, ddb, echo)
         return {**result.to_dict(), "acl_grants": acl["Grants"], "sse": head.get("ServerSideEncryption"),
@@ -142,8 +142,8 @@ def restore_and_compare(url: str, source_ddb, echo) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache
         result = restore_backup(url, RESTORED, RestoreOptions(
-            write_share=1.0, source=Principal(role_arn=ADMIN_ROLE, session_name="demo-restore-reader"),
-            target=Principal(role_arn=RESTORER_ROLE, session_name="demo-restorer")))
+            write_share=1.0, vault_principal=Principal(role_arn=ADMIN_ROLE, session_name="demo-restore-reader"),
+            table_principal=Principal(role_arn=RESTORER_ROLE, session_name="demo-restorer")))
     target = make_session(Principal(role_arn=RESTORER_ROLE, session_name="demo-compare")).client("dynamodb")
     same_items = _all_items(source_ddb, TABLE) == _all_items(target, RESTORED)
     a = source_ddb.describe_table(TableName=TABLE)["Table"]

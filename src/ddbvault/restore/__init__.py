@@ -76,7 +76,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     backup was written, collapsed into a later line of the same key, or written by the run that
     is resumed.
 
-    AWS calls: STS AssumeRole (for a role in options.source or options.target) and
+    AWS calls: STS AssumeRole (for a role in options.vault_principal or options.table_principal) and
     GetCallerIdentity (the table's ARN). S3 GetObject of the manifest and of each data object
     (ranged, to resume a transfer cut mid-way), and ListObjectsV2 only when the manifest is
     missing. DynamoDB DescribeTable, CreateTable, Scan with Limit 1 (the emptiness check of
@@ -110,7 +110,7 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     stats = RetryStats()  # every retry of the run, S3 reads and table writes, botocore's own too
     backup = _open(url, options, stats)
     cancelled = cancelled or threading.Event()
-    sink = TableSink(make_session(options.target), table, pool=options.workers + 4,
+    sink = TableSink(make_session(options.table_principal), table, pool=options.workers + 4,
                      retry=options.retry, stats=stats, cancelled=cancelled)
     if options.via == "import":
         return restore_via_import(backup, sink, options, t0, stats)
@@ -145,8 +145,8 @@ def _open(url: str, options: RestoreOptions, stats: RetryStats) -> OpenedBackup:
     from ..vault.native_export import is_native_export, open_native_export
 
     if not is_native_export(url):
-        return open_backup(url, options.source, stats=stats)
+        return open_backup(url, options.vault_principal, stats=stats)
     if options.via == "import" or not (options.no_create or options.resume):
         raise UsageError("a DynamoDB export holds no table schema, so restore cannot create the table",
                          hint="create the table with the source's key schema, then add --no-create")
-    return open_native_export(url, options.source, stats)
+    return open_native_export(url, options.vault_principal, stats)

@@ -44,8 +44,8 @@ class RestoreOptions:
     via: str = "batch"
     skip_lsi: bool = False  # --via import only: restore without the LSIs ImportTable cannot create
     bucket_owner: str | None = None  # --via import only: the backup bucket's account (else probed)
-    source: Principal = field(default_factory=Principal)  # reads the backup bucket: --vault-role
-    target: Principal = field(default_factory=Principal)  # writes the table: --table-role
+    vault_principal: Principal = field(default_factory=Principal)  # reads the backup bucket: --vault-role
+    table_principal: Principal = field(default_factory=Principal)  # writes the table: --table-role
     # aws/retry.py: 10 attempts, 0.1-20 s backoff; for UnprocessedItems, 10 attempts that wrote nothing.
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 

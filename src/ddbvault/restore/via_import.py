@@ -103,8 +103,8 @@ def bucket_owner(backup: OpenedBackup, sink: TableSink, options) -> str | None:
     target = target_of(sink)["account"]
     if options.bucket_owner:
         return None if options.bucket_owner == target else options.bucket_owner
-    role = (options.source.role_arn or "").split(":")
-    candidates = [target, account_of(make_session(options.source)), role[4] if len(role) > 5 else None]
+    role = (options.vault_principal.role_arn or "").split(":")
+    candidates = [target, account_of(make_session(options.vault_principal)), role[4] if len(role) > 5 else None]
     for account in dict.fromkeys(a for a in candidates if a):
         if _owns(backup, account):
             return None if account == target else account

@@ -53,8 +53,8 @@ def backup_options(options: JobOptions) -> BackupOptions:
         compression=options.compression or base.compression, sse=options.sse,
         kms_key_id=options.kms_key_id, storage_class=options.storage_class,
         acl=base.acl if options.acl is None else (None if options.acl == "none" else options.acl),
-        source=Principal(region=options.region, role_arn=options.source_role, session_name="ddbvault-source"),
-        dest=Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
+        table_principal=Principal(region=options.region, role_arn=options.source_role, session_name="ddbvault-source"),
+        vault_principal=Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
                        session_name="ddbvault-dest"))
 
 
@@ -109,7 +109,7 @@ class JobRunner:
         if options.verify_after:
             from ..verify import verify_backup
 
-            report = verify_backup(result.url, principal=Principal(region=options.region, role_arn=options.dest_role,
+            report = verify_backup(result.url, vault_principal=Principal(region=options.region, role_arn=options.dest_role,
                                                                    external_id=options.external_id))
             record.verified = report.ok
             if not report.ok:

@@ -69,10 +69,10 @@ class _Found:
 
 
 def list_backups(dest: str, *, table: str | None = None,
-                 principal: Principal | None = None) -> list[BackupEntry]:
+                 vault_principal: Principal | None = None) -> list[BackupEntry]:
     """Every backup under `dest` (s3://bucket/prefix or a directory), newest first; see the
     module docstring for what each status means. `table` lists that table's backups only;
-    `principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
+    `vault_principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
     Writes nothing.
 
     AWS calls (S3 only): STS AssumeRole (for a role given); ListObjectsV2 and
@@ -89,7 +89,7 @@ def list_backups(dest: str, *, table: str | None = None,
     if destination.kind == "local" and not os.path.isdir(destination.location):
         raise NotFoundError(f"destination directory {destination.location} does not exist",
                             hint="pass the directory given to `ddbvault backup --to`")
-    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    session = make_session(vault_principal or Principal()) if destination.kind == "s3" else None
     store = open_store(destination, session)
     prefix = join(destination.prefix, table or "")
     under = prefix + "/" if prefix else ""

@@ -91,13 +91,13 @@ class VerifyReport:
                 "seconds": self.seconds}
 
 
-def verify_backup(url: str, *, principal: Principal | None = None, against_table: str | None = None,
+def verify_backup(url: str, *, vault_principal: Principal | None = None, against_table: str | None = None,
                   table_principal: Principal | None = None, max_differences: int = 10,
                   read_rcu: float | None = None) -> VerifyReport:
     """Verify the backup at `url` (DEST/TABLE/BACKUP_ID); returns a VerifyReport. Writes nothing;
     what is checked is in the module docstring.
 
-    `principal` reads the backup (the CLI's --vault-role; None: the default credential chain).
+    `vault_principal` reads the backup (the CLI's --vault-role; None: the default credential chain).
     `against_table` also compares the backup with that live table, by primary key, read by
     `table_principal` (--table-role).
     `max_differences` (default 10) is how many differing keys are listed one by one; the counts
@@ -124,7 +124,7 @@ def verify_backup(url: str, *, principal: Principal | None = None, against_table
     if against_table:
         source = TableSource(make_session(table_principal or Principal()), against_table)
         description = source.describe()
-    backup = open_backup(url, principal)
+    backup = open_backup(url, vault_principal)
     manifest = backup.manifest
     assert manifest is not None  # open_backup refuses incomplete backups
     report = VerifyReport(backup.url, backup.layout.table, backup.layout.backup_id,

@@ -169,7 +169,7 @@ def test_schema_round_trip_into_another_account(ddb, aws_env, tmp_path):
     backup = backup_table("rich", str(tmp_path), BackupOptions(read_rcu=1000))
     other = "999988887777"
     role = f"arn:aws:iam::{other}:role/restorer"
-    result = restore_backup(backup.url, "rich-copy", RestoreOptions(target=Principal(role_arn=role), **FAST))
+    result = restore_backup(backup.url, "rich-copy", RestoreOptions(table_principal=Principal(role_arn=role), **FAST))
 
     target = make_session(Principal(role_arn=role)).client("dynamodb")
     a = ddb.describe_table(TableName="rich")["Table"]

@@ -150,7 +150,7 @@ def test_via_import_names_the_bucket_owner_of_another_account(ddb, s3, aws_env, 
             restore_backup(backup.url, "own-refused", RestoreOptions(via="import"))
         assert "--bucket-owner" in info.value.hint
         reader = Principal(role_arn=f"arn:aws:iam::{DATA_ACCOUNT}:role/reader")
-        restore_backup(backup.url, "own-probed", RestoreOptions(via="import", source=reader))
+        restore_backup(backup.url, "own-probed", RestoreOptions(via="import", vault_principal=reader))
         restore_backup(backup.url, "own-given", RestoreOptions(via="import", bucket_owner=DATA_ACCOUNT))
         monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert [r["S3BucketSource"].get("S3BucketOwner") for r in _import_requests(same)] == [None]
