@@ -22,6 +22,7 @@ from .config import ServiceConfig, load_config
 from .http import ServiceHttp
 from .jobs import JobRunner, RunRecord
 from .metrics import Metrics
+from .protection import ProtectionCheck
 from .scheduler import Scheduler
 
 __all__ = ["Service", "load_config", "run_once"]
@@ -33,7 +34,11 @@ class Service:
         self.config = config
         self.metrics = Metrics()
         self.runner = JobRunner(config, self.metrics)
-        self.scheduler = Scheduler(config, self.runner)
+        # RPO: checked on a timer and after every run; notified on each flip (service/protection.py)
+        self.protection = ProtectionCheck(config, self.runner.failed_verification, on_change=self._rpo_changed)
+        self.metrics.protection = self.protection.latest
+        self.runner.after_run.append(lambda record: self._check_rpo())
+        self.scheduler = Scheduler(config, self.runner, rpo_check=self._check_rpo)
         self.http = ServiceHttp(self, config.http.host, config.http.port)
         self.stopping = threading.Event()
 
@@ -43,6 +48,13 @@ class Service:
         self.http.start()
         log.info("ddbvault service: %d jobs, http on %s:%d", len(self.config.jobs),
                  self.config.http.host, self.http.port)
+
+    def _check_rpo(self) -> None:
+        self.metrics.protected(self.protection.check_all())
+
+    def _rpo_changed(self, previous, current) -> None:
+        """A job fell out of its RPO or came back: notify its notifiers (never raises)."""
+        self.runner.notify_rpo(previous, current)
 
     def stop(self) -> None:
         """Stop gracefully (see the module docstring). Idempotent."""

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
 from ..format.layout import check_table_name
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
+from .rpo import parse_duration
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -87,6 +88,9 @@ class JobOptions(_Strict):
     region: Annotated[str | None, _checked(check_region)] = None
     verify_after: bool | None = None
     notifications: list[NotificationConfig] | None = None
+    # How old the newest good backup may be (service/rpo.py): "26h", "90m", "7d" or seconds.
+    # None: twice the schedule's period.
+    rpo: Annotated[float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
 
 
 
@@ -134,6 +138,8 @@ class SchedulerConfig(_Strict):
     jitter_s: int = Field(0, ge=0)
     shutdown_grace_s: float = Field(60, ge=0, allow_inf_nan=False)  # how long running backups may finish on SIGTERM
     timezone: Annotated[str, _checked(check_timezone)] = "UTC"
+    # How often the service lists each job's destination to check its RPO (service/protection.py).
+    rpo_check_s: float = Field(60, ge=5, le=86400, allow_inf_nan=False)
 
 
 class ServiceConfig(_Strict):

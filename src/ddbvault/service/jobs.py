@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -24,11 +25,14 @@ from .config import JobOptions, ServiceConfig
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
+HISTORY = 30  # runs kept per job for the status page's chart
 
 
 @dataclass
 class RunRecord:
-    """The last outcome of a job, as the status page and /metrics show it."""
+    """One run of a job, as the status page, its history chart and /metrics show it. Times are
+    ISO 8601 UTC; `bytes` are stored bytes; `consumed_rcu` is the read capacity the scan consumed
+    and `read_rate_rcu` its cap in RCU/s (None: no cap)."""
 
     job: str
     table: str
@@ -40,6 +44,9 @@ class RunRecord:
     url: str | None = None
     verified: bool | None = None
     error: str | None = None
+    hint: str | None = None  # the error's "Try: ..." advice, when it has one
+    consumed_rcu: float | None = None
+    read_rate_rcu: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,7 +70,10 @@ class JobRunner:
         self.config = config
         self.metrics = metrics
         self.dispatcher = dispatcher or Dispatcher(on_failure=metrics.notification_failed)
-        self.records: dict[str, RunRecord] = {}
+        self.records: dict[str, RunRecord] = {}  # the last run of each job
+        self.history: dict[str, deque[RunRecord]] = {job.name: deque(maxlen=HISTORY) for job in config.jobs}
+        self._failed_verification: set[str] = set()  # backups that failed verify_after: not good
+        self.after_run: list = []  # callables(record) run after every run (the RPO check)
         self._lock = threading.Lock()
         self._running: dict[str, threading.Event] = {}
         self._notifiers: dict[str, list] = {}
@@ -91,6 +101,7 @@ class JobRunner:
                 return self.records[name]
             self._running[name] = cancel
             record = self.records[name] = RunRecord(name, job.table, "running", _now())
+            self.history.setdefault(name, deque(maxlen=HISTORY)).append(record)
         t0 = time.monotonic()
         try:
             self._backup(record, options, cancel)
@@ -100,12 +111,28 @@ class JobRunner:
             record.seconds = round(time.monotonic() - t0, 3)
             with self._lock:
                 self._running.pop(name, None)
+        for hook in self.after_run:
+            try:
+                hook(record)
+            except Exception:  # noqa: BLE001 - a hook never fails the run it follows
+                log.exception("job %s: after-run hook failed", name)
         return record
+
+    def failed_verification(self) -> frozenset[str]:
+        """URLs of backups this service saw fail verify_after: complete, but not good."""
+        with self._lock:
+            return frozenset(self._failed_verification)
+
+    def runs(self, name: str) -> list[RunRecord]:
+        """The job's last HISTORY runs, oldest first."""
+        with self._lock:
+            return list(self.history.get(name, ()))
 
     def _backup(self, record: RunRecord, options: JobOptions, cancel: threading.Event) -> None:
         log.info("job %s: backing up %s to %s", record.job, record.table, options.destination)
         result = backup_table(record.table, options.destination, backup_options(options), cancelled=cancel)
         record.items, record.bytes, record.url = result.items, result.bytes, result.url
+        record.consumed_rcu, record.read_rate_rcu = result.consumed_rcu, result.read_rate_rcu
         if options.verify_after:
             from ..verify import verify_backup
 
@@ -113,6 +140,8 @@ class JobRunner:
                                                                    external_id=options.external_id))
             record.verified = report.ok
             if not report.ok:
+                with self._lock:
+                    self._failed_verification.add(result.url)
                 raise DdbvaultError(f"backup {result.url} failed verification: " + "; ".join(report.problem_lines()))
         record.outcome = "success"
         self.metrics.succeeded(record.job, record.table, result)
@@ -124,10 +153,15 @@ class JobRunner:
         record.outcome = "failure"
         # Unexpected exceptions may quote anything: redact credentials before logging or showing them.
         record.error = exc.message if isinstance(exc, DdbvaultError) else redact(f"{type(exc).__name__}: {exc}")
+        record.hint = exc.hint if isinstance(exc, DdbvaultError) else None
         self.metrics.failed(record.job, record.table)
         log.error("job %s: backup of %s failed: %s", record.job, record.table, record.error)
         self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at)),
                      options)
+
+    def notify_rpo(self, previous, current) -> None:
+        """A job fell out of its RPO, or came back within it (service/protection.py)."""
+        log.log(logging.INFO if current.within else logging.WARNING, "job %s: %s", current.job, current.summary())
 
     def _notify(self, event: RunEvent, options: JobOptions) -> None:
         with self._lock:  # built once per job, so an SNS role is not assumed on every send

@@ -10,6 +10,10 @@ nightly backup to one bucket and an hourly one to another); `table` lets alerts 
     ddbvault_backups_total{job,table}                    successful runs
     ddbvault_failures_total{job,table}                   failed runs
     ddbvault_notification_failures_total{notifier}       notifications that could not be sent
+    ddbvault_rpo_seconds{job,table}                      the job's RPO (service/rpo.py)
+    ddbvault_last_success_age_seconds{job,table}         age of the newest good backup, at scrape
+                                                         time (absent while there is none)
+    ddbvault_within_rpo{job,table}                       1 within the RPO, 0 out (or unknown)
     ddbvault_up                                          1 while the scheduler runs
 """
 
@@ -43,6 +47,12 @@ class Metrics:
         self.notify_failures = Counter("ddbvault_notification_failures", "Notifications not sent",
                                        ["notifier"], registry=r)
         self.up = Gauge("ddbvault_up", "1 while the scheduler is running", registry=r)
+        self.rpo = Gauge("ddbvault_rpo_seconds", "The job's recovery point objective", RUN_LABELS, registry=r)
+        self.age = Gauge("ddbvault_last_success_age_seconds", "Age of the newest good backup (its start)",
+                         RUN_LABELS, registry=r)
+        self.within = Gauge("ddbvault_within_rpo", "1 if the newest good backup is within the RPO, else 0",
+                            RUN_LABELS, registry=r)
+        self.protection = None  # set by the service: a callable giving {job: Protection}, aged to now
 
     def succeeded(self, job: str, table: str, result) -> None:
         self.last_success.labels(job, table).set(time.time())
@@ -59,5 +69,20 @@ class Metrics:
     def notification_failed(self, notifier: str) -> None:
         self.notify_failures.labels(notifier).inc()
 
+    def protected(self, protections) -> None:
+        """Set the RPO gauges from `protections` ({job: service.rpo.Protection})."""
+        for p in protections.values():
+            self.rpo.labels(p.job, p.table).set(p.rpo_seconds)
+            self.within.labels(p.job, p.table).set(1 if p.within else 0)
+            if p.age_seconds is not None:
+                self.age.labels(p.job, p.table).set(p.age_seconds)
+                continue
+            try:  # no good backup: no age at all, rather than a made-up one
+                self.age.remove(p.job, p.table)
+            except KeyError:
+                pass
+
     def render(self) -> bytes:
+        if self.protection is not None:  # ages grow between checks: set them as of this scrape
+            self.protected(self.protection())
         return generate_latest(self.registry)

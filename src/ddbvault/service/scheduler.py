@@ -34,18 +34,26 @@ def _crontab_fields(expr: str) -> dict:
     return dict(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
 
 
+RPO_CHECK_ID = "ddbvault-rpo-check"  # not a job name: job names cannot hold what ids do not clash with
+
+
 class Scheduler:
-    def __init__(self, config: ServiceConfig, runner: JobRunner):
+    """`rpo_check`, when given, runs every `scheduler.rpo_check_s` seconds from the start."""
+
+    def __init__(self, config: ServiceConfig, runner: JobRunner, rpo_check=None):
         self.config = config
         self.runner = runner
         self.aps = BackgroundScheduler(
             timezone=ZoneInfo(config.scheduler.timezone),
-            executors={"default": {"type": "threadpool", "max_workers": max(len(config.jobs), 1) + 1}},
+            executors={"default": {"type": "threadpool", "max_workers": max(len(config.jobs), 1) + 2}},
             job_defaults={"max_instances": 1, "coalesce": config.scheduler.coalesce,
                           "misfire_grace_time": config.scheduler.misfire_grace_time_s})
         for job in config.jobs:
             self.aps.add_job(runner.run, trigger_for(job, config), args=[job.name], id=job.name,
                              name=f"backup {job.table}")
+        if rpo_check is not None:
+            self.aps.add_job(rpo_check, IntervalTrigger(seconds=config.scheduler.rpo_check_s),
+                             id=RPO_CHECK_ID, name="RPO check", next_run_time=datetime.now(ZoneInfo("UTC")))
 
     def start(self) -> None:
         self.aps.start()
@@ -64,7 +72,8 @@ class Scheduler:
             self.aps.shutdown(wait=False)
 
     def next_runs(self) -> dict[str, datetime | None]:
-        return {job.id: job.next_run_time for job in self.aps.get_jobs()}
+        """The next run of each backup job (None: paused)."""
+        return {job.id: job.next_run_time for job in self.aps.get_jobs() if job.id != RPO_CHECK_ID}
 
     def run_now(self, name: str) -> bool:
         """Start job `name` now: True if scheduled, False if it is already running (APScheduler

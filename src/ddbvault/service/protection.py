@@ -1,0 +1,100 @@
+"""The service's RPO check: lists each job's destination, assesses it (service/rpo.py), keeps the
+latest assessment for the status page, /metrics and `ddbvault status`, and reports each change
+between within and out of RPO to a callback (notifications) once, not on every check.
+
+AWS calls: ListObjectsV2, ListMultipartUploads and GetObject of the manifests
+(vault/listing.list_backups), with the job's vault role. The scheduler runs `check_all()` every
+`scheduler.rpo_check_s` seconds and after every run; nothing else lists the destinations.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Callable
+
+from ..aws.session import Principal
+from ..errors import DdbvaultError
+from .config import JobConfig, ServiceConfig
+from .rpo import DEFAULT_RPO_FIRES, Protection, assess, default_rpo
+
+
+
+def rpo_seconds(job: JobConfig, config: ServiceConfig, now: datetime | None = None) -> float:
+    """The job's RPO in seconds: its `rpo`, or twice its schedule's period (service/rpo.py)."""
+    options = config.effective(job)
+    if options.rpo is not None:
+        return options.rpo
+    if job.interval_seconds:
+        return default_rpo(job.interval_seconds, [])
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    tz = ZoneInfo(options.timezone or config.scheduler.timezone)
+    trigger = CronTrigger.from_crontab(job.cron, timezone=tz)
+    fires, previous = [], None
+    moment = (now or datetime.now(timezone.utc)).astimezone(tz)
+    for _ in range(DEFAULT_RPO_FIRES):
+        previous = trigger.get_next_fire_time(previous, moment)
+        if previous is None:
+            break
+        fires.append(previous)
+        moment = previous
+    return default_rpo(None, fires)
+
+
+def vault_principal(options) -> Principal:
+    """The principal that reads a job's destination: its vault role (`dest_role`)."""
+    return Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
+                     session_name="ddbvault-rpo")
+
+
+def assess_job(job: JobConfig, config: ServiceConfig, now: datetime,
+               failed_verification: frozenset[str] = frozenset()) -> Protection:
+    """List the job's destination and assess it. A listing that fails gives a Protection with
+    `error` set (out of RPO), never an exception."""
+    from ..vault.listing import list_backups
+
+    options = config.effective(job)
+    rpo = rpo_seconds(job, config, now)
+    try:
+        entries = list_backups(options.destination, table=job.table, vault_principal=vault_principal(options))
+    except DdbvaultError as exc:
+        return Protection(job.name, job.table, rpo, now, error=exc.message)
+    return assess(job.name, job.table, rpo, entries, now, failed_verification)
+
+
+class ProtectionCheck:
+    """The latest Protection of every job, refreshed by `check_all()`.
+
+    `on_change(previous, current)` is called when a job's `within` flips (previous is None on
+    the first check, which reports only a job that starts out of its RPO). It must not raise."""
+
+    def __init__(self, config: ServiceConfig, failed_verification: Callable[[], frozenset[str]] = frozenset,
+                 on_change: Callable[[Protection | None, Protection], None] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.config, self.failed_verification, self.on_change, self.clock = config, failed_verification, on_change, clock
+        self._latest: dict[str, Protection] = {}
+        self._lock = threading.Lock()  # one check at a time; readers take a snapshot
+        self._snapshot_lock = threading.Lock()
+
+    def latest(self) -> dict[str, Protection]:
+        """Each checked job's Protection, aged to now (nothing is listed)."""
+        now = self.clock()
+        with self._snapshot_lock:
+            return {name: p.at(now) for name, p in self._latest.items()}
+
+    def check_all(self) -> dict[str, Protection]:
+        """Assess every job now; report flips to `on_change`. Returns the new Protections."""
+        with self._lock:
+            now, failed = self.clock(), self.failed_verification()
+            results = {job.name: assess_job(job, self.config, now, failed) for job in self.config.jobs}
+            with self._snapshot_lock:
+                previous, self._latest = self._latest, dict(results)
+            for name, current in results.items():
+                before = previous.get(name)
+                if (before is None and not current.within) or (before is not None and before.within != current.within):
+                    if self.on_change:
+                        self.on_change(before, current)
+            return results
