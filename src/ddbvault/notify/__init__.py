@@ -5,6 +5,10 @@
     dispatcher = Dispatcher(on_failure=metrics_hook)  # one per service, shared by all jobs
     dispatcher.dispatch(RunEvent.from_result(job, result), notifiers)
     dispatcher.dispatch(RunEvent.from_error(job, table, exc, started_at=t0), notifiers)
+    dispatcher.dispatch(RpoEvent.from_protection(protection), notifiers)   # RPO breach/recovery
+
+Who gets what (should_send): `on: all` gets every event; `on: failure` gets failed runs, RPO
+breaches, and the recovery that ends a breach, so whoever was paged also hears that it ended.
 
 Contract of dispatch(): it sends to each notifier whose `on` matches the outcome, in order, one
 at a time (each bounded by its own timeout); a notifier that fails is logged on the
@@ -22,12 +26,12 @@ from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from .config import (EmailConfig, NotificationConfig, SendOn, SnsConfig, WebhookConfig,
                      parse_notifications)
-from .event import Outcome, RunEvent
+from .event import Event, RpoEvent, RunEvent
 from .redact import redact, shorten
 from .render import Rendered, render
 
-__all__ = ["Dispatcher", "DispatchReport", "EmailConfig", "NotificationConfig", "Notifier",
-           "RunEvent", "Rendered", "SnsConfig", "WebhookConfig", "build_notifier",
+__all__ = ["Dispatcher", "DispatchReport", "EmailConfig", "Event", "NotificationConfig", "Notifier",
+           "RpoEvent", "RunEvent", "Rendered", "SnsConfig", "WebhookConfig", "build_notifier",
            "parse_notifications", "redact", "render", "should_send"]
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,7 @@ log = logging.getLogger(__name__)
 
 @runtime_checkable
 class Notifier(Protocol):
-    """Something that delivers a RunEvent somewhere.
+    """Something that delivers an event (a RunEvent or an RpoEvent) somewhere.
 
     kind: "email" | "sns" | "webhook" (the counter and metric label); on: "failure" | "all";
     target: where it sends, safe to log (no credentials, no URL path); send(): delivers once,
@@ -46,7 +50,7 @@ class Notifier(Protocol):
     on: SendOn
     target: str
 
-    def send(self, event: RunEvent) -> None: ...
+    def send(self, event: Event) -> None: ...
 
 
 def build_notifier(config: NotificationConfig) -> Notifier:
@@ -63,9 +67,13 @@ def build_notifier(config: NotificationConfig) -> Notifier:
     raise TypeError(f"not a notification config: {type(config).__name__}")
 
 
-def should_send(on: SendOn, outcome: Outcome) -> bool:
-    """'all' sends every event; 'failure' only failures."""
-    return on == "all" or outcome == "failure"
+# What `on: failure` receives: failed runs, RPO breaches and the recoveries that end them.
+ALERT_OUTCOMES = frozenset({"failure", "rpo_breach", "rpo_recovered"})
+
+
+def should_send(on: SendOn, outcome: str) -> bool:
+    """'all' sends every event; 'failure' only ALERT_OUTCOMES."""
+    return on == "all" or outcome in ALERT_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ class Dispatcher:
         with self._lock:
             return dict(self._sent)
 
-    def dispatch(self, event: RunEvent, notifiers: Iterable[Notifier]) -> DispatchReport:
+    def dispatch(self, event: Event, notifiers: Iterable[Notifier]) -> DispatchReport:
         """Send `event` to each matching notifier. Never raises (see the module docstring)."""
         sent = failed = skipped = 0
         for notifier in notifiers:
@@ -112,7 +120,7 @@ class Dispatcher:
                 failed += 1
         return DispatchReport(sent=sent, failed=failed, skipped=skipped)
 
-    def _send_one(self, notifier: Notifier, event: RunEvent) -> bool:
+    def _send_one(self, notifier: Notifier, event: Event) -> bool:
         kind = getattr(notifier, "kind", type(notifier).__name__)
         try:
             notifier.send(event)
@@ -125,7 +133,7 @@ class Dispatcher:
                  getattr(notifier, "target", "?"), event.job, event.table, event.outcome)
         return True
 
-    def _record_failure(self, kind: str, notifier: Notifier, event: RunEvent,
+    def _record_failure(self, kind: str, notifier: Notifier, event: Event,
                         exc: Exception) -> None:
         with self._lock:
             self._failures[kind] += 1

@@ -15,13 +15,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from .config import EmailConfig
-from .event import RunEvent
+from .event import Event
 from .render import render
 
 __all__ = ["EmailNotifier", "build_message"]
 
 
-def build_message(config: EmailConfig, event: RunEvent) -> EmailMessage:
+def build_message(config: EmailConfig, event: Event) -> EmailMessage:
     """The email for `event`: From, To, Subject, Date, Message-ID, X-Ddbvault-* and the body."""
     rendered = render(event)
     message = EmailMessage()
@@ -66,7 +66,7 @@ class EmailNotifier:
                 raise
         return smtp
 
-    def send(self, event: RunEvent) -> None:
+    def send(self, event: Event) -> None:
         """Deliver the email for `event` to every recipient, or raise."""
         message = build_message(self.config, event)
         password = self.config.resolve_password()

@@ -1,9 +1,13 @@
-"""RunEvent: what one scheduled backup run did, as notifications see it.
+"""The events notifications carry: RunEvent (what one scheduled backup run did) and RpoEvent (a
+job fell out of its recovery point objective, or came back within it).
 
-A RunEvent is built once per run, from a BackupResult or from the exception that ended the run,
-and handed to every notifier. It carries counts, names and timings only: never item contents,
-never credentials (invariant 7). Error messages and hints are passed through redact() on the way
-in, so a RunEvent is safe to render, log or serialize as it is.
+A RunEvent is built once per run, from a BackupResult or from the exception that ended the run;
+an RpoEvent once per change of a job's RPO state, from a service.rpo.Protection. Each is handed
+to every notifier. Both have `job`, `table`, `outcome` and `to_dict()`, which is all a notifier
+reads besides render(), so the notifiers handle both alike. They carry counts, names, URLs and
+timings only: never item contents, never credentials (invariant 7). Free text (error messages,
+hints, the RPO summary) is passed through redact() on the way in, so an event is safe to render,
+log or serialize as it is.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from .redact import redact, shorten
 
 if TYPE_CHECKING:  # event.py stays pure: ddbvault.backup pulls in boto3
     from ..backup import BackupResult
+    from ..service.rpo import Protection
 
-__all__ = ["Outcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
+__all__ = ["Event", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
 
 Outcome = Literal["success", "failure"]
+RpoOutcome = Literal["rpo_breach", "rpo_recovered"]
 ERROR_MESSAGE_LIMIT = 1000  # characters of an error message kept in an event
 
 
@@ -34,7 +40,9 @@ def _utc(moment: datetime | None) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _iso(moment: datetime) -> str:
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -103,3 +111,59 @@ class RunEvent:
         data["finished_at"] = _iso(self.finished_at)
         data["seconds"] = round(self.seconds, 3)
         return data
+
+
+@dataclass(frozen=True)
+class RpoEvent:
+    """A job's table fell out of its RPO ("rpo_breach") or came back within it ("rpo_recovered"),
+    as found by the service's check at `checked_at`. Immutable; safe to share between threads.
+
+    `last_good_at` is the recovery point (start) of the newest good backup, None if there is
+    none; `error` is set when the destination could not be listed: the state is unknown and
+    counts as a breach. `summary` is the one line the status page, `ddbvault status` and the
+    logs show for the same state ("out of RPO 26h: newest good backup 27h old")."""
+
+    job: str
+    table: str
+    outcome: RpoOutcome
+    checked_at: datetime
+    rpo_seconds: float
+    summary: str
+    last_good_at: datetime | None = None
+    last_good_url: str | None = None
+    error: str | None = None
+
+    @property
+    def age_seconds(self) -> float | None:
+        """How old the newest good backup was at `checked_at`; None if there is none."""
+        if self.last_good_at is None:
+            return None
+        return max((self.checked_at - self.last_good_at).total_seconds(), 0.0)
+
+    @property
+    def breached(self) -> bool:
+        return self.outcome == "rpo_breach"
+
+    @classmethod
+    def from_protection(cls, protection: Protection) -> RpoEvent:
+        """The event for a job whose state just became `protection` (its `within` decides)."""
+        p = protection
+        error = shorten(redact(p.error), ERROR_MESSAGE_LIMIT) if p.error else None
+        return cls(job=p.job, table=p.table, outcome="rpo_recovered" if p.within else "rpo_breach",
+                   checked_at=_utc(p.checked_at), rpo_seconds=float(p.rpo_seconds),
+                   summary=shorten(redact(p.summary()), ERROR_MESSAGE_LIMIT),
+                   last_good_at=_utc(p.last_good_at) if p.last_good_at else None,
+                   last_good_url=p.last_good_url, error=error)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: times as ISO-8601 UTC strings (None when unknown), plus `age_seconds`
+        and `within_rpo`."""
+        data = asdict(self)
+        data["checked_at"] = _iso(self.checked_at)
+        data["last_good_at"] = _iso(self.last_good_at)
+        data["age_seconds"] = None if self.age_seconds is None else round(self.age_seconds, 3)
+        data["within_rpo"] = not self.breached
+        return data
+
+
+Event = RunEvent | RpoEvent  # what a notifier's send() takes

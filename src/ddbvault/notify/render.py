@@ -1,15 +1,17 @@
-"""render(): a RunEvent as a subject line, a plain-text body and a one-line Slack `text`.
+"""render(): an event (RunEvent or RpoEvent) as a subject line, a plain-text body and a one-line
+Slack `text`.
 
 Pure and deterministic: the same event gives the same strings. What a message contains is
-exactly what the RunEvent holds (names, counts, timings, error type, message and hint), so the
-guarantee of invariant 7 is the RunEvent's: no item contents, no credentials.
+exactly what the event holds (names, counts, timings, URLs, error type, message and hint), so
+the guarantee of invariant 7 is the event's: no item contents, no credentials.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from .event import RunEvent
+from .event import Event, RpoEvent, RunEvent
 
 __all__ = ["Rendered", "render", "human_bytes", "slack_escape"]
 
@@ -39,6 +41,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _cut(text: str) -> str:
+    """One line of at most SUBJECT_LIMIT characters."""
+    text = _one_line(text)
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+
 def _count(value: int | float | None) -> str:
     if value is None:
         return "unknown"
@@ -55,8 +63,7 @@ def _subject(event: RunEvent) -> str:
     else:
         text = (f"OK: backup of {event.table} (job {event.job}): {_count(event.items)} items, "
                 f"{human_bytes(event.bytes)} in {event.seconds:.1f} s")
-    text = _one_line(text)
-    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+    return _cut(text)
 
 
 def _fields(event: RunEvent) -> list[tuple[str, str]]:
@@ -82,9 +89,14 @@ def _fields(event: RunEvent) -> list[tuple[str, str]]:
 
 def _body(event: RunEvent) -> str:
     verb = "failed" if event.failed else "succeeded"
-    lines = [f"ddbvault: the backup of table {event.table} (job {event.job}) {verb}.", ""]
-    width = max(len(name) for name, _ in _fields(event)) + 2
-    lines += [f"{name + ':':<{width}}{value}" for name, value in _fields(event)]
+    return _text(f"ddbvault: the backup of table {event.table} (job {event.job}) {verb}.",
+                 _fields(event))
+
+
+def _text(headline: str, fields: list[tuple[str, str]]) -> str:
+    """A body: the headline, a blank line, then one aligned `Name: value` line per field."""
+    width = max(len(name) for name, _ in fields) + 2
+    lines = [headline, ""] + [f"{name + ':':<{width}}{value}" for name, value in fields]
     return "\n".join(lines) + "\n"
 
 
@@ -111,6 +123,48 @@ def _slack(event: RunEvent) -> str:
     return _one_line(text)
 
 
-def render(event: RunEvent) -> Rendered:
+def _duration(seconds: float) -> str:
+    """Exact, for a body: '1 day, 2:00:00 (93,600 s)'; the summary line has the short form."""
+    return f"{timedelta(seconds=round(seconds))} ({round(seconds):,} s)"
+
+
+def _rpo_headline(event: RpoEvent) -> str:
+    what = f"table {event.table} (job {event.job})"
+    if not event.breached:
+        return f"ddbvault: {what} is back within its RPO."
+    if event.error:
+        return f"ddbvault: {what} could not be checked against its RPO, and counts as out of it."
+    return f"ddbvault: {what} is out of its RPO."
+
+
+def _rpo_fields(event: RpoEvent) -> list[tuple[str, str]]:
+    """The Status line holds the error, if any; then nothing is known of the backups."""
+    data, missing = event.to_dict(), "unknown" if event.error else "none"
+    return [("Job", event.job), ("Table", event.table), ("Outcome", event.outcome),
+            ("Status", event.summary), ("RPO", _duration(event.rpo_seconds)),
+            ("Newest good backup", event.last_good_url or missing),
+            ("Recovery point", data["last_good_at"] or missing),
+            ("Age", _duration(event.age_seconds) if event.last_good_at else missing),
+            ("Checked", data["checked_at"])]
+
+
+def _rpo_slack(event: RpoEvent) -> str:
+    icon = ":rotating_light:" if event.breached else ":white_check_mark:"
+    text = (f"{icon} ddbvault job `{slack_escape(event.job)}`: `{slack_escape(event.table)}` "
+            f"{slack_escape(event.summary)}")
+    if event.last_good_url:
+        text += f". Newest good backup: {slack_escape(event.last_good_url)}"
+    return _one_line(text)
+
+
+def _render_rpo(event: RpoEvent) -> Rendered:
+    head = "RPO ALERT" if event.breached else "RPO RECOVERED"
+    return Rendered(subject=_cut(f"{head}: {event.table} (job {event.job}) {event.summary}"),
+                    body=_text(_rpo_headline(event), _rpo_fields(event)), slack=_rpo_slack(event))
+
+
+def render(event: Event) -> Rendered:
     """The subject, plain-text body and Slack line for `event`."""
+    if isinstance(event, RpoEvent):
+        return _render_rpo(event)
     return Rendered(subject=_subject(event), body=_body(event), slack=_slack(event))

@@ -13,7 +13,7 @@ import threading
 from ..aws.error_translation import translated
 from ..aws.session import Principal, client, make_session
 from .config import SnsConfig
-from .event import RunEvent
+from .event import Event
 from .render import render
 
 __all__ = ["SnsNotifier", "sns_subject", "SNS_SUBJECT_LIMIT", "SNS_MESSAGE_LIMIT"]
@@ -62,7 +62,7 @@ class SnsNotifier:
                 self._client = client(make_session(principal), "sns")
             return self._client
 
-    def send(self, event: RunEvent) -> None:
+    def send(self, event: Event) -> None:
         """Publish `event` once; returns when SNS has accepted it."""
         rendered = render(event)
         attributes = {name: {"DataType": "String", "StringValue": value} for name, value in

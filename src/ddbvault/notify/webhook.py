@@ -1,4 +1,5 @@
-"""WebhookNotifier: a JSON POST of {"text": <Slack line>, "event": <RunEvent.to_dict()>}.
+"""WebhookNotifier: a JSON POST of {"text": <Slack line>, "event": <event.to_dict()>} (a RunEvent
+or an RpoEvent; `event.outcome` tells them apart).
 
 `text` is what Slack (and Mattermost, Rocket.Chat, …) incoming webhooks display; `event` is for
 anything that wants the fields. Only a 2xx answer counts as delivered: redirects are not
@@ -14,7 +15,7 @@ import urllib.request
 
 from .._version import __version__
 from .config import WebhookConfig
-from .event import RunEvent
+from .event import Event
 from .render import render
 
 __all__ = ["WebhookError", "WebhookNotifier", "payload"]
@@ -36,7 +37,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def payload(event: RunEvent) -> bytes:
+def payload(event: Event) -> bytes:
     """The request body for `event`, UTF-8 JSON."""
     return json.dumps({"text": render(event).slack, "event": event.to_dict()},
                       ensure_ascii=False).encode("utf-8")
@@ -53,7 +54,7 @@ class WebhookNotifier:
         self.on = config.on
         self.target = config.endpoint
 
-    def _request(self, event: RunEvent) -> urllib.request.Request:
+    def _request(self, event: Event) -> urllib.request.Request:
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "User-Agent": f"ddbvault/{__version__}"}
         headers.update({name: value.get_secret_value()
@@ -61,7 +62,7 @@ class WebhookNotifier:
         return urllib.request.Request(self.config.url, data=payload(event), headers=headers,
                                       method="POST")
 
-    def send(self, event: RunEvent) -> None:
+    def send(self, event: Event) -> None:
         """POST `event` once; returns when the server answered 2xx."""
         try:
             with _OPENER.open(self._request(event), timeout=self.config.timeout) as response:

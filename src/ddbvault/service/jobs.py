@@ -20,7 +20,7 @@ from ..aws.session import Principal
 from ..backup import BackupOptions, backup_table
 from ..errors import DdbvaultError
 from ..notify import Dispatcher, build_notifier, redact
-from ..notify.event import RunEvent
+from ..notify.event import Event, RpoEvent, RunEvent
 from .config import JobOptions, ServiceConfig
 from .metrics import Metrics
 
@@ -160,10 +160,18 @@ class JobRunner:
                      options)
 
     def notify_rpo(self, previous, current) -> None:
-        """A job fell out of its RPO, or came back within it (service/protection.py)."""
+        """A job fell out of its RPO (or is out of it at the first check), or came back within
+        it: log it, and send one RpoEvent to the job's notifiers (`on: failure` and `on: all`).
+        ProtectionCheck calls this once per flip (service/protection.py). Never raises."""
         log.log(logging.INFO if current.within else logging.WARNING, "job %s: %s", current.job, current.summary())
+        if previous is None and current.within:
+            return  # nothing to recover from
+        try:
+            self._notify(RpoEvent.from_protection(current), self.config.effective(self.config.job(current.job)))
+        except Exception as exc:  # noqa: BLE001 - a notification never breaks the RPO check
+            log.error("job %s: RPO notification not sent: %s: %s", current.job, type(exc).__name__, redact(str(exc)))
 
-    def _notify(self, event: RunEvent, options: JobOptions) -> None:
+    def _notify(self, event: Event, options: JobOptions) -> None:
         with self._lock:  # built once per job, so an SNS role is not assumed on every send
             if event.job not in self._notifiers:
                 self._notifiers[event.job] = [build_notifier(config) for config in options.notifications or []]
