@@ -6,18 +6,7 @@ import logging
 import threading
 
 from ddbvault.notify import Dispatcher, Notifier, should_send
-from tests.support.events import FAKE_SECRET, failure_event, success_event
-
-
-class FakeNotifier:
-    def __init__(self, kind: str = "webhook", on: str = "failure", error: Exception | None = None):
-        self.kind, self.on, self.target, self.error = kind, on, f"fake://{kind}", error
-        self.events = []
-
-    def send(self, event):
-        self.events.append(event)
-        if self.error is not None:
-            raise self.error
+from tests.support.events import FAKE_SECRET, FakeNotifier, failure_event, success_event
 
 
 def test_fake_satisfies_the_protocol():
