@@ -11,22 +11,18 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import mailbox
 import smtplib
-import sys
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ddbvault.devtools.local_servers import LocalServer, free_port
+from ddbvault.devtools.local_servers import free_port
 from ddbvault.notify import Dispatcher, EmailConfig, build_notifier
 from tests.support.certs import CertPair, self_signed
 from tests.support.events import FAKE_SECRET, failure_event, success_event
+from tests.support.receivers import aiosmtpd_server, received, subject
 
 pytestmark = pytest.mark.integration
 SENDER, RECIPIENTS = "ddbvault@backups.example.com", ["oncall@example.com", "dba@example.com"]
@@ -39,28 +35,10 @@ def certs(tmp_path) -> CertPair:
     return self_signed(directory)
 
 
-def aiosmtpd_server(maildir: Path, *tls_args: str) -> LocalServer:
-    port = free_port()
-    argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-            *tls_args, "-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
-    return LocalServer("aiosmtpd", argv, port, maildir.parent / "aiosmtpd.log")
-
-
 def config(port: int, **overrides) -> EmailConfig:
     values = dict(type="email", host="127.0.0.1", port=port, security="none", sender=SENDER,
                   recipients=RECIPIENTS, on="all", timeout=10)
     return EmailConfig(**{**values, **overrides})
-
-
-def received(maildir: Path) -> list[email.message.EmailMessage]:
-    box = mailbox.Maildir(maildir, factory=None, create=False)
-    return [email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-            for key in box.keys()]
-
-
-def subject(message: email.message.EmailMessage) -> str:
-    """The Subject unfolded (long subjects are folded onto a continuation line)."""
-    return " ".join(message["Subject"].split())
 
 
 def test_plain_smtp_delivers_a_complete_message(tmp_path):

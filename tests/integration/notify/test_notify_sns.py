@@ -4,39 +4,19 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from ddbvault.notify import Dispatcher, SnsConfig, build_notifier
 from ddbvault.notify.sns import sns_subject
 from tests.support.events import FAKE_SECRET, failure_event, leaky_error, success_event
+from tests.support.receivers import receive_all, sns_topic_with_queue
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def topic_and_queue(aws_env):
-    """A topic with an SQS queue subscribed (the usual way to fan alerts out, and to test them)."""
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
-    topic_arn = sns.create_topic(Name="ddbvault-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="ddbvault-alerts-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url,
-                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return topic_arn, queue_url
-
-
-def receive_all(queue_url: str) -> list[dict]:
-    """Every SNS envelope waiting in the queue, deleted as read."""
-    sqs, envelopes = boto3.client("sqs"), []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                       WaitTimeSeconds=1).get("Messages", [])
-        if not messages:
-            return envelopes
-        for message in messages:
-            envelopes.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return sns_topic_with_queue("ddbvault-alerts")
 
 
 def test_failure_reaches_the_subscribed_queue(topic_and_queue):

@@ -6,8 +6,6 @@ The server answers by path: /hook 200, /accepted 204, /broken 500, /moved 302 (t
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,40 +13,16 @@ from ddbvault.devtools.local_servers import free_port
 from ddbvault.notify import Dispatcher, RunEvent, WebhookConfig, build_notifier
 from ddbvault.notify.webhook import WebhookError
 from tests.support.events import FAKE_SECRET, failure_event, leaky_error, success_event
+from tests.support.receivers import webhook_server
 
 pytestmark = pytest.mark.integration
 STATUS_BY_PATH = {"/hook": 200, "/accepted": 204, "/broken": 500, "/moved": 302}
 
 
-class Recorder(BaseHTTPRequestHandler):
-    requests: list[dict] = []  # replaced per server
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", 0))
-        self.requests.append({"path": self.path, "headers": dict(self.headers),
-                              "body": json.loads(self.rfile.read(length))})
-        status = STATUS_BY_PATH.get(self.path.split("?")[0], 404)
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/hook")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
 @pytest.fixture
 def server():
-    handler = type("Handler", (Recorder,), {"requests": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", handler.requests
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+    with webhook_server(STATUS_BY_PATH) as (base, requests):
+        yield base, requests
 
 
 def webhook(url: str, **overrides) -> WebhookConfig:
