@@ -119,7 +119,7 @@ class RpoEvent:
     as found by the service's check at `checked_at`. Immutable; safe to share between threads.
 
     `last_good_at` is the recovery point (start) of the newest good backup, None if there is
-    none; `error` is set when the destination could not be listed: the state is unknown and
+    none; `age_seconds` its age at `checked_at`; `error` is set when the destination could not be listed: the state is unknown and
     counts as a breach. `summary` is the one line the status page, `ddbvault status` and the
     logs show for the same state ("out of RPO 26h: newest good backup 27h old")."""
 
@@ -131,14 +131,8 @@ class RpoEvent:
     summary: str
     last_good_at: datetime | None = None
     last_good_url: str | None = None
+    age_seconds: float | None = None
     error: str | None = None
-
-    @property
-    def age_seconds(self) -> float | None:
-        """How old the newest good backup was at `checked_at`; None if there is none."""
-        if self.last_good_at is None:
-            return None
-        return max((self.checked_at - self.last_good_at).total_seconds(), 0.0)
 
     @property
     def breached(self) -> bool:
@@ -153,15 +147,13 @@ class RpoEvent:
                    checked_at=_utc(p.checked_at), rpo_seconds=float(p.rpo_seconds),
                    summary=shorten(redact(p.summary()), ERROR_MESSAGE_LIMIT),
                    last_good_at=_utc(p.last_good_at) if p.last_good_at else None,
-                   last_good_url=p.last_good_url, error=error)
+                   last_good_url=p.last_good_url, age_seconds=p.age_seconds, error=error)
 
     def to_dict(self) -> dict:
-        """JSON-ready: times as ISO-8601 UTC strings (None when unknown), plus `age_seconds`
-        and `within_rpo`."""
+        """JSON-ready: times as ISO-8601 UTC strings (None when unknown), plus `within_rpo`."""
         data = asdict(self)
         data["checked_at"] = _iso(self.checked_at)
         data["last_good_at"] = _iso(self.last_good_at)
-        data["age_seconds"] = None if self.age_seconds is None else round(self.age_seconds, 3)
         data["within_rpo"] = not self.breached
         return data
 
