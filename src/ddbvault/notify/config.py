@@ -3,7 +3,8 @@
     NotificationConfig = EmailConfig | SnsConfig | WebhookConfig, chosen by `type`
 
 Every model forbids unknown keys, so a misspelt key is an error that names it, and is frozen.
-Each has `on`: "failure" (the default: only failed runs notify) or "all".
+Each has `on`: "failure" (the default: failed runs and RPO alerts notify) or "all" (successful
+runs too); see should_send() in notify/__init__.py.
 
 Secrets: the SMTP password and webhook header values are SecretStr (hidden from repr, str and
 model_dump(mode="json")); the webhook URL, which often embeds a token (Slack, Teams), is left
