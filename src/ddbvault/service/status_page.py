@@ -25,8 +25,7 @@ from datetime import datetime, timezone
 
 from ..errors import DdbvaultError
 from .history_chart import history_svg
-from .status_cells import (badge_html, esc, joined, last_run_html, newest_good_html, size_html, time_html,
-                           utc_iso)
+from .status_cells import badge_html, esc, joined, last_run_html, newest_good_html, size_html, time_html
 
 log = logging.getLogger(__name__)
 RECENT = 5
@@ -96,8 +95,8 @@ def render_jobs(service, now: datetime | None = None) -> str:
     histories = "".join(_history(service, job) for job in service.config.jobs)
     now = now or datetime.now(timezone.utc)
     state = "running" if service.scheduler.running else "stopped"
-    return (f'<p>scheduler: <b id=state>{state}</b> · updated <time class="updated" datetime="{utc_iso(now)}">'
-            f'{esc(utc_iso(now))}</time></p><table class="jobs"><tr><th>job</th><th>table</th><th>protection</th>'
+    updated = time_html(now, service.config.scheduler.timezone)
+    return (f'<p>scheduler: <b id=state>{state}</b> · updated <span class="updated">{updated}</span></p><table class="jobs"><tr><th>job</th><th>table</th><th>protection</th>'
             f"<th>newest good backup</th><th>schedule</th><th>next run</th><th>last run</th><th></th></tr>{rows}</table>"
             f'<h2>Recent runs</h2><p><small>per run: items, stored size, duration, and the read rate against '
             f'the cap; failed runs are marked red</small></p><div class="histories">{histories}</div>')
