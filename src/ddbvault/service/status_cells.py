@@ -91,7 +91,7 @@ def read_text(consumed_rcu: float | None, seconds: float | None, cap: float | No
     return f"{rate:,.1f} RCU/s of a {cap:,.0f} RCU/s cap ({rate / cap:.0%})"
 
 
-# badge state -> (CSS class, text). "unknown": the destination could not be listed.
+# badge state (its CSS class and data-rpo) -> its text. "unknown": the destination could not be listed.
 BADGES = {"within": "within RPO", "out": "out of RPO", "unknown": "unknown", "unchecked": "not checked yet"}
 
 

@@ -89,6 +89,13 @@ def _run_now(base: str, job: str) -> None:
     assert urllib.request.urlopen(request, timeout=30).status == 200  # the 303 to / is followed
 
 
+def _wait(predicate, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
 def test_before_any_run_each_job_says_it_has_no_backup_yet(service, base, page, shots):
     deadline = time.monotonic() + 30
     while True:  # the first RPO check runs as the scheduler starts
@@ -131,10 +138,8 @@ def test_the_page_refreshes_itself_without_a_reload(service, base, page, shots):
     page.evaluate("window.notReloaded = true")
     _run_now(base, "broken")
     _run_now(base, "stale")
-    deadline = time.monotonic() + 30
-    while service.runner.is_running("alpha") or not _run_now_if_idle(base, service):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    _wait(lambda: not service.runner.is_running("alpha"), "alpha's first run to end")
+    _run_now(base, "alpha")  # its second run
     page.wait_for_function("""() => {
         const marks = (job, outcome) => document.querySelectorAll(
             `figure[data-job="${job}"] g.run[data-outcome="${outcome}"]`).length;
@@ -144,19 +149,9 @@ def test_the_page_refreshes_itself_without_a_reload(service, base, page, shots):
     page.screenshot(path=str(shots / "2-refreshed.png"), full_page=True)
 
 
-def _run_now_if_idle(base: str, service) -> bool:
-    """Runs alpha a second time once its first run is over."""
-    if service.runner.is_running("alpha"):
-        return False
-    _run_now(base, "alpha")
-    return True
-
-
 def test_the_page_shows_each_state_and_one_chart_mark_per_run(service, base, page, shots):
-    deadline = time.monotonic() + 30
-    while any(service.runner.is_running(job) for job in JOBS) or len(service.runner.runs("alpha")) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    _wait(lambda: len(service.runner.runs("alpha")) == 2 and not any(map(service.runner.is_running, JOBS)),
+          "every run to end")
     time.sleep(1.1)  # stale's backup is now older than its RPO of 1 s
     page.goto(base + "/")
     page.screenshot(path=str(shots / "3-three-states.png"), full_page=True)
