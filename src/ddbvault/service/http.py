@@ -2,10 +2,16 @@
 
     GET  /healthz      200 "ok" while the scheduler runs, 503 otherwise
     GET  /metrics      Prometheus text format
-    GET  /             the status page (status_page.py): jobs, next runs, last results, backups
+    GET  /             the status page (status_page.py): RPO per job, next runs, last results, run
+                       history charts, recent backups
+    GET  /jobs.html    the page's jobs section alone, which the page's script fetches to refresh
+                       itself (lists no destination)
     POST /run/<job>    "run now"; needs the configured token (header X-Ddbvault-Token or form
                        field `token`); 403 without it, 404 for an unknown job, 409 if the job
                        is already running (nothing started), else 303 back to /
+
+HTML answers carry status_page.CONTENT_SECURITY_POLICY: the page may load nothing and send
+nothing outside its own origin.
 
 The token is checked before any body is read. A body is read only when the token is not in the
 header, and only with a valid Content-Length of at most MAX_FORM_BYTES (400 for a malformed
@@ -23,7 +29,7 @@ from urllib.parse import parse_qs, unquote
 
 from ..errors import DdbvaultError
 from .metrics import CONTENT_TYPE
-from .status_page import render_status
+from .status_page import CONTENT_SECURITY_POLICY, JOBS_PATH, render_jobs, render_status
 
 log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 64 * 1024  # a "run now" form holds one token
@@ -76,6 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_html(self, text: str) -> None:
+        self._send(200, text.encode(), "text/html; charset=utf-8",
+                   headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
     def do_GET(self) -> None:
         if self.path == "/healthz":
             ok = self.service.scheduler.running
@@ -83,7 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/metrics":
             self._send(200, self.service.metrics.render(), CONTENT_TYPE)
         elif self.path in ("/", "/index.html"):
-            self._send(200, render_status(self.service).encode(), "text/html; charset=utf-8")
+            self._send_html(render_status(self.service))
+        elif self.path == JOBS_PATH:
+            self._send_html(render_jobs(self.service))
         else:
             self._send(404, b"not found\n")
 
