@@ -23,6 +23,7 @@ DEFAULT_RPO_FIRES = 20  # next cron fire times looked at for the default RPO
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.ASCII)
 _UNIT_S = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_RPO_S = 366 * 86400
+COMPLETE = "complete"  # vault/listing.py's BackupEntry.status of a backup with its manifest
 
 
 def parse_duration(value) -> float:
@@ -122,7 +123,7 @@ def assess(job: str, table: str, rpo_seconds: float, entries, now: datetime,
            failed_verification: frozenset[str] = frozenset()) -> Protection:
     """The Protection of `job` from `entries` (vault/listing.BackupEntry of its destination, any
     tables, any order) at `now`. Backups whose URL is in `failed_verification` do not count."""
-    good = [e for e in entries if e.table == table and e.status == "COMPLETE" and e.url not in failed_verification]
+    good = [e for e in entries if e.table == table and e.status == COMPLETE and e.url not in failed_verification]
     newest = max(good, key=lambda e: e.time, default=None)
     if newest is None:
         return Protection(job, table, rpo_seconds, now)

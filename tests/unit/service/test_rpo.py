@@ -10,7 +10,7 @@ import pytest
 from ddbvault.service.config import ServiceConfig
 from ddbvault.service.protection import rpo_seconds
 from ddbvault.service.rpo import Protection, assess, default_rpo, format_duration, parse_duration
-from ddbvault.vault.listing import BackupEntry
+from ddbvault.vault.listing import COMPLETE, INCOMPLETE, INVALID, BackupEntry
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
@@ -49,15 +49,15 @@ def test_a_bad_rpo_in_the_config_is_refused():
         _config(cron="0 3 * * *", rpo="soon")
 
 
-def _entry(hours_ago: float, status="COMPLETE", table="orders", n=0) -> BackupEntry:
+def _entry(hours_ago: float, status=COMPLETE, table="orders", n=0) -> BackupEntry:
     start = NOW - timedelta(hours=hours_ago)
     return BackupEntry(table=table, backup_id=f"id{n}", url=f"/v/{table}/id{n}",
                        time=start.isoformat().replace("+00:00", "Z"), status=status)
 
 
 def test_the_newest_complete_backup_of_the_table_sets_the_age():
-    entries = [_entry(30, n=1), _entry(5, n=2), _entry(1, status="INCOMPLETE", n=3), _entry(0.5, table="other", n=4),
-               _entry(2, status="INVALID", n=5)]
+    entries = [_entry(30, n=1), _entry(5, n=2), _entry(1, status=INCOMPLETE, n=3), _entry(0.5, table="other", n=4),
+               _entry(2, status=INVALID, n=5)]
     p = assess("j", "orders", 26 * 3600, entries, NOW)
     assert p.last_good_url == "/v/orders/id2" and p.age_seconds == 5 * 3600 and p.within
     assert "within RPO 26h: newest good backup 5h old" == p.summary()
