@@ -46,7 +46,7 @@ def status_json(protections: list[Protection]) -> dict:
 
 def status_table(protections: list[Protection], config: ServiceConfig) -> Table:
     """One row per job; times in the job's time zone (its `timezone`, else the scheduler's)."""
-    table = Table(box=box.SIMPLE, caption=_caption(protections), caption_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for header in ("JOB", "TABLE", "RPO", "AGE", "TIME"):
         table.add_column(header, no_wrap=True)
     table.add_column("STATE", no_wrap=True)
@@ -63,6 +63,7 @@ def print_status(protections: list[Protection], config: ServiceConfig, file=None
     if not console.is_terminal:
         console = Console(file=file, highlight=False, width=PIPE_WIDTH)
     console.print(status_table(protections, config))
+    console.print(summary_line(protections))
 
 
 def _when(p: Protection, config: ServiceConfig) -> tuple[str, str]:
@@ -82,7 +83,8 @@ def _backup(p: Protection) -> Text:
     return Text(p.last_good_url or "-")
 
 
-def _caption(protections: list[Protection]) -> str:
+def summary_line(protections: list[Protection]) -> str:
+    """"2 of 3 jobs within their RPO (checked 2026-11-30T12:00:00Z)"."""
     within = sum(p.within for p in protections)
     checked = protections[0].checked_at.isoformat(timespec="seconds").replace("+00:00", "Z") if protections else "-"
     return f"{within} of {len(protections)} jobs within their RPO (checked {checked})"
