@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -69,19 +70,19 @@ def test_every_job_within_its_rpo_exits_0_with_a_table(vault, tmp_path):
     rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip().startswith("fresh")}
     assert set(rows) == {"fresh", "fresh-s3"}
     # 26h as configured; 2h: twice the one-hour interval, the default
-    name, rpo, age, day = rows["fresh"].split()[1:5]
-    assert (name, rpo, day) == ("st-fresh", "26h", _paris_date(vault["fresh"])) and re.fullmatch(r"6\dm", age)
-    assert "CET" in rows["fresh"] and "within" in rows["fresh"] and rows["fresh"].rstrip().endswith(vault["fresh"])
+    name, rpo, age = rows["fresh"].split()[1:4]
+    assert (name, rpo) == ("st-fresh", "26h") and re.fullmatch(r"6\dm", age)  # an hour and the seconds since
+    assert f"  {_in_paris(vault['fresh'])}  " in rows["fresh"]  # the job's time zone
+    assert " within " in rows["fresh"] and rows["fresh"].rstrip().endswith(vault["fresh"])
     assert rows["fresh-s3"].split()[1:3] == ["st-fresh", "2h"] and "UTC" in rows["fresh-s3"]
     assert rows["fresh-s3"].rstrip().endswith(vault["fresh_s3"])
     assert "2 of 2 jobs within their RPO" in proc.stdout
 
 
-def _paris_date(url: str) -> str:
-    from zoneinfo import ZoneInfo
-
+def _in_paris(url: str) -> str:
+    """The start time of the backup at `url` (from its id) as the table shows it in Europe/Paris."""
     stamp = datetime.strptime(url.rsplit("/", 1)[1][:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    return stamp.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d")
+    return stamp.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def test_a_job_out_of_rpo_no_backup_or_unlisted_exits_1_saying_which(vault, tmp_path):
