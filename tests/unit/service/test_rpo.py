@@ -55,6 +55,12 @@ def _entry(hours_ago: float, status=COMPLETE, table="orders", n=0) -> BackupEntr
                        time=start.isoformat().replace("+00:00", "Z"), status=status)
 
 
+def test_good_means_the_status_list_backups_gives():
+    from ddbvault.service import rpo
+
+    assert rpo.COMPLETE == COMPLETE  # rpo.py stays pure, so it cannot import listing's constant
+
+
 def test_the_newest_complete_backup_of_the_table_sets_the_age():
     entries = [_entry(30, n=1), _entry(5, n=2), _entry(1, status=INCOMPLETE, n=3), _entry(0.5, table="other", n=4),
                _entry(2, status=INVALID, n=5)]

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ddbvault.service import rpo
 from ddbvault.service.rpo import Protection, rpo_fields, rpo_mark, rpo_marks
-from ddbvault.vault import listing
 from ddbvault.vault.listing import COMPLETE, INCOMPLETE, INVALID, BackupEntry
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -19,10 +17,6 @@ def _entry(table: str, hours_ago: float, status: str = COMPLETE) -> BackupEntry:
     backup_id = start.strftime("%Y%m%dT%H%M%SZ") + "-000000"
     return BackupEntry(table=table, backup_id=backup_id, url=f"/v/{table}/{backup_id}",
                        time=start.isoformat().replace("+00:00", "Z"), status=status)
-
-
-def test_good_means_the_status_that_listing_writes():
-    assert rpo.COMPLETE == listing.COMPLETE
 
 
 def test_each_table_is_judged_on_its_newest_complete_backup():
