@@ -75,6 +75,20 @@ class _Rate(click.ParamType):
         return number
 
 
+class _Duration(click.ParamType):
+    """An RPO: "26h", "90m", "7d" or seconds (service/rpo.parse_duration), in seconds."""
+
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        from .service.rpo import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 _SHARE, _CAP = _Rate(most=1), _Rate()
 _ACLS = click.Choice([*CANNED_ACLS, "none"], case_sensitive=False)
 
@@ -283,6 +297,31 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 
 
 @cli.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The service's YAML config.")
+@click.option("--job", help="Check only this job [default: all jobs].")
+@click.option("--json", "as_json", is_flag=True, help='Print {"ok": ..., "jobs": [...]} on stdout.')
+def status(config_path: str, job: str | None, as_json: bool) -> None:
+    """Is every job's newest good backup within its RPO? Exit 0 only if so (a monitoring check)."""
+    from .service import load_config
+    from .service.status_cli import check_jobs, print_status, status_json
+
+    try:
+        config = load_config(config_path)
+        protections = check_jobs(config, job)
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json(status_json(protections))
+    else:
+        print_status(protections, config)
+    out = [p.job for p in protections if not p.within]
+    if out:
+        click.echo(f"ddbvault: error: out of RPO: {', '.join(out)}", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+
+
+@cli.command()
 @old_spellings(WRITERS_OLD_SPELLINGS)
 @click.option("--table", required=True, help="The table a backup would read.")
 @click.option("--to", "dest", required=True, metavar="s3://BUCKET/PREFIX", help="The backup destination.")
@@ -408,9 +447,14 @@ def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vau
 @vault_role_options("list the backups")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the bucket.")
+@click.option("--rpo", type=_Duration(), metavar="DURATION",
+              help="Say whether each table's newest complete backup is within this age (26h, 90m, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
-def list_command(dest, table, vault_role, vault_external_id, profile, region, as_json) -> None:
+def list_command(dest, table, vault_role, vault_external_id, profile, region, rpo, as_json) -> None:
     """List the backups under DEST, newest first, with their status."""
+    from datetime import datetime, timezone
+
+    from .service.rpo import format_duration, rpo_fields, rpo_mark, rpo_marks
     from .vault.listing import format_rows, list_backups
 
     try:
@@ -419,10 +463,13 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, as
             session_name="ddbvault-list"))
     except DdbvaultError as exc:
         _fail(exc, as_json)
+    marks = None if rpo is None else rpo_marks(entries, rpo, datetime.now(timezone.utc))
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps([e.to_dict() for e in entries]) + b"\n")
+        rows = [e.to_dict() if marks is None else {**e.to_dict(), **rpo_fields(marks.get(e.url))} for e in entries]
+        sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
     elif entries:
-        for row in format_rows(entries):
+        extra = None if marks is None else (f"RPO {format_duration(rpo)}", {u: rpo_mark(p) for u, p in marks.items()})
+        for row in format_rows(entries, extra):
             click.echo(row)
     else:
         click.echo(f"no backups under {dest}", err=True)

@@ -10,7 +10,8 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0
-    FAILURE = 1            # unexpected error (a bug, or an error we do not classify)
+    FAILURE = 1            # unexpected error (a bug, or an error we do not classify); also
+                           # `run` when a job failed and `status` when a job is out of its RPO
     USAGE = 2              # bad options or arguments (also click's own usage errors)
     NOT_FOUND = 3          # the table, bucket or backup does not exist
     ACCESS_DENIED = 4      # AWS refused a call: a permission is missing

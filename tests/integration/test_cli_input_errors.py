@@ -271,11 +271,11 @@ def test_malformed_native_export_manifests_are_integrity_errors(export_target, a
     ("defaults: {read_rcu: .inf}\n", "defaults.read_rcu"),
     ("defaults: {external_id: acme-prod}\n", "external_id without dest_role"),
 ])
-def test_run_and_serve_refuse_a_bad_service_config(table, aws_env, tmp_path, yaml_text, needle):
+def test_run_serve_and_status_refuse_a_bad_service_config(table, aws_env, tmp_path, yaml_text, needle):
     config = tmp_path / "svc.yaml"
     config.write_text(f"jobs: [{{name: j, table: {table}, interval_seconds: 3600, destination: {tmp_path}/b}}]\n"
                       + yaml_text)
-    for command in ("run", "serve"):
+    for command in ("run", "serve", "status"):
         proc = run_cli(command, "--config", str(config))
         assert_one_clear_line(proc, ExitCode.USAGE, needle)
     assert not (tmp_path / "b").exists()

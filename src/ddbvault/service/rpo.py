@@ -97,6 +97,12 @@ class Protection:
         age = self.age_seconds
         return self.error is None and age is not None and age <= self.rpo_seconds
 
+    @property
+    def state(self) -> str:
+        """"within", "out" (too old, or no backup yet) or "unknown" (nothing could be listed:
+        counted out, as `within` is False)."""
+        return "unknown" if self.error else "within" if self.within else "out"
+
     def at(self, now: datetime) -> "Protection":
         """The same evidence seen at `now` (the age grows; nothing is listed again)."""
         return Protection(self.job, self.table, self.rpo_seconds, now, self.last_good_at,
@@ -128,6 +134,35 @@ def assess(job: str, table: str, rpo_seconds: float, entries, now: datetime,
     if newest is None:
         return Protection(job, table, rpo_seconds, now)
     return Protection(job, table, rpo_seconds, now, parse_time(newest.time), newest.url)
+
+
+def rpo_marks(entries, rpo_seconds: float, now: datetime) -> dict[str, Protection]:
+    """`ddbvault list --rpo`: each table in `entries` (vault/listing.BackupEntry, any order) held
+    to one RPO, keyed by the URL of the entry that carries the verdict: the table's newest good
+    backup, or, for a table with none, its newest entry (then out: "no backup yet"). The
+    Protection's job is the table's name. One pass over `entries`."""
+    by_table: dict[str, list] = {}
+    for entry in entries:
+        by_table.setdefault(entry.table, []).append(entry)
+    marks = {}
+    for table, group in by_table.items():
+        protection = assess(table, table, rpo_seconds, group, now)
+        marks[protection.last_good_url or max(group, key=lambda e: e.backup_id).url] = protection
+    return marks
+
+
+def rpo_fields(protection: Protection | None) -> dict:
+    """The fields `list --rpo --json` adds to an entry: its table's verdict on the entry that
+    carries it (see rpo_marks), nulls on every other entry."""
+    if protection is None:
+        return {"within_rpo": None, "age_seconds": None}
+    return {"within_rpo": protection.within, "age_seconds": protection.age_seconds}
+
+
+def rpo_mark(protection: Protection) -> str:
+    """The cell `list --rpo` shows: "within (5h old)", "OUT (30h old)", "OUT (no backup yet)"."""
+    age = "no backup yet" if protection.last_good_at is None else f"{format_duration(protection.age_seconds)} old"
+    return f"{'within' if protection.within else 'OUT'} ({age})"
 
 
 def parse_time(stamp: str) -> datetime:

@@ -22,6 +22,7 @@ Grouping, ordering and rendering are pure functions below list_backups().
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -163,11 +164,16 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
 
 
-def format_rows(entries: list[BackupEntry]) -> list[str]:
-    """Plain aligned text: a header, then one row per backup in the given order."""
+def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]] | None = None) -> list[str]:
+    """Plain aligned text: a header, then one row per backup in the given order. `extra` adds a
+    last column, (its header, each backup's cell by URL; blank for a backup not in it): how the
+    CLI's `list --rpo` marks its verdicts, so this module knows nothing of RPOs."""
     rows = [("TABLE", "BACKUP ID", "TIME", "ITEMS", "SIZE", "STATUS")]
     rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), _status(e))
              for e in entries]
+    if extra is not None:
+        header, cells = extra
+        rows = [rows[0] + (header,)] + [row + (cells.get(e.url, ""),) for row, e in zip(rows[1:], entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {3, 4}  # numbers align right
 

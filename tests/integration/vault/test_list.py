@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,61 @@ def test_an_open_multipart_upload_is_listed_as_partial(tables, aws_env, s3):
     assert entry.status == "incomplete" and entry.partial == ["data/000000-0000.json.gz"]
     writer.abort()
     assert list_backups("s3://listing-partial/p") == []
+
+
+def _hours_ago(hours: float, n: int) -> str:
+    return new_backup_id(datetime.now(timezone.utc) - timedelta(hours=hours), suffix=f"{n:06x}")
+
+
+@pytest.fixture(scope="module")
+def rpo_dest(tables, aws_env, tmp_path_factory) -> tuple[Path, dict]:
+    """listed-a: complete 30 h and 1 h ago, and a newer incomplete one; listed-b: complete 30 h
+    ago; listed-c: only an incomplete backup (a data object, no manifest)."""
+    dest, a, b = tmp_path_factory.mktemp("rpo-listing"), *tables
+    ids = {"a-old": _hours_ago(30, 1), "a-fresh": _hours_ago(1, 2), "a-running": _hours_ago(0.1, 3),
+           "b-old": _hours_ago(30, 4), "c-running": _hours_ago(2, 5)}
+    for table, name in ((a, "a-old"), (a, "a-fresh"), (a, "a-running"), (b, "b-old")):
+        _back_up(table, str(dest), ids[name])
+    (dest / a / ids["a-running"] / "manifest.json").unlink()
+    (dest / "listed-c" / ids["c-running"] / "data").mkdir(parents=True)
+    (dest / "listed-c" / ids["c-running"] / "data" / "000000-0000.json.gz").write_bytes(b"\x1f\x8b")
+    return dest, ids
+
+
+def test_rpo_marks_each_tables_newest_complete_backup(rpo_dest):
+    dest, ids = rpo_dest
+    plain = run_cli("list", str(dest))
+    marked = run_cli("list", str(dest), "--rpo", "26h")
+    assert plain.returncode == marked.returncode == 0, marked.stderr
+    plain_rows, marked_rows = plain.stdout.splitlines(), marked.stdout.splitlines()
+    assert plain_rows[0].split()[-1] == "STATUS" and marked_rows[0].split()[-3:] == ["STATUS", "RPO", "26h"]
+    assert len(plain_rows) == len(marked_rows) == 6
+    assert all(m.startswith(p) for p, m in zip(plain_rows, marked_rows))  # one column more, nothing else
+    marks = {row.split()[1]: row[len(plain_row):].strip() for row, plain_row in zip(marked_rows[1:], plain_rows[1:])}
+    assert re.fullmatch(r"within \(6\dm old\)", marks.pop(ids["a-fresh"]))  # an hour, and the seconds since
+    assert marks == {ids["a-running"]: "", ids["c-running"]: "OUT (no backup yet)", ids["a-old"]: "",
+                     ids["b-old"]: "OUT (30h old)"}
+
+
+def test_rpo_adds_two_fields_to_the_json_list_and_nothing_else(rpo_dest):
+    dest, ids = rpo_dest
+    plain = json.loads(run_cli("list", str(dest), "--json").stdout)
+    proc = run_cli("list", str(dest), "--json", "--rpo", "90m")
+    assert proc.returncode == 0, proc.stderr
+    marked = json.loads(proc.stdout)
+    assert all(set(p) == {"table", "backup_id", "url", "time", "status", "items", "bytes", "objects",
+                          "finished_at", "error", "partial"} for p in plain)
+    assert [{k: v for k, v in m.items() if k not in ("within_rpo", "age_seconds")} for m in marked] == plain
+    verdicts = {m["backup_id"]: (m["within_rpo"], m["age_seconds"]) for m in marked}
+    assert verdicts[ids["a-running"]] == verdicts[ids["a-old"]] == (None, None)
+    assert verdicts[ids["c-running"]] == (False, None)
+    within, age = verdicts[ids["a-fresh"]]
+    assert within is True and 3500 < age < 3900
+    within, age = verdicts[ids["b-old"]]
+    assert within is False and 30 * 3600 - 60 < age < 30 * 3600 + 300
+
+
+def test_a_bad_rpo_is_a_usage_error(rpo_dest):
+    proc = run_cli("list", str(rpo_dest[0]), "--rpo", "soon", "--json")
+    assert proc.returncode == ExitCode.USAGE and "'soon' is not a duration" in proc.stderr
+    assert json.loads(proc.stdout)["error"] == "UsageError"

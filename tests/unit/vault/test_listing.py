@@ -78,3 +78,13 @@ def test_rows_count_the_unfinished_writes():
     entry = _entry("orders", A1, INCOMPLETE)
     entry.partial = ["data/a.partial-1", "data/b.partial-2"]
     assert format_rows([entry])[1].endswith("incomplete (2 partial)")
+
+
+def test_an_extra_column_is_last_with_cells_by_url_and_blanks_for_the_rest():
+    entries = [_entry("orders", A2, INCOMPLETE), _entry("orders", A1)]
+    plain = format_rows(entries)
+    rows = format_rows(entries, ("RPO 26h", {entries[1].url: "within (5h old)"}))
+    assert rows[0].split()[-2:] == ["RPO", "26h"] and rows[0].startswith(plain[0])
+    assert rows[1] == plain[1]  # a blank last cell is stripped: the row is as without the column
+    assert rows[2].startswith(plain[2]) and rows[2].endswith("  within (5h old)")
+    assert rows[0].index("RPO") == rows[2].index("within")
