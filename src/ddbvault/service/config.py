@@ -76,6 +76,11 @@ class JobOptions(_Strict):
     source_role: Annotated[str | None, _checked(check_role_arn)] = None
     dest_role: Annotated[str | None, _checked(check_role_arn)] = None
     external_id: Annotated[str | None, _checked(check_external_id)] = None
+    # Reads the destination for the RPO check, the status page and `ddbvault status`. The writer
+    # role (dest_role) may not list or read the vault (docs/iam.md); a reader role can.
+    # None: dest_role with external_id.
+    monitor_role: Annotated[str | None, _checked(check_role_arn)] = None
+    monitor_external_id: Annotated[str | None, _checked(check_external_id)] = None
     read_share: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     read_rcu: float | None = Field(None, gt=0, allow_inf_nan=False)
     segments: int | None = Field(None, ge=1)
@@ -159,6 +164,8 @@ class ServiceConfig(_Strict):
             options = self.effective(job)
             if options.external_id and not options.dest_role:
                 raise ValueError(f"job {job.name!r} sets external_id without dest_role; it would be ignored")
+            if options.monitor_external_id and not options.monitor_role:
+                raise ValueError(f"job {job.name!r} sets monitor_external_id without monitor_role; it would be ignored")
         return self
 
     def effective(self, job: JobConfig) -> JobOptions:
@@ -185,6 +192,21 @@ def expand_env(text: str) -> str:
     return _ENV.sub(replace, text)
 
 
+def _expand_values(data: Any) -> Any:
+    """${NAME} expanded in every string value after the YAML is parsed: a comment is never
+    expanded, and an environment value stays one string (pydantic converts it to the field's
+    type), so it can never change the YAML's structure. A value that expands to nothing (e.g.
+    `${ID:-}` with ID unset) is unset, as if the key were absent."""
+    if isinstance(data, str):
+        expanded = expand_env(data)
+        return None if expanded == "" and _ENV.search(data) else expanded
+    if isinstance(data, dict):
+        return {key: _expand_values(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_expand_values(value) for value in data]
+    return data
+
+
 def load_config(path: str | Path) -> ServiceConfig:
     """Read, expand and validate a config file. Raises UsageError naming the field."""
     try:
@@ -192,7 +214,7 @@ def load_config(path: str | Path) -> ServiceConfig:
     except OSError as exc:
         raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
     try:
-        data: Any = yaml.safe_load(expand_env(text))
+        data: Any = _expand_values(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         raise UsageError(f"config {path} is not valid YAML: {exc}") from exc
     try:

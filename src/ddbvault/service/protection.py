@@ -3,7 +3,7 @@ latest assessment for the status page, /metrics and `ddbvault status`, and repor
 between within and out of RPO to a callback (notifications) once, not on every check.
 
 AWS calls: ListObjectsV2, ListMultipartUploads and GetObject of the manifests
-(vault/listing.list_backups), with the job's vault role. The scheduler runs `check_all()` every
+(vault/listing.list_backups), with the job's monitor role (else its vault role). The scheduler runs `check_all()` every
 `scheduler.rpo_check_s` seconds and after every run; nothing else lists the destinations.
 """
 
@@ -45,9 +45,14 @@ def rpo_seconds(job: JobConfig, config: ServiceConfig, now: datetime | None = No
 
 
 def vault_principal(options) -> Principal:
-    """The principal that reads a job's destination: its vault role (`dest_role`)."""
+    """The principal that reads a job's destination: its `monitor_role` (with
+    `monitor_external_id`), else its vault role (`dest_role` with `external_id`). Listing needs
+    s3:ListBucket and s3:GetObject on the manifests, which the generated writer policy leaves out."""
+    if options.monitor_role:
+        return Principal(region=options.region, role_arn=options.monitor_role,
+                         external_id=options.monitor_external_id, session_name="ddbvault-monitor")
     return Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
-                     session_name="ddbvault-rpo")
+                     session_name="ddbvault-monitor")
 
 
 def assess_job(job: JobConfig, config: ServiceConfig, now: datetime,

@@ -1,0 +1,60 @@
+"""${NAME} in the service config: expanded in values after parsing, never in comments, never
+able to change the YAML's structure; the commented sample config loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ddbvault.errors import UsageError
+from ddbvault.service.config import load_config
+from ddbvault.service.protection import vault_principal
+
+SAMPLE = Path(__file__).resolve().parents[3] / "etc" / "ddbvault.example.yaml"
+ROLE = "arn:aws:iam::210987654321:role/reader"
+
+
+def _load(tmp_path, text: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def test_the_sample_config_loads(monkeypatch):
+    monkeypatch.setenv("SMTP_PASSWORD", "x-smtp")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/x")
+    monkeypatch.setenv("DDBVAULT_RUN_TOKEN", "x-ddbvault_run_token")
+    monkeypatch.delenv("DDBVAULT_EXTERNAL_ID", raising=False)
+    config = load_config(SAMPLE)
+    assert config.jobs and config.defaults.external_id is None  # ${DDBVAULT_EXTERNAL_ID:-} unset
+    assert config.defaults.monitor_role and config.http.token == "x-ddbvault_run_token"
+
+
+def test_a_comment_is_not_expanded_and_a_value_cannot_change_the_structure(tmp_path, monkeypatch):
+    monkeypatch.setenv("KMS", "k\n  workers: 9")  # YAML in a value stays one string
+    monkeypatch.setenv("PORT", "8081")
+    monkeypatch.delenv("NOT_SET", raising=False)
+    config = _load(tmp_path, "# ${NOT_SET} in a comment\ndefaults:\n  destination: /tmp/v\n  kms_key_id: ${KMS}\n"
+                             "http: {port: '${PORT}'}\njobs: [{name: j, table: orders, interval_seconds: 60}]\n")
+    assert config.defaults.kms_key_id == "k\n  workers: 9" and config.defaults.workers is None
+    assert config.http.port == 8081
+
+
+def test_a_missing_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE", raising=False)
+    with pytest.raises(UsageError, match=r"\$\{NOPE\}"):
+        _load(tmp_path, "defaults: {destination: '${NOPE}'}\njobs: [{name: j, table: orders, interval_seconds: 60}]\n")
+
+
+def test_the_monitor_role_reads_the_vault_else_the_writer(tmp_path):
+    jobs = "jobs: [{name: j, table: orders, interval_seconds: 60}]\n"
+    writer = _load(tmp_path, f"defaults: {{destination: /tmp/v, dest_role: '{ROLE}x', external_id: e1}}\n" + jobs)
+    assert (vault_principal(writer.effective(writer.jobs[0])).role_arn,
+            vault_principal(writer.effective(writer.jobs[0])).external_id) == (ROLE + "x", "e1")
+    reader = _load(tmp_path, f"defaults: {{destination: /tmp/v, dest_role: '{ROLE}x', external_id: e1, "
+                             f"monitor_role: '{ROLE}', monitor_external_id: e2}}\n" + jobs)
+    principal = vault_principal(reader.effective(reader.jobs[0]))
+    assert (principal.role_arn, principal.external_id) == (ROLE, "e2")
+    with pytest.raises(UsageError, match="monitor_external_id without monitor_role"):
+        _load(tmp_path, "defaults: {destination: /tmp/v, monitor_external_id: e2}\n" + jobs)
