@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from ..errors import DdbvaultError
 from .history_chart import history_svg
+from .rpo import format_duration
 from .status_cells import badge_html, esc, joined, last_run_html, newest_good_html, size_html, time_html
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def job_timezone(service, job) -> str:
 
 
 def _schedule(job) -> str:
-    return job.cron or f"every {job.interval_seconds:g}s"
+    return job.cron or f"every {format_duration(job.interval_seconds)}"
 
 
 def _job_row(service, job, next_run, protection) -> str:
