@@ -35,6 +35,7 @@ class Service:
         self.metrics = Metrics()
         self.runner = JobRunner(config, self.metrics)
         # RPO: checked on a timer and after every run; notified on each flip (service/protection.py)
+        self._alerts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddbvault-rpo-alerts")
         self.protection = ProtectionCheck(config, self.runner.failed_verification, on_change=self._rpo_changed)
         self.metrics.protection = self.protection.latest
         self.runner.after_run.append(lambda record: self._check_rpo())
@@ -53,8 +54,14 @@ class Service:
         self.metrics.protected(self.protection.check_all())
 
     def _rpo_changed(self, previous, current) -> None:
-        """A job fell out of its RPO or came back: notify its notifiers (never raises)."""
-        self.runner.notify_rpo(previous, current)
+        """A job fell out of its RPO or came back: queue its notification. The check does not
+        wait for it: a notifier that hangs until its timeout delays alerts, never the next
+        check. One thread sends them in the order the flips were seen (never raises)."""
+        self._alerts.submit(self.runner.notify_rpo, previous, current)
+
+    def flush_alerts(self, timeout: float | None = None) -> None:
+        """Wait until every queued RPO notification was sent (or failed)."""
+        self._alerts.submit(lambda: None).result(timeout)
 
     def stop(self) -> None:
         """Stop gracefully (see the module docstring). Idempotent."""
@@ -68,6 +75,7 @@ class Service:
             while self.runner.running():
                 time.sleep(0.1)
         self.scheduler.shutdown()
+        self._alerts.shutdown(wait=True)  # queued alerts go out; each send is bounded by its timeout
         self.metrics.up.set(0)
         self.http.stop()
 

@@ -64,8 +64,17 @@ def service_with_clock(cfg: ServiceConfig, clock: Clock):
 
 
 def checks(service: Service, times: int) -> None:
+    """`times` RPO checks, then wait for the alerts they queued (sent on their own thread)."""
     for _ in range(times):
         service._check_rpo()
+    service.flush_alerts(60)
+
+
+def run(service: Service, job: str) -> str:
+    """Run `job` (which checks the RPO after it), wait for the alerts; its outcome."""
+    outcome = service.runner.run(job).outcome
+    service.flush_alerts(60)
+    return outcome
 
 
 def outcomes(posts: list[dict]) -> list[str]:
@@ -93,7 +102,7 @@ def test_one_breach_and_one_recovery_by_email_sns_and_webhook(table, aws_env, tm
                                "webhook": Counter(rpo_breach=1)}
             assert posts[0]["body"]["event"]["summary"] == "out of RPO 60m: no backup yet"
 
-            assert service.runner.run("orders").outcome == "success"  # checks the RPO after it
+            assert run(service, "orders") == "success"  # checks the RPO after it
             checks(service, 2)
             new = heard()  # SNS was drained above: it holds only what came since
             assert new["email"] == Counter(rpo_breach=1, rpo_recovered=1)
@@ -125,7 +134,7 @@ def test_a_destination_that_cannot_be_listed_alerts_once_and_recovers_once(table
             unknown = posts[0]["body"]["event"]
             assert f"destination directory {vault} does not exist" in unknown["error"]
             assert unknown["summary"].startswith("unknown (counted out of RPO 60m)")
-            assert service.runner.run("orders").outcome == "success"  # makes the directory
+            assert run(service, "orders") == "success"  # makes the directory
             assert outcomes(posts) == ["rpo_breach", "rpo_recovered"]
 
             vault.rename(tmp_path / "elsewhere")  # listing fails again, the backup is still young
@@ -145,7 +154,7 @@ def test_a_restarted_check_alerts_again_only_for_a_job_still_out(table, aws_env,
     with webhook_server({"/hook": 200}) as (base, posts):
         cfg = config(vault, [{"type": "webhook", "url": f"{base}/hook", "timeout": 5}])
         with service_with_clock(cfg, clock) as first:
-            assert first.runner.run("orders").outcome == "success"  # the first check: within, silent
+            assert run(first, "orders") == "success"  # the first check: within, silent
             checks(first, 2)
         assert posts == []
         with service_with_clock(cfg, clock) as restarted:  # within at its first check: silent
@@ -178,7 +187,35 @@ def test_the_running_services_timer_alerts_once_over_several_checks(table, aws_e
                 time.sleep(0.1)
             assert len(done) >= 2, "the RPO check did not run on its timer"
             assert outcomes(posts) == ["rpo_breach"]
-            assert service.runner.run("orders").outcome == "success"
+            assert run(service, "orders") == "success"
             assert outcomes(posts) == ["rpo_breach", "rpo_recovered"]
         finally:
             service.stop()
+
+
+@contextmanager
+def silent_webhook():
+    """A webhook that accepts connections and never answers: a notifier stuck until its timeout."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    finally:
+        server.close()
+
+
+def test_a_notifier_that_hangs_delays_its_alert_never_the_check(table, aws_env, tmp_path):
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    with silent_webhook() as url:
+        hooks = [{"type": "webhook", "url": url, "timeout": 5}]
+        with service_with_clock(config(vault, hooks), Clock()) as service:
+            t0 = time.monotonic()
+            service._check_rpo()  # out of RPO: one breach alert queued for the silent webhook
+            service._check_rpo()
+            assert time.monotonic() - t0 < 4, "the RPO check waited for a notifier"
+            service.flush_alerts(60)  # the alert times out (5 s, retried per the dispatcher), counted
+            assert service.runner.dispatcher.failures.get("webhook", 0) >= 1
