@@ -11,6 +11,7 @@ GetObject of the manifests), up to PARALLEL_LISTINGS jobs at once. Writes nothin
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -50,7 +51,7 @@ def status_table(protections: list[Protection], config: ServiceConfig) -> Table:
     for header in ("JOB", "TABLE", "RPO", "AGE", "TIME"):
         table.add_column(header, no_wrap=True)
     table.add_column("STATE", no_wrap=True)
-    table.add_column("NEWEST GOOD BACKUP", overflow="fold")
+    table.add_column("NEWEST GOOD BACKUP", no_wrap=True)  # a URL to paste into restore: never cut
     for p in protections:
         table.add_row(*(Text(cell) for cell in (p.job, p.table, format_duration(p.rpo_seconds), *_when(p, config))),
                       Text(WORDS[p.state], style=STYLES[p.state]), _backup(p))
@@ -60,9 +61,13 @@ def status_table(protections: list[Protection], config: ServiceConfig) -> Table:
 def print_status(protections: list[Protection], config: ServiceConfig, file=None) -> None:
     """The table on `file` (stdout): in colour on a terminal, plain text otherwise."""
     console = Console(file=file, highlight=False)
-    if not console.is_terminal:
-        console = Console(file=file, highlight=False, width=PIPE_WIDTH)
-    console.print(status_table(protections, config))
+    table = status_table(protections, config)
+    # As wide as the rows need, so that no cell is wrapped or cut (a narrower terminal wraps the
+    # lines itself, which leaves a URL whole for copying); a pipe gets at least PIPE_WIDTH.
+    needed = Console(file=io.StringIO(), width=1_000_000).measure(table).maximum
+    width = max(console.width if console.is_terminal else PIPE_WIDTH, needed)
+    console = Console(file=file, highlight=False, width=width, force_terminal=console.is_terminal)
+    console.print(table)
     console.print(summary_line(protections))
 
 

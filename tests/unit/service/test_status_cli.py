@@ -54,3 +54,13 @@ def test_the_summary_and_json_say_ok_only_when_every_job_is_within():
     report = status_json(PROTECTIONS)
     assert report["ok"] is False and [j["job"] for j in report["jobs"]] == ["paris", "ny", "never", "unlisted"]
     assert status_json(PROTECTIONS[:1]) == {"ok": True, "jobs": [PROTECTIONS[0].to_dict()]}
+
+
+def test_a_long_backup_url_is_never_wrapped_or_cut(monkeypatch):
+    from ddbvault.service.status_cli import print_status
+
+    monkeypatch.setenv("COLUMNS", "60")
+    url = "s3://vault/prod/users/20261130T134706Z-f60af4/" + "deep/" * 60  # wider than any screen
+    out = io.StringIO()
+    print_status([Protection("ny", "users", 7200, NOW, NOW - timedelta(hours=1), url)], CONFIG, file=out)
+    assert url in out.getvalue()
