@@ -472,7 +472,9 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
         for row in format_rows(entries, extra):
             click.echo(row)
     else:
-        click.echo(f"no backups under {dest}", err=True)
+        where = f"of table {table} under {dest}" if table else f"under {dest}"
+        verdict = f"; RPO {format_duration(rpo)}: OUT (no backup yet)" if rpo is not None and table else ""
+        click.echo(f"no backups {where}{verdict}", err=True)
 
 
 @cli.command()

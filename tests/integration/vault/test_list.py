@@ -222,3 +222,12 @@ def test_a_bad_rpo_is_a_usage_error(rpo_dest):
     proc = run_cli("list", str(rpo_dest[0]), "--rpo", "soon", "--json")
     assert proc.returncode == ExitCode.USAGE and "'soon' is not a duration" in proc.stderr
     assert json.loads(proc.stdout)["error"] == "UsageError"
+
+
+def test_a_named_table_without_backups_is_named_and_out_of_rpo(rpo_dest):
+    dest = rpo_dest[0]
+    proc = run_cli("list", str(dest), "--table", "never-backed-up", "--rpo", "26h")
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert f"no backups of table never-backed-up under {dest}; RPO 26h: OUT (no backup yet)" in proc.stderr
+    plain = run_cli("list", str(dest), "--table", "never-backed-up")
+    assert f"no backups of table never-backed-up under {dest}" in plain.stderr and "RPO" not in plain.stderr
