@@ -25,7 +25,7 @@ import hmac
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import DdbvaultError
 from .metrics import CONTENT_TYPE
@@ -80,29 +80,50 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not getattr(self, "_head", False):
+            self.wfile.write(body)
 
     def _send_html(self, text: str) -> None:
         self._send(200, text.encode(), "text/html; charset=utf-8",
                    headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
+    def _route(self) -> str:
+        """The request's path without its query string or fragment (a probe's `?x=1` is ignored)."""
+        return urlsplit(self.path).path
+
     def do_GET(self) -> None:
-        if self.path == "/healthz":
+        path = self._route()
+        if path == "/healthz":
             ok = self.service.scheduler.running
             self._send(200 if ok else 503, b"ok\n" if ok else b"scheduler not running\n")
-        elif self.path == "/metrics":
+        elif path == "/metrics":
             self._send(200, self.service.metrics.render(), CONTENT_TYPE)
-        elif self.path in ("/", "/index.html"):
+        elif path in ("/", "/index.html"):
             self._send_html(render_status(self.service))
-        elif self.path == JOBS_PATH:
+        elif path == JOBS_PATH:
             self._send_html(render_jobs(self.service))
+        elif path.startswith("/run/"):
+            self._send(405, b"run now takes POST\n", headers={"Allow": "POST"})
         else:
             self._send(404, b"not found\n")
 
+    def do_HEAD(self) -> None:
+        """GET's status and headers without the body (load balancers probe /healthz this way)."""
+        self._head = True
+        self.do_GET()
+
+    def _method_not_allowed(self) -> None:
+        self._send(405, b"method not allowed: use GET, HEAD, or POST /run/JOB\n", headers={"Allow": "GET, HEAD, POST"})
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _method_not_allowed
+
     def do_POST(self) -> None:
-        if not self.path.startswith("/run/"):
+        path = self._route()
+        if not path.startswith("/run/"):
+            if path in ("/", "/index.html", "/healthz", "/metrics", JOBS_PATH):
+                return self._send(405, b"this path takes GET\n", headers={"Allow": "GET, HEAD"})
             return self._send(404, b"not found\n")
-        name = unquote(self.path[len("/run/"):])
+        name = unquote(path[len("/run/"):])
         try:
             self._check_token()
             started = self.service.scheduler.run_now(name)
@@ -128,7 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refused(403, "run now needs the service token")
 
     def _form_body(self) -> bytes:
-        """The request body, at most MAX_FORM_BYTES, per its Content-Length."""
+        """The request body, at most MAX_FORM_BYTES, per its Content-Length (given once)."""
+        if len(self.headers.get_all("Content-Length") or []) > 1:
+            raise _Refused(400, "Content-Length given more than once")
         declared = self.headers.get("Content-Length")
         if declared is None:
             if self.headers.get("Transfer-Encoding"):

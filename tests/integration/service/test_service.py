@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,7 +114,6 @@ def _post(base: str, path: str, data: bytes = b"", headers: dict | None = None) 
 def _raw_post(port: int, headers: bytes, body: bytes = b"") -> bytes:
     """Send a POST's head (and `body`), then return the status line that comes back within 5 s
     without sending anything more: the answer must not wait for the rest of a declared body."""
-    import socket
 
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"POST /run/orders HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
@@ -316,3 +316,31 @@ jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
     [record] = json.loads(proc.stdout)
     assert (record["job"], record["outcome"], record["items"]) == ("users", "success", 40)
     assert "svc-users" in proc.stderr  # the job's log line, on stderr
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_http_methods_query_strings_and_repeated_lengths(token_service):
+    port = token_service.http.port
+    get = lambda path: _raw(port, f"GET {path} HTTP/1.0\r\n\r\n".encode())  # noqa: E731
+    assert get("/healthz?probe=1").startswith(b"HTTP/1.0 200") and get("/healthz?probe=1").endswith(b"ok\n")
+    assert get("/metrics?x").startswith(b"HTTP/1.0 200") and b"ddbvault_up 1.0" in get("/metrics?x")
+    assert get("/?refresh=1").startswith(b"HTTP/1.0 200")
+    head = _raw(port, b"HEAD /healthz HTTP/1.0\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") and b"Content-Length: 3" in head and head.endswith(b"\r\n\r\n")
+    for method in (b"PUT", b"DELETE", b"OPTIONS", b"PATCH"):
+        answer = _raw(port, method + b" / HTTP/1.0\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.0 405") and b"Allow: GET, HEAD, POST" in answer, method
+        assert answer.endswith(b"method not allowed: use GET, HEAD, or POST /run/JOB\n")
+    assert get("/run/orders").startswith(b"HTTP/1.0 405") and b"Allow: POST" in get("/run/orders")
+    assert _raw(port, b"POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n").startswith(b"HTTP/1.0 405")
+    twice = b"POST /run/orders HTTP/1.0\r\nContent-Length: 5\r\nContent-Length: 70000\r\n\r\n"
+    assert _raw(port, twice).startswith(b"HTTP/1.0 400")
+    assert "orders" not in token_service.runner.records
