@@ -114,7 +114,6 @@ def _post(base: str, path: str, data: bytes = b"", headers: dict | None = None) 
 def _raw_post(port: int, headers: bytes, body: bytes = b"") -> bytes:
     """Send a POST's head (and `body`), then return the status line that comes back within 5 s
     without sending anything more: the answer must not wait for the rest of a declared body."""
-
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"POST /run/orders HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
         return sock.recv(200).split(b"\r\n")[0]
