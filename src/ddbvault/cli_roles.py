@@ -47,16 +47,16 @@ def _stack(*decorators):
 def table_role_options(purpose: str):
     """--table-role and --table-external-id (parameters `table_role`, `table_external_id`)."""
     return _stack(
-        click.option(TABLE_ROLE, metavar="ARN", help=f"Role to assume in the table's account, to {purpose}."),
-        click.option(TABLE_EXTERNAL_ID, metavar="ID", help=f"External id for {TABLE_ROLE}."))
+        click.option(TABLE_ROLE, type=ROLE_ARN, metavar="ARN", help=f"Role to assume in the table's account, to {purpose}."),
+        click.option(TABLE_EXTERNAL_ID, type=EXTERNAL_ID, metavar="ID", help=f"External id for {TABLE_ROLE}."))
 
 
 def vault_role_options(purpose: str):
     """--vault-role and --vault-external-id, alias --external-id (`vault_role`, `vault_external_id`)."""
     return _stack(
-        click.option(VAULT_ROLE, metavar="ARN",
+        click.option(VAULT_ROLE, type=ROLE_ARN, metavar="ARN",
                      help=f"Role to assume in the vault's account (the backup bucket's), to {purpose}."),
-        click.option(VAULT_EXTERNAL_ID, "--external-id", _variable(VAULT_EXTERNAL_ID), metavar="ID",
+        click.option(VAULT_EXTERNAL_ID, "--external-id", _variable(VAULT_EXTERNAL_ID), type=EXTERNAL_ID, metavar="ID",
                      help=f"External id for {VAULT_ROLE}."))
 
 
@@ -80,12 +80,55 @@ def old_spellings(renamed: dict[str, str]):
                                            ctx=click.get_current_context())
                 if value is not None:
                     params[_variable(new)] = value
+            _check_pairs(params)
             return command(**params)
 
         for old, new in renamed.items():
-            click.option(old, _old_variable(old), hidden=True, callback=_deprecation_line(old, new))(with_old_spellings)
+            click.option(old, _old_variable(old), hidden=True, type=ROLE_ARN if new.endswith("-role") else EXTERNAL_ID,
+                         callback=_deprecation_line(old, new))(with_old_spellings)
         return with_old_spellings
     return decorate
+
+
+def _check_pairs(params: dict) -> None:
+    """An external id without its role would be ignored: refused, naming the options (the library
+    would name only an internal session name). Raises click.UsageError (exit 2)."""
+    for role, external_id in ((TABLE_ROLE, TABLE_EXTERNAL_ID), (VAULT_ROLE, VAULT_EXTERNAL_ID)):
+        if params.get(_variable(external_id)) is not None and params.get(_variable(role)) is None:
+            spelled = f"{external_id} (or --external-id)" if external_id == VAULT_EXTERNAL_ID else external_id
+            raise click.UsageError(f"{spelled} needs {role}: without a role to assume it would be ignored",
+                                   ctx=click.get_current_context())
+
+
+class _Checked(click.ParamType):
+    """A click type from one of the library's own checks, so that click names the option."""
+
+    def __init__(self, name: str, check):
+        self.name, self._check = name, check
+
+    def convert(self, value, param, ctx):
+        from .errors import UsageError
+
+        try:
+            return self._check(value)
+        except UsageError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def _role_arn(value: str) -> str:
+    from .aws.session import check_role_arn
+
+    return check_role_arn(value)
+
+
+def _external_id(value: str) -> str:
+    from .aws.session import check_external_id
+
+    return check_external_id(value)
+
+
+ROLE_ARN = _Checked("ARN", _role_arn)
+EXTERNAL_ID = _Checked("ID", _external_id)
 
 
 def _old_variable(option: str) -> str:

@@ -9,6 +9,7 @@ fake that records what it was given. tests/integration/test_role_sides.py proves
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -164,3 +165,24 @@ def test_iam_takes_the_vault_external_id_under_both_names(monkeypatch, capsys):
         code, out, err = run(monkeypatch, capsys, *base, name, "acme-prod")
         assert code == 0, err
         assert '"sts:ExternalId": "acme-prod"' in out, out
+
+
+VAULT_ID_ALONE = "--vault-external-id (or --external-id) needs --vault-role"
+PAIRS = [(command, given, named) for command in COMMANDS
+         for given, named in ((["--external-id", "acme-prod"], VAULT_ID_ALONE),
+                              (["--vault-external-id", "acme-prod"], VAULT_ID_ALONE),
+                              (["--table-external-id", "acme-prod"], "--table-external-id needs --table-role"))
+         if not (command == "list" and given[0] == "--table-external-id")]  # list has no table side
+
+
+@pytest.mark.parametrize("command, given, named", PAIRS)
+def test_an_external_id_without_its_role_names_the_options(monkeypatch, capsys, principals, command, given, named):
+    code, out, err = run(monkeypatch, capsys, *COMMANDS[command], *given, "--json")
+    assert code == ExitCode.USAGE and named in err and "ddbvault-" not in err
+    assert json.loads(out)["error"] == "UsageError" and not principals
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_malformed_role_arn_names_its_option(monkeypatch, capsys, principals, command):
+    code, _, err = run(monkeypatch, capsys, *COMMANDS[command], "--vault-role", "arn:aws:iam::123:role/x")
+    assert code == ExitCode.USAGE and "Invalid value for '--vault-role'" in err and "not an IAM role ARN" in err
