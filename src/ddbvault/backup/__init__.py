@@ -33,7 +33,7 @@ from ..runtime.progress import Progress
 from .segments import ScanRun, run_workers
 from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
-from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store
+from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store, session_for
 from ..storage.base import CANNED_ACLS, SSE_CHOICES
 from ..storage.s3_limits import plan_part_size
 
@@ -228,7 +228,7 @@ def _write_options(destination: Destination, options: BackupOptions) -> WriteOpt
 
 def _open_destination(destination: Destination, options: BackupOptions,
                       write_options: WriteOptions, stats: RetryStats) -> ObjectStore:
-    session = make_session(options.vault_principal) if destination.kind == "s3" else None
+    session = session_for(destination, options.vault_principal)
     store = open_store(destination, session, write_options, pool=options.workers + 4, stats=stats)
     store.check_writable()
     return store

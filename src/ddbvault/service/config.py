@@ -164,6 +164,10 @@ class ServiceConfig(_Strict):
             options = self.effective(job)
             if options.external_id and not options.dest_role:
                 raise ValueError(f"job {job.name!r} sets external_id without dest_role; it would be ignored")
+            roles = [name for name in ("dest_role", "monitor_role") if getattr(options, name)]
+            if roles and parse_destination(options.destination).kind == "local":
+                raise ValueError(f"job {job.name!r} sets {' and '.join(roles)} for the local directory "
+                                 f"{options.destination}; no role is assumed to reach it")
             if options.monitor_external_id and not options.monitor_role:
                 raise ValueError(f"job {job.name!r} sets monitor_external_id without monitor_role; it would be ignored")
         return self

@@ -7,7 +7,23 @@ from .destination import Destination
 from .base import DEFAULT_ACL, ObjectStore, ObjectWriter, WriteOptions
 from .local import LocalStore
 
-__all__ = ["DEFAULT_ACL", "ObjectStore", "ObjectWriter", "WriteOptions", "LocalStore", "open_store"]
+__all__ = ["DEFAULT_ACL", "ObjectStore", "ObjectWriter", "WriteOptions", "LocalStore", "open_store", "session_for"]
+
+
+def session_for(dest: Destination, principal):
+    """The boto3 session that reaches `dest` as `principal` (aws.session.Principal; None: the
+    default chain), or None for a local directory, which needs none. A role given for a local
+    directory would be silently ignored, so it is refused: UsageError (exit 2)."""
+    from ..aws.session import Principal, make_session
+    from ..errors import UsageError
+
+    if dest.kind == "local":
+        if principal is not None and principal.role_arn:
+            raise UsageError(f"a vault role ({principal.role_arn}) was given, but {dest.location} is a local "
+                             "directory: no role is assumed to reach it",
+                             hint="drop --vault-role (or the config's dest_role/monitor_role), or use an s3:// destination")
+        return None
+    return make_session(principal or Principal())
 
 
 def open_store(dest: Destination, session=None, options: WriteOptions | None = None,

@@ -27,12 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from ..aws.session import Principal, make_session
+from ..aws.session import Principal
 from ..errors import IntegrityError, NotFoundError
 from ..format.layout import MANIFEST_NAME, check_table_name, is_backup_id, join
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import Manifest
-from ..storage import ObjectStore, open_store
+from ..storage import ObjectStore, open_store, session_for
 
 __all__ = ["BackupEntry", "list_backups"]
 COMPLETE, INCOMPLETE, INVALID = "complete", "incomplete", "invalid"
@@ -90,7 +90,7 @@ def list_backups(dest: str, *, table: str | None = None,
     if destination.kind == "local" and not os.path.isdir(destination.location):
         raise NotFoundError(f"destination directory {destination.location} does not exist",
                             hint="pass the directory given to `ddbvault backup --to`")
-    session = make_session(vault_principal or Principal()) if destination.kind == "s3" else None
+    session = session_for(destination, vault_principal)
     store = open_store(destination, session)
     prefix = join(destination.prefix, table or "")
     under = prefix + "/" if prefix else ""

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import orjson
 
-from ..aws.session import Principal, make_session
+from ..aws.session import Principal
 from .reader import OpenedBackup
 from ..errors import IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_object_key
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import DataObject, Manifest
-from ..storage import open_store
+from ..storage import open_store, session_for
 
 MARK = "/AWSDynamoDB/"
 DAMAGED = "the export's files are damaged or not DynamoDB's; export the table again"
@@ -46,7 +46,7 @@ def open_native_export(url: str, principal: Principal | None = None, stats=None)
     destination = parse_destination(base)
     store_root = Destination(destination.kind, destination.location)  # the bucket, or the directory
     layout = BackupLayout(destination.prefix, "AWSDynamoDB", export_id)
-    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    session = session_for(destination, principal)
     store = open_store(store_root, session, stats=stats)
     summary = _summary(store, layout, url)
     objects, md5 = _data_objects(store, layout, summary)

@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..aws.session import Principal, make_session
+from ..aws.session import Principal
 from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_table_name, is_backup_id
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import DataObject, Manifest
-from ..storage import ObjectStore, open_store
+from ..storage import ObjectStore, open_store, session_for
 
 CHUNK = 1024 * 1024
 
@@ -69,7 +69,7 @@ def open_backup(url: str, principal: Principal | None = None, *,
     and ListObjectsV2 (one page) under the backup only when the manifest is missing. The store's
     retries and resumed reads are counted in `stats` (aws.retry.RetryStats) when given."""
     destination, layout = parse_backup_url(url)
-    session = make_session(principal or Principal()) if destination.kind == "s3" else None
+    session = session_for(destination, principal)
     store = open_store(destination, session, stats=stats)
     try:
         manifest = Manifest.from_json(store.get(layout.manifest_key), where=destination.url_of(layout.manifest_key))

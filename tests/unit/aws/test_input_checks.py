@@ -145,7 +145,8 @@ def test_a_job_destination_that_is_not_a_url_we_know_is_refused(tmp_path, destin
 
 
 def test_a_good_config_still_loads(tmp_path):
-    config = load_config(_config(tmp_path, JOB % "" + "scheduler: {timezone: Europe/Paris}\n"
+    s3_job = JOB.replace("destination: /tmp/b%s", "destination: s3://bk1/prod%s")  # a role needs an S3 vault
+    config = load_config(_config(tmp_path, s3_job % "" + "scheduler: {timezone: Europe/Paris}\n"
                                  "defaults: {dest_role: '%s', external_id: acme-prod, region: eu-west-1}" % ROLE))
     assert config.scheduler.timezone == "Europe/Paris" and config.defaults.external_id == "acme-prod"
 

@@ -49,12 +49,20 @@ def test_a_missing_variable_is_named(tmp_path, monkeypatch):
 
 def test_the_monitor_role_reads_the_vault_else_the_writer(tmp_path):
     jobs = "jobs: [{name: j, table: orders, interval_seconds: 60}]\n"
-    writer = _load(tmp_path, f"defaults: {{destination: /tmp/v, dest_role: '{ROLE}x', external_id: e1}}\n" + jobs)
+    writer = _load(tmp_path, f"defaults: {{destination: s3://bucket/v, dest_role: '{ROLE}x', external_id: e1}}\n" + jobs)
     assert (vault_principal(writer.effective(writer.jobs[0])).role_arn,
             vault_principal(writer.effective(writer.jobs[0])).external_id) == (ROLE + "x", "e1")
-    reader = _load(tmp_path, f"defaults: {{destination: /tmp/v, dest_role: '{ROLE}x', external_id: e1, "
+    reader = _load(tmp_path, f"defaults: {{destination: s3://bucket/v, dest_role: '{ROLE}x', external_id: e1, "
                              f"monitor_role: '{ROLE}', monitor_external_id: e2}}\n" + jobs)
     principal = vault_principal(reader.effective(reader.jobs[0]))
     assert (principal.role_arn, principal.external_id) == (ROLE, "e2")
     with pytest.raises(UsageError, match="monitor_external_id without monitor_role"):
         _load(tmp_path, "defaults: {destination: /tmp/v, monitor_external_id: e2}\n" + jobs)
+
+
+def test_a_vault_role_for_a_local_directory_is_refused_not_ignored(tmp_path):
+    jobs = "jobs: [{name: j, table: orders, interval_seconds: 60}]\n"
+    for key in ("dest_role", "monitor_role"):
+        with pytest.raises(UsageError, match=f"sets {key} for the local directory"):
+            _load(tmp_path, f"defaults: {{destination: /tmp/v, {key}: '{ROLE}'}}\n" + jobs)
+    assert _load(tmp_path, f"defaults: {{destination: s3://bucket/p, dest_role: '{ROLE}'}}\n" + jobs).jobs
