@@ -202,7 +202,7 @@ def test_sigterm_mid_run_leaves_no_manifest_never_overlaps_and_exits_0(tables, a
     dest = tmp_path / "slow"
     config = write_config(tmp_path / "c.yaml", f"""
 defaults: {{destination: "{dest}"}}
-jobs: [{{name: slow, table: svc-slow, interval_seconds: 0.5, read_rcu: 1}}]
+jobs: [{{name: slow, table: svc-slow, interval_seconds: 1, read_rcu: 1}}]
 http: {{host: 127.0.0.1, port: 0}}
 scheduler: {{shutdown_grace_s: 1}}
 """)
@@ -210,7 +210,7 @@ scheduler: {{shutdown_grace_s: 1}}
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
         _wait(lambda: any(".partial-" in p.name for p in dest.rglob("*")), what="a backup in progress")
-        time.sleep(2.5)  # five intervals pass while the one slow run goes on
+        time.sleep(2.5)  # two intervals pass while the one slow run goes on
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
