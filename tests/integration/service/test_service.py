@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -247,6 +248,11 @@ jobs:
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, notifications: [{type: pigeon}]}]",
      "jobs.0.notifications.0"),
     ("jobs: [{name: a, table: tbl, destination: /tmp/x}]", "exactly one of cron"),
+    ("jobs: [{name: a, table: tbl, cron: '0 0 31 2 *', destination: /tmp/x}]", "jobs.0.cron: '0 0 31 2 *' never fires"),
+    ("jobs: [{name: a, table: tbl, cron: '0 0 29 2 1', destination: /tmp/x}]",
+     "Try: use two jobs, or restrict only one (write * in the other)"),
+    ("jobs: [{name: a, table: tbl, interval_seconds: 1e12, destination: /tmp/x}]", "jobs.0.interval_seconds"),
+    ("jobs: [{name: a, table: tbl, interval_seconds: 0.001, destination: /tmp/x}]", "jobs.0.interval_seconds"),
 ])
 def test_bad_configs_fail_clearly(tmp_path, body, needle):
     config = write_config(tmp_path / "bad.yaml", body)
@@ -254,6 +260,17 @@ def test_bad_configs_fail_clearly(tmp_path, body, needle):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "invalid" in proc.stderr
+
+
+def test_a_cron_that_never_fires_fails_status_as_json_with_exit_2(tmp_path):
+    # it used to pass the config check, then `status` died with an unexpected ValueError
+    config = write_config(tmp_path / "bad.yaml", "jobs: [{name: a, table: tbl, cron: '0 0 31 2 *', destination: /tmp/x}]")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "status", "--config", str(config), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stdout)
+    assert error["error"] == "UsageError" and "jobs.0.cron: '0 0 31 2 *' never fires" in error["message"]
+    assert "February has 28 or 29 days" in error["hint"]
 
 
 def test_a_failed_job_is_recorded_counted_and_notified(aws_env, tmp_path):

@@ -36,7 +36,7 @@ def test_the_default_rpo_is_twice_the_schedules_period():
     assert rpo_seconds(_config(interval_seconds=600).jobs[0], _config(interval_seconds=600), NOW) == 1200
     daily = _config(cron="0 3 * * *")
     assert rpo_seconds(daily.jobs[0], daily, NOW) == 2 * 86400
-    # weekdays only: the longest gap (Friday to Monday) sets it
+    # weekdays only (Monday to Friday, test_cron.py): the longest gap (Friday to Monday) sets it
     weekdays = _config(cron="0 3 * * 1-5")
     assert rpo_seconds(weekdays.jobs[0], weekdays, NOW) == 2 * 3 * 86400
     given = _config(cron="0 3 * * *", rpo="26h")
