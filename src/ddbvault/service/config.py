@@ -26,8 +26,10 @@ from ..errors import UsageError
 from ..format.layout import check_table_name
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
+from .cron import check_cron
 from .rpo import parse_duration
 
+MAX_INTERVAL_S = 366 * 86400
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -103,7 +105,7 @@ class JobConfig(JobOptions):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     table: str
     cron: str | None = None
-    interval_seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
+    interval_seconds: float | None = Field(None, allow_inf_nan=False)
 
     @field_validator("table")
     @classmethod
@@ -113,16 +115,18 @@ class JobConfig(JobOptions):
         except UsageError as exc:
             raise ValueError(exc.message) from None
 
+    @field_validator("interval_seconds")
+    @classmethod
+    def _interval(cls, value: float | None) -> float | None:
+        # APScheduler cannot add a much longer interval to a date (OverflowError in `serve`)
+        if value is not None and not 1 <= value <= MAX_INTERVAL_S:
+            raise ValueError(f"{value:g} is not between 1 second and 366 days ({MAX_INTERVAL_S})")
+        return value
+
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            from apscheduler.triggers.cron import CronTrigger
-            try:
-                CronTrigger.from_crontab(value)
-            except ValueError as exc:
-                raise ValueError(f"bad cron expression {value!r}: {exc}") from None
-        return value
+        return value if value is None else check_cron(value)  # its CronError carries a hint
 
     @model_validator(mode="after")
     def _one_schedule(self) -> "JobConfig":
@@ -224,8 +228,10 @@ def load_config(path: str | Path) -> ServiceConfig:
     try:
         return ServiceConfig.model_validate(data or {})
     except ValidationError as exc:
-        raise UsageError(f"config {path} is invalid: " + "; ".join(_describe(e) for e in exc.errors()),
-                         hint="see etc/ddbvault.example.yaml for every field") from None
+        errors = exc.errors()
+        hints = [e["ctx"]["error"].hint for e in errors if getattr(e.get("ctx", {}).get("error"), "hint", None)]
+        raise UsageError(f"config {path} is invalid: " + "; ".join(_describe(e) for e in errors),
+                         hint="; ".join(hints) or "see etc/ddbvault.example.yaml for every field") from None
 
 
 def _describe(error: dict) -> str:

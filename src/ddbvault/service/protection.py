@@ -9,6 +9,7 @@ AWS calls: ListObjectsV2, ListMultipartUploads and GetObject of the manifests
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timezone
 from typing import Callable
@@ -16,8 +17,10 @@ from typing import Callable
 from ..aws.session import Principal
 from ..errors import DdbvaultError
 from .config import JobConfig, ServiceConfig
+from .cron import cron_trigger, next_fire_times
 from .rpo import DEFAULT_RPO_FIRES, Protection, assess, default_rpo
 
+log = logging.getLogger(__name__)
 
 
 def rpo_seconds(job: JobConfig, config: ServiceConfig, now: datetime | None = None) -> float:
@@ -29,19 +32,9 @@ def rpo_seconds(job: JobConfig, config: ServiceConfig, now: datetime | None = No
         return default_rpo(job.interval_seconds, [])
     from zoneinfo import ZoneInfo
 
-    from apscheduler.triggers.cron import CronTrigger
-
     tz = ZoneInfo(options.timezone or config.scheduler.timezone)
-    trigger = CronTrigger.from_crontab(job.cron, timezone=tz)
-    fires, previous = [], None
     moment = (now or datetime.now(timezone.utc)).astimezone(tz)
-    for _ in range(DEFAULT_RPO_FIRES):
-        previous = trigger.get_next_fire_time(previous, moment)
-        if previous is None:
-            break
-        fires.append(previous)
-        moment = previous
-    return default_rpo(None, fires)
+    return default_rpo(None, next_fire_times(cron_trigger(job.cron, tz), moment, DEFAULT_RPO_FIRES))
 
 
 def vault_principal(options) -> Principal:
@@ -94,7 +87,7 @@ class ProtectionCheck:
         """Assess every job now; report flips to `on_change`. Returns the new Protections."""
         with self._lock:
             now, failed = self.clock(), self.failed_verification()
-            results = {job.name: assess_job(job, self.config, now, failed) for job in self.config.jobs}
+            results = {job.name: self._assess(job, now, failed) for job in self.config.jobs}
             with self._snapshot_lock:
                 previous, self._latest = self._latest, dict(results)
             for name, current in results.items():
@@ -103,3 +96,18 @@ class ProtectionCheck:
                     if self.on_change:
                         self.on_change(before, current)
             return results
+
+    def _assess(self, job: JobConfig, now: datetime, failed: frozenset[str]) -> Protection:
+        """assess_job, except that an unexpected exception (a bug) makes this one job unknown,
+        logged with its traceback, rather than leaving every job unchecked. The Protection names
+        only the exception's type: its message is for the log, which redacts."""
+        try:
+            return assess_job(job, self.config, now, failed)
+        except Exception as exc:  # noqa: BLE001 - the other jobs must still be checked
+            log.exception("RPO check of job %s failed", job.name)
+            try:
+                rpo = rpo_seconds(job, self.config, now)
+            except Exception:  # noqa: BLE001 - the error below says why there is none
+                rpo = 0.0
+            return Protection(job.name, job.table, rpo, now,
+                              error=f"the check failed ({type(exc).__name__}); the service log has the traceback")

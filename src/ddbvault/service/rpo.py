@@ -3,7 +3,8 @@
 A job's RPO is how old its newest good backup may be. It is the job's `rpo` (a duration such
 as "26h"), or, when none is given, twice its schedule's period: twice `interval_seconds`, or
 twice the longest gap between the cron expression's next fire times (DEFAULT_RPO_FIRES of them),
-so a daily 03:00 backup gets 48 h and one run may fail without an alert.
+so a daily 03:00 backup gets 48 h and one run may fail without an alert; never more than
+MAX_RPO_S (366 days), the most an explicit `rpo` may be.
 
 The newest good backup is the newest COMPLETE backup of the job's table in its destination
 (its manifest is written last, so COMPLETE proves every object is there, invariant 3), leaving
@@ -23,7 +24,7 @@ COMPLETE = "complete"  # vault/listing.py's status of a backup whose manifest ex
 DEFAULT_RPO_FIRES = 20  # next cron fire times looked at for the default RPO
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.ASCII)
 _UNIT_S = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-MAX_RPO_S = 366 * 86400
+MAX_RPO_S = 366 * 86400  # the most an `rpo` may be, and the cap of the default one
 
 
 def parse_duration(value) -> float:
@@ -45,13 +46,14 @@ def parse_duration(value) -> float:
 
 def default_rpo(interval_seconds: float | None, fire_times: list[datetime]) -> float:
     """Twice the schedule's period: `interval_seconds`, else the longest gap between
-    consecutive `fire_times` (the cron trigger's next fire times, at least two)."""
+    consecutive `fire_times` (the cron trigger's next fire times, at least two); at most
+    MAX_RPO_S, the most an explicit `rpo` may be, so a yearly schedule gets 366 days."""
     if interval_seconds:
-        return 2 * interval_seconds
+        return min(2 * interval_seconds, MAX_RPO_S)
     gaps = [(b - a).total_seconds() for a, b in zip(fire_times, fire_times[1:])]
     if not gaps:
         raise ValueError("a cron schedule with fewer than two upcoming runs has no period")
-    return 2 * max(gaps)
+    return min(2 * max(gaps), MAX_RPO_S)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -13,10 +13,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import JobConfig, ServiceConfig
+from .cron import cron_trigger
 from .jobs import JobRunner
 
 
@@ -24,14 +24,8 @@ def trigger_for(job: JobConfig, config: ServiceConfig):
     tz = ZoneInfo(config.effective(job).timezone or config.scheduler.timezone)
     jitter = config.scheduler.jitter_s or None
     if job.cron:
-        return CronTrigger.from_crontab(job.cron, timezone=tz) if not jitter else \
-            CronTrigger(**_crontab_fields(job.cron), timezone=tz, jitter=jitter)
+        return cron_trigger(job.cron, tz, jitter)  # cron's weekdays, not APScheduler's (service/cron.py)
     return IntervalTrigger(seconds=job.interval_seconds, timezone=tz, jitter=jitter)
-
-
-def _crontab_fields(expr: str) -> dict:
-    minute, hour, day, month, day_of_week = expr.split()
-    return dict(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
 
 
 RPO_CHECK_ID = "ddbvault-rpo-check"  # not a job name: job names cannot hold what ids do not clash with

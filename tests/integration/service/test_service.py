@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -201,7 +202,7 @@ def test_sigterm_mid_run_leaves_no_manifest_never_overlaps_and_exits_0(tables, a
     dest = tmp_path / "slow"
     config = write_config(tmp_path / "c.yaml", f"""
 defaults: {{destination: "{dest}"}}
-jobs: [{{name: slow, table: svc-slow, interval_seconds: 0.5, read_rcu: 1}}]
+jobs: [{{name: slow, table: svc-slow, interval_seconds: 1, read_rcu: 1}}]
 http: {{host: 127.0.0.1, port: 0}}
 scheduler: {{shutdown_grace_s: 1}}
 """)
@@ -209,7 +210,7 @@ scheduler: {{shutdown_grace_s: 1}}
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
         _wait(lambda: any(".partial-" in p.name for p in dest.rglob("*")), what="a backup in progress")
-        time.sleep(2.5)  # five intervals pass while the one slow run goes on
+        time.sleep(2.5)  # two intervals pass while the one slow run goes on
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -246,6 +247,11 @@ jobs:
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, notifications: [{type: pigeon}]}]",
      "jobs.0.notifications.0"),
     ("jobs: [{name: a, table: tbl, destination: /tmp/x}]", "exactly one of cron"),
+    ("jobs: [{name: a, table: tbl, cron: '0 0 31 2 *', destination: /tmp/x}]", "jobs.0.cron: '0 0 31 2 *' never fires"),
+    ("jobs: [{name: a, table: tbl, cron: '0 0 29 2 1', destination: /tmp/x}]",
+     "Try: use two jobs, or restrict only one (write * in the other)"),
+    ("jobs: [{name: a, table: tbl, interval_seconds: 1e12, destination: /tmp/x}]", "jobs.0.interval_seconds"),
+    ("jobs: [{name: a, table: tbl, interval_seconds: 0.001, destination: /tmp/x}]", "jobs.0.interval_seconds"),
 ])
 def test_bad_configs_fail_clearly(tmp_path, body, needle):
     config = write_config(tmp_path / "bad.yaml", body)
@@ -253,6 +259,17 @@ def test_bad_configs_fail_clearly(tmp_path, body, needle):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "invalid" in proc.stderr
+
+
+def test_a_cron_that_never_fires_fails_status_as_json_with_exit_2(tmp_path):
+    # it used to pass the config check, then `status` died with an unexpected ValueError
+    config = write_config(tmp_path / "bad.yaml", "jobs: [{name: a, table: tbl, cron: '0 0 31 2 *', destination: /tmp/x}]")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "status", "--config", str(config), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    error = json.loads(proc.stdout)
+    assert error["error"] == "UsageError" and "jobs.0.cron: '0 0 31 2 *' never fires" in error["message"]
+    assert "February has 28 or 29 days" in error["hint"]
 
 
 def test_a_failed_job_is_recorded_counted_and_notified(aws_env, tmp_path):

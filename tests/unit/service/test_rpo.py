@@ -36,7 +36,7 @@ def test_the_default_rpo_is_twice_the_schedules_period():
     assert rpo_seconds(_config(interval_seconds=600).jobs[0], _config(interval_seconds=600), NOW) == 1200
     daily = _config(cron="0 3 * * *")
     assert rpo_seconds(daily.jobs[0], daily, NOW) == 2 * 86400
-    # weekdays only: the longest gap (Friday to Monday) sets it
+    # weekdays only (Monday to Friday, test_cron.py): the longest gap (Friday to Monday) sets it
     weekdays = _config(cron="0 3 * * 1-5")
     assert rpo_seconds(weekdays.jobs[0], weekdays, NOW) == 2 * 3 * 86400
     given = _config(cron="0 3 * * *", rpo="26h")
@@ -90,3 +90,23 @@ def test_the_age_grows_without_listing_again():
 def test_format_duration():
     assert [format_duration(s) for s in (None, 5, 600, 5400, 93600, 4 * 86400 + 7200)] == \
         ["never", "5s", "10m", "90m", "26h", "4d 2h"]
+
+
+def test_one_job_whose_check_raises_is_unknown_and_the_others_are_still_checked(tmp_path, caplog):
+    from ddbvault.service.protection import ProtectionCheck
+
+    config = ServiceConfig.model_validate({"defaults": {"destination": str(tmp_path)}, "jobs": [
+        {"name": "bad", "table": "orders", "cron": "0 3 * * *"}, {"name": "good", "table": "users", "cron": "0 3 * * *"}]})
+    # A cron that never fires, as configs held before load refused it: computing its RPO raises
+    # ValueError, a bug-shaped exception that is not a DdbvaultError (model_copy skips validation).
+    broken = config.model_copy(update={"jobs": [config.jobs[0].model_copy(update={"cron": "0 0 31 2 *"}),
+                                                config.jobs[1]]})
+    flips = []
+    check = ProtectionCheck(broken, on_change=lambda before, now: flips.append(now.job), clock=lambda: NOW)
+    results = check.check_all()
+    assert results["good"].state == "out" and results["good"].summary() == "out of RPO 48h: no backup yet"
+    assert results["bad"].state == "unknown" and not results["bad"].within
+    assert results["bad"].error == "the check failed (ValueError); the service log has the traceback"
+    assert set(check.latest()) == {"bad", "good"} and flips == ["bad", "good"]
+    logged = [r for r in caplog.records if r.name == "ddbvault.service.protection"]
+    assert logged and "RPO check of job bad failed" in logged[0].getMessage() and logged[0].exc_info
