@@ -535,17 +535,23 @@ def _usage_error(exc: click.ClickException, as_json: bool) -> None:
     _fail(UsageError(exc.format_message(), hint=f"{command} --help"), as_json)
 
 
-def _unexpected(exc: Exception) -> None:
+def _unexpected(exc: Exception, as_json: bool) -> None:
     """An exception ddbvault does not classify (a bug): one line and exit 1; the traceback only
-    at -vv. Only system errors' messages are shown: others could quote data (invariant 7)."""
+    at -vv. Only system errors' messages are shown: others could quote data (invariant 7). With
+    --json, the same error object as ddbvault's own errors, `error` naming the exception's class."""
     detail = f": {str(exc)[:200]}" if isinstance(exc, (OSError, RuntimeError, MemoryError)) else ""
-    click.echo(f"ddbvault: error: unexpected {type(exc).__name__}{detail}", err=True)
+    message = f"unexpected {type(exc).__name__}{detail}"
+    click.echo(f"ddbvault: error: {message}", err=True)
     if logging.getLogger().isEnabledFor(logging.DEBUG):  # where it happened, not the message again
         click.echo("Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__))
                    + f"{type(exc).__name__}{detail}", err=True)
-        click.echo("Try: report this with the traceback above (it holds no item values)", err=True)
+        hint = "report this with the traceback above (it holds no item values)"
     else:
-        click.echo("Try: run again with -vv to see where it happened, and report it", err=True)
+        hint = "run again with -vv to see where it happened, and report it"
+    click.echo(f"Try: {hint}", err=True)
+    if as_json:
+        _emit_json({"error": type(exc).__name__, "message": message, "hint": hint,
+                    "exit_code": int(ExitCode.FAILURE)})
     sys.exit(int(ExitCode.FAILURE))
 
 
@@ -569,7 +575,7 @@ def main() -> None:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 1
-        _unexpected(exc)
+        _unexpected(exc, as_json)
 
 
 if __name__ == "__main__":
