@@ -228,6 +228,14 @@ def _expand_values(data: Any, where: str = "") -> Any:
     return data
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """What _ConfigLoader refuses beyond YAML's own rules, with the hint the CLI prints."""
+
+    def __init__(self, problem: str, mark: yaml.Mark, hint: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.hint = hint
+
+
 class _ConfigLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader, stricter where last-wins or a crash would hide a mistake: a key given
     twice in one mapping and an alias inside its own anchor's node (a cycle) are YAML errors
@@ -240,8 +248,8 @@ class _ConfigLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) and event.anchor in self._open_anchors:
-            raise yaml.composer.ComposerError(None, None, f"recursive alias *{event.anchor} (inside its own anchor)",
-                                              event.start_mark)
+            raise _Refused(f"recursive alias *{event.anchor} (inside its own anchor)", event.start_mark,
+                           hint=f"an alias cannot sit inside its own anchor: remove *{event.anchor} there")
         if isinstance(event, yaml.AliasEvent) or event.anchor is None:
             return super().compose_node(parent, index)
         self._open_anchors.add(event.anchor)
@@ -264,8 +272,8 @@ class _ConfigLoader(yaml.SafeLoader):
             if not isinstance(key, Hashable):  # SafeLoader refuses it with its own error
                 continue
             if key in first_line:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first_line[key]})", key_node.start_mark)
+                raise _Refused(f"duplicate key {key!r} (first on line {first_line[key]})", key_node.start_mark,
+                               hint=f"keep one {key!r} in that mapping (YAML would silently use the last)")
             first_line[key] = key_node.start_mark.line + 1
 
 
@@ -283,9 +291,10 @@ def _read_yaml(path: str | Path) -> Any:
         return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - _ConfigLoader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise UsageError(f"config {path} is not valid YAML: {exc.problem or exc.context} ({line})",
-                         hint=f"fix {path} at {line.split(',')[0]}") from None
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        hint = getattr(exc, "hint", None) or (f"check the indentation and quoting at line {mark.line + 1} of {path}"
+                                              if mark else "check the file's indentation and quoting")
+        raise UsageError(f"config {path} is not valid YAML: {exc.problem or exc.context}{where}", hint=hint) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
         raise UsageError(f"config {path} is not valid YAML: {_reader_problem(exc, text)}",
                          hint="a config holds printable text only; check the --config path") from None

@@ -73,6 +73,7 @@ def test_a_key_given_twice_in_one_mapping_is_refused_naming_it_and_its_line(tmp_
     error = _refused(tmp_path, "defaults: {destination: /v}\njobs:\n  - name: a\n    table: orders\n"
                                "    name: b\n    interval_seconds: 60\n")
     assert "duplicate key 'name' (first on line 3)" in error.message and "line 5, column 5" in error.message
+    assert "keep one 'name'" in error.hint
 
 
 def test_the_same_key_in_different_mappings_is_fine(tmp_path):
