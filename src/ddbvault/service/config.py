@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
@@ -328,3 +328,10 @@ def _describe(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     return f"{where}: " + error["msg"].removeprefix("Value error, ")
+
+
+def selected_jobs(config: ServiceConfig, names: Sequence[str] = ()) -> list[JobConfig]:
+    """The jobs named (`--job`, repeatable), or every job, in config order. Raises UsageError for
+    the first name with no job, before anything runs or lists."""
+    wanted = {config.job(name).name for name in names}
+    return [job for job in config.jobs if not wanted or job.name in wanted]
