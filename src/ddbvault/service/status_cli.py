@@ -30,7 +30,8 @@ STYLES = {"within": "green", "out": "bold red", "unknown": "bold yellow"}
 WORDS = {"within": "within", "out": "OUT", "unknown": "unknown"}
 
 
-def check_jobs(config: ServiceConfig, names: tuple[str, ...] | list[str] = (), now: datetime | None = None) -> list[Protection]:
+def check_jobs(config: ServiceConfig, names: tuple[str, ...] | list[str] = (),
+               now: datetime | None = None) -> list[Protection]:
     """The Protection of each named job (UsageError, before any listing, for a name with no job),
     or of every job, in config order, all at one `now`. A destination that cannot be listed gives
     `error`, never raises."""
