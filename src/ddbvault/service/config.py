@@ -6,8 +6,9 @@
     scheduler:  misfire grace time, coalescing, jitter, grace period at shutdown
 
 `${NAME}` and `${NAME:-default}` in values are replaced from the environment after parsing, so
-secrets (SMTP passwords, webhook URLs) stay out of the file; `$${` is a literal `${`. AWS credentials never belong here: they
-come from the standard AWS chain. See etc/ddbvault.example.yaml for a commented sample.
+secrets (SMTP passwords, webhook URLs) stay out of the file; `$${` is a literal `${`. AWS
+credentials never belong here: they come from the standard AWS chain. See
+etc/ddbvault.example.yaml for a commented sample.
 """
 
 from __future__ import annotations
