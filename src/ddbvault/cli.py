@@ -274,10 +274,11 @@ def serve(config_path: str, log_format: str) -> None:
 @cli.command("run")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The service's YAML config.")
-@click.option("--job", help="Run only this job [default: all jobs].")
+@click.option("--job", "jobs", multiple=True, metavar="NAME",
+              help="Run only this job; repeat it for several [default: all jobs].")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the runs' records as JSON on stdout.")
-def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) -> None:
+def run_jobs(config_path: str, jobs: tuple[str, ...], log_format: str, as_json: bool) -> None:
     """Run the configured jobs once and exit (for CronJobs, ECS scheduled tasks, cron)."""
     from .service import load_config, run_once
 
@@ -285,7 +286,7 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
         config = load_config(config_path)
         # With --json, stdout holds only the JSON records; logs go to stderr.
         _service_logs(sys.stderr if as_json else sys.stdout, log_format)
-        records = run_once(config, job)
+        records = run_once(config, jobs)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -299,16 +300,17 @@ def run_jobs(config_path: str, job: str | None, log_format: str, as_json: bool) 
 @cli.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The service's YAML config.")
-@click.option("--job", help="Check only this job [default: all jobs].")
+@click.option("--job", "jobs", multiple=True, metavar="NAME",
+              help="Check only this job; repeat it for several [default: all jobs].")
 @click.option("--json", "as_json", is_flag=True, help='Print {"ok": ..., "jobs": [...]} on stdout.')
-def status(config_path: str, job: str | None, as_json: bool) -> None:
+def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
     """Is every job's newest good backup within its RPO? Exit 0 only if so (a monitoring check)."""
     from .service import load_config
     from .service.status_cli import check_jobs, print_status, status_json
 
     try:
         config = load_config(config_path)
-        protections = check_jobs(config, job)
+        protections = check_jobs(config, jobs)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -537,17 +539,23 @@ def _usage_error(exc: click.ClickException, as_json: bool) -> None:
     _fail(UsageError(exc.format_message(), hint=f"{command} --help"), as_json)
 
 
-def _unexpected(exc: Exception) -> None:
+def _unexpected(exc: Exception, as_json: bool) -> None:
     """An exception ddbvault does not classify (a bug): one line and exit 1; the traceback only
-    at -vv. Only system errors' messages are shown: others could quote data (invariant 7)."""
+    at -vv. Only system errors' messages are shown: others could quote data (invariant 7). With
+    --json, the same error object as ddbvault's own errors, `error` naming the exception's class."""
     detail = f": {str(exc)[:200]}" if isinstance(exc, (OSError, RuntimeError, MemoryError)) else ""
-    click.echo(f"ddbvault: error: unexpected {type(exc).__name__}{detail}", err=True)
+    message = f"unexpected {type(exc).__name__}{detail}"
+    click.echo(f"ddbvault: error: {message}", err=True)
     if logging.getLogger().isEnabledFor(logging.DEBUG):  # where it happened, not the message again
         click.echo("Traceback (most recent call last):\n" + "".join(traceback.format_tb(exc.__traceback__))
                    + f"{type(exc).__name__}{detail}", err=True)
-        click.echo("Try: report this with the traceback above (it holds no item values)", err=True)
+        hint = "report this with the traceback above (it holds no item values)"
     else:
-        click.echo("Try: run again with -vv to see where it happened, and report it", err=True)
+        hint = "run again with -vv to see where it happened, and report it"
+    click.echo(f"Try: {hint}", err=True)
+    if as_json:
+        _emit_json({"error": type(exc).__name__, "message": message, "hint": hint,
+                    "exit_code": int(ExitCode.FAILURE)})
     sys.exit(int(ExitCode.FAILURE))
 
 
@@ -571,7 +579,7 @@ def main() -> None:
         click.echo("ddbvault: interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 1
-        _unexpected(exc)
+        _unexpected(exc, as_json)
 
 
 if __name__ == "__main__":

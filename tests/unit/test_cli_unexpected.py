@@ -3,6 +3,7 @@ with its traceback only at -vv; never an item value."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -34,3 +35,26 @@ def test_an_unexpected_exception_is_one_line_and_exit_1(monkeypatch, capsys, tmp
         assert "Traceback" in err and "test_cli_unexpected.py" in err
     else:
         assert "Traceback" not in err and len(err.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize("exc,message", [
+    (RuntimeError("can't start new thread"), "unexpected RuntimeError: can't start new thread"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "SECRET-ITEM-VALUE"), "unexpected UnicodeDecodeError"),
+])
+def test_with_json_an_unexpected_exception_is_the_json_error_object_on_stdout(monkeypatch, capsys, tmp_path,
+                                                                             exc, message):
+    """`error` is the class's name; `message` is the stderr line, the exception's own text only
+    for system errors (like the text path)."""
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(cli, "backup_table", fail)
+    monkeypatch.setattr(sys, "argv", ["ddbvault", "backup", "some-table", "--to", str(tmp_path), "--json"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    out, err = capsys.readouterr()
+    assert exit_.value.code == ExitCode.FAILURE
+    assert json.loads(out) == {"error": type(exc).__name__, "message": message,
+                               "hint": "run again with -vv to see where it happened, and report it",
+                               "exit_code": 1}
+    assert "SECRET-ITEM-VALUE" not in out + err and err.startswith(f"ddbvault: error: {message}\nTry: ")

@@ -16,9 +16,10 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .config import ServiceConfig, load_config
+from .config import ServiceConfig, load_config, selected_jobs
 from .http import ServiceHttp
 from .jobs import JobRunner, RunRecord
 from .metrics import Metrics
@@ -90,9 +91,10 @@ class Service:
         self.stop()
 
 
-def run_once(config: ServiceConfig, job: str | None = None) -> list[RunRecord]:
-    """Run the named job, or all jobs in parallel, once. Returns their records."""
-    names = [config.job(job).name] if job else [j.name for j in config.jobs]
+def run_once(config: ServiceConfig, jobs: str | Sequence[str] | None = None) -> list[RunRecord]:
+    """Run the named job or jobs, or all jobs, in parallel, once. Returns their records in config
+    order. Raises UsageError for a name with no job before anything runs."""
+    names = [job.name for job in selected_jobs(config, [jobs] if isinstance(jobs, str) else jobs or ())]
     runner = JobRunner(config, Metrics())
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         return list(pool.map(runner.run, names))

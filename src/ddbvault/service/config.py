@@ -5,9 +5,10 @@
     http:       host, port, token for "run now"
     scheduler:  misfire grace time, coalescing, jitter, grace period at shutdown
 
-`${NAME}` and `${NAME:-default}` are replaced from the environment before parsing, so secrets
-(SMTP passwords, webhook URLs) stay out of the file. AWS credentials never belong here: they
-come from the standard AWS chain. See etc/ddbvault.example.yaml for a commented sample.
+`${NAME}` and `${NAME:-default}` in values are replaced from the environment after parsing, so
+secrets (SMTP passwords, webhook URLs) stay out of the file; `$${` is a literal `${`. AWS
+credentials never belong here: they come from the standard AWS chain. See
+etc/ddbvault.example.yaml for a commented sample.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from collections.abc import Hashable, Sequence
 from typing import Annotated, Any, Callable, Literal
 
 import yaml
@@ -30,7 +32,11 @@ from .cron import check_cron
 from .rpo import parse_duration
 
 MAX_INTERVAL_S = 366 * 86400
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# `$${` (a literal `${`), `${...}` up to the first `}`, or a `${` with no `}` after it.
+_ENV = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+# What `${...}` may hold: NAME, or NAME:-default (shell semantics; no nesting).
+_REFERENCE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-((?:(?!\$\{).)*))?", re.DOTALL)
+_ENV_HINT = "write ${NAME} or ${NAME:-default} (no nesting), and $${ for a literal ${"
 
 
 def check_timezone(value: str) -> str:
@@ -189,42 +195,136 @@ class ServiceConfig(_Strict):
 
 
 def expand_env(text: str) -> str:
+    """`text` with each `${NAME}` replaced by the environment's NAME, `${NAME:-default}` by the
+    default when NAME is unset or empty (as in the shell), and `$${` by a literal `${`. Replaced
+    text is never scanned again. Raises UsageError for an unset NAME without a default and for
+    any other `${` form (`${A-b}`, `${A:=b}`, nesting, no closing `}`)."""
     def replace(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
+        if match.group(0) == "$${":
+            return "${"
+        if match.group(0) == "${":
+            raise UsageError("a ${ without its closing }", hint=_ENV_HINT)
+        reference = _REFERENCE.fullmatch(match.group(1))
+        if reference is None:
+            raise UsageError(f"{match.group(0)} is not a supported ${{...}} form", hint=_ENV_HINT)
+        name, default = reference.groups()
+        value = os.environ.get(name)
         if default is not None:
-            return default
-        raise UsageError(f"config refers to ${{{name}}} but the environment has no {name}",
+            return value or default
+        if value is not None:
+            return value
+        raise UsageError(f"${{{name}}} is not set in the environment",
                          hint=f"export {name}=..., or write ${{{name}:-default}}")
     return _ENV.sub(replace, text)
 
 
-def _expand_values(data: Any) -> Any:
+def _expand_values(data: Any, where: str = "") -> Any:
     """${NAME} expanded in every string value after the YAML is parsed: a comment is never
     expanded, and an environment value stays one string (pydantic converts it to the field's
     type), so it can never change the YAML's structure. A value that expands to nothing (e.g.
-    `${ID:-}` with ID unset) is unset, as if the key were absent."""
+    `${ID:-}` with ID unset) is unset, as if the key were absent. Errors name the value's key
+    path (`jobs.0.table`)."""
     if isinstance(data, str):
-        expanded = expand_env(data)
-        return None if expanded == "" and _ENV.search(data) else expanded
+        try:
+            expanded = expand_env(data)
+        except UsageError as exc:
+            raise UsageError(f"{where or '(top level)'}: {exc.message}", hint=exc.hint) from None
+        return None if expanded == "" and data != "" else expanded
     if isinstance(data, dict):
-        return {key: _expand_values(value) for key, value in data.items()}
+        return {key: _expand_values(value, f"{where}.{key}".lstrip(".")) for key, value in data.items()}
     if isinstance(data, list):
-        return [_expand_values(value) for value in data]
+        return [_expand_values(value, f"{where}.{index}".lstrip(".")) for index, value in enumerate(data)]
     return data
 
 
-def load_config(path: str | Path) -> ServiceConfig:
-    """Read, expand and validate a config file. Raises UsageError naming the field."""
+class _Refused(yaml.MarkedYAMLError):
+    """What _ConfigLoader refuses beyond YAML's own rules, with the hint the CLI prints."""
+
+    def __init__(self, problem: str, mark: yaml.Mark, hint: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.hint = hint
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, stricter where last-wins or a crash would hide a mistake: a key given
+    twice in one mapping and an alias inside its own anchor's node (a cycle) are YAML errors
+    with their position. Merge keys (`<<: *base`) still work, and their keys may be overridden."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._open_anchors: set[str] = set()
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self._open_anchors:
+            raise _Refused(f"recursive alias *{event.anchor} (inside its own anchor)", event.start_mark,
+                           hint=f"an alias cannot sit inside its own anchor: remove *{event.anchor} there")
+        if isinstance(event, yaml.AliasEvent) or event.anchor is None:
+            return super().compose_node(parent, index)
+        self._open_anchors.add(event.anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open_anchors.discard(event.anchor)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self._refuse_duplicate_keys(node)
+        return super().construct_mapping(node, deep)
+
+    def _refuse_duplicate_keys(self, node: yaml.MappingNode) -> None:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<`: merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):  # SafeLoader refuses it with its own error
+                continue
+            if key in first_line:
+                raise _Refused(f"duplicate key {key!r} (first on line {first_line[key]})", key_node.start_mark,
+                               hint=f"keep one {key!r} in that mapping (YAML would silently use the last)")
+            first_line[key] = key_node.start_mark.line + 1
+
+
+def _read_yaml(path: str | Path) -> Any:
+    """The file's YAML. Raises UsageError, one line naming the config and where it went wrong."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read config {path}: {exc.strerror}",
+                         hint="check the --config path (etc/ddbvault.example.yaml is a commented sample)") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})",
+                         hint="--config takes the service's YAML file; check the path") from None
     try:
-        data: Any = _expand_values(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
-        raise UsageError(f"config {path} is not valid YAML: {exc}") from exc
+        return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - _ConfigLoader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        hint = getattr(exc, "hint", None) or (f"check the indentation and quoting at line {mark.line + 1} of {path}"
+                                              if mark else "check the file's indentation and quoting")
+        raise UsageError(f"config {path} is not valid YAML: {exc.problem or exc.context}{where}", hint=hint) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
+        raise UsageError(f"config {path} is not valid YAML: {_reader_problem(exc, text)}",
+                         hint="a config holds printable text only; check the --config path") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise UsageError(f"config {path} is nested too deeply to be a ddbvault config",
+                         hint="see etc/ddbvault.example.yaml for the config's shape") from None
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> str:
+    line = text.count("\n", 0, exc.position)
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+    return f"the character {exc.character!r} is not allowed (line {line + 1}, column {column + 1})"
+
+
+def load_config(path: str | Path) -> ServiceConfig:
+    """Read, expand and validate a config file. Raises UsageError naming the config and the field."""
+    data = _read_yaml(path)
+    try:
+        data = _expand_values(data)
+    except UsageError as exc:
+        raise UsageError(f"config {path}: {exc.message}", hint=exc.hint) from None
     try:
         return ServiceConfig.model_validate(data or {})
     except ValidationError as exc:
@@ -239,3 +339,10 @@ def _describe(error: dict) -> str:
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     return f"{where}: " + error["msg"].removeprefix("Value error, ")
+
+
+def selected_jobs(config: ServiceConfig, names: Sequence[str] = ()) -> list[JobConfig]:
+    """The jobs named (`--job`, repeatable), or every job, in config order. Raises UsageError for
+    the first name with no job, before anything runs or lists."""
+    wanted = {config.job(name).name for name in names}
+    return [job for job in config.jobs if not wanted or job.name in wanted]

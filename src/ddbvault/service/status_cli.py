@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .config import ServiceConfig
+from .config import ServiceConfig, selected_jobs
 from .protection import assess_job
 from .rpo import Protection, format_duration
 
@@ -31,10 +31,12 @@ STYLES = {"within": "green", "out": "bold red", "unknown": "bold yellow"}
 WORDS = {"within": "within", "out": "OUT", "unknown": "unknown"}
 
 
-def check_jobs(config: ServiceConfig, name: str | None = None, now: datetime | None = None) -> list[Protection]:
-    """The Protection of the named job (UsageError if there is none), or of every job in config
-    order, all at one `now`. A destination that cannot be listed gives `error`, never raises."""
-    jobs = [config.job(name)] if name else list(config.jobs)
+def check_jobs(config: ServiceConfig, names: tuple[str, ...] | list[str] = (),
+               now: datetime | None = None) -> list[Protection]:
+    """The Protection of each named job (UsageError, before any listing, for a name with no job),
+    or of every job, in config order, all at one `now`. A destination that cannot be listed gives
+    `error`, never raises."""
+    jobs = selected_jobs(config, names)
     moment = now or datetime.now(timezone.utc)
     with ThreadPoolExecutor(max_workers=min(len(jobs), PARALLEL_LISTINGS)) as pool:
         return list(pool.map(lambda job: assess_job(job, config, moment), jobs))

@@ -239,6 +239,25 @@ jobs:
     assert list((tmp_path / "once" / "svc-orders").glob("*/manifest.json"))
 
 
+def test_run_job_is_repeatable_and_an_unknown_name_runs_nothing(tables, aws_env, tmp_path):
+    write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'rep'}", read_rcu: 100000}}
+jobs:
+  - {{name: orders, table: svc-orders, cron: "0 3 * * *"}}
+  - {{name: users, table: svc-users, cron: "0 3 * * *"}}
+  - {{name: slow, table: svc-slow, cron: "0 3 * * *"}}
+""")
+    run = [sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml"), "--json"]
+    proc = subprocess.run([*run, "--job", "orders", "--job", "nosuch"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "'nosuch'" in proc.stderr and json.loads(proc.stdout)["error"] == "UsageError"
+    assert not (tmp_path / "rep").exists()
+    proc = subprocess.run([*run, "--job", "users", "--job", "orders"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted((r["job"], r["outcome"]) for r in json.loads(proc.stdout)) == [("orders", "success"),
+                                                                                ("users", "success")]
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["svc-orders", "svc-users"]
+
+
 @pytest.mark.parametrize("body,needle", [
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, colour: red}]", "jobs.0.colour: unknown key"),
     ("jobs: [{name: a, table: tbl, cron: '61 3 * * *', destination: /tmp/x}]", "jobs.0.cron"),
@@ -321,7 +340,6 @@ jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_run_json_prints_only_json_on_stdout_and_logs_on_stderr(tables, aws_env, tmp_path, log_format):
-    import json
     write_config(tmp_path / "c.yaml", f"""
 defaults: {{destination: "{tmp_path / 'j'}", read_rcu: 100000}}
 jobs: [{{name: users, table: svc-users, cron: "0 3 * * *"}}]

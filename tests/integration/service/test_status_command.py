@@ -121,9 +121,16 @@ def test_json_is_the_only_thing_on_stdout_with_each_jobs_protection(vault, tmp_p
     assert json.loads(proc.stdout)["ok"] is True and [j["job"] for j in json.loads(proc.stdout)["jobs"]] == ["fresh"]
 
 
+def test_job_is_repeatable_and_checks_each_named_job_in_config_order(vault, tmp_path):
+    proc = run_status(_config(tmp_path, vault, "fresh", "late", "never"), "--json", "--job", "late", "--job", "fresh")
+    assert proc.returncode == ExitCode.FAILURE
+    assert [j["job"] for j in json.loads(proc.stdout)["jobs"]] == ["fresh", "late"]
+    assert "out of RPO: late\n" in proc.stderr
+
+
 def test_an_unknown_job_or_a_bad_config_exits_2_as_json_too(vault, tmp_path):
     config = _config(tmp_path, vault, "fresh")
-    proc = run_status(config, "--job", "nosuch", "--json")
+    proc = run_status(config, "--job", "fresh", "--job", "nosuch", "--json")
     assert proc.returncode == ExitCode.USAGE
     assert json.loads(proc.stdout)["error"] == "UsageError" and "nosuch" in proc.stderr
     config.write_text(config.read_text().replace("rpo: 26h", "rpo: soon"))

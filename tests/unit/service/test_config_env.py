@@ -66,3 +66,46 @@ def test_a_vault_role_for_a_local_directory_is_refused_not_ignored(tmp_path):
         with pytest.raises(UsageError, match=f"sets {key} for the local directory"):
             _load(tmp_path, f"defaults: {{destination: /tmp/v, {key}: '{ROLE}'}}\n" + jobs)
     assert _load(tmp_path, f"defaults: {{destination: s3://bucket/p, dest_role: '{ROLE}'}}\n" + jobs).jobs
+
+
+JOB = "jobs: [{name: j, table: %s, interval_seconds: 60%s}]\n"
+
+
+def test_a_default_applies_when_the_variable_is_set_but_empty_as_in_the_shell(tmp_path, monkeypatch):
+    monkeypatch.setenv("T", "")
+    monkeypatch.setenv("RPO", "")
+    config = _load(tmp_path, "defaults: {destination: /v}\n" + JOB % ('"${T:-orders}"', ", rpo: '${RPO:-26h}'"))
+    assert config.jobs[0].table == "orders" and config.effective(config.jobs[0]).rpo == 26 * 3600
+    monkeypatch.setenv("T", "users")
+    assert _load(tmp_path, "defaults: {destination: /v}\n" + JOB % ('"${T:-orders}"', "")).jobs[0].table == "users"
+
+
+@pytest.mark.parametrize("form,problem", [
+    ("${A-b}", "${A-b} is not a supported ${...} form"),
+    ("${A:=b}", "${A:=b} is not a supported ${...} form"),
+    ("${A:?b}", "${A:?b} is not a supported ${...} form"),
+    ("${}", "${} is not a supported ${...} form"),
+    ("${T:-${B}}", "${T:-${B} is not a supported ${...} form"),
+    ("x${T", "a ${ without its closing }"),
+])
+def test_any_other_form_is_a_usage_error_naming_it_and_where(tmp_path, monkeypatch, form, problem):
+    monkeypatch.setenv("A", "a")
+    monkeypatch.setenv("B", "b")
+    monkeypatch.delenv("T", raising=False)
+    with pytest.raises(UsageError) as caught:
+        _load(tmp_path, "defaults: {destination: /v}\n" + JOB % (f"'{form}'", ""))
+    assert caught.value.message.endswith(f"jobs.0.table: {problem}") and "$${" in caught.value.hint
+    assert caught.value.exit_code == 2
+
+
+def test_a_doubled_dollar_is_a_literal_dollar_brace(tmp_path, monkeypatch):
+    monkeypatch.setenv("K", "kms-1")
+    config = _load(tmp_path, "defaults: {destination: /v, kms_key_id: 'a$${K}b-${K}-$$x-$ y'}\n" + JOB % ("orders", ""))
+    assert config.defaults.kms_key_id == "a${K}b-kms-1-$$x-$ y"
+
+
+def test_an_expanded_value_is_never_expanded_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("K", "${OTHER}-$${x}")
+    monkeypatch.delenv("OTHER", raising=False)
+    config = _load(tmp_path, "defaults: {destination: /v, kms_key_id: '${K}'}\n" + JOB % ("orders", ""))
+    assert config.defaults.kms_key_id == "${OTHER}-$${x}"
