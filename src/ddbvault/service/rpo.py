@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 COMPLETE = "complete"  # vault/listing.py's status of a backup whose manifest exists and parses
+CLOCK_SKEW_S = 300  # how far in the future a backup's start may be (the writer's clock ahead of ours)
 DEFAULT_RPO_FIRES = 20  # next cron fire times looked at for the default RPO
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.ASCII)
 _UNIT_S = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_RPO_S = 366 * 86400
-CLOCK_SKEW_S = 300  # how far in the future a backup's start may be (the writer's clock ahead of ours)
 
 
 def parse_duration(value) -> float:
