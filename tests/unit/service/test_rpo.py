@@ -103,4 +103,3 @@ def test_the_age_grows_without_listing_again():
 def test_format_duration():
     assert [format_duration(s) for s in (None, 5, 600, 5400, 93600, 4 * 86400 + 7200)] == \
         ["never", "5s", "10m", "90m", "26h", "4d 2h"]
-
