@@ -266,6 +266,17 @@ def test_malformed_native_export_manifests_are_integrity_errors(export_target, a
     assert ddb.scan(TableName="inputs-export")["Count"] == 0
 
 
+def test_a_native_export_manifest_over_the_cap_is_refused_unread(export_target, aws_env, s3, ddb):
+    from ddbvault.format.manifest import MANIFEST_MAX_BYTES
+
+    root = "huge/AWSDynamoDB/01764460900000-abcdef12"
+    url = _write_export(s3, root, files=["\n" * (MANIFEST_MAX_BYTES + 1)])  # blank lines
+    proc = run_cli("restore", url, "--table", "inputs-export", "--no-create")
+    assert_one_clear_line(proc, ExitCode.INTEGRITY,
+                          f"s3://inputs-bk/{root}/manifest-files.json is over {MANIFEST_MAX_BYTES:,} bytes")
+    assert ddb.scan(TableName="inputs-export")["Count"] == 0
+
+
 @pytest.mark.parametrize("yaml_text,needle", [
     ("scheduler: {timezone: Europe/Pariss}\n", "scheduler.timezone: unknown timezone"),
     ("defaults: {read_rcu: .inf}\n", "defaults.read_rcu"),

@@ -25,7 +25,7 @@ from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
 from ..errors import IntegrityError, InterruptedRun, UsageError
 from ..format.layout import BackupLayout, check_table_name, new_backup_id
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import Manifest
+from ..format.manifest import MANIFEST_MAX_BYTES, Manifest
 from ..capacity.limiter import limiter_for
 from ..capacity.rates import CapacityRate
 from ..capacity.read_plan import plan_read_rate, plan_segments
@@ -198,7 +198,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     run = ScanRun(table, source, store, layout, options, limiter, segments, progress, cancelled)
     run_workers(run, options.workers)
     manifest = _manifest_of(run, description, schema, options, rate, stats, started)
-    store.put_new(layout.manifest_key, manifest.to_json())
+    store.put_new(layout.manifest_key, _manifest_bytes(manifest, destination.url_of(layout.root)))
     return BackupResult(
         url=destination.url_of(layout.root), backup_id=layout.backup_id, table=table,
         items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
@@ -224,6 +224,18 @@ def _write_options(destination: Destination, options: BackupOptions) -> WriteOpt
                      f"{options.object_size / MIB:,.0f} MiB")
     return WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id,
                         storage_class=options.storage_class, part_size=part_size)
+
+
+def _manifest_bytes(manifest: Manifest, url: str) -> bytes:
+    """The manifest as stored; one over MANIFEST_MAX_BYTES is refused, as every reader would
+    refuse it (the backup stays incomplete: no manifest)."""
+    body = manifest.to_json()
+    if len(body) > MANIFEST_MAX_BYTES:
+        raise UsageError(f"backup {url}: its manifest would be {len(body):,} bytes for "
+                         f"{len(manifest.objects):,} data objects, over the {MANIFEST_MAX_BYTES:,} "
+                         "bytes a manifest may hold, so it is not written",
+                         hint="back up again with a larger --object-size: fewer, larger data objects")
+    return body
 
 
 def _open_destination(destination: Destination, options: BackupOptions,

@@ -29,6 +29,11 @@ from .layout import check_object_key, is_backup_id
 FORMAT_NAME = "ddbvault-backup"
 FORMAT_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
+# The most bytes a manifest may hold; readers read no more (a stored manifest is untrusted: a
+# link to /dev/zero has no end). The manifest lists every data object in about 200 bytes, so
+# this allows about 330,000 objects: 80 TiB of stored data at the default 256 MiB object size,
+# 330 GiB at the smallest (1 MiB). A backup refuses to write a larger one.
+MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class Manifest:
     @classmethod
     def from_json(cls, data: bytes, where: str = "manifest") -> "Manifest":
         """Parse and check a stored manifest (see the module docstring). Raises IntegrityError."""
+        if len(data) > MANIFEST_MAX_BYTES:
+            raise too_large(where)
         try:
             body = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -100,6 +107,19 @@ class Manifest:
 
 
 UNTRUSTED_HINT = "restore from another backup; this one cannot be trusted"
+
+
+def too_large(where: str) -> IntegrityError:
+    """The error for a manifest over MANIFEST_MAX_BYTES."""
+    return IntegrityError(f"{where}: manifest over {MANIFEST_MAX_BYTES:,} bytes (the most a manifest "
+                          f"may hold, about {MANIFEST_MAX_BYTES // 200:,} data objects)", hint=UNTRUSTED_HINT)
+
+
+def check_backup_id(manifest: "Manifest", backup_id: str, where: str) -> None:
+    """A manifest belongs to the backup whose path holds it: its `backup_id` is the path's."""
+    if manifest.backup_id != backup_id:
+        raise IntegrityError(f"{where}: manifest backup_id {manifest.backup_id!r} differs from the "
+                             f"backup id {backup_id!r} in its path", hint=UNTRUSTED_HINT)
 
 
 def _object_key(key: str) -> str:

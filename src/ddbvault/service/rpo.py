@@ -10,7 +10,9 @@ The newest good backup is the newest COMPLETE backup of the job's table in its d
 (its manifest is written last, so COMPLETE proves every object is there, invariant 3), leaving
 out any that this service saw fail `verify_after`. Its recovery point is the backup's start
 time (from its id): a scan reads the table over its whole duration, so the start is the age a
-restore can promise. A job with no good backup is out of its RPO, never blank.
+restore can promise. A backup whose id is more than CLOCK_SKEW_S in the future is not good: no
+clock may say a backup began later than now, and one that did would count as 0s old for ever
+(a copied or hand-named backup). A job with no good backup is out of its RPO, never blank.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 COMPLETE = "complete"  # vault/listing.py's status of a backup whose manifest exists and parses
+CLOCK_SKEW_S = 300  # how far in the future a backup's start may be (the writer's clock ahead of ours)
 DEFAULT_RPO_FIRES = 20  # next cron fire times looked at for the default RPO
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.ASCII)
 _UNIT_S = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -130,8 +133,11 @@ class Protection:
 def assess(job: str, table: str, rpo_seconds: float, entries, now: datetime,
            failed_verification: frozenset[str] = frozenset()) -> Protection:
     """The Protection of `job` from `entries` (vault/listing.BackupEntry of its destination, any
-    tables, any order) at `now`. Backups whose URL is in `failed_verification` do not count."""
-    good = [e for e in entries if e.table == table and e.status == COMPLETE and e.url not in failed_verification]
+    tables, any order) at `now`. Backups whose URL is in `failed_verification`, or that start
+    more than CLOCK_SKEW_S after `now`, do not count."""
+    latest = now.timestamp() + CLOCK_SKEW_S
+    good = [e for e in entries if e.table == table and e.status == COMPLETE and e.url not in failed_verification
+            and parse_time(e.time).timestamp() <= latest]
     newest = max(good, key=lambda e: e.time, default=None)
     if newest is None:
         return Protection(job, table, rpo_seconds, now)

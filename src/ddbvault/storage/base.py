@@ -9,6 +9,12 @@ Contract, checked by tests/integration/storage/test_store_contract.py against ev
 - Keys are '/'-separated, relative to the store's root (bucket or directory).
 - A write that was begun and neither committed nor aborted (the process was killed) is not an
   object, but `list_partial()` shows it, so that `ddbvault list` can name the debris.
+- `get(key, limit=N)` never holds more than N + 1 bytes of the object: a larger one raises
+  IntegrityError naming the object and N (a stored manifest is untrusted; /dev/zero has no end).
+- An object is a regular file or an S3 object. A local key that is a directory, FIFO or device
+  (or a link to one) is refused with IntegrityError when read; an empty local directory is
+  listed as `<key>/`, as S3 lists a folder marker, so that a directory where an object belongs
+  is seen rather than silently absent.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
+
+from ..errors import IntegrityError
 
 MIB = 1024 * 1024
 DEFAULT_ACL = "bucket-owner-full-control"
@@ -68,8 +76,9 @@ class ObjectStore(ABC):
     def open_writer(self, key: str) -> ObjectWriter: ...
 
     @abstractmethod
-    def get(self, key: str) -> bytes:
-        """The whole object. Raises NotFoundError if absent."""
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """The whole object. Raises NotFoundError if absent; with `limit`, IntegrityError
+        (read_bounded) when it holds more than `limit` bytes."""
 
     @abstractmethod
     def open_reader(self, key: str) -> BinaryIO:
@@ -88,6 +97,20 @@ class ObjectStore(ABC):
         are never objects: get/exists/list_keys do not see them. Default: none."""
         return iter(())
 
+    def read_bounded(self, key: str, reader: BinaryIO, limit: int | None) -> bytes:
+        """All of `reader`, or, with `limit`, at most `limit` + 1 bytes of it: one more than the
+        limit proves the object is over it (IntegrityError naming the object and the limit),
+        whatever size it claims."""
+        if limit is None:
+            return reader.read()
+        chunks, size = [], 0
+        while size <= limit and (chunk := reader.read(min(MIB, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise TooLargeError(self.url_of(key), limit)
+        return b"".join(chunks)
+
     def put_new(self, key: str, data: bytes) -> None:
         """Create a small object whole. Raises IntegrityError if it exists."""
         writer = self.open_writer(key)
@@ -97,3 +120,12 @@ class ObjectStore(ABC):
         except BaseException:
             writer.abort()
             raise
+
+
+class TooLargeError(IntegrityError):
+    """An object over the `limit` a reader gave `ObjectStore.get`."""
+
+    def __init__(self, url: str, limit: int):
+        super().__init__(f"{url} is over {limit:,} bytes, the most ddbvault reads of it",
+                         hint="restore from another backup; this one cannot be trusted")
+        self.limit = limit

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -81,17 +82,25 @@ class LocalStore(ObjectStore):
     def open_writer(self, key: str) -> ObjectWriter:
         return LocalWriter(self, key)
 
-    def get(self, key: str) -> bytes:
-        try:
-            return self.path_of(key).read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"no object {self.path_of(key)}") from exc
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        with self.open_reader(key) as reader:
+            return self.read_bounded(key, reader, limit)
 
     def open_reader(self, key: str) -> BinaryIO:
+        """The object's file, opened without blocking (a FIFO would wait for a writer) and
+        checked by fstat on the open descriptor (no race with a rename): anything but a regular
+        file, even behind a link (/dev/zero, a directory, a FIFO, a device), is IntegrityError."""
+        path = self.path_of(key)
         try:
-            return open(self.path_of(key), "rb")
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"no object {self.path_of(key)}") from exc
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise NotFoundError(f"no object {path}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IntegrityError(f"{path} is not a regular file, so it is not a backup object",
+                                 hint="restore from another backup; this one cannot be trusted")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
 
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
@@ -104,8 +113,13 @@ class LocalStore(ObjectStore):
         return iter(sorted(key for key in self._walk(prefix) if PARTIAL_MARK in key))
 
     def _walk(self, prefix: str) -> Iterator[str]:
-        for dirpath, _dirs, files in os.walk(self.root):
-            for name in files:
-                key = Path(dirpath, name).relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    yield key
+        """Every non-directory entry and link (special files and links to directories too:
+        reading refuses them), and each empty directory as `<key>/`, as S3 lists a folder
+        marker (base.py's contract)."""
+        for dirpath, dirs, files in os.walk(self.root):
+            here = Path(dirpath).relative_to(self.root).as_posix()
+            linked = [name for name in dirs if os.path.islink(os.path.join(dirpath, name))]  # not walked
+            keys = [Path(dirpath, name).relative_to(self.root).as_posix() for name in files + linked]
+            if not dirs and not files and here != ".":
+                keys.append(here + "/")
+            yield from (key for key in keys if key.startswith(prefix))

@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from ..aws.error_translation import translated
 from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
 from ..errors import AccessDeniedError, AwsError, DdbvaultError, IntegrityError, NotFoundError, UsageError
-from .base import ObjectStore, ObjectWriter, WriteOptions
+from .base import ObjectStore, ObjectWriter, WriteOptions, TooLargeError
 from .s3_limits import MAX_PART, MAX_PARTS, MIN_PART
 from .s3_reader import ResumableReader
 
@@ -243,9 +243,13 @@ class S3Store(ObjectStore):
     def open_writer(self, key: str) -> ObjectWriter:
         return S3Writer(self, key)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        """GetObject; with `limit`, an object whose ContentLength is over it is refused before
+        its body is read, and no more than `limit` + 1 bytes are ever read of it."""
         with self.open_reader(key) as reader:
-            return reader.read()
+            if limit is not None and reader.size > limit:
+                raise TooLargeError(self.url_of(key), limit)
+            return self.read_bounded(key, reader, limit)
 
     def open_reader(self, key: str) -> BinaryIO:
         """A stream of the object that survives connection resets: see storage/s3_reader.py."""

@@ -52,6 +52,11 @@ class ResumableReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    @property
+    def size(self) -> int:
+        """The object's size, as its first GetObject said (ContentLength)."""
+        return self._size
+
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()

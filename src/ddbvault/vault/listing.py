@@ -7,8 +7,10 @@ Contract:
 - A backup is `<prefix>/<table>/<backup-id>/...` with a well-formed backup id; other keys are
   ignored. Status: `complete` (its manifest exists and parses), `incomplete` (no manifest: a
   crashed, killed or running backup; never restorable by default), or `invalid` (a manifest
-  that format/manifest.py rejects: not JSON, an unknown major version, a mistyped field, an object key
-  outside the backup; `error` says why). One invalid manifest never hides the other backups.
+  that vault/reader.read_manifest rejects: over MANIFEST_MAX_BYTES, not a regular file, not JSON,
+  an unknown major version, a mistyped field, an object key outside the backup, a backup_id
+  that is not the path's; or a `manifest.json` that is a directory or folder; `error` says
+  why). One invalid manifest never hides the other backups.
 - A backup id must be a real UTC time (layout.is_backup_id): `20261399T999999Z-abcdef` is not one.
 - Writes that were begun and never finished (`store.list_partial`: a killed local backup's
   `.partial-*` files, open S3 multipart uploads) are named in `partial`, relative to the
@@ -31,8 +33,8 @@ from ..aws.session import Principal
 from ..errors import IntegrityError, NotFoundError
 from ..format.layout import MANIFEST_NAME, check_table_name, is_backup_id, join
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import Manifest
 from ..storage import ObjectStore, open_store, session_for
+from .reader import read_manifest
 
 __all__ = ["BackupEntry", "list_backups"]
 COMPLETE, INCOMPLETE, INVALID = "complete", "incomplete", "invalid"
@@ -65,6 +67,7 @@ class _Found:
     """What one listing shows of one backup: whether it has a manifest, how many data keys."""
 
     manifest: bool = False
+    folder: bool = False  # keys under `manifest.json/`: a directory (or S3 folder) in its place
     data_objects: int = 0
     partial: list[str] = field(default_factory=list)
 
@@ -107,10 +110,14 @@ def group_keys(keys, prefix: str) -> dict[tuple[str, str], _Found]:
     """Keys under `prefix` grouped by (table, backup id); keys of no backup are skipped."""
     found: dict[tuple[str, str], _Found] = {}
     for table, backup_id, rest in _split_keys(keys, prefix):
+        if rest == [""]:  # the backup's own directory, empty: nothing was stored
+            continue
         entry = found.setdefault((table, backup_id), _Found())
         if rest == [MANIFEST_NAME]:
             entry.manifest = True
-        elif rest[0] == "data" and len(rest) > 1:
+        elif rest[0] == MANIFEST_NAME:
+            entry.folder = True
+        elif rest[0] == "data" and len(rest) > 1 and rest[-1]:  # `data/x/` is a folder, no object
             entry.data_objects += 1
     return found
 
@@ -146,9 +153,13 @@ def newest_first(entries: list[BackupEntry]) -> list[BackupEntry]:
 
 def _entry(destination: Destination, table: str, backup_id: str, found: _Found) -> BackupEntry:
     root = join(destination.prefix, table, backup_id)
-    return BackupEntry(table=table, backup_id=backup_id, url=destination.url_of(root),
-                       time=time_of(backup_id), status=COMPLETE if found.manifest else INCOMPLETE,
-                       objects=found.data_objects, partial=sorted(found.partial))
+    entry = BackupEntry(table=table, backup_id=backup_id, url=destination.url_of(root),
+                        time=time_of(backup_id), status=COMPLETE if found.manifest else INCOMPLETE,
+                        objects=found.data_objects, partial=sorted(found.partial))
+    if found.folder and not found.manifest:
+        entry.status = INVALID
+        entry.error = f"{destination.url_of(join(root, MANIFEST_NAME))} is a directory, not a manifest"
+    return entry
 
 
 def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEntry) -> None:
@@ -156,7 +167,7 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     Access errors propagate: a listing that hides them would be wrong."""
     key = join(destination.prefix, entry.table, entry.backup_id, MANIFEST_NAME)
     try:
-        manifest = Manifest.from_json(store.get(key), where=destination.url_of(key))
+        manifest = read_manifest(store, key, destination.url_of(key), entry.backup_id)
     except IntegrityError as exc:
         entry.status, entry.error = INVALID, exc.message
         return

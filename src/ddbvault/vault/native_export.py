@@ -25,7 +25,7 @@ from .reader import OpenedBackup
 from ..errors import IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_object_key
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import DataObject, Manifest
+from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest
 from ..storage import open_store, session_for
 
 MARK = "/AWSDynamoDB/"
@@ -65,7 +65,7 @@ def _summary(store, layout: BackupLayout, url: str) -> dict:
     """manifest-summary.json, refused unless it describes a complete FULL_EXPORT in DYNAMODB_JSON."""
     where = store.url_of(f"{layout.root}/manifest-summary.json")
     try:
-        summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json"))
+        summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json", limit=MANIFEST_MAX_BYTES))
     except NotFoundError:
         raise IntegrityError(f"export {url} has no manifest-summary.json: it is incomplete",
                              hint="wait for the export to complete, or use a completed export") from None
@@ -94,7 +94,7 @@ def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[Data
         raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
                              f"{files_key[:200]!r} leaves the export", hint=DAMAGED)
     objects, md5 = [], {}
-    for number, line in enumerate(store.get(files_key).splitlines(), 1):
+    for number, line in enumerate(store.get(files_key, limit=MANIFEST_MAX_BYTES).splitlines(), 1):
         if line.strip():
             obj, checksum = _file_entry(line, layout, f"{store.url_of(files_key)} line {number}")
             objects.append(obj)

@@ -1,7 +1,8 @@
 """Opening an existing backup by its URL: `DEST/<table>/<backup-id>`, as `backup --json` prints.
 
-`open_backup()` returns the store, the layout and the manifest, checked on load (format/manifest.py):
-nothing is acted on before the whole manifest is known to be well formed. A URL under which no
+`open_backup()` returns the store, the layout and the manifest, checked on load (`read_manifest`:
+at most MANIFEST_MAX_BYTES read, format/manifest.py's checks, its backup_id the path's): nothing
+is acted on before the whole manifest is known to be well formed. A URL under which no
 object exists at all is "not found" (NotFoundError, exit 3); data without a manifest is an
 incomplete backup, refused (IntegrityError) unless the caller asks for it (`allow_incomplete`).
 `stream_lines()` streams one data object, checking its size and sha256 against the manifest, and
@@ -23,8 +24,9 @@ from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_table_name, is_backup_id
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import DataObject, Manifest
+from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest, check_backup_id, too_large
 from ..storage import ObjectStore, open_store, session_for
+from ..storage.base import TooLargeError
 
 CHUNK = 1024 * 1024
 
@@ -72,7 +74,8 @@ def open_backup(url: str, principal: Principal | None = None, *,
     session = session_for(destination, principal)
     store = open_store(destination, session, stats=stats)
     try:
-        manifest = Manifest.from_json(store.get(layout.manifest_key), where=destination.url_of(layout.manifest_key))
+        manifest = read_manifest(store, layout.manifest_key, destination.url_of(layout.manifest_key),
+                                 layout.backup_id)
     except NotFoundError as exc:
         if getattr(exc, "code", "") == "NoSuchBucket":
             raise
@@ -81,11 +84,25 @@ def open_backup(url: str, principal: Principal | None = None, *,
     return OpenedBackup(store, destination, layout, manifest)
 
 
+def read_manifest(store: ObjectStore, key: str, where: str, backup_id: str) -> Manifest:
+    """The manifest at `key` (named `where` in messages) of backup `backup_id`, checked: at most
+    MANIFEST_MAX_BYTES are read of it (format/manifest.py), it parses, and its backup_id is the
+    path's. Raises NotFoundError if absent, IntegrityError for anything else wrong with it."""
+    try:
+        data = store.get(key, limit=MANIFEST_MAX_BYTES)
+    except TooLargeError:
+        raise too_large(where) from None
+    manifest = Manifest.from_json(data, where=where)
+    check_backup_id(manifest, backup_id, where)
+    return manifest
+
+
 def _refuse_missing_manifest(store: ObjectStore, destination: Destination, layout: BackupLayout,
                              allow_incomplete: bool) -> None:
     """No manifest: "not found" if nothing at all is under the backup's root, else incomplete."""
     url = destination.url_of(layout.root)
-    if next(iter(store.list_keys(layout.root + "/")), None) is None:
+    objects = (key for key in store.list_keys(layout.root + "/") if not key.endswith("/"))  # not folders
+    if next(objects, None) is None:
         raise NotFoundError(f"no backup at {url}: nothing is stored under it",
                             hint=f"check the URL; `ddbvault list {destination.url}` shows the backups there")
     if not allow_incomplete:

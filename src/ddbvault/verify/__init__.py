@@ -163,7 +163,8 @@ def _check_unlisted(backup: OpenedBackup, report: VerifyReport) -> None:
     least-privilege reader: that is a note, not a failure."""
     listed = {backup.key_of(o) for o in backup.manifest.objects}
     try:
-        extra = [k for k in backup.store.list_keys(backup.layout.data_prefix) if k not in listed]
+        extra = [k for k in backup.store.list_keys(backup.layout.data_prefix)
+                 if k not in listed and not k.endswith("/")]  # a folder (marker) is no object
     except AccessDeniedError as exc:
         report.notes.append(f"could not look for unlisted data objects: {exc.message}")
         return

@@ -137,3 +137,19 @@ def test_an_unknown_job_or_a_bad_config_exits_2_as_json_too(vault, tmp_path):
     proc = run_status(config)
     assert proc.returncode == ExitCode.USAGE and proc.stdout == ""
     assert "jobs.0.rpo" in proc.stderr and "soon" in proc.stderr and "Try:" in proc.stderr
+
+
+def test_a_backup_from_the_future_never_counts_as_within(ddb, tmp_path):
+    """A complete backup whose id is a year ahead (a writer's clock gone wrong) would read "0s old"
+    for ever: it is not good, so the job has no backup yet and status exits 1."""
+    create_table(ddb, "st-future")
+    fill_table(ddb, "st-future", 5, edge_cases=False, payload_bytes=20)
+    url = _back_up("st-future", str(tmp_path / "vault"), -24 * 365)
+    config = tmp_path / "ddbvault.yaml"
+    config.write_text(f"jobs:\n  - {{name: future, table: st-future, cron: '0 3 * * *', rpo: 26h, "
+                      f"destination: '{tmp_path / 'vault'}'}}\n")
+    proc = run_status(config, "--json")
+    assert proc.returncode == 1, proc.stderr
+    [job] = json.loads(proc.stdout)["jobs"]
+    assert job["within_rpo"] is False and job["last_good_url"] is None, url
+    assert job["summary"] == "out of RPO 26h: no backup yet"

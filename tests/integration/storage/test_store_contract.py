@@ -101,3 +101,14 @@ def test_an_unfinished_write_is_partial_never_an_object(store):
     assert list(store.list_keys("")) == [] and not store.exists("left/behind")
     writer.abort()
     assert list(store.list_partial("")) == []
+
+
+def test_get_with_a_limit_refuses_a_larger_object_naming_it(store):
+    from ddbvault.storage.base import TooLargeError
+
+    store.put_new("a/m.json", b"x" * 1000)
+    assert store.get("a/m.json", limit=1000) == b"x" * 1000
+    with pytest.raises(TooLargeError, match=r"a/m.json is over 999 bytes"):
+        store.get("a/m.json", limit=999)
+    with pytest.raises(NotFoundError):
+        store.get("a/absent.json", limit=10)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -33,6 +35,16 @@ IDS = [new_backup_id(datetime(2026, 3, day, 8, 0, tzinfo=timezone.utc), suffix=f
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
                           env=dict(os.environ), timeout=120)
+
+
+def run_cli_within(memory: int, *args: str) -> subprocess.CompletedProcess:
+    """run_cli with the process's address space capped at `memory` bytes: a read without a
+    bound fails fast instead of filling the machine."""
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120, preexec_fn=cap)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +114,46 @@ def test_an_unreadable_manifest_is_listed_as_invalid(tables, aws_env, tmp_path):
     (tmp_path / tables[0] / IDS[0] / "manifest.json").write_text('{"format": "something-else"}')
     entry, = list_backups(str(tmp_path))
     assert entry.status == "invalid" and "not a ddbvault manifest" in entry.error
+
+
+def _copy_backup(source: Path, table_dir: Path, backup_id: str) -> Path:
+    copy = table_dir / backup_id
+    shutil.copytree(source, copy)
+    return copy
+
+
+def test_a_hostile_or_misplaced_manifest_is_listed_as_invalid_never_a_crash(local_dest, tmp_path):
+    """A link to /dev/zero, a sparse file over the cap, a directory, and a manifest copied under
+    another backup id: each one INVALID, saying why, in a process held to 1 GiB of memory."""
+    from ddbvault.format.manifest import MANIFEST_MAX_BYTES
+
+    dest = tmp_path / "hostile"
+    good = local_dest / "listed-b" / IDS[1]
+    table_dir = dest / "listed-b"
+    zero, sparse, folder, empty, moved = (new_backup_id(datetime(2026, 4, day, tzinfo=timezone.utc),
+                                                        suffix=f"{day:06x}") for day in (1, 2, 3, 4, 5))
+    (_copy_backup(good, table_dir, zero) / "manifest.json").unlink()
+    (table_dir / zero / "manifest.json").symlink_to("/dev/zero")
+    with open(_copy_backup(good, table_dir, sparse) / "manifest.json", "r+b") as manifest:
+        manifest.truncate(MANIFEST_MAX_BYTES + 1)
+    (_copy_backup(good, table_dir, folder) / "manifest.json").unlink()
+    (table_dir / folder / "manifest.json" / "x").mkdir(parents=True)
+    (table_dir / empty / "manifest.json").mkdir(parents=True)
+    _copy_backup(good, table_dir, moved)
+    _copy_backup(good, table_dir, IDS[1])  # the original, where it belongs: complete
+
+    proc = run_cli_within(1 << 30, "list", str(dest), "--json")
+    assert proc.returncode == 0, proc.stderr
+    by_id = {e["backup_id"]: e for e in json.loads(proc.stdout)}
+    assert set(by_id) == {zero, sparse, folder, empty, moved, IDS[1]}
+    assert by_id[IDS[1]]["status"] == "complete"
+    errors = {i: by_id[i]["error"] for i in (zero, sparse, folder, empty, moved)}
+    assert all(by_id[i]["status"] == "invalid" for i in errors), errors
+    assert f"{table_dir / zero / 'manifest.json'} is not a regular file" in errors[zero]
+    assert f"manifest over {MANIFEST_MAX_BYTES:,} bytes" in errors[sparse]
+    assert f"{table_dir / folder / 'manifest.json'} is a directory" in errors[folder]
+    assert f"{table_dir / empty / 'manifest.json'} is a directory" in errors[empty]
+    assert f"backup_id {IDS[1]!r} differs from the backup id {moved!r}" in errors[moved]
 
 
 def test_s3_prefix_lists_only_backups_under_it(tables, aws_env, s3):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -212,3 +214,38 @@ def test_against_table_through_s3_via_the_cli(table, aws_env, s3):
     proc = run_cli("verify", result.url, "--against-table", table)
     assert proc.returncode == 0, proc.stderr
     assert f"table {table} matches (300 items)" in proc.stdout
+
+
+def test_a_manifest_under_another_backup_id_is_refused_naming_both(local_backup):
+    url, root = local_backup
+    moved = root.parent / "20991231T000000Z-dddddd"
+    shutil.copytree(root, moved)
+    proc = run_cli("verify", str(moved))
+    assert proc.returncode == ExitCode.INTEGRITY, proc.stderr
+    assert (f"{moved / 'manifest.json'}: manifest backup_id {root.name!r} differs from the backup id "
+            f"'20991231T000000Z-dddddd' in its path") in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["over the cap", "dev-zero link"])
+def test_a_manifest_without_bound_fails_by_name_in_bounded_memory(local_backup, kind):
+    from ddbvault.format.manifest import MANIFEST_MAX_BYTES
+
+    url, root = local_backup
+    manifest = root / "manifest.json"
+    if kind == "over the cap":
+        with open(manifest, "r+b") as stored:
+            stored.truncate(MANIFEST_MAX_BYTES + 1)  # sparse: nothing on disk
+        expected = f"{manifest}: manifest over {MANIFEST_MAX_BYTES:,} bytes"
+    else:
+        manifest.unlink()
+        manifest.symlink_to("/dev/zero")
+        expected = f"{manifest} is not a regular file"
+
+    def cap() -> None:  # an unbounded read fails fast here instead of filling the machine
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "verify", url], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120, preexec_fn=cap)
+    assert proc.returncode == ExitCode.INTEGRITY, proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr

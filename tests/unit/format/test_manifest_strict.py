@@ -4,6 +4,7 @@ field; fields a later 1.x version adds are accepted (docs/format.md)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Callable
 
 import orjson
@@ -122,3 +123,34 @@ def test_error_messages_never_quote_field_values():
     with pytest.raises(IntegrityError) as err:
         _load(_set("source", "SECRET-VALUE"))
     assert "SECRET-VALUE" not in err.value.message
+
+
+def test_a_manifest_over_the_cap_is_refused_naming_it_and_the_cap():
+    from ddbvault.format.manifest import MANIFEST_MAX_BYTES
+
+    with pytest.raises(IntegrityError, match=f"s3://b/m.json: manifest over {MANIFEST_MAX_BYTES:,} bytes"):
+        Manifest.from_json(b" " * (MANIFEST_MAX_BYTES + 1), where="s3://b/m.json")
+
+
+def test_a_manifest_belongs_to_the_backup_id_of_its_path():
+    from ddbvault.format.manifest import check_backup_id
+
+    manifest = Manifest.from_json(orjson.dumps(_body()))
+    check_backup_id(manifest, "20261127T081900Z-3f9a1c", "m")
+    with pytest.raises(IntegrityError, match="'20261127T081900Z-3f9a1c' differs from the backup id "
+                                             "'20991231T000000Z-dddddd' in its path"):
+        check_backup_id(manifest, "20991231T000000Z-dddddd", "m")
+
+
+def test_a_backup_never_writes_a_manifest_that_readers_would_refuse():
+    from ddbvault.backup import _manifest_bytes
+    from ddbvault.errors import UsageError
+    from ddbvault.format.manifest import MANIFEST_MAX_BYTES
+
+    small = Manifest.from_json(orjson.dumps(_body()))
+    assert Manifest.from_json(_manifest_bytes(small, "/v/t/id")) == small
+    big = dataclasses.replace(small, source={"padding": "x" * MANIFEST_MAX_BYTES})
+    with pytest.raises(UsageError, match=r"backup /v/t/id: its manifest would be [\d,]+ bytes for 2 data "
+                                         "objects, over the") as caught:
+        _manifest_bytes(big, "/v/t/id")
+    assert "--object-size" in caught.value.hint

@@ -74,6 +74,19 @@ def test_a_backup_that_failed_verification_is_not_good():
     assert p.last_good_url == "/v/orders/id1" and not p.within and p.summary().startswith("out of RPO 26h")
 
 
+def test_a_backup_from_the_future_is_not_good_beyond_the_clock_skew():
+    from ddbvault.service.rpo import CLOCK_SKEW_S
+
+    far = _entry(-24 * 365 * 70, n=9)  # 20991231-like: would read "0s old" for ever
+    assert assess("j", "orders", 3600, [far], NOW).summary() == "out of RPO 60m: no backup yet"
+    p = assess("j", "orders", 26 * 3600, [far, _entry(5, n=2)], NOW)
+    assert p.last_good_url == "/v/orders/id2" and p.age_seconds == 5 * 3600
+    skewed = _entry(-(CLOCK_SKEW_S - 1) / 3600, n=3)  # a writer's clock a little ahead of ours
+    assert assess("j", "orders", 3600, [skewed], NOW).last_good_url == "/v/orders/id3"
+    beyond = _entry(-(CLOCK_SKEW_S + 1) / 3600, n=4)
+    assert assess("j", "orders", 3600, [beyond], NOW).last_good_url is None
+
+
 def test_no_backup_or_no_listing_is_out_of_rpo_not_blank():
     none = assess("j", "orders", 3600, [], NOW)
     assert not none.within and none.age_seconds is None and none.summary() == "out of RPO 60m: no backup yet"

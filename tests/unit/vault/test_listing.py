@@ -88,3 +88,12 @@ def test_an_extra_column_is_last_with_cells_by_url_and_blanks_for_the_rest():
     assert rows[1] == plain[1]  # a blank last cell is stripped: the row is as without the column
     assert rows[2].startswith(plain[2]) and rows[2].endswith("  within (5h old)")
     assert rows[0].index("RPO") == rows[2].index("within")
+
+
+def test_a_directory_or_folder_named_manifest_json_is_seen_and_folders_are_no_objects():
+    keys = [f"pre/orders/{A1}/manifest.json/", f"pre/orders/{A2}/manifest.json/x",
+            f"pre/orders/{A2}/data/", f"pre/users/{B1}/"]
+    found = group_keys(keys, "pre")
+    assert set(found) == {("orders", A1), ("orders", A2)}  # an empty backup directory holds nothing
+    assert found[("orders", A1)].folder and not found[("orders", A1)].manifest
+    assert (found[("orders", A2)].folder, found[("orders", A2)].data_objects) == (True, 0)

@@ -1,0 +1,101 @@
+"""LocalStore reads only regular files, and `get(limit=N)` holds at most N + 1 bytes: a stored
+manifest is untrusted, and a link to /dev/zero, a FIFO or a directory must fail at once, by
+name, never hang nor fill memory (storage/base.py's contract)."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+
+import pytest
+
+from ddbvault.errors import IntegrityError, NotFoundError
+from ddbvault.storage import LocalStore
+from ddbvault.storage.base import TooLargeError
+
+
+def _store(tmp_path) -> LocalStore:
+    store = LocalStore(str(tmp_path))
+    (tmp_path / "t").mkdir()
+    return store
+
+
+def _within(seconds: float, call):
+    """`call()`'s exception (or None) if it returns within `seconds`; fails the test otherwise."""
+    outcome: list = []
+
+    def run():
+        try:
+            call()
+            outcome.append(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds}s"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("kind", ["dev-zero link", "fifo", "directory", "directory link"])
+def test_anything_but_a_regular_file_is_refused_by_name_at_once(tmp_path, kind):
+    store, path = _store(tmp_path), tmp_path / "t" / "manifest.json"
+    if kind == "dev-zero link":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        path.symlink_to(tmp_path / "elsewhere")
+    for read in (lambda: store.get("t/manifest.json", limit=1024), lambda: store.get("t/manifest.json"),
+                 lambda: store.open_reader("t/manifest.json")):
+        error = _within(10, read)
+        assert isinstance(error, IntegrityError) and f"{path} is not a regular file" in error.message
+    assert [key.rstrip("/") for key in store.list_keys("t/")] == ["t/manifest.json"]  # seen, not hidden
+
+
+def test_get_with_a_limit_refuses_an_object_over_it_naming_both(tmp_path):
+    store = _store(tmp_path)
+    store.put_new("t/k", b"x" * 100)
+    assert store.get("t/k", limit=100) == b"x" * 100
+    with pytest.raises(TooLargeError, match=r"t/k is over 99 bytes"):
+        store.get("t/k", limit=99)
+    with open(tmp_path / "t" / "sparse", "wb") as sparse:  # 1 TiB on paper, nothing on disk
+        sparse.truncate(1 << 40)
+    with pytest.raises(TooLargeError, match="over 1,024 bytes"):
+        store.get("t/sparse", limit=1024)
+    with pytest.raises(NotFoundError):
+        store.get("t/absent", limit=1)
+
+
+class _Endless(io.RawIOBase):
+    """A stream with no end that counts what was read of it."""
+
+    def __init__(self):
+        self.taken = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        buffer[:] = b"\0" * len(buffer)
+        self.taken += len(buffer)
+        return len(buffer)
+
+
+def test_a_bounded_read_takes_at_most_one_byte_over_the_limit(tmp_path):
+    stream = _Endless()
+    with pytest.raises(TooLargeError):
+        _store(tmp_path).read_bounded("k", stream, 3 * 1024 * 1024)
+    assert stream.taken == 3 * 1024 * 1024 + 1
+
+
+def test_an_empty_directory_is_listed_as_a_folder_key(tmp_path):
+    store = _store(tmp_path)
+    (tmp_path / "t" / "b" / "manifest.json").mkdir(parents=True)
+    store.put_new("t/a/one", b"1")
+    assert list(store.list_keys("t/")) == ["t/a/one", "t/b/manifest.json/"]
