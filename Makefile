@@ -1,27 +1,33 @@
-# The README's two commands: `make demo` and `make test`. Both set up everything they need on
-# first use: Debian's chromium (status-page test) and Ceph radosgw (real-S3 tests), with apt as
-# root; a virtualenv with the package and its dev extras; and dynalite from npm.
+# The README's two commands: `make demo` and `make test`.
+# - `make demo` needs only Python >= 3.11 and pip: a virtualenv with the package and moto_server
+#   (the `demo` extra). No root, no apt, no Node.
+# - `make test` also needs Debian's chromium (status-page test), Ceph radosgw (real-S3 tests) and
+#   npm (dynalite): scripts/test-tools.sh installs them with apt as root, or says what is missing
+#   and how to get it; then the dev extras and dynalite from npm.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+DEMO_STAMP := $(VENV)/.ddbvault-demo
 STAMP := $(VENV)/.ddbvault-installed
 
 .PHONY: setup demo test bench soak clean
 
-$(STAMP): pyproject.toml package.json package-lock.json
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the status-page test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-	@command -v radosgw >/dev/null || { echo "installing Debian's Ceph radosgw for the real-S3 tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends radosgw ceph-mon ceph-osd >/dev/null; }
+$(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $@
+
+$(STAMP): pyproject.toml package.json package-lock.json | $(VENV)/bin/python
+	scripts/test-tools.sh
 	$(PY) -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup: $(STAMP)
 
-demo: setup
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/ddbvault demo
 
 test: setup
