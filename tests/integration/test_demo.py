@@ -31,14 +31,31 @@ pytestmark = pytest.mark.integration
 ITEMS = 300
 
 
+LOG_PATHS: list = []  # where the demo asked moto_server to log
+
+
+def _served(moto_url):
+    def moto_server(log_path=None):
+        LOG_PATHS.append(log_path)
+        return contextlib.nullcontext(SimpleNamespace(url=moto_url))
+    return moto_server
+
+
 @pytest.fixture(scope="module")
 def report(moto_url):
     """`ddbvault demo --items 300 --json`, run against the shared (freshly reset) moto_server."""
-    served = contextlib.nullcontext(SimpleNamespace(url=moto_url))
-    with mock.patch.object(demo, "moto_server", lambda log_path=None: served), mock.patch.dict(os.environ):
+    with mock.patch.object(demo, "moto_server", _served(moto_url)), mock.patch.dict(os.environ):
         result = CliRunner().invoke(cli, ["demo", "--items", str(ITEMS), "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout)
+
+
+def test_the_demo_logs_into_a_private_directory_of_its_own(report):
+    """Not a fixed name in the shared temp dir, which another user may own (found running
+    `make demo` as a second user) or may have planted as a link."""
+    (log_path,) = LOG_PATHS
+    assert log_path.name == "moto.log" and log_path.parent.name.startswith("ddbvault-demo-")
+    assert oct(log_path.parent.stat().st_mode & 0o777) == oct(0o700)
 
 
 @pytest.fixture(scope="module")

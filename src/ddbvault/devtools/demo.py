@@ -89,7 +89,9 @@ def _say(echo: Callable[[str], None] | None, text: str) -> None:
 
 
 def run_demo(item_count: int = 3000, echo: Callable[[str], None] | None = print) -> dict:
-    log_path = Path(tempfile.gettempdir()) / "ddbvault-demo-moto.log"
+    # A private directory of its own (mode 0700, a fresh name), not a fixed name in the shared
+    # temp dir: another user's file there could not be written, or could be a planted link.
+    log_path = Path(tempfile.mkdtemp(prefix="ddbvault-demo-")) / "moto.log"
     with moto_server(log_path) as server:
         os.environ.update(local_aws_env(server.url))
         _say(echo, f"moto_server listening at {server.url} (log: {log_path})")
