@@ -157,19 +157,20 @@ def _service_logs(stream, log_format: str) -> None:
 @vault_role_options("write the backup")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
-           table_role, table_external_id, vault_role, vault_external_id, profile, region, as_json,
-           progress) -> None:
+           table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
+           as_json, progress) -> None:
     """Back up TABLE into DEST. Writes data objects, then the manifest last."""
     options = BackupOptions(
         segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
         consistent_read=consistent_read, compression=compression,
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
-        storage_class=storage_class,
+        storage_class=storage_class, schema_only=schema_only,
         table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-source"),
         vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
@@ -178,6 +179,8 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
     result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
     if as_json:
         _emit_json(result.to_dict())
+    elif result.schema_only:
+        click.echo(f"backed up the schema of {table} to {result.url} (schema only: no items)")
     else:
         click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
                    f"({result.objects} objects, {result.bytes:,} bytes, "
@@ -188,7 +191,10 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 @old_spellings(RESTORE_OLD_SPELLINGS)
 @click.argument("backup_url", metavar="BACKUP_URL")
 @click.option("--table", required=True, help="Name of the table to restore into.")
-@click.option("--no-create", is_flag=True, help="Write into an existing, empty table with the same key.")
+@click.option("--schema-only", is_flag=True, help="Create the table from the saved schema and settings; "
+              "write no item.")
+@click.option("--no-create", is_flag=True, help="Data-only restore: write into an existing, empty table "
+              "with the same key.")
 @click.option("--allow-non-empty", is_flag=True, help="With --no-create: allow a table that has items.")
 @click.option("--resume", is_flag=True, help="Carry on an interrupted restore from its checkpoint.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Checkpoint file "
@@ -222,7 +228,7 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 @click.option("--region", help="AWS region of the target table.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
-def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
+def restore(backup_url, table, schema_only, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
             write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
@@ -230,7 +236,8 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
     from .dynamodb.table_create import Overrides
 
     options = RestoreOptions(
-        no_create=no_create, allow_non_empty=allow_non_empty, resume=resume, checkpoint=checkpoint,
+        schema_only=schema_only, no_create=no_create, allow_non_empty=allow_non_empty, resume=resume,
+        checkpoint=checkpoint,
         overrides=Overrides(billing_mode=billing_mode, rcu=rcu, wcu=wcu, sse=sse, kms_key_id=kms_key_id),
         write_share=write_share, write_wcu=write_wcu, workers=workers, via=via, skip_lsi=skip_lsi,
         bucket_owner=bucket_owner,
@@ -248,6 +255,9 @@ def restore(backup_url, table, no_create, allow_non_empty, resume, checkpoint, b
                    f"{result.first_duplicate}); {result.items:,} distinct items are in {table}", err=True)
     if as_json:
         _emit_json(result.to_dict())
+    elif result.schema_only:
+        click.echo(f"created {table} from the schema of {result.backup} (schema only: no items written, "
+                   f"{result.seconds:.1f}s)")
     else:
         click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")

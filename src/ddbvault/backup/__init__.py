@@ -25,7 +25,7 @@ from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
 from ..errors import IntegrityError, InterruptedRun, UsageError
 from ..format.layout import BackupLayout, check_table_name, new_backup_id
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import MANIFEST_MAX_BYTES, Manifest
+from ..format.manifest import MANIFEST_MAX_BYTES, SCHEMA_ONLY_FORMAT_VERSION, Manifest
 from ..capacity.limiter import limiter_for
 from ..capacity.rates import CapacityRate
 from ..capacity.read_plan import plan_read_rate, plan_segments
@@ -81,6 +81,9 @@ class BackupOptions:
     # None: a new `YYYYMMDDTHHMMSSZ-xxxxxx` (format/layout.py). A given id is used as it is; only
     # a well-formed one is found again by list_backups() and open_backup().
     backup_id: str | None = None
+    # Save the table's schema and settings only (DescribeTable, TTL, tags): no Scan, no data
+    # object; the manifest says so (options.schema_only, format 1.1) and totals 0 items.
+    schema_only: bool = False
 
     def validate(self) -> None:
         if not 1 <= self.workers <= 256:
@@ -126,6 +129,7 @@ class BackupResult:
     # The manifest records those made before it was written.
     throttle_retries: int
     transient_retries: int = 0
+    schema_only: bool = False  # the backup holds the schema only (BackupOptions.schema_only)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,7 +152,9 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
 
     Nothing is written before the options, the table name and the destination are checked, the
     table described and the bucket found. The manifest is written last, only after every
-    segment finished and the counts add up: a backup that fails is never complete.
+    segment finished and the counts add up: a backup that fails is never complete. With
+    options.schema_only, nothing is scanned: the manifest alone is written (options.schema_only
+    true, no objects, totals 0).
 
     AWS calls: STS AssumeRole (for a role in options.table_principal or options.vault_principal) and
     GetCallerIdentity (the table's ARN). DynamoDB DescribeTable, DescribeTimeToLive,
@@ -187,10 +193,13 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     schema = table_schema(description, source.time_to_live(), source.tags())
     store = _open_destination(destination, options, write_options, stats)
 
+    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
+    if options.schema_only:
+        return _schema_only(table, destination, store, layout, description, schema, options, stats,
+                            started, t0)
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
     limiter = limiter_for(rate.units_per_s)
-    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
     log.info("backing up %s to %s: %d segments, %d workers, read rate %s", table,
              destination.url_of(layout.root), segments, options.workers, rate.reason)
     progress.start(table, int(description.get("ItemCount") or 0))
@@ -206,6 +215,27 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
         manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
         segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles,
         transient_retries=stats.transient)
+
+
+def _schema_only(table: str, destination: Destination, store: ObjectStore, layout: BackupLayout,
+                 description: dict, schema: dict, options: BackupOptions, stats: RetryStats,
+                 started: str, t0: float) -> BackupResult:
+    """A schema-only backup: the manifest alone, written create-only like any other (no Scan)."""
+    url = destination.url_of(layout.root)
+    log.info("backing up the schema of %s to %s (schema only: no Scan)", table, url)
+    manifest = Manifest(
+        tool_version=__version__, backup_id=layout.backup_id, source=_source_info(description, options),
+        schema=schema, options={"schema_only": True}, started_at=started, finished_at=_now(),
+        objects=[], consumed_capacity={"read_capacity_units": 0, "estimated_from_bytes": False,
+                                       "throttle_retries": stats.throttles,
+                                       "transient_retries": stats.transient},
+        format_version=SCHEMA_ONLY_FORMAT_VERSION)
+    store.put_new(layout.manifest_key, _manifest_bytes(manifest, url))
+    return BackupResult(
+        url=url, backup_id=layout.backup_id, table=table, items=0, bytes=0, objects=0, consumed_rcu=0.0,
+        seconds=round(time.monotonic() - t0, 3), manifest=destination.url_of(layout.manifest_key),
+        read_rate_rcu=None, segments=0, raw_bytes=0, throttle_retries=stats.throttles,
+        transient_retries=stats.transient, schema_only=True)
 
 
 def _finite(rate: float) -> float | None:

@@ -28,6 +28,10 @@ from .layout import check_object_key, is_backup_id
 
 FORMAT_NAME = "ddbvault-backup"
 FORMAT_VERSION = "1.0"
+# A schema-only backup (options.schema_only: true, no data objects) is written as format 1.1,
+# the minor version that added that field (docs/format.md). A 1.0 reader ignores the field and
+# would see a backup of an empty table; this version refuses to restore one as data.
+SCHEMA_ONLY_FORMAT_VERSION = "1.1"
 SUPPORTED_MAJOR = 1
 # The most bytes a manifest may hold; readers read no more (a stored manifest is untrusted: a
 # link to /dev/zero has no end). The manifest lists every data object in about 200 bytes, so
@@ -72,6 +76,11 @@ class Manifest:
             self.totals = {"items": sum(o.items for o in self.objects),
                            "bytes": sum(o.size for o in self.objects),
                            "objects": len(self.objects)}
+
+    @property
+    def schema_only(self) -> bool:
+        """True for a schema-only backup: the table's schema and settings, no items, no Scan."""
+        return self.options.get("schema_only") is True
 
     def to_json(self) -> bytes:
         body = asdict(self)
@@ -171,6 +180,12 @@ class _Document(_Stored):
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "_Document":
+        # options.schema_only (format 1.1): a JSON boolean; when true the backup holds no data
+        schema_only = self.options.get("schema_only", False)
+        if not isinstance(schema_only, bool):
+            raise ValueError("options.schema_only: Input should be a valid boolean")
+        if schema_only and (self.objects or self.totals.items or self.totals.objects):
+            raise ValueError("options.schema_only: a schema-only backup lists no data objects and no items")
         seen: set[str] = set()
         for obj in self.objects:
             if obj.key in seen:

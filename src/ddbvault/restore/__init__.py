@@ -30,6 +30,10 @@
    refused request, listed by key in a file (refused_keys.py), and fail the run once
    everything else is written.
 
+`--schema-only` stops after step 3 without a checkpoint: the table is created and its settings
+applied, and no item is written (from a full or a schema-only backup). A schema-only backup is
+refused without it (UsageError): it holds no data to restore.
+
 `--via import` hands the backup's data/ prefix to DynamoDB ImportTable instead (via_import.py).
 """
 
@@ -50,7 +54,7 @@ from ..format.layout import check_table_name
 from ..runtime.progress import Progress
 from ..vault.reader import OpenedBackup, open_backup
 from .options import RestoreOptions, RestoreResult
-from .table import key_spec, prepare
+from .table import key_spec, prepare, prepare_schema_only
 from .via_import import restore_via_import
 from .writer import BatchWriteRun
 
@@ -69,6 +73,10 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     Setting `cancelled` stops the workers at their next check and keeps the checkpoint, so a
     run with resume=True carries on; the call then raises IntegrityError, as not every item is
     written.
+
+    With options.schema_only the table is created from the saved schema, its saved settings
+    applied, and nothing written; a schema-only backup (its manifest's options.schema_only) is
+    refused without it (UsageError).
 
     A table is never deleted, and never written when it is not empty unless allow_non_empty.
     Each data object's size and sha256 are proven before its first line is written, and every
@@ -112,6 +120,16 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     cancelled = cancelled or threading.Event()
     sink = TableSink(make_session(options.table_principal), table, pool=options.workers + 4,
                      retry=options.retry, stats=stats, cancelled=cancelled)
+    if backup.manifest.schema_only and not options.schema_only:
+        raise UsageError(f"{backup.url} is a schema-only backup: it holds the table's schema and "
+                         "settings but no items, so there is no data to restore",
+                         hint="add --schema-only to create the table from its schema")
+    if options.schema_only:
+        description, notes = prepare_schema_only(backup, sink, options)
+        return RestoreResult(table=table, items=0, seconds=round(time.monotonic() - t0, 3), consumed_wcu=0.0,
+                             backup=backup.url, objects=0, resumed_items=0, via="batch", write_rate_wcu=None,
+                             notes=notes, throttle_retries=stats.throttles, transient_retries=stats.transient,
+                             schema_only=True)
     if options.via == "import":
         return restore_via_import(backup, sink, options, t0, stats)
     checkpoint, description, notes = prepare(backup, sink, options)

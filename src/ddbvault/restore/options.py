@@ -22,6 +22,9 @@ class RestoreOptions:
     options that contradict each other.
     """
 
+    # Create the table from the saved schema and apply its saved settings, writing no item; from a
+    # full or a schema-only backup. A schema-only backup is restored only with this set.
+    schema_only: bool = False
     no_create: bool = False  # write into an existing table with the same key, which must be empty
     allow_non_empty: bool = False  # with no_create: write into a non-empty table (matching items are replaced)
     resume: bool = False  # carry on from the checkpoint, only into the table incarnation it filled
@@ -56,6 +59,11 @@ class RestoreOptions:
             raise UsageError(f"--via must be batch or import, got {self.via!r}")
         if self.via == "import" and (self.no_create or self.resume):
             raise UsageError("--via import creates a new table; it cannot be combined with --no-create or --resume")
+        if self.schema_only and (self.no_create or self.resume or self.via == "import"
+                                 or self.allow_non_empty):
+            raise UsageError("--schema-only creates a new table and writes no item; it cannot be combined "
+                             "with --no-create, --allow-non-empty, --resume or --via import",
+                             hint="drop --schema-only to restore the items, or drop the other option")
         self.overrides.check()
         if self.no_create and not self.resume and self.overrides.given():
             raise UsageError(f"{', '.join(self.overrides.given())} set up the table restore creates; "
@@ -85,6 +93,7 @@ class RestoreResult:
     first_duplicate: str | None = None  # "data object URL line N", or None
     throttle_retries: int = 0  # every retry of the run's AWS calls (S3 reads, table writes),
     transient_retries: int = 0  # botocore's own inside each call included (aws/retry.py)
+    schema_only: bool = False  # the table was created with its settings and no item was written
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -51,6 +51,18 @@ def prepare(backup: OpenedBackup, sink: TableSink, options: RestoreOptions) -> t
     return checkpoint, description, notes
 
 
+def prepare_schema_only(backup: OpenedBackup, sink: TableSink,
+                        options: RestoreOptions) -> tuple[dict, list[str]]:
+    """--schema-only: create the table from the saved schema and apply the saved settings
+    CreateTable cannot set; no checkpoint, since no item is written."""
+    if not backup.manifest.schema:
+        raise UsageError(f"{backup.url} holds no table schema, so --schema-only has nothing to create",
+                         hint="restore a ddbvault backup, whose manifest saves the schema")
+    description, notes = prepare_table(sink, backup.manifest.schema, options, sink.describe())
+    notes += apply_missing(sink, backup.manifest.schema, description)
+    return description, notes
+
+
 def key_spec(description: dict, sink: TableSink) -> KeySpec:
     """The target table's key, which every line is checked against."""
     key = KeySpec.of(description)

@@ -57,6 +57,7 @@ class BackupEntry:
     finished_at: str | None = None  # the manifest's finished_at (UTC, ISO 8601); None unless complete
     error: str | None = None  # INVALID only: why the manifest was rejected
     partial: list[str] = field(default_factory=list)  # unfinished writes, relative to `url`
+    schema_only: bool = False  # complete and schema-only: the table's schema and settings, no items
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +174,7 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
         return
     entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
+    entry.schema_only = manifest.schema_only
 
 
 def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]] | None = None) -> list[str]:
@@ -195,8 +197,11 @@ def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]]
 
 
 def _status(entry: BackupEntry) -> str:
-    """The status, and how many unfinished writes it left: `incomplete (2 partial)`."""
-    return f"{entry.status} ({len(entry.partial)} partial)" if entry.partial else entry.status
+    """The status, and how many unfinished writes it left: `incomplete (2 partial)`; a schema-only
+    backup is `complete (schema-only)`."""
+    if entry.partial:
+        return f"{entry.status} ({len(entry.partial)} partial)"
+    return f"{entry.status} (schema-only)" if entry.schema_only else entry.status
 
 
 def _count(value: int | None) -> str:

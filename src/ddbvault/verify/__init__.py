@@ -64,6 +64,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)  # could not check, but not a failure
     comparison: TableComparison | None = None  # against_table, once the backup passed (verify/table_diff.py)
     seconds: float = 0.0  # wall-clock duration of the call
+    schema_only: bool = False  # a schema-only backup: only its manifest is there to check
 
     @property
     def ok(self) -> bool:
@@ -72,8 +73,12 @@ class VerifyReport:
     def summary(self) -> str:
         """One line for a person: what was checked and whether it matched."""
         what = f"{self.objects} objects, {self.items:,} items, {self.bytes:,} bytes"
+        if self.schema_only:
+            what = "schema-only: no data objects"
         if not self.ok:
             return f"{self.url} failed verification ({what})"
+        if self.schema_only:
+            return f"verified {self.url}: {what}; the manifest is valid and nothing is under data/"
         text = f"verified {self.url}: {what}; sizes, sha256 and item counts match"
         if self.comparison:
             text += f"; table {self.comparison.table} matches ({self.comparison.table_items:,} items)"
@@ -88,7 +93,7 @@ class VerifyReport:
                 "objects": self.objects, "items": self.items, "bytes": self.bytes,
                 "items_read": self.items_read, "problems": self.problems, "notes": self.notes,
                 "against_table": self.comparison.to_dict() if self.comparison else None,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "schema_only": self.schema_only}
 
 
 def verify_backup(url: str, *, vault_principal: Principal | None = None, against_table: str | None = None,
@@ -130,8 +135,14 @@ def verify_backup(url: str, *, vault_principal: Principal | None = None, against
     report = VerifyReport(backup.url, backup.layout.table, backup.layout.backup_id,
                           len(manifest.objects), manifest.totals.get("items", 0),
                           manifest.totals.get("bytes", 0))
+    report.schema_only = manifest.schema_only
     report.problems += totals_problems(manifest, backup.destination.url_of(backup.layout.manifest_key))
     _check_unlisted(backup, report)
+    if manifest.schema_only:  # no items to check or to compare with a table
+        if against_table:
+            report.notes.append(f"table {against_table} was not compared: a schema-only backup holds no items")
+        report.seconds = round(time.monotonic() - t0, 3)
+        return report
     diff = _table_diff(manifest, against_table, description, max_differences, report)
     lines = _LineCheck(KeySpec.of(manifest.schema), diff.add_backup_item if diff else None)
     with lines.keys:
