@@ -154,3 +154,29 @@ def test_a_backup_never_writes_a_manifest_that_readers_would_refuse():
                                          "objects, over the") as caught:
         _manifest_bytes(big, "/v/t/id")
     assert "--object-size" in caught.value.hint
+
+
+def _schema_only_body() -> dict:
+    body = _body()
+    body["options"] = {"schema_only": True}
+    body["objects"], body["totals"] = [], {"items": 0, "bytes": 0, "objects": 0}
+    return body
+
+
+def test_schema_only_manifest_reads_back_as_schema_only():
+    manifest = Manifest.from_json(orjson.dumps(_schema_only_body()))
+    assert manifest.schema_only and manifest.objects == [] and manifest.totals["items"] == 0
+    assert not Manifest.from_json(orjson.dumps(_body())).schema_only  # absent: a data backup
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda b: b["options"].update(schema_only="true"), "options.schema_only: Input should be a valid boolean"),
+    (lambda b: b.update(objects=_body()["objects"], totals=_body()["totals"]), "lists no data objects"),
+    (lambda b: b["totals"].update(objects=1), "lists no data objects"),
+])
+def test_schema_only_manifest_that_holds_data_is_refused(change, named):
+    body = _schema_only_body()
+    change(body)
+    with pytest.raises(IntegrityError, match="manifest.json is invalid") as info:
+        Manifest.from_json(orjson.dumps(body), where="s3://b/t/id/manifest.json")
+    assert named in str(info.value)
