@@ -108,7 +108,8 @@ def prepare_table(sink: TableSink, schema: dict, options: RestoreOptions,
     if existing is not None:
         raise UsageError(f"table {sink.table} already exists; restore creates a new table and never "
                          "deletes or overwrites one",
-                         hint="choose another --table, or add --no-create to write into this (empty) table")
+                         hint="choose another --table" if options.schema_only else
+                         "choose another --table, or add --no-create to write into this (empty) table")
     sse, notes = target_encryption(sink, schema, options)
     try:
         sink.create(create_table_request(schema, sink.table, options.overrides, sse))

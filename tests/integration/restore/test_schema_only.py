@@ -119,7 +119,7 @@ def test_cli_json_of_schema_only_backup_and_restore(dest, ddb, aws_env):
     assert (restored["schema_only"], restored["items"], restored["table"]) == (True, 0, "shape-cli")
     assert scan_all(ddb, "shape-cli") == [] and _settings(ddb, "shape-cli") == _settings(ddb, "shape")
     proc = _run("restore", out["url"], "--table", "shape-cli", "--schema-only")  # exists already
-    assert proc.returncode == 2 and "already exists" in proc.stderr
+    assert proc.returncode == 2 and "already exists" in proc.stderr and "--no-create" not in proc.stderr
 
 
 def test_list_and_verify_show_a_schema_only_backup(schema_backup, full_backup, dest, aws_env):
