@@ -187,6 +187,11 @@ class ServiceConfig(_Strict):
         merged = {**self.defaults.model_dump(exclude_none=True), **job.model_dump(exclude_none=True)}
         return JobOptions(**{k: v for k, v in merged.items() if k in JobOptions.model_fields})
 
+    def timezone_of(self, job: JobConfig) -> str:
+        """The IANA time zone the job's schedule and times are in: its `timezone`, else the
+        scheduler's."""
+        return self.effective(job).timezone or self.scheduler.timezone
+
     def job(self, name: str) -> JobConfig:
         for job in self.jobs:
             if job.name == name:

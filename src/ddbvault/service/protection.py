@@ -32,7 +32,7 @@ def rpo_seconds(job: JobConfig, config: ServiceConfig, now: datetime | None = No
         return default_rpo(job.interval_seconds, [])
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo(options.timezone or config.scheduler.timezone)
+    tz = ZoneInfo(config.timezone_of(job))
     moment = (now or datetime.now(timezone.utc)).astimezone(tz)
     return default_rpo(None, next_fire_times(cron_trigger(job.cron, tz), moment, DEFAULT_RPO_FIRES))
 

@@ -126,8 +126,8 @@ class Protection:
     def to_dict(self) -> dict:
         return {"job": self.job, "table": self.table, "within_rpo": self.within,
                 "rpo_seconds": self.rpo_seconds, "age_seconds": self.age_seconds,
-                "last_good_at": _iso(self.last_good_at), "last_good_url": self.last_good_url,
-                "checked_at": _iso(self.checked_at), "error": self.error, "summary": self.summary()}
+                "last_good_at": utc_iso(self.last_good_at), "last_good_url": self.last_good_url,
+                "checked_at": utc_iso(self.checked_at), "error": self.error, "summary": self.summary()}
 
 
 def assess(job: str, table: str, rpo_seconds: float, entries, now: datetime,
@@ -178,5 +178,6 @@ def parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def _iso(moment: datetime | None) -> str | None:
+def utc_iso(moment: datetime | None) -> str | None:
+    """`moment` as ISO 8601 UTC to the second ("2026-11-30T14:03:00Z"); None stays None."""
     return None if moment is None else moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

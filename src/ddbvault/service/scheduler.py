@@ -21,7 +21,7 @@ from .jobs import JobRunner
 
 
 def trigger_for(job: JobConfig, config: ServiceConfig):
-    tz = ZoneInfo(config.effective(job).timezone or config.scheduler.timezone)
+    tz = ZoneInfo(config.timezone_of(job))
     jitter = config.scheduler.jitter_s or None
     if job.cron:
         return cron_trigger(job.cron, tz, jitter)  # cron's weekdays, not APScheduler's (service/cron.py)

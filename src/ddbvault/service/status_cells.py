@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from ..vault.listing import human_size
-from .rpo import Protection, format_duration, parse_time
+from .rpo import Protection, format_duration, parse_time, utc_iso
 
 SEP = " · "
 
@@ -52,10 +52,6 @@ def local_text(moment: datetime, tz: str) -> str:
 
 def utc_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def time_html(stamp: datetime | str | None, tz: str) -> str:
@@ -96,11 +92,8 @@ BADGES = {"within": "within RPO", "out": "out of RPO", "unknown": "unknown", "un
 
 
 def badge_state(protection: Protection | None) -> str:
-    if protection is None:
-        return "unchecked"
-    if protection.error:
-        return "unknown"
-    return "within" if protection.within else "out"
+    """Protection.state, or "unchecked" before the first RPO check."""
+    return "unchecked" if protection is None else protection.state
 
 
 def badge_html(protection: Protection | None) -> str:

@@ -79,8 +79,7 @@ def _when(p: Protection, config: ServiceConfig) -> tuple[str, str]:
         return "-", "-"
     if p.last_good_at is None:
         return "no backup yet", "-"
-    options = config.effective(config.job(p.job))
-    local = p.last_good_at.astimezone(ZoneInfo(options.timezone or config.scheduler.timezone))
+    local = p.last_good_at.astimezone(ZoneInfo(config.timezone_of(config.job(p.job))))
     return format_duration(p.age_seconds), local.strftime("%Y-%m-%d %H:%M %Z")
 
 

@@ -59,8 +59,6 @@ CONTENT_SECURITY_POLICY = (f"default-src 'none'; style-src {_hash(_CSS)}; script
                            "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
-def job_timezone(service, job) -> str:
-    return service.config.effective(job).timezone or service.config.scheduler.timezone
 
 
 def _schedule(job) -> str:
@@ -68,7 +66,7 @@ def _schedule(job) -> str:
 
 
 def _job_row(service, job, next_run, protection) -> str:
-    tz = job_timezone(service, job)
+    tz = service.config.timezone_of(job)
     run_now = (f'<form method="post" action="/run/{esc(job.name)}"><input type="password" name="token" '
                f'placeholder="token" aria-label="token for {esc(job.name)}">'
                f'<button type="submit" name="run" value="{esc(job.name)}">Run now</button></form>')
@@ -81,7 +79,7 @@ def _job_row(service, job, next_run, protection) -> str:
 
 def _history(service, job) -> str:
     runs = service.runner.runs(job.name)
-    chart = history_svg(job.name, runs, job_timezone(service, job))
+    chart = history_svg(job.name, runs, service.config.timezone_of(job))
     body = chart or '<p class="empty">no runs yet since the service started</p>'
     return f'<figure data-job="{esc(job.name)}"><figcaption>{esc(job.name)}</figcaption>{body}</figure>'
 
@@ -115,7 +113,7 @@ def _recent_backups(service, job) -> str:
         return f'<h3>{where}</h3><p class="error">cannot list it: {esc(exc.message)}</p>'
     if not entries:
         return f'<h3>{where}</h3><p class="empty">no backup yet</p>'
-    tz = job_timezone(service, job)
+    tz = service.config.timezone_of(job)
     rows = "".join(f"<tr><td>{esc(b.backup_id)}</td><td>{time_html(b.time, tz)}</td>"
                    f"<td>{'' if b.items is None else f'{b.items:,}'}</td><td>{size_html(b.bytes)}</td>"
                    f"<td>{esc(joined([b.status, b.error]))}</td></tr>" for b in entries)
