@@ -39,7 +39,7 @@ class Service:
         self._alerts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddbvault-rpo-alerts")
         self.protection = ProtectionCheck(config, self.runner.failed_verification, on_change=self._rpo_changed)
         self.metrics.protection = self.protection.latest
-        self.runner.after_run.append(lambda record: self._check_rpo())
+        self.runner.after_run.append(lambda record: self._check_rpo({record.job}))
         self.scheduler = Scheduler(config, self.runner, rpo_check=self._check_rpo)
         self.http = ServiceHttp(self, config.http.host, config.http.port)
         self.stopping = threading.Event()
@@ -51,8 +51,9 @@ class Service:
         log.info("ddbvault service: %d jobs, http on %s:%d", len(self.config.jobs),
                  self.config.http.host, self.http.port)
 
-    def _check_rpo(self) -> None:
-        self.metrics.protected(self.protection.check_all())
+    def _check_rpo(self, names: set[str] | None = None) -> None:
+        """The RPO check of every job (the timer), or of `names` (after a run of that job)."""
+        self.metrics.protected(self.protection.check_all(names))
 
     def _rpo_changed(self, previous, current) -> None:
         """A job fell out of its RPO or came back: queue its notification. The check does not

@@ -83,13 +83,16 @@ class ProtectionCheck:
         with self._snapshot_lock:
             return {name: p.at(now) for name, p in self._latest.items()}
 
-    def check_all(self) -> dict[str, Protection]:
-        """Assess every job now; report flips to `on_change`. Returns the new Protections."""
+    def check_all(self, names: set[str] | None = None) -> dict[str, Protection]:
+        """Assess every job now (or only the jobs in `names`: after a run, only its job's
+        destination is listed again); report flips to `on_change`. Returns the new Protections."""
         with self._lock:
             now, failed = self.clock(), self.failed_verification()
-            results = {job.name: self._assess(job, now, failed) for job in self.config.jobs}
+            results = {job.name: self._assess(job, now, failed) for job in self.config.jobs
+                       if names is None or job.name in names}
             with self._snapshot_lock:
-                previous, self._latest = self._latest, dict(results)
+                previous = self._latest
+                self._latest = {**previous, **results}
             for name, current in results.items():
                 before = previous.get(name)
                 if (before is None and not current.within) or (before is not None and before.within != current.within):

@@ -123,3 +123,19 @@ def test_one_job_whose_check_raises_is_unknown_and_the_others_are_still_checked(
     assert set(check.latest()) == {"bad", "good"} and flips == ["bad", "good"]
     logged = [r for r in caplog.records if r.name == "ddbvault.service.protection"]
     assert logged and "RPO check of job bad failed" in logged[0].getMessage() and logged[0].exc_info
+
+
+def test_a_check_of_named_jobs_lists_only_their_destinations_and_keeps_the_others(tmp_path, monkeypatch):
+    import ddbvault.service.protection as protection
+
+    config = ServiceConfig.model_validate({"defaults": {"destination": str(tmp_path)}, "jobs": [
+        {"name": "a", "table": "orders", "cron": "0 3 * * *"}, {"name": "b", "table": "users", "cron": "0 3 * * *"}]})
+    listed, real = [], protection.assess_job
+    monkeypatch.setattr(protection, "assess_job", lambda job, *args: listed.append(job.name) or real(job, *args))
+    clock = [NOW]
+    check = protection.ProtectionCheck(config, clock=lambda: clock[0])
+    assert set(check.check_all()) == {"a", "b"} and listed == ["a", "b"]
+    clock[0] = NOW + timedelta(minutes=5)
+    assert set(check.check_all({"a"})) == {"a"} and listed == ["a", "b", "a"]  # after a run of job a
+    latest = check.latest()
+    assert set(latest) == {"a", "b"} and latest["b"].checked_at == NOW + timedelta(minutes=5)  # aged, not lost
