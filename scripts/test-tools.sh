@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system tools `make test` needs beyond Python and pip: Debian's chromium (the status-page
-# test drives it), Ceph radosgw (the real-S3 tests) and npm (dynalite). `make demo` needs none.
+# test drives it), Ceph radosgw (the real-S3 tests), npm (dynalite), and podman with runc and
+# debootstrap (the image test builds and runs the service image). `make demo` needs none.
 #
 # Each missing tool is installed with apt-get when this runs as root on a machine that has it;
 # otherwise nothing is installed, and one line per missing tool says how to get it, then exit 1
@@ -11,6 +12,8 @@ missing=()
 command -v chromium >/dev/null || missing+=("chromium|chromium|the status-page browser test")
 command -v radosgw >/dev/null || missing+=("radosgw|radosgw ceph-mon ceph-osd|the real-S3 tests (Ceph)")
 command -v npm >/dev/null || missing+=("npm|nodejs npm|dynalite, the DynamoDB with realistic capacity")
+command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null ||
+  missing+=("podman|podman runc debootstrap|the container image test (make image)")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
