@@ -18,15 +18,17 @@ from ..dynamodb.table_listing import resolve_tables
 from ..runtime.each_table import TablesRun, run_each
 from ..runtime.progress import Progress
 from ..storage.destination import parse_destination
-from . import BackupOptions, _write_options, backup_table
+from . import BackupOptions, BackupResult, _write_options, backup_table
 
 
 def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOptions | None = None, *,
                   progress: Callable[[str], Progress | None] | None = None,
-                  cancelled: threading.Event | None = None) -> TablesRun:
+                  cancelled: threading.Event | None = None,
+                  after: Callable[[BackupResult], object] | None = None) -> TablesRun:
     """Back up each table `selectors` match (their union, sorted by name) into `dest`.
 
-    `progress(table)` gives the Progress of one table's backup (None: none). Raises before any
+    `progress(table)` gives the Progress of one table's backup (None: none). `after(result)` runs
+    after each table's backup (the service's verify_after): if it raises, that table failed. Raises before any
     backup starts: UsageError for bad options or destination, NotFoundError when no table
     matches, AwsError when the tables cannot be listed (dynamodb:ListTables, and
     dynamodb:ListTagsOfResource for tag selectors). Afterwards only InterruptedRun or
@@ -36,6 +38,12 @@ def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOpt
     options.validate()
     _write_options(parse_destination(dest), options)
     tables = resolve_tables(selectors, options.table_principal)
-    return run_each(tables, lambda table: backup_table(
-        table, dest, options, progress=progress(table) if progress else None, cancelled=cancelled),
-        cancelled=cancelled)
+
+    def one(table: str, table_cancelled: threading.Event):
+        result = backup_table(table, dest, options, progress=progress(table) if progress else None,
+                              cancelled=table_cancelled)
+        if after is not None:
+            after(result)
+        return result
+
+    return run_each(tables, one, cancelled=cancelled)

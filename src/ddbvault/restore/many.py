@@ -49,11 +49,11 @@ def restore_tables(dest: str, selectors: tuple[Selector, ...], renames: tuple[Re
         if entry.status == COMPLETE:
             newest.setdefault(entry.table, entry)
 
-    def restore_one(table: str):
+    def restore_one(table: str, table_cancelled: threading.Event):
         if table not in newest:
             raise NotFoundError(f"table {table} has no complete backup under {dest}",
                                 hint=f"ddbvault list {dest} --table {table}")
         return restore_backup(newest[table].url, targets[table], options,
-                              progress=progress(table) if progress else None, cancelled=cancelled)
+                              progress=progress(table) if progress else None, cancelled=table_cancelled)
 
     return run_each(tables, restore_one, targets=targets, cancelled=cancelled)

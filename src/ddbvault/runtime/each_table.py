@@ -15,15 +15,17 @@ always means every table is backed up (or restored), and a single code names a c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import DdbvaultError, InterruptedRun
 from ..exit_codes import ExitCode
 
 log = logging.getLogger(__name__)
+LINK_POLL_S = 0.1  # how soon a table's run sees the whole run's cancel event set
 
 
 @dataclass
@@ -78,17 +80,22 @@ class TablesRun:
                 "succeeded": len(self.succeeded), "failed": len(self.failed), "exit_code": self.exit_code}
 
 
-def run_each(tables: Iterable[str], fn: Callable[[str], Any], *, targets: dict[str, str] | None = None,
-             cancelled: threading.Event | None = None) -> TablesRun:
-    """fn(table) for each table in order; see the module docstring for what stops the run."""
+def run_each(tables: Iterable[str], fn: Callable[[str, threading.Event], Any], *,
+             targets: dict[str, str] | None = None, cancelled: threading.Event | None = None) -> TablesRun:
+    """fn(table, table_cancelled) for each table in order; see the module docstring for what
+    stops the run. Each table gets its own cancel event, set when `cancelled` is: a verb sets
+    its event when its own run fails (the first failure cancels its workers), which must stop
+    that table only, not the tables after it."""
     run = TablesRun()
+    outer = cancelled or threading.Event()
     for table in tables:
-        if cancelled is not None and cancelled.is_set():
+        if outer.is_set():
             raise InterruptedRun("the run was stopped before every table was done",
                                  hint="run it again for the tables not done")
         outcome = TableOutcome(table, target=(targets or {}).get(table))
         try:
-            outcome.result = fn(table)
+            with _linked(outer) as table_cancelled:
+                outcome.result = fn(table, table_cancelled)
         except InterruptedRun:
             raise
         except DdbvaultError as exc:
@@ -99,6 +106,27 @@ def run_each(tables: Iterable[str], fn: Callable[[str], Any], *, targets: dict[s
             outcome.error = _unexpected(exc)
         run.outcomes.append(outcome)
     return run
+
+
+@contextlib.contextmanager
+def _linked(outer: threading.Event) -> Iterator[threading.Event]:
+    """A new event that is set within LINK_POLL_S of `outer` being set, while the block runs.
+    (threading.Event has no callback on set(): a watcher thread polls, and ends with the block.)"""
+    inner, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if outer.wait(LINK_POLL_S):
+                inner.set()
+                return
+
+    watcher = threading.Thread(target=watch, name="ddbvault-cancel-link", daemon=True)
+    watcher.start()
+    try:
+        yield inner
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _unexpected(exc: Exception) -> dict:

@@ -21,7 +21,7 @@ class Result:
 
 
 def _fn(failures: dict):
-    def fn(table: str):
+    def fn(table: str, cancelled):
         if table in failures:
             raise failures[table]
         return Result(table, len(table))
@@ -51,7 +51,7 @@ def test_mixed_failures_exit_1_and_bugs_name_the_class_only():
 def test_an_interruption_stops_the_run(stop):
     seen = []
 
-    def fn(table):
+    def fn(table, cancelled):
         seen.append(table)
         if table == "b":
             raise stop
@@ -63,9 +63,24 @@ def test_an_interruption_stops_the_run(stop):
 
 def test_cancelled_stops_before_the_next_table():
     cancelled = threading.Event()
+    seen = []
 
-    def fn(table):
+    def fn(table, table_cancelled):
         cancelled.set()
+        assert table_cancelled.wait(5)  # the table's own event follows the run's
+        seen.append(table)
         return Result(table, 1)
     with pytest.raises(InterruptedRun):
         run_each(["a", "b"], fn, cancelled=cancelled)
+    assert seen == ["a"]
+
+
+def test_a_table_that_sets_its_own_event_does_not_stop_the_next():
+    seen = []
+
+    def fn(table, table_cancelled):
+        seen.append(table)
+        table_cancelled.set()  # what a verb's coordinator does when its run fails
+        raise NotFoundError("gone")
+    run = run_each(["a", "b"], fn, cancelled=threading.Event())
+    assert seen == ["a", "b"] and run.exit_code == 3
