@@ -16,13 +16,13 @@ import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from ..errors import UsageError
+from ..errors import NotFoundError, UsageError
+from ..format.layout import check_table_name
 
 _GLOB = re.compile(r"^[A-Za-z0-9_.\-*?\[\]!]{1,255}$")
 # DynamoDB tag keys and values: letters, digits, spaces and _ . : / = + - @ (keys 1-128, values 0-256).
 _TAG_KEY = re.compile(r"^[\w .:/+\-@]{1,128}$")
 _TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 SELECTOR_HINT = "a selector is a name glob such as 'orders-*' or a tag such as 'tag:backup=daily'"
 RENAME_HINT = "a rename is FROM=TO, e.g. 'orders-*=dr-orders-*' (at most one * on each side)"
 
@@ -73,10 +73,8 @@ def describe(selectors) -> str:
     return ", ".join(repr(s.text) for s in selectors)
 
 
-def no_match(selectors, where: str):
+def no_match(selectors, where: str) -> NotFoundError:
     """The NotFoundError for selectors that matched no table (`where`: "in us-east-1")."""
-    from ..errors import NotFoundError
-
     return NotFoundError(f"no table {where} matches {describe(selectors)}",
                          hint="check the patterns (case-sensitive) and tags, the region and the account; "
                               "`aws dynamodb list-tables` shows the names")
@@ -121,11 +119,12 @@ def renamed(names, renames) -> dict[str, str]:
         target = next((t for t in (r.apply(name) for r in renames) if t is not None), None)
         if target is None:
             unmapped.append(name)
-        elif not _NAME.fullmatch(target):
-            raise UsageError(f"--rename maps {name!r} to {target[:80]!r}, which is not a valid table name",
-                             hint="table names are 3-255 letters, digits, _ . -")
         else:
-            mapping[name] = target
+            try:
+                mapping[name] = check_table_name(target)
+            except UsageError:
+                raise UsageError(f"--rename maps {name!r} to {target[:80]!r}, which is not a valid table name",
+                                 hint="table names are 3-255 letters, digits, _ . -") from None
     if unmapped:
         raise UsageError(f"no --rename maps {', '.join(map(repr, unmapped))}",
                          hint=f"add --rename for them, e.g. --rename '{unmapped[0]}=dr-{unmapped[0]}' "
