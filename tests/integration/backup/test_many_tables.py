@@ -4,8 +4,11 @@ the exit codes, and `restore --from --tables --rename` round-tripped bit-exact."
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import orjson
 import pytest
@@ -158,3 +161,22 @@ def test_restore_refusals_before_anything_is_written(tables, ddb, tmp_path):
     assert done.returncode == 2 and "--rename" in done.stderr
     done = _run("restore", "s3://b/p/orders-eu/x", "--table", "t1", "--tables", "orders-*")
     assert done.returncode == 2 and "give one form" in done.stderr
+
+
+def test_sigterm_stops_the_whole_run_with_exit_130(tables, ddb, tmp_path):
+    create_table(ddb, "slow-a")
+    fill_table(ddb, "slow-a", 300, edge_cases=False, payload_bytes=100)
+    create_table(ddb, "slow-b")
+    # --read-rcu 1: one small page a second, so slow-a is certainly mid-way when signalled
+    proc = subprocess.Popen([sys.executable, "-m", "ddbvault", "backup", "--tables", "slow-*", "--to", str(tmp_path),
+                             "--read-rcu", "1", "--no-progress", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while not any(".partial-" in p.name for p in tmp_path.rglob("*")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    assert not list(tmp_path.rglob("manifest.json")) and not (tmp_path / "slow-b").exists()
+    assert b'"succeeded"' not in stdout  # no summary claims anything
