@@ -35,9 +35,10 @@ def resolve_tables(selectors: tuple[Selector, ...], principal: Principal) -> lis
     matched = {name for name in names if any(s.matches_name(name) for s in selectors)}
     tag_selectors = [s for s in selectors if s.is_tag]
     if tag_selectors:
+        arn_of = _arns(session, dynamodb, region)
         for name in names:
             if name not in matched:
-                tags = _tags_or_none(dynamodb, table_arn(session, region, name))
+                tags = _tags_or_none(dynamodb, arn_of, name)
                 if tags is not None and any(s.matches_tags(tags) for s in tag_selectors):
                     matched.add(name)
     if not matched:
@@ -63,10 +64,21 @@ def list_table_names(dynamodb, region: str) -> list[str]:
                              reason=f"more than {MAX_LIST_PAGES} pages of tables")
 
 
-def _tags_or_none(dynamodb, arn: str) -> dict[str, str] | None:
+def _arns(session, dynamodb, region: str):
+    """name -> the table's ARN: built from the account STS reports (asked once), or, when STS
+    cannot say, from DescribeTable (the ARN ListTagsOfResource needs)."""
+    prefix = table_arn(session, region, "")
+    if prefix.startswith("arn:"):
+        return lambda name: prefix + name
+    return lambda name: _call(dynamodb, "DescribeTable", f"table/{name}",
+                              lambda: dynamodb.describe_table(TableName=name))["Table"]["TableArn"]
+
+
+def _tags_or_none(dynamodb, arn_of, name: str) -> dict[str, str] | None:
     """The table's tags, or None if the table was deleted since it was listed."""
-    tags, token = {}, None
+    tags, token, arn = {}, None, f"table/{name}"
     try:
+        arn = arn_of(name)
         for _ in range(MAX_TAG_PAGES):
             args = {"ResourceArn": arn, **({"NextToken": token} if token else {})}
             page = _call(dynamodb, "ListTagsOfResource", arn, lambda: dynamodb.list_tags_of_resource(**args))
