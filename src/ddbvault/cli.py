@@ -168,7 +168,7 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
            as_json, progress) -> None:
     """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
-    _one_of_table_or_selectors(table, selectors, "TABLE")
+    _one_of_table_or_selectors(table, selectors)
     options = BackupOptions(
         segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
         consistent_read=consistent_read, compression=compression,
@@ -246,8 +246,8 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
 @click.option("--region", help="AWS region of the target table.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
-def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
-            write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
+def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume,
+            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema; or, with --from,
     --tables and --rename, the newest complete backup of several tables."""
@@ -404,9 +404,9 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
         sys.exit(int(ExitCode.ACCESS_DENIED))
 
 
-def _one_of_table_or_selectors(table, selectors, name: str) -> None:
+def _one_of_table_or_selectors(table, selectors) -> None:
     if bool(table) == bool(selectors):
-        raise UsageError(f"give either {name} or --tables, {'not both' if table else 'one of them'}",
+        raise UsageError(f"give either TABLE or --tables, {'not both' if table else 'one of them'}",
                          hint="ddbvault backup orders --to DEST, or ddbvault backup --tables 'orders-*' --to DEST")
 
 
@@ -437,6 +437,9 @@ def _guarded(as_json: bool, call):
 def _tables_summary(run, verb: str, as_json: bool) -> None:
     """One line per table and a count (or one JSON object), then exit with run.exit_code: 0 when
     every table succeeded, else the code all failures share, else 1 (runtime/each_table.py)."""
+    for outcome in run.succeeded:  # a restore's notes (encryption chosen, settings kept), as in a single one
+        for line in getattr(outcome.result, "notes", ()):
+            click.echo(f"ddbvault: note: {outcome.target or outcome.table}: {line}", err=True)
     if as_json:
         _emit_json(run.to_dict())
     else:

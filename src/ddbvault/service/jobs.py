@@ -224,8 +224,9 @@ class JobRunner:
 def _table_entry(outcome) -> dict:
     """One table of a `tables:` run in its RunRecord: counts and URL, or the error."""
     if not outcome.ok:
-        return {"table": outcome.table, "ok": False, "error": outcome.error["message"],
-                "hint": outcome.error["hint"], "exit_code": outcome.error["exit_code"]}
+        hint = outcome.error["hint"]
+        return {"table": outcome.table, "ok": False, "error": redact(outcome.error["message"]),
+                "hint": redact(hint) if hint else None, "exit_code": outcome.error["exit_code"]}
     result = outcome.result
     return {"table": outcome.table, "ok": True, "items": result.items, "bytes": result.bytes, "url": result.url}
 
