@@ -130,7 +130,10 @@ def _service_logs(stream, log_format: str) -> None:
 
 @cli.command()
 @old_spellings(WRITERS_OLD_SPELLINGS)
-@click.argument("table")
+@click.argument("table", required=False)
+@click.option("--tables", "selectors", multiple=True, metavar="SELECTOR",
+              help="Back up every table matching: a name glob ('orders-*') or tag:KEY=VALUE; repeat for "
+              "a union. Each table gets its own backup. Instead of TABLE.")
 @click.option("--to", "dest", required=True, metavar="DEST",
               help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID.")
 @click.option("--segments", type=click.IntRange(1, 1_000_000), help="Parallel scan segments "
@@ -160,11 +163,12 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
-def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
+def backup(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
            as_json, progress) -> None:
-    """Back up TABLE into DEST. Writes data objects, then the manifest last."""
+    """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
+    _one_of_table_or_selectors(table, selectors)
     options = BackupOptions(
         segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
         consistent_read=consistent_read, compression=compression,
@@ -176,6 +180,13 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
                        session_name="ddbvault-dest"),
     )
+    if selectors:
+        from .backup.many import backup_tables
+        from .dynamodb.selectors import parse_selectors
+
+        with _BarPerTable(progress, "RCU") as bars:
+            run = _guarded(as_json, lambda: backup_tables(parse_selectors(selectors), dest, options, progress=bars))
+        _tables_summary(run, "backed up", as_json)
     result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
     if as_json:
         _emit_json(result.to_dict())
@@ -189,8 +200,15 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 
 @cli.command()
 @old_spellings(RESTORE_OLD_SPELLINGS)
-@click.argument("backup_url", metavar="BACKUP_URL")
-@click.option("--table", required=True, help="Name of the table to restore into.")
+@click.argument("backup_url", metavar="BACKUP_URL", required=False)
+@click.option("--table", help="Name of the table to restore into (with BACKUP_URL).")
+@click.option("--from", "source", metavar="DEST", help="Restore several tables from this vault (the --to of "
+              "the backups): the newest complete backup of each table --tables matches.")
+@click.option("--tables", "selectors", multiple=True, metavar="GLOB",
+              help="With --from: the backed-up tables to restore, by name glob ('orders-*'); repeatable.")
+@click.option("--rename", "renames", multiple=True, metavar="FROM=TO",
+              help="With --from: restore a table matching FROM into TO, one * on each side ('orders-*=dr-orders-*'); "
+              "repeatable, first match wins. Every table must be mapped ('NAME=NAME' keeps a name).")
 @click.option("--schema-only", is_flag=True, help="Create the table from the saved schema and settings; "
               "write no item.")
 @click.option("--no-create", is_flag=True, help="Data-only restore: write into an existing, empty table "
@@ -228,12 +246,15 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
 @click.option("--region", help="AWS region of the target table.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
-def restore(backup_url, table, schema_only, no_create, allow_non_empty, resume, checkpoint, billing_mode, rcu, wcu,
-            write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
+def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume,
+            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
-    """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema."""
+    """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema; or, with --from,
+    --tables and --rename, the newest complete backup of several tables."""
     from .restore import RestoreOptions, restore_backup
     from .dynamodb.table_create import Overrides
+
+    _restore_form(backup_url, table, source, selectors, renames)
 
     options = RestoreOptions(
         schema_only=schema_only, no_create=no_create, allow_non_empty=allow_non_empty, resume=resume,
@@ -246,6 +267,15 @@ def restore(backup_url, table, schema_only, no_create, allow_non_empty, resume, 
         table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-restore-target"),
     )
+    if source:
+        from .dynamodb.selectors import parse_rename, parse_selectors
+        from .restore.many import restore_tables
+
+        with _BarPerTable(progress, "WCU") as bars:
+            run = _guarded(as_json, lambda: restore_tables(
+                source, parse_selectors(selectors), tuple(parse_rename(r) for r in renames), options,
+                progress=bars))
+        _tables_summary(run, "restored", as_json)
     result = _with_progress(progress, "WCU", as_json,
                             lambda bar: restore_backup(backup_url, table, options, progress=bar))
     for line in result.notes:
@@ -374,6 +404,64 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
         sys.exit(int(ExitCode.ACCESS_DENIED))
 
 
+def _one_of_table_or_selectors(table, selectors) -> None:
+    if bool(table) == bool(selectors):
+        raise UsageError(f"give either TABLE or --tables, {'not both' if table else 'one of them'}",
+                         hint="ddbvault backup orders --to DEST, or ddbvault backup --tables 'orders-*' --to DEST")
+
+
+def _restore_form(backup_url, table, source, selectors, renames) -> None:
+    """The single form (BACKUP_URL --table NAME) or the several-tables form (--from DEST --tables
+    GLOB --rename FROM=TO), never a mix: UsageError otherwise."""
+    several = bool(source or selectors or renames)
+    if several and (backup_url or table):
+        raise UsageError("BACKUP_URL and --table restore one backup; --from, --tables and --rename restore "
+                         "several tables: give one form", hint="ddbvault restore --help")
+    if several and not (source and selectors and renames):
+        raise UsageError("restoring several tables needs --from DEST, --tables GLOB and --rename FROM=TO",
+                         hint="ddbvault restore --from s3://vault/prefix --tables 'orders-*' "
+                              "--rename 'orders-*=dr-orders-*'")
+    if not several and not (backup_url and table):
+        raise UsageError("give BACKUP_URL and --table NAME (or --from, --tables and --rename)",
+                         hint="ddbvault restore s3://vault/prefix/orders/BACKUP_ID --table orders-restored")
+
+
+def _guarded(as_json: bool, call):
+    """call(); a DdbvaultError raised before any table was run exits via _fail."""
+    try:
+        return call()
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+
+
+def _tables_summary(run, verb: str, as_json: bool) -> None:
+    """One line per table and a count (or one JSON object), then exit with run.exit_code: 0 when
+    every table succeeded, else the code all failures share, else 1 (runtime/each_table.py)."""
+    for outcome in run.succeeded:  # a restore's notes (encryption chosen, settings kept), as in a single one
+        for line in getattr(outcome.result, "notes", ()):
+            click.echo(f"ddbvault: note: {outcome.target or outcome.table}: {line}", err=True)
+    if as_json:
+        _emit_json(run.to_dict())
+    else:
+        for outcome in run.outcomes:
+            into = f" into {outcome.target}" if outcome.target else ""
+            if outcome.ok:
+                result = outcome.result
+                click.echo(f"ok      {outcome.table}{into}: {result.items:,} items"
+                           f"{' (schema only)' if result.schema_only else ''} "
+                           f"{'to ' + result.url if hasattr(result, 'url') else 'from ' + result.backup}")
+            else:
+                click.echo(f"FAILED  {outcome.table}{into}: {outcome.error['message']}")
+                if outcome.error.get("hint"):
+                    click.echo(f"        Try: {outcome.error['hint']}")
+        click.echo(f"{verb} {len(run.succeeded)} of {len(run.outcomes)} tables"
+                   + (f"; {len(run.failed)} failed" if run.failed else ""))
+    if run.failed:
+        click.echo(f"ddbvault: error: {len(run.failed)} of {len(run.outcomes)} tables failed: "
+                   + ", ".join(o.table for o in run.failed), err=True)
+    sys.exit(run.exit_code)
+
+
 def _with_progress(flag: bool | None, unit: str, as_json: bool, call):
     """call(bar) with a progress bar (or None) that is stopped afterwards; errors exit via _fail."""
     bar = _progress_bar(flag, unit)
@@ -384,6 +472,27 @@ def _with_progress(flag: bool | None, unit: str, as_json: bool, call):
     finally:
         if bar:
             bar.stop()
+
+
+class _BarPerTable:
+    """A progress bar per table of a --tables run (or None, as _progress_bar decides): calling it
+    for the next table stops the previous table's bar; leaving the `with` stops the last."""
+
+    def __init__(self, flag: bool | None, unit: str):
+        self.flag, self.unit, self.bar = flag, unit, None
+
+    def __call__(self, table: str):
+        self.__exit__()
+        self.bar = _progress_bar(self.flag, self.unit)
+        return self.bar
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+            self.bar = None
 
 
 def _progress_bar(flag: bool | None, unit: str):

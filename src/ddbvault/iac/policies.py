@@ -38,6 +38,11 @@ RESTORE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DescribeTable", "dyna
                          "dynamodb:UpdateTimeToLive", "dynamodb:DescribeTimeToLive",
                          "dynamodb:TagResource", "dynamodb:ListTagsOfResource", "dynamodb:UpdateTable",
                          "dynamodb:Scan")
+# `backup --tables` and a job's `tables:` (dynamodb/table_listing.py): ListTables has no resource
+# type, so it can only be granted on "*" (it lists names); a tag selector reads the tags of every
+# table of the account and region, so ListTagsOfResource is granted on table/* (tags only).
+SELECTOR_LISTING = "dynamodb:ListTables"
+SELECTOR_TAGS = "dynamodb:ListTagsOfResource"
 IMPORT_TABLE_ACTIONS = ("dynamodb:ImportTable", "dynamodb:DescribeImport")
 # What DynamoDB's import from S3 documents for its CloudWatch Logs output (/aws-dynamodb/*).
 IMPORT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
@@ -118,7 +123,10 @@ def document(statements: list[dict]) -> dict:
 
 def backup_role_policy(inputs: IacInputs, arns: Arns) -> dict:
     """The production backup role: read the tables; write the bucket, or assume the writer role."""
-    statements = [statement("ReadBackedUpTables", "Allow", BACKUP_TABLE_ACTIONS, arns.tables)]
+    every_table = f"arn:{inputs.partition}:dynamodb:{inputs.region}:{inputs.prod_account}:table/*"
+    statements = [statement("ReadBackedUpTables", "Allow", BACKUP_TABLE_ACTIONS, arns.tables),
+                  statement("ListTablesForSelectors", "Allow", SELECTOR_LISTING, "*"),
+                  statement("ReadTagsForTagSelectors", "Allow", SELECTOR_TAGS, every_table)]
     if inputs.writer_role:
         statements.append(statement("AssumeDataAccountWriter", "Allow", "sts:AssumeRole", arns.writer_role))
     else:

@@ -22,6 +22,7 @@ from .redact import redact, shorten
 
 if TYPE_CHECKING:  # event.py stays pure: ddbvault.backup pulls in boto3
     from ..backup import BackupResult
+    from ..runtime.each_table import TablesRun
     from ..service.rpo import Protection
 
 __all__ = ["Event", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
@@ -66,6 +67,9 @@ class RunEvent:
     error: str | None = None
     hint: str | None = None
     exit_code: int = int(ExitCode.OK)
+    # A job with `tables:` (from_tables): one entry per table, {table, ok, items, url} or
+    # {table, ok, error}; empty for a job of one table.
+    tables: tuple[dict, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -104,9 +108,36 @@ class RunEvent:
                    hint=shorten(redact(hint), ERROR_MESSAGE_LIMIT) if hint else None,
                    exit_code=code)
 
+    @classmethod
+    def from_tables(cls, job: str, run: TablesRun, *, started_at: datetime,
+                    finished_at: datetime | None = None, verified: bool | None = None) -> RunEvent:
+        """The one event of a run of several tables (runtime/each_table.TablesRun): a success
+        when every table succeeded, else a failure whose error names each failed table and says
+        which succeeded. `table` names every table; counts are sums over the tables backed up."""
+        done = [o.result for o in run.succeeded]
+        entries = tuple({"table": o.table, "ok": True, "items": o.result.items, "url": o.result.url} if o.ok else
+                        {"table": o.table, "ok": False, "error": shorten(redact(o.error["message"]), 300)}
+                        for o in run.outcomes)
+        common = dict(job=job, table=", ".join(o.table for o in run.outcomes), started_at=_utc(started_at),
+                      finished_at=_utc(finished_at), items=sum(r.items for r in done),
+                      bytes=sum(r.bytes for r in done), objects=sum(r.objects for r in done),
+                      consumed_rcu=sum(r.consumed_rcu for r in done), verified=verified, tables=entries)
+        if run.ok:
+            return cls(outcome="success", **common)
+        failed = run.failed
+        error = (f"{len(failed)} of {len(run.outcomes)} tables failed: "
+                 + "; ".join(f"{o.table}: {o.error['message']}" for o in failed)
+                 + (f". Backed up: {', '.join(o.table for o in run.succeeded)}" if run.succeeded else ""))
+        hint = failed[0].error.get("hint")
+        return cls(outcome="failure", error_type="TablesFailed",
+                   error=shorten(redact(error), ERROR_MESSAGE_LIMIT),
+                   hint=shorten(redact(hint), ERROR_MESSAGE_LIMIT) if hint else None,
+                   exit_code=run.exit_code, **common)
+
     def to_dict(self) -> dict:
         """JSON-ready: times as ISO-8601 UTC strings, plus `seconds`."""
         data = asdict(self)
+        data["tables"] = list(self.tables)
         data["started_at"] = _iso(self.started_at)
         data["finished_at"] = _iso(self.finished_at)
         data["seconds"] = round(self.seconds, 3)

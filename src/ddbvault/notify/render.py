@@ -81,6 +81,9 @@ def _fields(event: RunEvent) -> list[tuple[str, str]]:
                    ("Verified", _verified(event.verified))]
     if event.backup_url:
         fields += [("Backup", event.backup_url)]
+    for entry in event.tables:  # a job with `tables:`: one line per table
+        fields += [(entry["table"], f"ok, {_count(entry['items'])} items: {entry['url']}" if entry["ok"]
+                    else f"FAILED: {entry['error']}")]
     fields += [("Started", event.to_dict()["started_at"]),
                ("Finished", event.to_dict()["finished_at"]),
                ("Duration", f"{event.seconds:.1f} s")]

@@ -1,7 +1,8 @@
 """The service's YAML config: validated on load, with errors that name the field.
 
     defaults:   options every job inherits (a job's own keys win)
-    jobs:       one entry per table: name, table, schedule (cron or interval), destination, ...
+    jobs:       one entry per table, or per set of tables (`tables` selectors): name, table or
+                tables, schedule (cron or interval), destination, ...
     http:       host, port, token for "run now"
     scheduler:  misfire grace time, coalescing, jitter, grace period at shutdown
 
@@ -25,6 +26,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
+from ..dynamodb.selectors import parse_selectors
 from ..format.layout import check_table_name
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
@@ -109,17 +111,42 @@ class JobOptions(_Strict):
 
 class JobConfig(JobOptions):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    table: str
+    table: str | None = None
+    # Instead of `table`: selectors resolved at each run (dynamodb/selectors.py), e.g.
+    # ['orders-*', 'tag:backup=daily']; every matched table is backed up (backup/many.py).
+    tables: list[str] | None = Field(None, min_length=1)
     cron: str | None = None
     interval_seconds: float | None = Field(None, allow_inf_nan=False)
 
     @field_validator("table")
     @classmethod
-    def _table(cls, value: str) -> str:
+    def _table(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             return check_table_name(value)
         except UsageError as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: list[str] | None) -> list[str] | None:
+        try:
+            return value if value is None else [s.text for s in parse_selectors(value)]
+        except UsageError as exc:
+            raise ValueError(f"{exc.message} ({exc.hint})") from None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "JobConfig":
+        if (self.table is None) == (self.tables is None):
+            raise ValueError("give exactly one of table (one table) or tables (selectors such as "
+                             "['orders-*', 'tag:backup=daily'])")
+        return self
+
+    @property
+    def target(self) -> str:
+        """What the job backs up, for people: the table's name, or its selectors."""
+        return self.table or ", ".join(self.tables or ())
 
     @field_validator("interval_seconds")
     @classmethod

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 from ..aws.session import Principal
 from ..backup import BackupOptions, backup_table
+from ..backup.many import backup_tables
+from ..dynamodb.selectors import parse_selectors
 from ..errors import DdbvaultError
 from ..notify import Dispatcher, build_notifier, redact
 from ..notify.event import Event, RpoEvent, RunEvent
@@ -47,6 +49,9 @@ class RunRecord:
     hint: str | None = None  # the error's "Try: ..." advice, when it has one
     consumed_rcu: float | None = None
     read_rate_rcu: float | None = None
+    # A job with `tables:`: each matched table's outcome ({table, ok, items, bytes, url} or
+    # {table, ok, error, hint, exit_code}); `table` then names the tables, the counts are sums.
+    tables: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,11 +105,14 @@ class JobRunner:
                 log.warning("job %s is already running; not starting it twice", name)
                 return self.records[name]
             self._running[name] = cancel
-            record = self.records[name] = RunRecord(name, job.table, "running", _now())
+            record = self.records[name] = RunRecord(name, job.target, "running", _now())
             self.history.setdefault(name, deque(maxlen=HISTORY)).append(record)
         t0 = time.monotonic()
         try:
-            self._backup(record, options, cancel)
+            if job.tables:
+                self._backup_tables(record, job.tables, options, cancel)
+            else:
+                self._backup(record, options, cancel)
         except Exception as exc:  # recorded, counted and notified; the service carries on
             self._failed(record, options, exc)
         finally:
@@ -134,20 +142,54 @@ class JobRunner:
         record.items, record.bytes, record.url = result.items, result.bytes, result.url
         record.consumed_rcu, record.read_rate_rcu = result.consumed_rcu, result.read_rate_rcu
         if options.verify_after:
-            from ..verify import verify_backup
-
-            report = verify_backup(result.url, vault_principal=Principal(region=options.region, role_arn=options.dest_role,
-                                                                   external_id=options.external_id))
-            record.verified = report.ok
-            if not report.ok:
-                with self._lock:
-                    self._failed_verification.add(result.url)
-                raise DdbvaultError(f"backup {result.url} failed verification: " + "; ".join(report.problem_lines()))
+            record.verified = False  # until verify_backup says otherwise
+            record.verified = self._verify(result, options)
         record.outcome = "success"
         self.metrics.succeeded(record.job, record.table, result)
         log.info("job %s: %s items, %s bytes in %.1fs -> %s", record.job, result.items, result.bytes,
                  result.seconds, result.url)
         self._notify(RunEvent.from_result(record.job, result, verified=record.verified), options)
+
+    def _verify(self, result, options: JobOptions) -> bool:
+        """verify_after: True, or DdbvaultError when the backup fails verification (its URL is
+        then remembered as not good)."""
+        from ..verify import verify_backup
+
+        report = verify_backup(result.url, vault_principal=Principal(region=options.region, role_arn=options.dest_role,
+                                                               external_id=options.external_id))
+        if not report.ok:
+            with self._lock:
+                self._failed_verification.add(result.url)
+            raise DdbvaultError(f"backup {result.url} failed verification: " + "; ".join(report.problem_lines()))
+        return True
+
+    def _backup_tables(self, record: RunRecord, selectors: list[str], options: JobOptions,
+                       cancel: threading.Event) -> None:
+        """A job with `tables:`: resolve the selectors now, back up each table (one failing does
+        not stop the others), record and count each table, and send ONE notification for the
+        run. A failure to resolve (no match, ListTables denied) raises: the run failed."""
+        log.info("job %s: backing up the tables %s matches to %s", record.job, record.table, options.destination)
+        after = (lambda result: self._verify(result, options)) if options.verify_after else None
+        run = backup_tables(parse_selectors(selectors), options.destination, backup_options(options),
+                            cancelled=cancel, after=after)
+        done = [o.result for o in run.succeeded]
+        record.table = ", ".join(o.table for o in run.outcomes)
+        record.tables = [_table_entry(o) for o in run.outcomes]
+        record.items, record.bytes = sum(r.items for r in done), sum(r.bytes for r in done)
+        record.consumed_rcu = sum(r.consumed_rcu for r in done)
+        record.verified = run.ok if options.verify_after else None
+        for outcome in run.outcomes:
+            if outcome.ok:
+                self.metrics.succeeded(record.job, outcome.table, outcome.result)
+            else:
+                self.metrics.failed(record.job, outcome.table)
+        event = RunEvent.from_tables(record.job, run, started_at=_parse(record.started_at),
+                                     verified=record.verified)
+        record.outcome = event.outcome
+        record.error, record.hint = event.error, event.hint
+        log.log(logging.INFO if run.ok else logging.ERROR, "job %s: %s", record.job,
+                event.error or f"{len(done)} tables backed up, {record.items} items")
+        self._notify(event, options)
 
     def _failed(self, record: RunRecord, options: JobOptions, exc: Exception) -> None:
         record.outcome = "failure"
@@ -177,6 +219,16 @@ class JobRunner:
                 self._notifiers[event.job] = [build_notifier(config) for config in options.notifications or []]
             notifiers = self._notifiers[event.job]
         self.dispatcher.dispatch(event, notifiers)
+
+
+def _table_entry(outcome) -> dict:
+    """One table of a `tables:` run in its RunRecord: counts and URL, or the error."""
+    if not outcome.ok:
+        hint = outcome.error["hint"]
+        return {"table": outcome.table, "ok": False, "error": redact(outcome.error["message"]),
+                "hint": redact(hint) if hint else None, "exit_code": outcome.error["exit_code"]}
+    result = outcome.result
+    return {"table": outcome.table, "ok": True, "items": result.items, "bytes": result.bytes, "url": result.url}
 
 
 def _parse(stamp: str) -> datetime:

@@ -15,6 +15,9 @@ nightly backup to one bucket and an hourly one to another); `table` lets alerts 
                                                          time (absent while there is none)
     ddbvault_within_rpo{job,table}                       1 within the RPO, 0 out (or unknown)
     ddbvault_up                                          1 while the scheduler runs
+
+A job with `tables:` has its per-run series per matched table, and its RPO series under its
+worst table only (service/protection.py's `worst()`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Metrics:
         self.within = Gauge("ddbvault_within_rpo", "1 if the newest good backup is within the RPO, else 0",
                             RUN_LABELS, registry=r)
         self.protection = None  # set by the service: a callable giving {job: Protection}, aged to now
+        self._rpo_table: dict[str, str] = {}  # the table label of each job's RPO series
 
     def succeeded(self, job: str, table: str, result) -> None:
         self.last_success.labels(job, table).set(time.time())
@@ -72,6 +76,7 @@ class Metrics:
     def protected(self, protections) -> None:
         """Set the RPO gauges from `protections` ({job: service.rpo.Protection})."""
         for p in protections.values():
+            self._relabel(p.job, p.table)
             self.rpo.labels(p.job, p.table).set(p.rpo_seconds)
             self.within.labels(p.job, p.table).set(1 if p.within else 0)
             if p.age_seconds is not None:
@@ -79,6 +84,19 @@ class Metrics:
                 continue
             try:  # no good backup: no age at all, rather than a made-up one
                 self.age.remove(p.job, p.table)
+            except KeyError:
+                pass
+
+    def _relabel(self, job: str, table: str) -> None:
+        """A job of several tables reports its worst table, which may change between checks: the
+        job's RPO series under the previous table label are removed, so each job has one."""
+        before = self._rpo_table.get(job)
+        self._rpo_table[job] = table
+        if before is None or before == table:
+            return
+        for gauge in (self.rpo, self.within, self.age):
+            try:
+                gauge.remove(job, before)
             except KeyError:
                 pass
 

@@ -3,7 +3,10 @@ latest assessment for the status page, /metrics and `ddbvault status`, and repor
 between within and out of RPO to a callback (notifications) once, not on every check.
 
 AWS calls: ListObjectsV2, ListMultipartUploads and GetObject of the manifests
-(vault/listing.list_backups), with the job's monitor role (else its vault role). The scheduler runs `check_all()` every
+(vault/listing.list_backups), with the job's monitor role (else its vault role). A job with
+`tables:` is assessed per matched table and shows its worst table (`worst()`); the tables are
+resolved at each check with its source principal (ListTables, and ListTagsOfResource for tag
+selectors), so a table that starts to match is out of RPO until its first backup. The scheduler runs `check_all()` every
 `scheduler.rpo_check_s` seconds and after every run; nothing else lists the destinations.
 """
 
@@ -16,6 +19,7 @@ from typing import Callable
 
 from ..aws.session import Principal
 from ..errors import DdbvaultError
+from ..dynamodb.selectors import parse_selectors
 from .config import JobConfig, ServiceConfig
 from .cron import cron_trigger, next_fire_times
 from .rpo import DEFAULT_RPO_FIRES, Protection, assess, default_rpo
@@ -57,10 +61,30 @@ def assess_job(job: JobConfig, config: ServiceConfig, now: datetime,
     options = config.effective(job)
     rpo = rpo_seconds(job, config, now)
     try:
+        tables = [job.table] if job.table else _tables_now(job, options)
         entries = list_backups(options.destination, table=job.table, vault_principal=vault_principal(options))
     except DdbvaultError as exc:
-        return Protection(job.name, job.table, rpo, now, error=exc.message)
-    return assess(job.name, job.table, rpo, entries, now, failed_verification)
+        return Protection(job.name, job.target, rpo, now, error=exc.message)
+    return worst(assess(job.name, table, rpo, entries, now, failed_verification) for table in tables)
+
+
+def _tables_now(job: JobConfig, options) -> list[str]:
+    """The tables a `tables:` job's selectors match now, resolved with its source principal, as a
+    run would: a table that starts to match is out of RPO until its first backup."""
+    from ..dynamodb.table_listing import resolve_tables
+
+    return resolve_tables(parse_selectors(job.tables), Principal(region=options.region, role_arn=options.source_role,
+                                                                 session_name="ddbvault-monitor"))
+
+
+def worst(protections) -> Protection:
+    """The Protection that holds a job of several tables back: one that could not be checked,
+    else one out of RPO (no backup yet first), else the one with the oldest good backup. Its
+    `table` names that table, so the job's row says which table to look at."""
+    def rank(p: Protection):
+        return (p.error is None, p.within, p.last_good_at is not None,
+                p.last_good_at.timestamp() if p.last_good_at else 0.0)
+    return min(protections, key=rank)
 
 
 class ProtectionCheck:
@@ -112,5 +136,5 @@ class ProtectionCheck:
                 rpo = rpo_seconds(job, self.config, now)
             except Exception:  # noqa: BLE001 - the error below says why there is none
                 rpo = 0.0
-            return Protection(job.name, job.table, rpo, now,
+            return Protection(job.name, job.target, rpo, now,
                               error=f"the check failed ({type(exc).__name__}); the service log has the traceback")

@@ -44,7 +44,7 @@ class Scheduler:
                           "misfire_grace_time": config.scheduler.misfire_grace_time_s})
         for job in config.jobs:
             self.aps.add_job(runner.run, trigger_for(job, config), args=[job.name], id=job.name,
-                             name=f"backup {job.table}")
+                             name=f"backup {job.target}")
         if rpo_check is not None:
             self.aps.add_job(rpo_check, IntervalTrigger(seconds=config.scheduler.rpo_check_s),
                              id=RPO_CHECK_ID, name="RPO check", next_run_time=datetime.now(ZoneInfo("UTC")))

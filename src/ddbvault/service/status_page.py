@@ -23,6 +23,7 @@ import hashlib
 import logging
 from datetime import datetime, timezone
 
+from ..dynamodb.selectors import parse_selectors
 from ..errors import DdbvaultError
 from .history_chart import history_svg
 from .rpo import format_duration
@@ -71,10 +72,18 @@ def _job_row(service, job, next_run, protection) -> str:
                f'placeholder="token" aria-label="token for {esc(job.name)}">'
                f'<button type="submit" name="run" value="{esc(job.name)}">Run now</button></form>')
     next_cell = time_html(next_run, tz) if next_run else '<span class="pending">paused</span>'
-    return (f'<tr data-job="{esc(job.name)}"><td>{esc(job.name)}</td><td>{esc(job.table)}</td>'
+    return (f'<tr data-job="{esc(job.name)}"><td>{esc(job.name)}</td><td>{esc(_table_cell(job, protection))}</td>'
             f'<td class="rpo">{badge_html(protection)}</td><td class="newest">{newest_good_html(protection, tz)}</td>'
             f'<td>{esc(_schedule(job))}<br><small>{esc(tz)}</small></td><td class="next-run">{next_cell}</td>'
             f'<td class="last-run">{last_run_html(service.runner.records.get(job.name), tz)}</td><td>{run_now}</td></tr>')
+
+
+def _table_cell(job, protection) -> str:
+    """The table, or for a job with `tables:` its selectors and the worst table (the RPO check's)."""
+    if job.table:
+        return job.table
+    worst = f"; worst: {protection.table}" if protection and protection.table != job.target else ""
+    return f"{job.target}{worst}"
 
 
 def _history(service, job) -> str:
@@ -106,15 +115,19 @@ def _recent_backups(service, job) -> str:
     from .protection import vault_principal
 
     options = service.config.effective(job)
-    where = f"{esc(job.table)} in {esc(options.destination)}"
+    where = f"{esc(job.target)} in {esc(options.destination)}"
     try:
-        entries = list_backups(options.destination, table=job.table, vault_principal=vault_principal(options))[:RECENT]
+        entries = list_backups(options.destination, table=job.table, vault_principal=vault_principal(options))
+        if job.tables:  # every table under the destination that a name pattern matches
+            globs = [s for s in parse_selectors(job.tables) if not s.is_tag]
+            entries = [e for e in entries if not globs or any(s.matches_name(e.table) for s in globs)]
+        entries = entries[:RECENT]
     except DdbvaultError as exc:
         return f'<h3>{where}</h3><p class="error">cannot list it: {esc(exc.message)}</p>'
     if not entries:
         return f'<h3>{where}</h3><p class="empty">no backup yet</p>'
     tz = service.config.timezone_of(job)
-    rows = "".join(f"<tr><td>{esc(b.backup_id)}</td><td>{time_html(b.time, tz)}</td>"
+    rows = "".join(f"<tr><td>{esc(b.backup_id if job.table else f'{b.table}/{b.backup_id}')}</td><td>{time_html(b.time, tz)}</td>"
                    f"<td>{'' if b.items is None else f'{b.items:,}'}</td><td>{size_html(b.bytes)}</td>"
                    f"<td>{esc(joined([b.status, b.error]))}</td></tr>" for b in entries)
     return (f"<h3>{where}</h3><table><tr><th>backup id</th><th>time</th>"

@@ -3,7 +3,8 @@
 - A backup run through a role holding exactly the generated production policy succeeds.
 - The same role's DeleteObject on a backup object is denied.
 - For each permission a backup needs, a role lacking just that one fails with a message that
-  names it (action, resource, AWS error code, permission).
+  names it (action, resource, AWS error code, permission); `backup --tables` also needs
+  dynamodb:ListTables, which the generated policy grants.
 moto authorizes DynamoDB calls against Resource "*" only (its DynamoDB responses name no
 resource), so the DynamoDB statement's table ARNs are widened to "*" here; its actions, and every
 S3 statement with its exact resources and conditions, are used as generated. The table ARNs are
@@ -38,6 +39,7 @@ NEEDED = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLiv
           "dynamodb:ListTagsOfResource", "s3:PutObject"]
 INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
                      bucket="vault-bucket", region="us-east-1", prefix="prod", restore_tables=["orders-copy"])
+SELECTOR_LISTING = "dynamodb:ListTables"  # backup --tables only
 RESTORE_NEEDED = ["s3:GetObject", "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:BatchWriteItem"]
 
 
@@ -85,7 +87,7 @@ def server(tmp_path_factory):
         # moto checks trust policies by exact principal ARN (an account root does not match a user)
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                                     "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/operator"}}]})
-        for missing in [None, *NEEDED]:
+        for missing in [None, *NEEDED, SELECTOR_LISTING]:
             iam.create_role(RoleName=role_name(missing), AssumeRolePolicyDocument=trust)
             policy = generated if missing is None else without(generated, missing)
             iam.put_role_policy(RoleName=role_name(missing), PolicyName="backup", PolicyDocument=json.dumps(policy))
@@ -143,6 +145,20 @@ def test_each_missing_permission_is_named(server, missing):
     assert f"{action} on " in line and f"missing permission: {missing}" in line
     resource = "table/orders" if missing.startswith("dynamodb") else "s3://vault-bucket/prod/orders/"
     assert resource in line and ("AccessDenied" in line or "403" in line)
+
+
+def test_tables_selectors_need_list_tables_and_name_it(server):
+    srv, env = server
+    arn = f"arn:aws:iam::{ACCOUNT}:role/{role_name(None)}"
+    argv = [sys.executable, "-m", "ddbvault", "backup", "--tables", "ord*", "--to", "s3://vault-bucket/prod",
+            "--table-role", arn, "--vault-role", arn, "--read-rcu", "1000", "--json"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [t["table"] for t in json.loads(proc.stdout)["tables"]] == ["orders"]
+    denied = [a.replace(role_name(None), role_name(SELECTOR_LISTING)) for a in argv]
+    proc = subprocess.run(denied, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stderr
+    assert "ListTables on tables in us-east-1" in proc.stderr and "missing permission: dynamodb:ListTables" in proc.stderr
 
 
 def test_bucket_policy_refuses_a_backup_without_the_acl(server):

@@ -261,7 +261,7 @@ jobs:
 @pytest.mark.parametrize("body,needle", [
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, colour: red}]", "jobs.0.colour: unknown key"),
     ("jobs: [{name: a, table: tbl, cron: '61 3 * * *', destination: /tmp/x}]", "jobs.0.cron"),
-    ("jobs: [{name: a, cron: '0 3 * * *', destination: /tmp/x}]", "jobs.0.table: Field required"),
+    ("jobs: [{name: a, cron: '0 3 * * *', destination: /tmp/x}]", "give exactly one of table"),
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: 'ftp://x/y'}]", "jobs.0.destination"),
     ("jobs: [{name: a, table: tbl, cron: '0 3 * * *', destination: /tmp/x, notifications: [{type: pigeon}]}]",
      "jobs.0.notifications.0"),

@@ -70,9 +70,14 @@ def production_documents(inp):
 
 # ------------------------------------------------------------ production side
 
+SELECTOR_SIDS = {"ListTablesForSelectors", "ReadTagsForTagSelectors"}
+
+
 def test_production_policy_has_no_wildcard_resources(variant):
     doc = policy_documents(variant)["production-backup-role-policy"]
     for s in statements(doc):
+        if s["Sid"] in SELECTOR_SIDS:  # checked exactly below
+            continue
         for resource in as_list(s["Resource"]):
             assert resource != "*"
             partition, service, region, account = resource.split(":")[1:5]
@@ -94,7 +99,17 @@ def test_production_reads_only_the_named_tables_with_read_calls(variant):
     assert tables["Action"] == list(BACKUP_TABLE_ACTIONS)
     assert tables["Resource"] == [f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders",
                                   f"arn:aws:dynamodb:eu-west-1:{PROD}:table/users"]
-    assert {a for a in allowed_actions(doc) if a.startswith("dynamodb:")} == set(BACKUP_TABLE_ACTIONS)
+    assert {a for a in allowed_actions(doc) if a.startswith("dynamodb:")} == {*BACKUP_TABLE_ACTIONS, "dynamodb:ListTables"}
+
+
+def test_selectors_may_list_the_tables_and_read_their_tags_only(variant):
+    sids = by_sid(policy_documents(variant)["production-backup-role-policy"])
+    # ListTables has no resource type: "*" is its only resource, and it lists names only.
+    assert sids["ListTablesForSelectors"] == {"Sid": "ListTablesForSelectors", "Effect": "Allow",
+                                              "Action": "dynamodb:ListTables", "Resource": "*"}
+    assert sids["ReadTagsForTagSelectors"] == {"Sid": "ReadTagsForTagSelectors", "Effect": "Allow",
+                                               "Action": "dynamodb:ListTagsOfResource",
+                                               "Resource": f"arn:aws:dynamodb:eu-west-1:{PROD}:table/*"}
 
 
 def test_objects_are_written_only_under_the_tables_prefixes_with_the_acl():
@@ -108,7 +123,7 @@ def test_objects_are_written_only_under_the_tables_prefixes_with_the_acl():
     assert sids["GrantBucketOwnerFullControl"]["Condition"] == {"StringEquals": {"s3:x-amz-acl": ACL}}
     assert sids["AbortOwnMultipartUploads"]["Action"] == "s3:AbortMultipartUpload"
     assert allowed_actions(doc) - set(BACKUP_TABLE_ACTIONS) == {
-        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"}
+        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "dynamodb:ListTables"}
 
 
 def test_every_put_object_grant_carries_the_acl_condition(variant):
@@ -134,7 +149,8 @@ def test_writer_role_takes_over_the_s3_permissions():
     inp = inputs(writer_role="ddbvault-writer", external_id="acme-prod", kms_key_arn=KEY)
     docs = policy_documents(inp)
     writer_arn = f"arn:aws:iam::{DATA}:role/ddbvault-writer"
-    assert allowed_actions(docs["production-backup-role-policy"]) == {*BACKUP_TABLE_ACTIONS, "sts:AssumeRole"}
+    assert allowed_actions(docs["production-backup-role-policy"]) == {*BACKUP_TABLE_ACTIONS, "dynamodb:ListTables",
+                                                                      "sts:AssumeRole"}
     assert by_sid(docs["production-backup-role-policy"])["AssumeDataAccountWriter"]["Resource"] == writer_arn
     assert allowed_actions(docs["data-writer-role-policy"]) == {
         "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "kms:GenerateDataKey", "kms:Decrypt"}

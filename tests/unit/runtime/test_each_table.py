@@ -1,0 +1,86 @@
+"""run_each: one table's failure does not stop the next; an interruption stops the run; the exit code."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+
+import pytest
+
+from ddbvault.errors import AccessDeniedError, InterruptedRun, NotFoundError
+from ddbvault.runtime.each_table import run_each
+
+
+@dataclass
+class Result:
+    table: str
+    items: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fn(failures: dict):
+    def fn(table: str, cancelled):
+        if table in failures:
+            raise failures[table]
+        return Result(table, len(table))
+    return fn
+
+
+def test_all_ok_is_exit_0_and_the_summary_shape():
+    run = run_each(["a", "bb"], _fn({}), targets={"a": "x"})
+    assert run.to_dict() == {"ok": True, "succeeded": 2, "failed": 0, "exit_code": 0, "tables": [
+        {"table": "a", "target": "x", "ok": True, "items": 1}, {"table": "bb", "ok": True, "items": 2}]}
+
+
+def test_failures_do_not_stop_the_rest_and_share_their_code():
+    run = run_each(["a", "b", "c"], _fn({"a": AccessDeniedError("no", "grant it"), "c": AccessDeniedError("no")}))
+    assert [o.ok for o in run.outcomes] == [False, True, False]
+    assert run.exit_code == 4
+    assert run.to_dict()["tables"][0] | {} == {"table": "a", "ok": False, **AccessDeniedError("no", "grant it").to_dict()}
+
+
+def test_mixed_failures_exit_1_and_bugs_name_the_class_only():
+    run = run_each(["a", "b"], _fn({"a": NotFoundError("gone"), "b": ValueError("item value 42")}))
+    assert run.exit_code == 1
+    assert run.outcomes[1].error["message"] == "unexpected ValueError"  # never the message (invariant 7)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), InterruptedRun("stopped")])
+def test_an_interruption_stops_the_run(stop):
+    seen = []
+
+    def fn(table, cancelled):
+        seen.append(table)
+        if table == "b":
+            raise stop
+        return Result(table, 1)
+    with pytest.raises(type(stop)):
+        run_each(["a", "b", "c"], fn)
+    assert seen == ["a", "b"]
+
+
+def test_cancelled_stops_before_the_next_table():
+    cancelled = threading.Event()
+    seen = []
+
+    def fn(table, table_cancelled):
+        cancelled.set()
+        assert table_cancelled.wait(5)  # the table's own event follows the run's
+        seen.append(table)
+        return Result(table, 1)
+    with pytest.raises(InterruptedRun):
+        run_each(["a", "b"], fn, cancelled=cancelled)
+    assert seen == ["a"]
+
+
+def test_a_table_that_sets_its_own_event_does_not_stop_the_next():
+    seen = []
+
+    def fn(table, table_cancelled):
+        seen.append(table)
+        table_cancelled.set()  # what a verb's coordinator does when its run fails
+        raise NotFoundError("gone")
+    run = run_each(["a", "b"], fn, cancelled=threading.Event())
+    assert seen == ["a", "b"] and run.exit_code == 3
