@@ -14,23 +14,12 @@ import re
 
 import pytest
 
-from ddbvault.iac import make_inputs, policy_documents, templates
+from ddbvault.iac import policy_documents, templates
 from ddbvault.iac.render import render_files, render_stream
 from ddbvault.iac.terraform import modules
-from tests.support.terraform import named, parse_module, resources
+from tests.support.terraform import DATA, PROD, VARIANTS, inputs, named, parse_module, resources
 
-PROD, DATA, OTHER = "111122223333", "444455556666", "777788889999"
-KEY = f"arn:aws:kms:eu-west-1:{DATA}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-VARIANTS = {
-    "direct": {},
-    "direct-kms": {"kms_key_arn": KEY, "prefix": ""},
-    "writer-role": {"writer_role": "ddbvault-writer", "external_id": "acme-prod", "kms_key_arn": KEY},
-    "restore-account": {"restore_account": OTHER, "kms_key_arn": KEY, "restore_tables": ["orders-copy"]},
-    "created-key": {"create_kms_key": True},
-    "created-key-writer-restore": {"create_kms_key": True, "writer_role": "ddbvault-writer",
-                                   "restore_account": OTHER},
-}
-# CloudFormation resource type -> the Terraform resources that make it, as "type.name" ({n}: index).
+# Template logical id -> the Terraform resources that make it, as "type.name" ({n}: the table index).
 RESOURCES = {
     "BackupBucket": ["aws_s3_bucket.backup", "aws_s3_bucket_versioning.backup",
                      "aws_s3_bucket_public_access_block.backup", "aws_s3_bucket_ownership_controls.backup",
@@ -50,12 +39,6 @@ RESOURCES = {
 MAIN = {"BackupBucket": "aws_s3_bucket.backup", "BackupKey": "aws_kms_key.backup",
         "WriterRole": "aws_iam_role.writer", "BackupRole": "aws_iam_role.backup",
         "TaskExecutionRole": "aws_iam_role.task_execution", "SchedulerRole": "aws_iam_role.scheduler"}
-
-
-def inputs(name: str):
-    base = dict(tables=["orders", f"arn:aws:dynamodb:eu-west-1:{PROD}:table/users.v2"], prod_account=PROD,
-                data_account=DATA, bucket="acme-backups", region="eu-west-1", prefix="prod")
-    return make_inputs(**{**base, **VARIANTS[name]})
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
