@@ -21,34 +21,12 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from ddbvault.iac import make_inputs
-
 # strip_string_quotes: "x" is read as x with HCL's backslash escapes resolved; the template
 # escapes $${ and %%{ are left for decode() to resolve.
 OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 _REFERENCE = re.compile(r"^\$\{[^{}]*\}$")
 _CALL = re.compile(r"^\$\{jsonencode\((?P<inner>.*)\)\}$", re.S)
 PROVIDER_MIRROR = Path(os.environ.get("DDBVAULT_TF_PLUGIN_DIR", "/opt/tf-plugins"))
-
-PROD, DATA, OTHER = "111122223333", "444455556666", "777788889999"
-KEY = f"arn:aws:kms:eu-west-1:{DATA}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-# The input combinations every Terraform test covers: KMS key given or created, writer role,
-# another restore account.
-VARIANTS = {
-    "direct": {},
-    "direct-kms": {"kms_key_arn": KEY, "prefix": ""},
-    "writer-role": {"writer_role": "ddbvault-writer", "external_id": "acme-prod", "kms_key_arn": KEY},
-    "restore-account": {"restore_account": OTHER, "kms_key_arn": KEY, "restore_tables": ["orders-copy"]},
-    "created-key": {"create_kms_key": True},
-    "created-key-writer-restore": {"create_kms_key": True, "writer_role": "ddbvault-writer",
-                                   "restore_account": OTHER},
-}
-
-
-def inputs(name: str):
-    base = dict(tables=["orders", f"arn:aws:dynamodb:eu-west-1:{PROD}:table/users.v2"], prod_account=PROD,
-                data_account=DATA, bucket="acme-backups", region="eu-west-1", prefix="prod")
-    return make_inputs(**{**base, **VARIANTS[name]})
 
 
 def parse_module(text: str) -> dict:

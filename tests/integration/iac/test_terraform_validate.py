@@ -1,6 +1,6 @@
 """Terraform itself accepts what `ddbvault iam --format terraform` writes.
 
-Every module of every input combination (tests/support/terraform.py VARIANTS: KMS key given or
+Every module of every input combination (tests/support/iac_inputs.py VARIANTS: KMS key given or
 created, writer role, another restore account) is written by `ddbvault iam --out-dir`, parsed with
 python-hcl2 (always), and, where Terraform and the offline AWS provider mirror are present:
 - `terraform fmt -check` finds nothing to change;
@@ -26,7 +26,8 @@ import pytest
 
 from ddbvault.iac.hcl import Block, Expr, render
 from ddbvault.iac.render import render_files
-from tests.support.terraform import PROD, VARIANTS, inputs, parse_module, resources, terraform
+from tests.support.iac_inputs import PROD, VARIANTS, inputs
+from tests.support.terraform import parse_module, resources, terraform
 
 pytestmark = pytest.mark.integration
 MODULES = ("data-account", "production-account", "restore-account")
@@ -91,14 +92,14 @@ def test_terraform_validates_every_module(tmp_path):
     tf = terraform(tmp_path)
     if tf is None:
         return
-    calls(tmp_path, f"arn:aws:ecs:eu-west-1:{PROD}:cluster/backups")
+    calls(tmp_path, f"arn:aws:ecs:us-east-1:{PROD}:cluster/backups")
     fmt = tf.run(tmp_path, "fmt", "-check", "-recursive", "-diff", "-no-color")
     assert fmt.returncode == 0, fmt.stdout[-3000:] + fmt.stderr[-3000:]
     result = tf.validate(tmp_path)
     assert result["valid"] and result["error_count"] == result["warning_count"] == 0, \
         json.dumps(result["diagnostics"], indent=1)[:4000]
     # The control, on one variant (each module's provider costs seconds): a 5-digit account.
-    calls(tmp_path, "arn:aws:ecs:eu-west-1:12345:cluster/backups", variants=["created-key-writer-restore"])
+    calls(tmp_path, "arn:aws:ecs:us-east-1:12345:cluster/backups", variants=["created-key-writer"])
     result = tf.run(tmp_path, "validate", "-json", "-no-color")
     [diagnostic] = json.loads(result.stdout)["diagnostics"]
     assert result.returncode == 1 and diagnostic["summary"] == "Invalid value for variable", result.stdout[-3000:]

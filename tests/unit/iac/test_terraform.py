@@ -17,7 +17,8 @@ import pytest
 from ddbvault.iac import policy_documents, templates
 from ddbvault.iac.render import render_files, render_stream
 from ddbvault.iac.terraform import modules
-from tests.support.terraform import DATA, PROD, VARIANTS, inputs, named, parse_module, resources
+from tests.support.iac_inputs import DATA, PROD, VARIANTS, inputs
+from tests.support.terraform import named, parse_module, resources
 
 # Template logical id -> the Terraform resources that make it, as "type.name" ({n}: the table index).
 RESOURCES = {
