@@ -62,7 +62,7 @@ def templates(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
     """Label -> CloudFormation template, for --format cloudformation."""
     if part == "restore":
         raise UsageError("the restore policies have no CloudFormation template",
-                         hint="use --format json --part restore")
+                         hint="use --format json --part restore, or --format terraform --part restore")
     result = {}
     if part in ("data", "all"):
         result["data-account-stack"] = data_template(inputs)
