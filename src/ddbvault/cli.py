@@ -618,14 +618,16 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
               "another account than the data account is granted read access to the backups.")
 @click.option("--restore-table", "restore_tables", multiple=True, metavar="NAME",
               help="Target table of restores (repeat; default: the --table names).")
-@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "cloudformation-json"]),
-              default="json", show_default=True, help="IAM policy documents, or CloudFormation templates.")
+@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "cloudformation-json", "terraform"]),
+              default="json", show_default=True,
+              help="IAM policy documents, CloudFormation templates, or Terraform modules (one per account).")
 @click.option("--part", type=click.Choice(["production", "data", "restore", "all"]), default="all",
               show_default=True, help="Only the documents of one account or of restores.")
-@click.option("--out-dir", type=click.Path(file_okay=False), help="Write one file per document here.")
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="Write one file per document here (Terraform: one folder per account).")
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir) -> None:
-    """Print least-privilege IAM policies, the bucket policy, or CloudFormation templates."""
+    """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
     from .iac import make_inputs
@@ -645,6 +647,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
         return
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for name, text in output.items():
+        (Path(out_dir) / name).parent.mkdir(parents=True, exist_ok=True)  # terraform: a folder per module
         (Path(out_dir) / name).write_text(text)
         click.echo(str(Path(out_dir) / name))
 

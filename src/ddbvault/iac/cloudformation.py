@@ -184,7 +184,7 @@ def production_template(inputs: IacInputs) -> dict:
             "Outputs": {"BackupRoleArn": {"Value": get_arn("BackupRole")}}}
 
 
-def _service_trust(inputs: IacInputs, service: str) -> dict:
+def service_trust(inputs: IacInputs, service: str) -> dict:
     """Trust one AWS service, on behalf of this account only (confused-deputy protection)."""
     return document([trust_statement(
         "TrustService", {"Service": service},
@@ -195,14 +195,14 @@ def _backup_role(inputs: IacInputs, arns: Arns) -> dict:
     return {"Type": "AWS::IAM::Role", "Properties": {
         "RoleName": inputs.backup_role,
         "Description": "ddbvault: reads the tables, writes backups to the data account",
-        "AssumeRolePolicyDocument": _service_trust(inputs, "ecs-tasks.amazonaws.com"),
+        "AssumeRolePolicyDocument": service_trust(inputs, "ecs-tasks.amazonaws.com"),
         "Policies": [{"PolicyName": "ddbvault-backup", "PolicyDocument": backup_role_policy(inputs, arns)}]}}
 
 
 def _execution_role(inputs: IacInputs) -> dict:
     """What ECS itself needs to start the task: pull the image, write the log stream."""
     return {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": _service_trust(inputs, "ecs-tasks.amazonaws.com"),
+        "AssumeRolePolicyDocument": service_trust(inputs, "ecs-tasks.amazonaws.com"),
         "ManagedPolicyArns": [EXECUTION_POLICY.format(partition=inputs.partition)]}}
 
 
@@ -229,7 +229,7 @@ def _task_definition(inputs: IacInputs, arns: Arns, table: Table) -> dict:
             "awslogs-stream-prefix": "backup"}},
     }
     return {"Type": "AWS::ECS::TaskDefinition", "Properties": {
-        "Family": "ddbvault-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", table.name),
+        "Family": task_family(table),
         "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc",
         "Cpu": ref("TaskCpu"), "Memory": ref("TaskMemory"),
         "TaskRoleArn": get_arn("BackupRole"), "ExecutionRoleArn": get_arn("TaskExecutionRole"),
@@ -252,17 +252,25 @@ def _schedule(table: Table, index: int) -> dict:
                               "TaskCount": 1, "NetworkConfiguration": network}}}}
 
 
-def _scheduler_role(inputs: IacInputs) -> dict:
+def task_family(table: Table) -> str:
+    """The ECS task definition family of one table's backup."""
+    return "ddbvault-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", table.name)
+
+
+def scheduler_policy(tasks: list, cluster, task_roles: list) -> dict:
     """EventBridge Scheduler's role: run these task definitions on this cluster, and pass their
-    two roles to ECS tasks; nothing else."""
-    tasks = [ref(f"BackupTask{i}") for i in range(1, len(inputs.tables) + 1)]
-    policy = document([
+    two roles to ECS tasks; nothing else. Shared with terraform.py, which passes references."""
+    return document([
         statement("RunBackupTasks", "Allow", "ecs:RunTask", tasks,
-                  condition={"ArnEquals": {"ecs:cluster": ref("ClusterArn")}}),
-        statement("PassTaskRoles", "Allow", "iam:PassRole",
-                  [get_arn("BackupRole"), get_arn("TaskExecutionRole")],
+                  condition={"ArnEquals": {"ecs:cluster": cluster}}),
+        statement("PassTaskRoles", "Allow", "iam:PassRole", task_roles,
                   condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
     ])
+
+
+def _scheduler_role(inputs: IacInputs) -> dict:
+    tasks = [ref(f"BackupTask{i}") for i in range(1, len(inputs.tables) + 1)]
+    policy = scheduler_policy(tasks, ref("ClusterArn"), [get_arn("BackupRole"), get_arn("TaskExecutionRole")])
     return {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": _service_trust(inputs, "scheduler.amazonaws.com"),
+        "AssumeRolePolicyDocument": service_trust(inputs, "scheduler.amazonaws.com"),
         "Policies": [{"PolicyName": "ddbvault-run-backups", "PolicyDocument": policy}]}}

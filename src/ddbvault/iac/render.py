@@ -1,4 +1,5 @@
-"""Which documents `ddbvault iam` prints, their labels, and how they are rendered (JSON, YAML).
+"""Which documents `ddbvault iam` prints, their labels, and how they are rendered (JSON, YAML,
+Terraform's HCL through terraform.py).
 
 Labels name the account each document belongs to, so a printed set reads as a checklist:
 `production-...` in the production account, `data-...` in the data account, `restore-...` in
@@ -23,6 +24,7 @@ from .policies import (backup_role_policy, document, literal_arns, restore_impor
                        restore_reader_policy, restore_target_policy, writer_role_policy,
                        writer_trust_policy)
 from .resource_policies import bucket_policy, key_policy_grants
+from .terraform import modules
 
 PARTS = ("production", "data", "restore", "all")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -60,7 +62,7 @@ def templates(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
     """Label -> CloudFormation template, for --format cloudformation."""
     if part == "restore":
         raise UsageError("the restore policies have no CloudFormation template",
-                         hint="use --format json --part restore")
+                         hint="use --format json --part restore, or --format terraform --part restore")
     result = {}
     if part in ("data", "all"):
         result["data-account-stack"] = data_template(inputs)
@@ -130,7 +132,7 @@ def yaml_stream(labelled: dict[str, dict], notes: dict[str, str]) -> str:
     return "---\n".join(parts)
 
 
-FORMATS = ("json", "cloudformation", "cloudformation-json")
+FORMATS = ("json", "cloudformation", "cloudformation-json", "terraform")
 
 
 def _notes(inputs: IacInputs) -> dict[str, str]:
@@ -146,11 +148,16 @@ def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
         return to_json(policy_documents(inputs, part))
     if fmt == "cloudformation":
         return yaml_stream(templates(inputs, part), _notes(inputs))
+    if fmt == "terraform":  # each module starts with a comment naming its folder and account
+        return "\n".join(modules(inputs, part).values())
     return to_json(templates(inputs, part))
 
 
 def render_files(inputs: IacInputs, fmt: str, part: str) -> dict[str, str]:
-    """File name -> content, one file per document (`ddbvault iam --out-dir`)."""
+    """File name -> content, one file per document (`ddbvault iam --out-dir`); for Terraform,
+    one folder per account module (`data-account/main.tf`, ...)."""
+    if fmt == "terraform":
+        return {f"{name}/main.tf": text for name, text in modules(inputs, part).items()}
     if fmt == "json":
         return {f"{label}.json": to_json(doc) for label, doc in policy_documents(inputs, part).items()}
     notes = _notes(inputs)

@@ -22,26 +22,11 @@ import pytest
 import yaml
 
 from ddbvault.aws.session import Principal, make_session
-from ddbvault.iac import key_policy, literal_arns, make_inputs, policy_documents, templates, to_json, to_yaml
+from ddbvault.iac import key_policy, literal_arns, policy_documents, templates, to_json, to_yaml
+from tests.support.iac_inputs import DATA, PROD, VARIANTS, inputs
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
-PROD, DATA, OTHER = "111122223333", "444455556666", "777788889999"
-KEY = f"arn:aws:kms:us-east-1:{DATA}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-VARIANTS = {
-    "direct": {},
-    "direct-kms": {"kms_key_arn": KEY, "prefix": ""},
-    "writer-role": {"writer_role": "ddbvault-writer", "external_id": "acme-prod", "kms_key_arn": KEY},
-    "restore-account": {"restore_account": OTHER, "kms_key_arn": KEY, "restore_tables": ["orders-copy"]},
-    "created-key": {"create_kms_key": True},
-    "created-key-writer": {"create_kms_key": True, "writer_role": "ddbvault-writer"},
-}
-
-
-def inputs(name: str, **extra):
-    base = dict(tables=["orders", f"arn:aws:dynamodb:us-east-1:{PROD}:table/users.v2"], prod_account=PROD,
-                data_account=DATA, bucket=f"acme-{name}", region="us-east-1", prefix="prod")
-    return make_inputs(**{**base, **VARIANTS[name], **extra})
 
 
 def tool(name: str) -> str:
