@@ -40,8 +40,8 @@ test: setup
 	$(VENV)/bin/pytest
 
 # The unit tests with every runtime dependency at the floor pyproject.toml allows (.venv-lowest).
-test-lowest:
-	scripts/test-lowest.sh
+test-lowest: setup
+	PY=$(PY) scripts/test-lowest.sh
 
 # The service image, built with podman (docs/image.md); tests/integration/image runs it.
 image: $(DEMO_STAMP)
