@@ -158,14 +158,22 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the table (and default for the bucket).")
 @click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
+@click.option("--keep", metavar="POLICY", help="Keep policy, e.g. daily=7,weekly=5,monthly=12 (yearly=N too): "
+              "tag the backup with its tier for the bucket's lifecycle rules (docs/backup.md#retention).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
-           as_json, progress) -> None:
+           keep, as_json, progress) -> None:
     """Back up TABLE into DEST. Writes data objects, then the manifest last."""
-    options = BackupOptions(
+    from .format.retention import parse_keep
+
+    try:
+        policy = parse_keep(keep) if keep is not None else None
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    options = BackupOptions(keep=policy,
         segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
         consistent_read=consistent_read, compression=compression,
         compression_level=compression_level, object_size=object_size, part_size=part_size,
@@ -185,6 +193,9 @@ def backup(table, dest, segments, workers, read_share, read_rcu, consistent_read
         click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
                    f"({result.objects} objects, {result.bytes:,} bytes, "
                    f"{result.consumed_rcu:,.1f} RCU, {result.seconds:.1f}s)")
+    if result.tier and not as_json:
+        lock = f", Object Lock {result.object_lock_mode}" if result.object_lock_mode else ""
+        click.echo(f"tier {result.tier}: expires {result.expires_at}{lock}")
 
 
 @cli.command()
