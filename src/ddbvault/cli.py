@@ -356,11 +356,18 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--kms-key-id", help="KMS key for --sse aws:kms.")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
+@click.option("--keep", metavar="POLICY", help="The backups' keep policy: check the bucket has its lifecycle rules.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
-           kms_key_id, profile, region, as_json) -> None:
+           kms_key_id, profile, region, keep, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
+    from .format.retention import parse_keep
+
+    try:
+        policy = parse_keep(keep) if keep is not None else None
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
 
     options = DoctorOptions(
         table_principal=Principal(profile=profile, region=region, role_arn=table_role, external_id=table_external_id,
@@ -369,7 +376,7 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
-        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id)
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy)
     try:
         report = run_doctor(table, dest, options)
     except DdbvaultError as exc:
@@ -525,8 +532,11 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
 @click.option("--part", type=click.Choice(["production", "data", "restore", "all"]), default="all",
               show_default=True, help="Only the documents of one account or of restores.")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Write one file per document here.")
+@click.option("--keep", metavar="POLICY", help="Keep policy of the backups, e.g. daily=7,weekly=5,monthly=12: "
+              "one lifecycle rule per tier, and the grants tagging needs.")
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
-        writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir) -> None:
+        writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
+        keep) -> None:
     """Print least-privilege IAM policies, the bucket policy, or CloudFormation templates."""
     from pathlib import Path
 
@@ -538,7 +548,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep)
         output = render_files(inputs, fmt, part) if out_dir else render_stream(inputs, fmt, part)
     except DdbvaultError as exc:
         _fail(exc, False)

@@ -35,6 +35,8 @@ VARIANTS = {
     "restore-account": {"restore_account": OTHER, "kms_key_arn": KEY, "restore_tables": ["orders-copy"]},
     "created-key": {"create_kms_key": True},
     "created-key-writer": {"create_kms_key": True, "writer_role": "ddbvault-writer"},
+    "keep": {"keep": "daily=7,weekly=5,monthly=12,yearly=2"},
+    "keep-writer": {"keep": "daily=7", "writer_role": "ddbvault-writer", "prefix": ""},
 }
 
 
