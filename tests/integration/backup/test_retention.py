@@ -193,3 +193,25 @@ def test_local_directory_records_tier_and_deletes_nothing(table, tmp_path):
     entries = list_backups(str(tmp_path))
     assert len(entries) == 2 and all(e.expired for e in entries)  # expired, still there
     assert (tmp_path / table / first.backup_id / "manifest.json").is_file()
+
+
+def test_verify_and_restore_of_an_expired_backup_name_what_is_gone(s3, table, bucket):
+    """What the lifecycle rule leaves of an expired backup: data objects go up to a day before
+    the manifest. verify and restore then fail naming the missing object."""
+    result = backup_table(table, f"s3://{bucket}/gone", replace(OPTIONS, keep=parse_keep("daily=1"), now=utc(2021, 3, 1)))
+    data = _keys(s3, bucket, f"gone/{table}/{result.backup_id}/data/")
+    s3.delete_object(Bucket=bucket, Key=data[0])  # as the tier's lifecycle rule would
+    listed = {e.backup_id: e for e in list_backups(f"s3://{bucket}/gone")}
+    assert listed[result.backup_id].expired
+    verified = run_cli("verify", result.url)
+    assert verified.returncode != 0 and "Traceback" not in verified.stderr
+    assert f"data object s3://{bucket}/{data[0]} is missing; the backup expired at 2021-03-02T00:00:00Z " \
+           "(tier daily): its lifecycle rule removes its objects" in verified.stdout + verified.stderr
+    restored = run_cli("restore", result.url, "--table", "kept-restored", "--no-progress")
+    assert restored.returncode == ExitCode.NOT_FOUND, restored.stderr
+    assert f"s3://{bucket}/{data[0]}" in restored.stderr and "Traceback" not in restored.stderr
+    assert "the backup expired at 2021-03-02T00:00:00Z (tier daily)" in restored.stderr
+    assert "Try: use a backup that has not expired" in restored.stderr
+    s3.delete_object(Bucket=bucket, Key=f"gone/{table}/{result.backup_id}/manifest.json")
+    opened = run_cli("verify", result.url)
+    assert opened.returncode == ExitCode.INTEGRITY and "it has no manifest" in opened.stderr
