@@ -4,7 +4,7 @@ Checks, in order; each is ✓ (ok), ✗ (fail), ⚠ (works, but unsafe) or · (i
   identity of each principal (STS GetCallerIdentity; assuming the roles given)
   DescribeTable, Scan (one item, Limit=1), DescribeTimeToLive, ListTagsOfResource
   the bucket is reachable (HeadBucket: 404 is a failure, 403 only means "not listable")
-  a probe object can be created with the ACL and SSE a backup uses, under
+  a probe object can be created with the ACL, SSE (and, with --keep, tier tag) a backup uses, under
       <prefix>/_doctor/<utc-time>-<random>  (unique per run; the generated lifecycle rule expires it)
   the bucket owner can read the probe (with --owner-role)
   DeleteObject on the probe is denied (✓) or allowed (⚠: production could delete backups)
@@ -26,7 +26,7 @@ from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
 from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
 from .format.layout import join
-from .format.retention import TAG_KEY, KeepPolicy
+from .format.retention import TAG_KEY, KeepPolicy, tag_of
 from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
@@ -155,12 +155,17 @@ def _probe_key(prefix: str) -> str:
 def _bucket_checks(doc: _Doctor, session) -> None:
     o = doc.options
     s3 = client(session, "s3")
-    store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id))
+    # Under --keep the probe carries a tier tag, as every backup object will: the write then
+    # proves s3:PutObjectTagging too.
+    tagging = tag_of(o.keep.tiers[-1]) if o.keep else None
+    store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id,
+                                                               tagging=tagging))
     if not doc.check("bucket reachable", lambda: store.check_writable() or f"s3://{store.bucket}",
                      permission="s3:ListBucket"):
         return
     key = _probe_key(doc.destination.prefix)
-    written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}",
+    tagged = f", tag {tagging}" if tagging else ""
+    written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}{tagged}",
                         lambda: store.put_new(key, b"ddbvault doctor probe\n") or store.url_of(key),
                         permission="s3:PutObject", grant=OBJECTS)
     if written and o.owner:

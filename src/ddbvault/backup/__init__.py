@@ -240,7 +240,7 @@ def _apply_keep(store: ObjectStore, destination: Destination, table: str, keep: 
     if keep is None:
         return None, None
     try:
-        history = tier_history(store, destination.prefix, table, lookback_start(now))
+        history = tier_history(store, destination.prefix, table, lookback_start(keep, now))
     except AccessDeniedError as exc:
         exc.hint = ("a keep policy reads the table's earlier manifests to choose the tier: grant "
                     "s3:ListBucket and s3:GetObject on the prefix (ddbvault iam --keep ...)")

@@ -135,11 +135,22 @@ def choose_tier(policy: KeepPolicy, now: datetime, taken: Iterable[tuple[str, da
     return policy.tiers[-1]
 
 
-def lookback_start(now: datetime) -> datetime:
-    """The earliest start time of a backup that can hold a current period of any tier (the
-    start of the year, or of an ISO week that began in the year before): older backups need not
-    be read."""
-    return now - timedelta(days=TIER_DAYS["yearly"] + TIER_DAYS["weekly"])
+def period_start(tier: str, when: datetime) -> datetime:
+    """The start (UTC) of the calendar period of `when` for `tier`."""
+    day = when.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    if tier == "yearly":
+        return day.replace(month=1, day=1)
+    if tier == "monthly":
+        return day.replace(day=1)
+    if tier == "weekly":
+        return day - timedelta(days=day.weekday())  # Monday: ISO weeks
+    return day
+
+
+def lookback_start(policy: KeepPolicy, now: datetime) -> datetime:
+    """The earliest start of the policy's current periods: a backup that started before it
+    holds no current slot, so choose_tier never needs its manifest read."""
+    return min(period_start(tier, now) for tier in policy.tiers)
 
 
 def expires_at(policy: KeepPolicy, tier: str, start: datetime) -> datetime:

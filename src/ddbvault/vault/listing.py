@@ -190,23 +190,25 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
 def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -> list[tuple[str, datetime]]:
     """(tier, start time) of `table`'s complete backups under `prefix` that started at `since`
     or later and record a tier: what format/retention.choose_tier needs. One listing of the
-    table's keys, one read per such manifest; a manifest that does not parse is skipped (it is
-    no complete backup). Access errors propagate."""
+    table's keys, one read per such manifest (MANIFEST_READERS at a time); a manifest that does
+    not parse is skipped (it is no complete backup). Access errors propagate."""
     root = join(prefix, table)
     found = group_keys(store.list_keys(root + "/"), prefix)
-    history = []
-    for (_, backup_id), seen in sorted(found.items()):
-        started = parse_utc(time_of(backup_id))
-        if not seen.manifest or started < since:
-            continue
+    recent = [(backup_id, parse_utc(time_of(backup_id))) for (_, backup_id), seen in sorted(found.items())
+              if seen.manifest]
+    recent = [(backup_id, started) for backup_id, started in recent if started >= since]
+
+    def tier_of(backup_id: str) -> str | None:
         key = join(root, backup_id, MANIFEST_NAME)
         try:
             manifest = read_manifest(store, key, store.url_of(key), backup_id)
         except IntegrityError:
-            continue
-        if manifest.retention is not None:
-            history.append((manifest.retention.tier, started))
-    return history
+            return None
+        return manifest.retention.tier if manifest.retention else None
+
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        tiers = list(pool.map(tier_of, [backup_id for backup_id, _ in recent]))
+    return [(tier, started) for tier, (_, started) in zip(tiers, recent) if tier is not None]
 
 
 def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]] | None = None) -> list[str]:

@@ -80,6 +80,8 @@ def test_doctor_passes_with_the_rules_and_fails_without(s3, table):
     s3.put_bucket_lifecycle_configuration(Bucket="doctor-keep", LifecycleConfiguration=config)
     report = run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=keep))
     assert {c.status for c in _lifecycle_checks(report).values()} == {OK}
+    probe = next(c for c in report.checks if c.name.startswith("PutObject"))
+    assert probe.status == OK and probe.name.endswith(", tag ddbvault-tier=daily")  # (moto then deletes it)
 
     longer = parse_keep("daily=14,weekly=5,monthly=12,yearly=2")
     wrong = _lifecycle_checks(run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=longer)))

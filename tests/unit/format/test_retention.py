@@ -10,8 +10,8 @@ import pytest
 
 from ddbvault.errors import IntegrityError, UsageError
 from ddbvault.format.manifest import Manifest
-from ddbvault.format.retention import (KeepPolicy, choose_tier, expires_at, keep_from_mapping, parse_keep,
-                                       period_of, retention_for)
+from ddbvault.format.retention import (KeepPolicy, choose_tier, expires_at, keep_from_mapping,
+                                       lookback_start, parse_keep, period_of, retention_for)
 
 
 def utc(*args: int) -> datetime:
@@ -112,3 +112,11 @@ def test_a_garbage_retention_is_refused_naming_the_field(retention, why):
     with pytest.raises(IntegrityError) as caught:
         Manifest.from_json(orjson.dumps(body))
     assert why in caught.value.message
+
+
+def test_only_backups_of_the_current_periods_need_reading():
+    now = utc(2026, 6, 10, 15)  # a Wednesday
+    assert lookback_start(parse_keep("daily=7"), now) == utc(2026, 6, 10)
+    assert lookback_start(parse_keep("daily=7,weekly=4"), now) == utc(2026, 6, 8)
+    assert lookback_start(parse_keep("weekly=4,monthly=3"), utc(2026, 7, 1, 3)) == utc(2026, 6, 29)  # week first
+    assert lookback_start(parse_keep("daily=1,yearly=1"), now) == utc(2026, 1, 1)
