@@ -215,3 +215,11 @@ def test_verify_and_restore_of_an_expired_backup_name_what_is_gone(s3, table, bu
     s3.delete_object(Bucket=bucket, Key=f"gone/{table}/{result.backup_id}/manifest.json")
     opened = run_cli("verify", result.url)
     assert opened.returncode == ExitCode.INTEGRITY and "it has no manifest" in opened.stderr
+
+
+def test_a_schema_only_backup_takes_no_slot(table, tmp_path):
+    keep = parse_keep("daily=7,monthly=3")
+    schema = backup_table(table, str(tmp_path), replace(OPTIONS, keep=keep, schema_only=True, now=utc(2026, 8, 1, 1)))
+    data = backup_table(table, str(tmp_path), replace(OPTIONS, keep=keep, now=utc(2026, 8, 1, 2)))
+    assert (schema.tier, data.tier) == ("monthly", "monthly")
+    assert backup_table(table, str(tmp_path), replace(OPTIONS, keep=keep, now=utc(2026, 8, 1, 3))).tier == "daily"
