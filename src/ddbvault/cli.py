@@ -161,15 +161,23 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the table (and default for the bucket).")
 @click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
+@click.option("--keep", metavar="POLICY", help="Keep policy, e.g. daily=7,weekly=5,monthly=12 (yearly=N too): "
+              "tag the backup with its tier for the bucket's lifecycle rules (docs/backup.md#retention).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
-           as_json, progress) -> None:
+           keep, as_json, progress) -> None:
     """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
+    from .format.retention import parse_keep
+
     _one_of_table_or_selectors(table, selectors)
-    options = BackupOptions(
+    try:
+        policy = parse_keep(keep) if keep is not None else None
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    options = BackupOptions(keep=policy,
         segments=segments, workers=workers, read_share=read_share, read_rcu=read_rcu,
         consistent_read=consistent_read, compression=compression,
         compression_level=compression_level, object_size=object_size, part_size=part_size,
@@ -196,6 +204,9 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
                    f"({result.objects} objects, {result.bytes:,} bytes, "
                    f"{result.consumed_rcu:,.1f} RCU, {result.seconds:.1f}s)")
+    if result.tier and not as_json:
+        lock = f", Object Lock {result.object_lock_mode}" if result.object_lock_mode else ""
+        click.echo(f"tier {result.tier}: expires {result.expires_at}{lock}")
 
 
 @cli.command()
@@ -375,11 +386,18 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--kms-key-id", help="KMS key for --sse aws:kms.")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
+@click.option("--keep", metavar="POLICY", help="The backups' keep policy: check the bucket has its lifecycle rules.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
-           kms_key_id, profile, region, as_json) -> None:
+           kms_key_id, profile, region, keep, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
+    from .format.retention import parse_keep
+
+    try:
+        policy = parse_keep(keep) if keep is not None else None
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
 
     options = DoctorOptions(
         table_principal=Principal(profile=profile, region=region, role_arn=table_role, external_id=table_external_id,
@@ -388,7 +406,7 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
-        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id)
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy)
     try:
         report = run_doctor(table, dest, options)
     except DdbvaultError as exc:
@@ -625,8 +643,11 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
               show_default=True, help="Only the documents of one account or of restores.")
 @click.option("--out-dir", type=click.Path(file_okay=False),
               help="Write one file per document here (Terraform: one folder per account).")
+@click.option("--keep", metavar="POLICY", help="Keep policy of the backups, e.g. daily=7,weekly=5,monthly=12: "
+              "one lifecycle rule per tier, and the grants tagging needs.")
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
-        writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir) -> None:
+        writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
+        keep) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -638,7 +659,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep)
         output = render_files(inputs, fmt, part) if out_dir else render_stream(inputs, fmt, part)
     except DdbvaultError as exc:
         _fail(exc, False)

@@ -4,11 +4,14 @@ Checks, in order; each is ✓ (ok), ✗ (fail), ⚠ (works, but unsafe) or · (i
   identity of each principal (STS GetCallerIdentity; assuming the roles given)
   DescribeTable, Scan (one item, Limit=1), DescribeTimeToLive, ListTagsOfResource
   the bucket is reachable (HeadBucket: 404 is a failure, 403 only means "not listable")
-  a probe object can be created with the ACL and SSE a backup uses, under
+  a probe object can be created with the ACL, SSE (and, with --keep, tier tag) a backup uses, under
       <prefix>/_doctor/<utc-time>-<random>  (unique per run; the generated lifecycle rule expires it)
   the bucket owner can read the probe (with --owner-role)
   DeleteObject on the probe is denied (✓) or allowed (⚠: production could delete backups)
   bucket versioning and object lock status (·; ⚠ if versioning is off)
+  with a keep policy (--keep): one enabled lifecycle rule per tier that expires objects tagged
+      ddbvault-tier=<tier> under the prefix after the tier's days (GetBucketLifecycleConfiguration,
+      as the owner when --owner-role is given); ✗ names the fix, ⚠ when the call is denied
 A ✗ names the missing permission and the statement of `ddbvault iam` that grants it.
 Nothing is left that needs deleting: the probe is tiny and expires by lifecycle.
 """
@@ -23,6 +26,7 @@ from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
 from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
 from .format.layout import join
+from .format.retention import TAG_KEY, KeepPolicy, tag_of
 from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
@@ -69,6 +73,7 @@ class DoctorOptions:
     acl: str | None = "bucket-owner-full-control"
     sse: str | None = None
     kms_key_id: str | None = None
+    keep: KeepPolicy | None = None  # check the bucket's lifecycle rules for this keep policy
 
 
 class _Doctor:
@@ -150,12 +155,17 @@ def _probe_key(prefix: str) -> str:
 def _bucket_checks(doc: _Doctor, session) -> None:
     o = doc.options
     s3 = client(session, "s3")
-    store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id))
+    # Under --keep the probe carries a tier tag, as every backup object will: the write then
+    # proves s3:PutObjectTagging too.
+    tagging = tag_of(o.keep.tiers[-1]) if o.keep else None
+    store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id,
+                                                               tagging=tagging))
     if not doc.check("bucket reachable", lambda: store.check_writable() or f"s3://{store.bucket}",
                      permission="s3:ListBucket"):
         return
     key = _probe_key(doc.destination.prefix)
-    written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}",
+    tagged = f", tag {tagging}" if tagging else ""
+    written = doc.check(f"PutObject with ACL {o.acl or 'none'}, SSE {o.sse or 'bucket default'}{tagged}",
                         lambda: store.put_new(key, b"ddbvault doctor probe\n") or store.url_of(key),
                         permission="s3:PutObject", grant=OBJECTS)
     if written and o.owner:
@@ -166,6 +176,56 @@ def _bucket_checks(doc: _Doctor, session) -> None:
     if written:
         _delete_check(doc, s3, store, key)
     _bucket_status(doc, s3, store.bucket)
+    if o.keep is not None:
+        _lifecycle_check(doc, client(make_session(o.owner), "s3") if o.owner else s3, store.bucket, o.keep)
+
+
+def _lifecycle_check(doc: _Doctor, s3, bucket: str, keep: KeepPolicy) -> None:
+    """One enabled rule per tier: the tier's tag, a prefix that covers the destination's, and
+    Expiration after exactly the tier's days."""
+    try:
+        with translated(service="s3", action="GetBucketLifecycleConfiguration", resource=f"s3://{bucket}"):
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except AccessDeniedError as exc:
+        doc.note("lifecycle rules", WARN, f"cannot check: {exc.message} (needs s3:GetLifecycleConfiguration, "
+                                          "a data account permission: pass --owner-role)")
+        return
+    except DdbvaultError as exc:
+        if getattr(exc, "code", "") != "NoSuchLifecycleConfiguration":
+            doc.note("lifecycle rules", WARN, f"cannot check: {exc.message}")
+            return
+        rules = []
+    prefix = doc.destination.prefix.strip("/")
+    for tier in reversed(keep.tiers):
+        problem = lifecycle_problem(rules, prefix, tier, keep.days(tier))
+        name = f"lifecycle rule for tier {tier}"
+        if problem is None:
+            doc.note(name, OK, f"objects tagged {TAG_KEY}={tier} expire after {keep.days(tier)} days")
+        else:
+            doc.note(name, FAIL, f"{problem}; fix: apply rule ExpireTier{tier.capitalize()} of "
+                                 f"`ddbvault iam --keep {keep.to_text()} --part data`")
+
+
+def lifecycle_problem(rules: list[dict], prefix: str, tier: str, days: int) -> str | None:
+    """None if an enabled rule of `rules` (GetBucketLifecycleConfiguration's) expires every
+    object under `prefix` tagged with `tier` after `days` days; else what is wrong."""
+    wanted = {"Key": TAG_KEY, "Value": tier}
+    found = []
+    for rule in rules:
+        filter_ = rule.get("Filter") or {}
+        both = filter_.get("And") or {}
+        tags = both.get("Tags") or ([filter_["Tag"]] if "Tag" in filter_ else [])
+        rule_prefix = both.get("Prefix", filter_.get("Prefix", rule.get("Prefix", "")))
+        covers = (prefix + "/").startswith(rule_prefix) or not rule_prefix
+        if rule.get("Status") == "Enabled" and tags == [wanted] and covers:
+            found.append((rule.get("Expiration") or {}).get("Days"))
+    if days in found:
+        return None
+    where = f" under {prefix}/" if prefix else ""
+    if found:
+        return (f"the rule for objects tagged {TAG_KEY}={tier}{where} expires them after {found[0]} "
+                f"days; the keep policy needs {days}")
+    return f"no enabled lifecycle rule expires objects tagged {TAG_KEY}={tier}{where}: they would never expire"
 
 
 def _delete_check(doc: _Doctor, s3, store: S3Store, key: str) -> None:

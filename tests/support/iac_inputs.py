@@ -1,6 +1,7 @@
 """The `ddbvault iam` input combinations the iac tests share (linters, moto, Terraform).
 
-KMS key given or created, writer role with an external id, another restore account, no prefix.
+KMS key given or created, writer role with an external id, another restore account, no prefix,
+a keep policy (retention tiers).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ VARIANTS = {
     "restore-account": {"restore_account": OTHER, "kms_key_arn": KEY, "restore_tables": ["orders-copy"]},
     "created-key": {"create_kms_key": True},
     "created-key-writer": {"create_kms_key": True, "writer_role": "ddbvault-writer", "restore_account": OTHER},
+    "keep": {"keep": "daily=7,weekly=5,monthly=12,yearly=2"},
+    "keep-writer": {"keep": "daily=7", "writer_role": "ddbvault-writer", "prefix": ""},
 }
 
 

@@ -22,10 +22,13 @@ from .._version import __version__
 from ..aws.retry import RetryPolicy, RetryStats
 from ..aws.session import Principal, make_session
 from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
-from ..errors import IntegrityError, InterruptedRun, UsageError
+from ..errors import AccessDeniedError, IntegrityError, InterruptedRun, UsageError
 from ..format.layout import BackupLayout, check_table_name, new_backup_id
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import MANIFEST_MAX_BYTES, SCHEMA_ONLY_FORMAT_VERSION, Manifest
+from ..format.retention import (KeepPolicy, Retention, choose_tier, lookback_start, parse_utc,
+                                retention_for, tag_of)
+from ..vault.listing import tier_history
 from ..capacity.limiter import limiter_for
 from ..capacity.rates import CapacityRate
 from ..capacity.read_plan import plan_read_rate, plan_segments
@@ -84,6 +87,13 @@ class BackupOptions:
     # Save the table's schema and settings only (DescribeTable, TTL, tags): no Scan, no data
     # object; the manifest says so (options.schema_only, format 1.1) and totals 0 items.
     schema_only: bool = False
+    # Keep policy (format/retention.py): the backup gets a tier, every object its tier tag (and
+    # Object Lock retention where the bucket has it), the manifest its tier and expiry (1.2).
+    # None: no tier, no tags, no expiry.
+    keep: KeepPolicy | None = None
+    # The time the tier, the expiry and a new backup id are computed from; None: the clock.
+    # For tests and replays: a backup "taken" in another period.
+    now: datetime | None = None
 
     def validate(self) -> None:
         if not 1 <= self.workers <= 256:
@@ -130,6 +140,9 @@ class BackupResult:
     throttle_retries: int
     transient_retries: int = 0
     schema_only: bool = False  # the backup holds the schema only (BackupOptions.schema_only)
+    tier: str | None = None  # its retention tier under BackupOptions.keep; None: no keep policy
+    expires_at: str | None = None  # UTC; when the tier's lifecycle rule may remove it
+    object_lock_mode: str | None = None  # the Object Lock mode its objects are retained in, if any
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -193,10 +206,13 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     schema = table_schema(description, source.time_to_live(), source.tags())
     store = _open_destination(destination, options, write_options, stats)
 
-    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id())
+    now = options.now or datetime.now(timezone.utc)
+    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
+    retention, lock_mode = _apply_keep(store, destination, table, options.keep, now)
     if options.schema_only:
-        return _schema_only(table, destination, store, layout, description, schema, options, stats,
-                            started, t0)
+        result = _schema_only(table, destination, store, layout, description, schema, options, stats,
+                              started, t0, retention)
+        return _with_retention(result, retention, lock_mode)
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     segments = plan_segments(description, options.workers, options.segments)
     limiter = limiter_for(rate.units_per_s)
@@ -206,20 +222,46 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
 
     run = ScanRun(table, source, store, layout, options, limiter, segments, progress, cancelled)
     run_workers(run, options.workers)
-    manifest = _manifest_of(run, description, schema, options, rate, stats, started)
+    manifest = _manifest_of(run, description, schema, options, rate, stats, started, retention)
     store.put_new(layout.manifest_key, _manifest_bytes(manifest, destination.url_of(layout.root)))
-    return BackupResult(
+    return _with_retention(BackupResult(
         url=destination.url_of(layout.root), backup_id=layout.backup_id, table=table,
         items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
         consumed_rcu=round(run.consumed_rcu, 3), seconds=round(time.monotonic() - t0, 3),
         manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
         segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles,
-        transient_retries=stats.transient)
+        transient_retries=stats.transient), retention, lock_mode)
+
+
+def _apply_keep(store: ObjectStore, destination: Destination, table: str, keep: KeepPolicy | None,
+                now: datetime) -> tuple[Retention | None, str | None]:
+    """Under a keep policy: the new backup's tier (from the table's earlier manifests) and
+    expiry, set on the store so that every object carries them. Before the first write."""
+    if keep is None:
+        return None, None
+    try:
+        history = tier_history(store, destination.prefix, table, lookback_start(keep, now))
+    except AccessDeniedError as exc:
+        exc.hint = ("a keep policy reads the table's earlier manifests to choose the tier: grant "
+                    "s3:ListBucket and s3:GetObject on the prefix (ddbvault iam --keep ...)")
+        raise
+    tier = choose_tier(keep, now, history)
+    retention = retention_for(keep, tier, now)
+    lock_mode = store.apply_retention(tag_of(tier), parse_utc(retention.expires_at))
+    log.info("%s: tier %s (keep %s), expires %s%s", table, tier, keep.to_text(), retention.expires_at,
+             f", Object Lock {lock_mode} until then" if lock_mode else "")
+    return retention, lock_mode
+
+
+def _with_retention(result: BackupResult, retention: Retention | None, lock_mode: str | None) -> BackupResult:
+    if retention is not None:
+        result.tier, result.expires_at, result.object_lock_mode = retention.tier, retention.expires_at, lock_mode
+    return result
 
 
 def _schema_only(table: str, destination: Destination, store: ObjectStore, layout: BackupLayout,
                  description: dict, schema: dict, options: BackupOptions, stats: RetryStats,
-                 started: str, t0: float) -> BackupResult:
+                 started: str, t0: float, retention: Retention | None) -> BackupResult:
     """A schema-only backup: the manifest alone, written create-only like any other (no Scan)."""
     url = destination.url_of(layout.root)
     log.info("backing up the schema of %s to %s (schema only: no Scan)", table, url)
@@ -229,7 +271,7 @@ def _schema_only(table: str, destination: Destination, store: ObjectStore, layou
         objects=[], consumed_capacity={"read_capacity_units": 0, "estimated_from_bytes": False,
                                        "throttle_retries": stats.throttles,
                                        "transient_retries": stats.transient},
-        format_version=SCHEMA_ONLY_FORMAT_VERSION)
+        format_version=SCHEMA_ONLY_FORMAT_VERSION, retention=retention)
     store.put_new(layout.manifest_key, _manifest_bytes(manifest, url))
     return BackupResult(
         url=url, backup_id=layout.backup_id, table=table, items=0, bytes=0, objects=0, consumed_rcu=0.0,
@@ -277,7 +319,8 @@ def _open_destination(destination: Destination, options: BackupOptions,
 
 
 def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupOptions,
-                 rate: CapacityRate, stats: RetryStats, started: str) -> Manifest:
+                 rate: CapacityRate, stats: RetryStats, started: str,
+                 retention: Retention | None) -> Manifest:
     """The manifest of a finished run. Raises instead if the run did not finish whole."""
     if run.errors:
         raise run.errors[0]
@@ -302,6 +345,7 @@ def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupO
         consumed_capacity={"read_capacity_units": round(run.consumed_rcu, 3),
                            "estimated_from_bytes": run.estimated,
                            "throttle_retries": stats.throttles, "transient_retries": stats.transient},
+        retention=retention,
     )
 
 

@@ -23,6 +23,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .codec import compression_of_key
+from .retention import TIER_DAYS, Retention, parse_utc
 from ..errors import IntegrityError
 from .layout import check_object_key, is_backup_id
 
@@ -32,6 +33,9 @@ FORMAT_VERSION = "1.0"
 # the minor version that added that field (docs/format.md). A 1.0 reader ignores the field and
 # would see a backup of an empty table; this version refuses to restore one as data.
 SCHEMA_ONLY_FORMAT_VERSION = "1.1"
+# A backup written under a keep policy records its tier and expiry (`retention`) and is written
+# as format 1.2. A 1.0/1.1 reader ignores the field; its objects still expire by their tag.
+RETENTION_FORMAT_VERSION = "1.2"
 SUPPORTED_MAJOR = 1
 # The most bytes a manifest may hold; readers read no more (a stored manifest is untrusted: a
 # link to /dev/zero has no end). The manifest lists every data object in about 200 bytes, so
@@ -70,8 +74,11 @@ class Manifest:
     format: str = FORMAT_NAME
     format_version: str = FORMAT_VERSION
     totals: dict[str, int] = field(default_factory=dict)
+    retention: Retention | None = None  # format 1.2: the tier and expiry under a keep policy
 
     def __post_init__(self) -> None:
+        if self.retention is not None:
+            self.format_version = RETENTION_FORMAT_VERSION
         if not self.totals:
             self.totals = {"items": sum(o.items for o in self.objects),
                            "bytes": sum(o.size for o in self.objects),
@@ -85,9 +92,11 @@ class Manifest:
     def to_json(self) -> bytes:
         body = asdict(self)
         body["objects"] = [o.to_stored() for o in self.objects]
+        body["retention"] = self.retention.to_stored() if self.retention else None
         ordered = {k: body[k] for k in ("format", "format_version", "tool_version", "backup_id",
-                                        "source", "schema", "options", "started_at", "finished_at",
-                                        "totals", "consumed_capacity", "objects")}
+                                        "source", "schema", "options", "retention", "started_at",
+                                        "finished_at", "totals", "consumed_capacity", "objects")
+                   if k != "retention" or self.retention is not None}
         return orjson.dumps(ordered, option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
@@ -109,10 +118,12 @@ class Manifest:
         if sum(o.items for o in objects) != doc.totals.items:
             raise IntegrityError(f"{where}: object item counts do not add up to totals.items",
                                  hint=UNTRUSTED_HINT)
+        retention = None if doc.retention is None else Retention(
+            doc.retention.tier, doc.retention.expires_at, dict(doc.retention.policy))
         return cls(tool_version=doc.tool_version, backup_id=doc.backup_id, source=doc.source,
                    schema=doc.table_schema, options=doc.options, started_at=doc.started_at,
                    finished_at=doc.finished_at, objects=objects, consumed_capacity=doc.consumed_capacity,
-                   totals=doc.totals.model_dump())
+                   totals=doc.totals.model_dump(), retention=retention)
 
 
 UNTRUSTED_HINT = "restore from another backup; this one cannot be trusted"
@@ -166,6 +177,28 @@ class _Totals(_Stored):
     objects: int = Field(ge=0)
 
 
+def _tier(text: str) -> str:
+    if text not in TIER_DAYS:
+        raise ValueError(f"{text[:20]!r} is not a tier ({', '.join(TIER_DAYS)})")
+    return text
+
+
+def _utc_time(text: str) -> str:
+    try:
+        parse_utc(text)
+    except ValueError:
+        raise ValueError("expected a UTC time such as 2026-11-30T15:40:24Z") from None
+    return text
+
+
+class _Retention(_Stored):
+    """`retention` (format 1.2): the tier a keep policy gave the backup, and its expiry."""
+
+    tier: Annotated[str, AfterValidator(_tier)]
+    expires_at: Annotated[str, AfterValidator(_utc_time)]
+    policy: dict[Annotated[str, AfterValidator(_tier)], Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
 class _Document(_Stored):
     tool_version: str
     backup_id: Annotated[str, AfterValidator(_backup_id)]
@@ -177,6 +210,7 @@ class _Document(_Stored):
     totals: _Totals
     consumed_capacity: dict[str, Any]
     objects: list[_Object]
+    retention: _Retention | None = None
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "_Document":

@@ -24,6 +24,7 @@ from .inputs import DOCTOR_DIR, IacInputs, Table
 from .policies import (Arns, backup_role_policy, document, literal_arns, statement, trust_statement,
                        writer_role_policy, writer_trust_policy)
 from .resource_policies import bucket_policy, key_policy
+from .retention import tier_rules
 
 FORMAT_VERSION = "2010-09-09"
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -114,7 +115,8 @@ def _default_encryption(inputs: IacInputs, arns: Arns) -> dict:
 
 
 def lifecycle_rules(inputs: IacInputs) -> list[dict]:
-    """Clean-up only: a lifecycle rule never touches a current version of a backup object."""
+    """Clean-up, and under a keep policy one rule per tier (iac/retention.py): only those expire
+    a current version of a backup object, and only one tagged with their tier."""
     return [
         {"Id": "AbortIncompleteMultipartUploads", "Status": "Enabled",
          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ref("AbortIncompleteUploadsAfterDays")}},
@@ -122,6 +124,7 @@ def lifecycle_rules(inputs: IacInputs) -> list[dict]:
          "NoncurrentVersionExpiration": {"NoncurrentDays": ref("NoncurrentVersionExpirationDays")}},
         {"Id": "ExpireDoctorProbes", "Status": "Enabled", "Prefix": inputs.key_prefix(DOCTOR_DIR),
          "ExpirationInDays": 1, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+        *tier_rules(inputs),
     ]
 
 
@@ -216,6 +219,8 @@ def backup_command(inputs: IacInputs, arns: Arns, table: Table) -> list:
         command += ["--vault-role", arns.writer_role]
         if inputs.external_id:
             command += ["--external-id", inputs.external_id]
+    if inputs.keep is not None:
+        command += ["--keep", inputs.keep.to_text()]
     return command + ["--json", "--no-progress"]
 
 

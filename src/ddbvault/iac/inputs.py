@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..format.retention import KeepPolicy, parse_keep
 from ..storage.base import DEFAULT_ACL
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -58,6 +59,7 @@ class IacInputs:
     restore_account: str | None = None
     restore_tables: tuple[str, ...] = ()
     acl: str = DEFAULT_ACL
+    keep: KeepPolicy | None = None  # --keep: one lifecycle rule per tier, tagging grants (iac/retention.py)
 
     @property
     def partition(self) -> str:
@@ -109,7 +111,8 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                 kms_key_arn: str | None = None, create_kms_key: bool = False,
                 writer_role: str | None = None, external_id: str | None = None,
                 backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
-                restore_tables: list[str] | tuple[str, ...] = ()) -> IacInputs:
+                restore_tables: list[str] | tuple[str, ...] = (),
+                keep: str | KeepPolicy | None = None) -> IacInputs:
     """Validated IacInputs. Raises UsageError naming the offending option."""
     region = _check(_REGION, region, "--region", "e.g. eu-west-1")
     prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
@@ -128,6 +131,7 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                          if restore_account else None),
         restore_tables=tuple(dict.fromkeys(
             _check(_TABLE_NAME, t, "--restore-table", "a DynamoDB table name") for t in restore_tables)),
+        keep=parse_keep(keep) if isinstance(keep, str) else keep,
     )
 
 

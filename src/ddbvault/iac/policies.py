@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..format.retention import TAG_KEY
 from .inputs import DOCTOR_DIR, IacInputs
 
 Ref = Any  # an ARN string, or a CloudFormation intrinsic function (a dict) that yields one
@@ -50,6 +51,9 @@ IMPORT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:Descr
 # logs:DescribeLogGroups has no resource type: it can only be granted on "*" (it lists names).
 IMPORT_LOG_LISTING = "logs:DescribeLogGroups"
 KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+# Under a keep policy (iac/retention.py): tags and Object Lock retention sent with each object.
+KEEP_OBJECT_ACTIONS = ("s3:PutObjectTagging", "s3:PutObjectRetention")
+RETAG_GUARD = {"StringLike": {f"s3:ExistingObjectTag/{TAG_KEY}": "*"}}
 
 
 @dataclass(frozen=True)
@@ -167,10 +171,33 @@ def object_write_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
         statement("GrantBucketOwnerFullControl", "Allow", "s3:PutObjectAcl", arns.write_objects,
                   condition={"StringEquals": acl}),
         statement("AbortOwnMultipartUploads", "Allow", "s3:AbortMultipartUpload", arns.write_objects),
+        *keep_statements(inputs, arns),
     ]
     if arns.key is not None:
         statements.append(kms_through_s3("EncryptBackupObjects", KMS_WRITE_ACTIONS, inputs, arns))
     return statements
+
+
+def keep_statements(inputs: IacInputs, arns: Arns, *, principal: Any = None,
+                    condition: dict | None = None) -> list[dict]:
+    """What a writer needs under a keep policy (iac/retention.py's docstring says why); none
+    without one. `principal` and `condition` make them bucket policy statements."""
+    if inputs.keep is None:
+        return []
+    names = [t.name for t in inputs.tables]
+    manifests = [f"{arns.bucket}/{inputs.key_prefix(name)}*/manifest.json" for name in names]
+    listing = {"StringLike": {"s3:prefix": [inputs.key_prefix(name) for name in names]}}
+    sid = "" if principal is None else "ToBackupRole"
+    return [
+        statement(f"TagAndRetainBackupObjects{sid}", "Allow", list(KEEP_OBJECT_ACTIONS), arns.write_objects,
+                  principal=principal, condition=condition),
+        statement(f"ReadObjectLockConfiguration{sid}", "Allow", "s3:GetBucketObjectLockConfiguration",
+                  arns.bucket, principal=principal, condition=condition),
+        statement(f"ListOwnBackups{sid}", "Allow", "s3:ListBucket", arns.bucket, principal=principal,
+                  condition={**(condition or {}), **listing}),
+        statement(f"ReadOwnManifests{sid}", "Allow", "s3:GetObject", manifests, principal=principal,
+                  condition=condition),
+    ]
 
 
 def kms_through_s3(sid: str, actions, inputs: IacInputs, arns: Arns) -> dict:

@@ -18,7 +18,8 @@ import json
 import re
 
 from ..errors import UsageError
-from .cloudformation import data_template, production_template
+from .cloudformation import data_template, lifecycle_rules, production_template
+from .retention import s3_lifecycle_configuration
 from .inputs import IacInputs
 from .policies import (backup_role_policy, document, literal_arns, restore_import_policy,
                        restore_reader_policy, restore_target_policy, writer_role_policy,
@@ -142,10 +143,19 @@ def _notes(inputs: IacInputs) -> dict[str, str]:
                                         "(--capabilities CAPABILITY_NAMED_IAM)"}
 
 
+def json_documents(inputs: IacInputs, part: str) -> dict[str, dict]:
+    """--format json: the policy documents, and under --keep the bucket's lifecycle
+    configuration (PutBucketLifecycleConfiguration's shape: it replaces every rule)."""
+    docs = policy_documents(inputs, part)
+    if inputs.keep is not None and part in ("data", "all"):
+        docs["data-bucket-lifecycle-configuration"] = s3_lifecycle_configuration(lifecycle_rules(inputs))
+    return docs
+
+
 def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
     """Everything `ddbvault iam` prints on stdout: one labelled JSON object, or YAML documents."""
     if fmt == "json":
-        return to_json(policy_documents(inputs, part))
+        return to_json(json_documents(inputs, part))
     if fmt == "cloudformation":
         return yaml_stream(templates(inputs, part), _notes(inputs))
     if fmt == "terraform":  # each module starts with a comment naming its folder and account
@@ -159,7 +169,7 @@ def render_files(inputs: IacInputs, fmt: str, part: str) -> dict[str, str]:
     if fmt == "terraform":
         return {f"{name}/main.tf": text for name, text in modules(inputs, part).items()}
     if fmt == "json":
-        return {f"{label}.json": to_json(doc) for label, doc in policy_documents(inputs, part).items()}
+        return {f"{label}.json": to_json(doc) for label, doc in json_documents(inputs, part).items()}
     notes = _notes(inputs)
     if fmt == "cloudformation":
         return {f"{label}.yaml": f"# {label}: {notes[label]}\n" + to_yaml(template)

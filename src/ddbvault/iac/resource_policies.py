@@ -29,8 +29,8 @@ Pure: no I/O, no boto3.
 from __future__ import annotations
 
 from .inputs import IacInputs
-from .policies import (KMS_WRITE_ACTIONS, Arns, document, list_condition, s3_service,
-                       statement)
+from .policies import (KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, keep_statements,
+                       list_condition, s3_service, statement)
 
 # What neither production nor the writer role may ever do to the backup bucket.
 DENIED_TO_WRITERS = (
@@ -105,10 +105,23 @@ def _writer_denies(inputs: IacInputs, arns: Arns) -> list[dict]:
             f"DenyOverwriteBy{suffix}", "Deny", "s3:PutObject", every_object(arns), principal=principal,
             condition={**extra, "Null": {"s3:if-none-match": "true"},
                        "Bool": {"s3:ObjectCreationOperation": "true"}}))
-        statements.append(statement(f"DenyDestructiveTo{suffix}", "Deny", DENIED_TO_WRITERS,
+        statements.append(statement(f"DenyDestructiveTo{suffix}", "Deny", denied_to_writers(inputs),
                                     [arns.bucket, every_object(arns)], principal=principal,
                                     condition=extra or None))
+        if inputs.keep is not None:  # a tier is set once, at creation (iac/retention.py)
+            statements.append(statement(f"DenyRetaggingBy{suffix}", "Deny", "s3:PutObjectTagging",
+                                        every_object(arns), principal=principal,
+                                        condition={**extra, **RETAG_GUARD}))
     return statements
+
+
+def denied_to_writers(inputs: IacInputs) -> list[str]:
+    """DENIED_TO_WRITERS; under a keep policy without s3:PutObjectRetention (sent with each
+    object in an Object Lock bucket; it can only lengthen a retention) and with
+    s3:DeleteObjectTagging (an untagged backup would never expire)."""
+    if inputs.keep is None:
+        return list(DENIED_TO_WRITERS)
+    return [a for a in DENIED_TO_WRITERS if a != "s3:PutObjectRetention"] + ["s3:DeleteObjectTagging"]
 
 
 def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
@@ -122,6 +135,7 @@ def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
                   principal=principal, condition={**only_backup_role, "StringEquals": acl}),
         statement("AllowAbortUploads", "Allow", "s3:AbortMultipartUpload", arns.all_objects,
                   principal=principal, condition=only_backup_role),
+        *keep_statements(inputs, arns, principal=principal, condition=only_backup_role),
     ]
 
 

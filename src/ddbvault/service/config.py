@@ -28,6 +28,7 @@ from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
 from ..dynamodb.selectors import parse_selectors
 from ..format.layout import check_table_name
+from ..format.retention import keep_from_mapping
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
 from .cron import check_cron
@@ -106,6 +107,9 @@ class JobOptions(_Strict):
     # How old the newest good backup may be (service/rpo.py): "26h", "90m", "7d" or seconds.
     # None: twice the schedule's period.
     rpo: Annotated[float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
+    # Keep policy, `{daily: 7, weekly: 5, monthly: 12}` (format/retention.py; docs/backup.md#retention):
+    # the same keys and rules as `ddbvault backup --keep`. None: no tiers, no tags, no expiry.
+    retention: Annotated[dict[str, Any] | None, _checked(keep_from_mapping)] = None
 
 
 

@@ -21,6 +21,7 @@ from ..backup import BackupOptions, backup_table
 from ..backup.many import backup_tables
 from ..dynamodb.selectors import parse_selectors
 from ..errors import DdbvaultError
+from ..format.retention import keep_from_mapping
 from ..notify import Dispatcher, build_notifier, redact
 from ..notify.event import Event, RpoEvent, RunEvent
 from .config import JobOptions, ServiceConfig
@@ -65,6 +66,7 @@ def backup_options(options: JobOptions) -> BackupOptions:
         compression=options.compression or base.compression, sse=options.sse,
         kms_key_id=options.kms_key_id, storage_class=options.storage_class,
         acl=base.acl if options.acl is None else (None if options.acl == "none" else options.acl),
+        keep=None if options.retention is None else keep_from_mapping(options.retention),
         table_principal=Principal(region=options.region, role_arn=options.source_role, session_name="ddbvault-source"),
         vault_principal=Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
                        session_name="ddbvault-dest"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError
@@ -42,6 +43,10 @@ class WriteOptions:
     kms_key_id: str | None = None
     storage_class: str | None = None
     part_size: int = 8 * MIB  # S3 multipart part size; also the writer's memory bound
+    # Retention (format/retention.py), S3 only, set on every object at write time:
+    tagging: str | None = None  # URL-encoded object tags (`ddbvault-tier=daily`); None: no tags
+    lock_mode: str | None = None  # Object Lock mode (GOVERNANCE, COMPLIANCE); None: no retention sent
+    retain_until: datetime | None = None  # Object Lock retain-until date, with lock_mode
 
 
 class ObjectWriter(ABC):
@@ -96,6 +101,13 @@ class ObjectStore(ABC):
         process leaves (a local `.partial-*` file, an open S3 multipart upload). Sorted. They
         are never objects: get/exists/list_keys do not see them. Default: none."""
         return iter(())
+
+    def apply_retention(self, tagging: str, retain_until: datetime) -> str | None:
+        """Make every object written from now on carry `tagging` (S3 object tags) and, where
+        the bucket has Object Lock, a retention until `retain_until`; called once, before the
+        first object of a backup. Returns the Object Lock mode used, or None. Default (a local
+        directory): nothing; the manifest records the tier and expiry, nothing deletes."""
+        return None
 
     def read_bounded(self, key: str, reader: BinaryIO, limit: int | None) -> bytes:
         """All of `reader`, or, with `limit`, at most `limit` + 1 bytes of it: one more than the

@@ -11,7 +11,10 @@
 - Abort is registered the moment CreateMultipartUpload succeeds (s3transfer's rule): every
   failure after it, in write() or close(), aborts the upload before the error propagates.
 - Limits (storage/s3_limits.py) are checked before each part is sent.
-- Every object carries the configured canned ACL (default bucket-owner-full-control) and SSE.
+- Every object carries the configured canned ACL (default bucket-owner-full-control) and SSE,
+  and under a keep policy its tier tag and, where the bucket has Object Lock, its retention, all
+  sent with PutObject / CreateMultipartUpload: never a later PutObjectTagging or PutObjectRetention
+  call (`apply_retention`).
 - Nothing here calls DeleteObject. Leftovers of a crashed process are removed by the bucket's
   AbortIncompleteMultipartUpload lifecycle rule.
 - Memory per writer: one part buffer (WriteOptions.part_size) and its copy while it is sent.
@@ -23,7 +26,8 @@ import base64
 import contextlib
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import BinaryIO, Iterator
 
 from botocore.exceptions import ClientError
@@ -199,7 +203,39 @@ class S3Store(ObjectStore):
             args["SSEKMSKeyId"] = o.kms_key_id
         if o.storage_class:
             args["StorageClass"] = o.storage_class
+        if o.tagging:
+            args["Tagging"] = o.tagging
+        if o.lock_mode and o.retain_until:
+            args["ObjectLockMode"] = o.lock_mode
+            args["ObjectLockRetainUntilDate"] = o.retain_until
         return args
+
+    def apply_retention(self, tagging: str, retain_until: datetime) -> str | None:
+        """Tag every later object; where Object Lock is on, retain it until `retain_until` in
+        the bucket's default mode (GOVERNANCE when it has none). See base.ObjectStore."""
+        mode = self.object_lock_mode()
+        self.options = replace(self.options, tagging=tagging, lock_mode=mode,
+                               retain_until=retain_until if mode else None)
+        return mode
+
+    def object_lock_mode(self) -> str | None:
+        """The mode new objects should be locked in: the bucket's default retention mode, or
+        GOVERNANCE when Object Lock is enabled without one; None when it is not enabled. A
+        principal denied s3:GetBucketObjectLockConfiguration (or a server without the call)
+        cannot know: it sends no retention (the bucket's default retention, if any, still
+        applies) and logs a warning."""
+        try:
+            with translated(service="s3", action="GetObjectLockConfiguration", resource=self.url_of("")):
+                lock = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+        except NotFoundError:  # ObjectLockConfigurationNotFoundError: not enabled
+            return None
+        except AwsError as exc:  # denied, or a server without the call: cannot know
+            log.warning("cannot tell whether %s has Object Lock (%s): objects get no retention of "
+                        "their own", self.url_of(""), exc.message)
+            return None
+        if lock.get("ObjectLockEnabled") != "Enabled":
+            return None
+        return ((lock.get("Rule") or {}).get("DefaultRetention") or {}).get("Mode") or "GOVERNANCE"
 
     def url_of(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"

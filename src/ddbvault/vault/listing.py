@@ -16,6 +16,9 @@ Contract:
   `.partial-*` files, open S3 multipart uploads) are named in `partial`, relative to the
   backup; a backup that left only those is listed too, as incomplete.
 - Newest first: by backup id (ids start with their UTC start time), then table name.
+- Retention (format 1.2): `tier` and `expires_at` from the manifest (None when it was written
+  under no keep policy); `expired` once now >= expires_at: the bucket's lifecycle rule may have
+  removed its objects (`tier_history` gives a new backup's tier choice the same reading).
 - Writes nothing.
 
 Grouping, ordering and rendering are pure functions below list_backups().
@@ -32,6 +35,7 @@ from datetime import datetime, timezone
 from ..aws.session import Principal
 from ..errors import IntegrityError, NotFoundError
 from ..format.layout import MANIFEST_NAME, check_table_name, is_backup_id, join
+from ..format.retention import parse_utc
 from ..storage.destination import Destination, parse_destination
 from ..storage import ObjectStore, open_store, session_for
 from .reader import read_manifest
@@ -58,6 +62,9 @@ class BackupEntry:
     error: str | None = None  # INVALID only: why the manifest was rejected
     partial: list[str] = field(default_factory=list)  # unfinished writes, relative to `url`
     schema_only: bool = False  # complete and schema-only: the table's schema and settings, no items
+    tier: str | None = None  # its retention tier (daily ... yearly); None: no keep policy
+    expires_at: str | None = None  # UTC, when the tier's lifecycle rule may remove it; None: never
+    expired: bool = False  # now >= expires_at: its objects may be gone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,6 +182,36 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
     entry.schema_only = manifest.schema_only
+    if manifest.retention is not None:
+        entry.tier, entry.expires_at = manifest.retention.tier, manifest.retention.expires_at
+        entry.expired = manifest.retention.expired(datetime.now(timezone.utc))
+
+
+def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -> list[tuple[str, datetime]]:
+    """(tier, start time) of `table`'s complete backups under `prefix` that started at `since`
+    or later and record a tier: what format/retention.choose_tier needs. One listing of the
+    table's keys, one read per such manifest (MANIFEST_READERS at a time); a manifest that does
+    not parse is skipped (it is no complete backup), and so is a schema-only backup (it holds
+    no data, so it takes no slot). Access errors propagate."""
+    root = join(prefix, table)
+    found = group_keys(store.list_keys(root + "/"), prefix)
+    recent = [(backup_id, parse_utc(time_of(backup_id))) for (_, backup_id), seen in sorted(found.items())
+              if seen.manifest]
+    recent = [(backup_id, started) for backup_id, started in recent if started >= since]
+
+    def tier_of(backup_id: str) -> str | None:
+        key = join(root, backup_id, MANIFEST_NAME)
+        try:
+            manifest = read_manifest(store, key, store.url_of(key), backup_id)
+        except IntegrityError:
+            return None
+        if manifest.schema_only:  # holds no data: it takes no tier's slot
+            return None
+        return manifest.retention.tier if manifest.retention else None
+
+    with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
+        tiers = list(pool.map(tier_of, [backup_id for backup_id, _ in recent]))
+    return [(tier, started) for tier, (_, started) in zip(tiers, recent) if tier is not None]
 
 
 def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]] | None = None) -> list[str]:
@@ -184,6 +221,9 @@ def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]]
     rows = [("TABLE", "BACKUP ID", "TIME", "ITEMS", "SIZE", "STATUS")]
     rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), _status(e))
              for e in entries]
+    if any(e.tier for e in entries):  # retention columns only where a keep policy was used
+        rows = [rows[0] + ("TIER", "EXPIRES")] + [row + (e.tier or "-", _expiry(e))
+                                                  for row, e in zip(rows[1:], entries)]
     if extra is not None:
         header, cells = extra
         rows = [rows[0] + (header,)] + [row + (cells.get(e.url, ""),) for row, e in zip(rows[1:], entries)]
@@ -202,6 +242,13 @@ def _status(entry: BackupEntry) -> str:
     if entry.partial:
         return f"{entry.status} ({len(entry.partial)} partial)"
     return f"{entry.status} (schema-only)" if entry.schema_only else entry.status
+
+
+def _expiry(entry: BackupEntry) -> str:
+    """`2027-12-07T00:00:00Z`, `expired 2027-12-07T00:00:00Z`, or `-` under no keep policy."""
+    if entry.expires_at is None:
+        return "-"
+    return f"expired {entry.expires_at}" if entry.expired else entry.expires_at
 
 
 def _count(value: int | None) -> str:

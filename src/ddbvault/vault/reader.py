@@ -17,6 +17,7 @@ import hashlib
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Iterator
 
 from ..aws.session import Principal
@@ -156,7 +157,7 @@ def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[byte
     """The object's stored bytes in chunks; after the last one, its size and checksums are
     checked against the manifest (IntegrityError naming the object)."""
     digest, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    with backup.store.open_reader(backup.key_of(obj)) as reader:
+    with _expiry_named(backup), backup.store.open_reader(backup.key_of(obj)) as reader:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             if backup.md5_of:
@@ -174,6 +175,31 @@ def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[byte
             raise IntegrityError(f"data object {where} is corrupted: MD5 {actual} does not match the "
                                  f"export's manifest-files.json ({expected})",
                                  hint="restore from another backup; this one cannot be trusted")
+
+
+@contextmanager
+def _expiry_named(backup: OpenedBackup):
+    """A data object missing from an expired backup (format 1.2 retention) says why: the tier's
+    lifecycle rule removes its objects from `expires_at` on, data objects first."""
+    try:
+        yield
+    except NotFoundError as exc:
+        note = expiry_note(backup)
+        if not note:
+            raise
+        raise NotFoundError(exc.message + note, hint=EXPIRED_HINT) from exc
+
+
+EXPIRED_HINT = "use a backup that has not expired (`ddbvault list` shows EXPIRES)"
+
+
+def expiry_note(backup: OpenedBackup) -> str:
+    """`; the backup expired at ... (tier daily): ...` for an expired backup, else ""."""
+    retention = backup.manifest.retention if backup.manifest else None
+    if retention is None or not retention.expired(datetime.now(timezone.utc)):
+        return ""
+    return (f"; the backup expired at {retention.expires_at} (tier {retention.tier}): its "
+            "lifecycle rule removes its objects")
 
 
 def _decoded(where: str, obj: DataObject, stored: Iterator[bytes]) -> Iterator[bytes]:

@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 
 from ..aws.error_translation import translated
 from ..aws.session import Principal, make_session
-from ..vault.reader import OpenedBackup, open_backup, stream_lines
+from ..vault.reader import OpenedBackup, expiry_note, open_backup, stream_lines
 from ..format.dataline import BadLine, KeySpec, key_fingerprint, parse_line
 from ..errors import AccessDeniedError, IntegrityError, NotFoundError
 from ..runtime.coordinator import Coordinator
@@ -290,7 +290,7 @@ def _check_object(backup: OpenedBackup, obj: DataObject, check: _LineCheck, repo
         for line in _lines(backup, obj, where):
             lines.line(line)  # a bad line does not stop the stream: size and sha256 are checked at its end
     except NotFoundError:
-        report.problems.append(f"data object {where} is missing")
+        report.problems.append(f"data object {where} is missing{expiry_note(backup)}")
         return
     except IntegrityError as exc:
         report.problems.append(exc.message)

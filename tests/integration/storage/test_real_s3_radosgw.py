@@ -11,6 +11,9 @@ The bucket is set up like the data template's: versioned, with object lock in CO
 1 day, and SSE-KMS (RGW's static test key). It carries the bucket policy that ddbvault.iac
 generates, adapted to RGW by rgw_bucket_policy(), which explains every change.
 
+A keep policy's backup (the last test) goes to a second Object-Lock bucket: tier tags and
+COMPLIANCE retention sent with each PutObject, stored by the server.
+
 RGW 16 has no Object Ownership (BucketOwnerEnforced), so here the bucket-owner-full-control ACL
 is the only thing that lets the data account read production's objects. This is the Data
 Pipeline problem that DESIGN.md starts from.
@@ -342,3 +345,62 @@ def test_compliance_lock_refuses_version_deletes_even_for_the_owner(backup, owne
             "Mode": "COMPLIANCE", "RetainUntilDate": datetime.now(timezone.utc) + timedelta(minutes=5)})
     assert error_code(refused) == "AccessDenied"
     assert owner.get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read()
+
+
+# ------------------------------------------------------------------ retention (--keep)
+
+KEPT_BUCKET, KEPT_TABLE = "kept-backups", "kept-orders"
+# What `ddbvault iam --keep` grants the writer on the bucket (iac/policies.py keep_statements),
+# plain: RGW 16 evaluates neither aws:PrincipalArn nor StringLike on s3:prefix.
+KEPT_WRITER_ACTIONS = ["s3:PutObject", "s3:PutObjectAcl", "s3:PutObjectTagging", "s3:PutObjectRetention",
+                       "s3:GetObject", "s3:ListBucket", "s3:GetBucketObjectLockConfiguration"]
+
+
+@pytest.fixture(scope="module")
+def kept_bucket(rgw: RadosGateway):
+    client = rgw.client("owner")
+    client.create_bucket(Bucket=KEPT_BUCKET, ObjectLockEnabledForBucket=True)
+    client.put_object_lock_configuration(Bucket=KEPT_BUCKET, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
+    client.put_bucket_policy(Bucket=KEPT_BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": rgw.users["writer"].principal_arn}, "Action": KEPT_WRITER_ACTIONS,
+         "Resource": [f"arn:aws:s3:::{KEPT_BUCKET}", f"arn:aws:s3:::{KEPT_BUCKET}/*"]}]}))
+    return KEPT_BUCKET
+
+
+def test_keep_policy_tags_and_compliance_retention_reach_a_real_server(rgw, kept_bucket, owner, ddb, moto_url):
+    """A backup under a keep policy, written by the writer into an Object-Lock (COMPLIANCE)
+    bucket, sends its tier tag and retention with each create-only PutObject (with
+    If-None-Match and the SHA-256 checksum), the server stores both, and the second backup
+    reads the first's manifest to choose its tier (docs/retention.md)."""
+    create_table(ddb, KEPT_TABLE)
+    fill_table(ddb, KEPT_TABLE, 30, edge_cases=False)
+    env = {**os.environ, **rgw.env_for("writer"), "AWS_ENDPOINT_URL_DYNAMODB": moto_url}
+    env.pop("AWS_SESSION_TOKEN", None)
+    before = datetime.now(timezone.utc)
+    results = []
+    for _ in range(2):  # the second finds the first's manifest: the tier choice lists and reads
+        argv = [sys.executable, "-m", "ddbvault", "backup", KEPT_TABLE, "--to", f"s3://{KEPT_BUCKET}/p",
+                "--keep", "daily=2,weekly=3", "--read-rcu", "10000", "--no-progress", "--json"]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads(proc.stdout))
+    assert [r["tier"] for r in results] == ["weekly", "daily"]
+    assert results[0]["object_lock_mode"] == "COMPLIANCE"
+    for result in results:
+        expires = datetime.fromisoformat(result["expires_at"].replace("Z", "+00:00"))
+        days = 21 if result["tier"] == "weekly" else 2
+        assert before + timedelta(days=days) - timedelta(seconds=5) <= expires
+        listed = owner.list_objects_v2(Bucket=KEPT_BUCKET, Prefix=f"p/{KEPT_TABLE}/{result['backup_id']}/")
+        keys = [o["Key"] for o in listed["Contents"]]
+        assert any(k.endswith("manifest.json") for k in keys) and len(keys) >= 2
+        for key in keys:
+            tags = owner.get_object_tagging(Bucket=KEPT_BUCKET, Key=key)["TagSet"]
+            assert tags == [{"Key": "ddbvault-tier", "Value": result["tier"]}], key
+            retention = owner.get_object_retention(Bucket=KEPT_BUCKET, Key=key)["Retention"]
+            assert retention["Mode"] == "COMPLIANCE" and retention["RetainUntilDate"] == expires, key
+    locked = keys[0]
+    version = owner.head_object(Bucket=KEPT_BUCKET, Key=locked)["VersionId"]
+    with pytest.raises(ClientError) as refused:
+        owner.delete_object(Bucket=KEPT_BUCKET, Key=locked, VersionId=version)
+    assert error_code(refused) == "AccessDenied"

@@ -1,0 +1,113 @@
+"""Lifecycle rules of a keep policy against moto_server: `ddbvault iam --keep` emits a lifecycle
+configuration that S3's PutBucketLifecycleConfiguration accepts, and `ddbvault doctor --keep`
+passes on a bucket that has it, fails (with the fix) on one that lacks a rule or has the wrong
+days, and says "cannot check" when GetBucketLifecycleConfiguration is denied.
+(cfn-lint checks the same rules in the data template: test_iac_lint.py's keep variants.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ddbvault.doctor import FAIL, OK, WARN, DoctorOptions, run_doctor
+from ddbvault.format.retention import parse_keep
+from ddbvault.iac import make_inputs
+from ddbvault.iac.cloudformation import data_template
+from tests.support.recording_proxy import RecordingProxy
+from tests.support.tables import create_table
+
+pytestmark = pytest.mark.integration
+KEEP = "daily=7,weekly=5,monthly=12,yearly=2"
+ARGS = ["--table", "doc-table", "--prod-account", "111122223333", "--data-account", "444455556666",
+        "--prefix", "prod", "--part", "data"]
+
+
+def iam(bucket: str, *extra: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "iam", *ARGS, "--bucket", bucket, *extra],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def table(ddb):
+    create_table(ddb, "doc-table")
+    return "doc-table"
+
+
+def test_iam_keep_emits_a_lifecycle_configuration_s3_accepts(s3):
+    docs = iam("lifecycled", "--keep", KEEP)
+    config = docs["data-bucket-lifecycle-configuration"]
+    s3.create_bucket(Bucket="lifecycled")
+    s3.put_bucket_lifecycle_configuration(Bucket="lifecycled", LifecycleConfiguration=config)
+    stored = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket="lifecycled")["Rules"]}
+    assert {i: stored[i]["Expiration"]["Days"] for i in stored if i.startswith("ExpireTier")} == {
+        "ExpireTierDaily": 7, "ExpireTierWeekly": 35, "ExpireTierMonthly": 372, "ExpireTierYearly": 732}
+    assert stored["ExpireTierWeekly"]["Filter"] == {
+        "And": {"Prefix": "prod/", "Tags": [{"Key": "ddbvault-tier", "Value": "weekly"}]}}
+    # the clean-up rules come along: the document replaces the bucket's whole configuration
+    assert {"AbortIncompleteMultipartUploads", "ExpireNoncurrentVersions", "ExpireDoctorProbes"} <= set(stored)
+    assert "data-bucket-lifecycle-configuration" not in iam("lifecycled")  # no --keep: no document
+
+
+def test_data_template_rules_match_the_json_document():
+    inputs = make_inputs(tables=["doc-table"], prod_account="111122223333", data_account="444455556666",
+                         bucket="lifecycled", prefix="prod", keep=KEEP)
+    rules = data_template(inputs)["Resources"]["BackupBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    monthly = next(r for r in rules if r["Id"] == "ExpireTierMonthly")
+    assert monthly == {"Id": "ExpireTierMonthly", "Status": "Enabled", "Prefix": "prod/",
+                       "TagFilters": [{"Key": "ddbvault-tier", "Value": "monthly"}], "ExpirationInDays": 372}
+
+
+def _lifecycle_checks(report) -> dict:
+    return {c.name: c for c in report.checks if "lifecycle" in c.name}
+
+
+def test_doctor_passes_with_the_rules_and_fails_without(s3, table):
+    s3.create_bucket(Bucket="doctor-keep")
+    keep = parse_keep(KEEP)
+    bare = _lifecycle_checks(run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=keep)))
+    assert {c.status for c in bare.values()} == {FAIL} and len(bare) == 4
+    daily = bare["lifecycle rule for tier daily"].detail
+    assert "no enabled lifecycle rule expires objects tagged ddbvault-tier=daily under prod/" in daily
+    assert f"fix: apply rule ExpireTierDaily of `ddbvault iam --keep {KEEP} --part data`" in daily
+
+    config = iam("doctor-keep", "--keep", KEEP)["data-bucket-lifecycle-configuration"]
+    s3.put_bucket_lifecycle_configuration(Bucket="doctor-keep", LifecycleConfiguration=config)
+    report = run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=keep))
+    assert {c.status for c in _lifecycle_checks(report).values()} == {OK}
+    probe = next(c for c in report.checks if c.name.startswith("PutObject"))
+    assert probe.status == OK and probe.name.endswith(", tag ddbvault-tier=daily")  # (moto then deletes it)
+
+    longer = parse_keep("daily=14,weekly=5,monthly=12,yearly=2")
+    wrong = _lifecycle_checks(run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=longer)))
+    assert wrong["lifecycle rule for tier daily"].status == FAIL
+    assert "expires them after 7 days; the keep policy needs 14" in wrong["lifecycle rule for tier daily"].detail
+    assert wrong["lifecycle rule for tier weekly"].status == OK
+
+
+def test_doctor_cli_exit_and_message(s3, table):
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "doctor", "--table", table, "--to",
+                           "s3://doctor-keep/other", "--keep", "daily=3"], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
+    assert proc.returncode != 0
+    assert "✗ lifecycle rule for tier daily: the rule for objects tagged ddbvault-tier=daily" not in proc.stdout
+    assert "✗ lifecycle rule for tier daily:" in proc.stdout and "--keep daily=3" in proc.stdout
+
+
+def test_doctor_says_cannot_check_when_denied(aws_env, s3, table, monkeypatch):
+    denied = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+
+    def answer(method, path, headers):
+        return (403, denied) if method == "GET" and path.endswith("?lifecycle") else None
+
+    with RecordingProxy(aws_env, answer=answer) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        report = run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=parse_keep(KEEP)))
+    check = _lifecycle_checks(report)["lifecycle rules"]
+    assert check.status == WARN and check.detail.startswith("cannot check:")
+    assert "s3:GetLifecycleConfiguration" in check.detail
