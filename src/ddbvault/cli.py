@@ -308,18 +308,20 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The service's YAML config (see etc/ddbvault.example.yaml).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def serve(config_path: str, log_format: str) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Same as --log-format json: stdout holds only JSON lines (and a JSON error object).")
+def serve(config_path: str, log_format: str, as_json: bool) -> None:
     """Run scheduled backups in the foreground, with /healthz, /metrics and a status page."""
     from .service import Service, load_config
 
     try:
         config = load_config(config_path)
-        _service_logs(sys.stdout, log_format)
+        _service_logs(sys.stdout, "json" if as_json else log_format)
         Service(config).serve_forever()
     except DdbvaultError as exc:
-        _fail(exc, False)
+        _fail(exc, as_json)
     except OSError as exc:  # e.g. the HTTP port is taken
-        _fail(DdbvaultError(f"cannot start the service: {exc}", "check http.host and http.port"), False)
+        _fail(DdbvaultError(f"cannot start the service: {exc}", "check http.host and http.port"), as_json)
 
 
 @cli.command("run")
@@ -645,9 +647,12 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
               help="Write one file per document here (Terraform: one folder per account).")
 @click.option("--keep", metavar="POLICY", help="Keep policy of the backups, e.g. daily=7,weekly=5,monthly=12: "
               "one lifecycle rule per tier, and the grants tagging needs.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
+              '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep) -> None:
+        keep, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -660,17 +665,27 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
             restore_account=restore_account, restore_tables=restore_tables, keep=keep)
-        output = render_files(inputs, fmt, part) if out_dir else render_stream(inputs, fmt, part)
+        if not (out_dir or as_json):
+            click.echo(render_stream(inputs, fmt, part), nl=False)
+            return
+        files = render_files(inputs, fmt, part)
+        written = []
+        for name, text in files.items() if out_dir else ():
+            path = Path(out_dir) / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)  # terraform: a folder per module
+                path.write_text(text)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror}",
+                                 hint="pass an --out-dir this user can write to") from None
+            written.append(str(path))
     except DdbvaultError as exc:
-        _fail(exc, False)
-    if not out_dir:
-        click.echo(output, nl=False)
-        return
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    for name, text in output.items():
-        (Path(out_dir) / name).parent.mkdir(parents=True, exist_ok=True)  # terraform: a folder per module
-        (Path(out_dir) / name).write_text(text)
-        click.echo(str(Path(out_dir) / name))
+        _fail(exc, as_json)
+    if as_json:
+        _emit_json({"format": fmt, "part": part, **({"written": written} if out_dir else {"files": files})})
+    else:
+        for path in written:
+            click.echo(path)
 
 
 def _usage_error(exc: click.ClickException, as_json: bool) -> None:

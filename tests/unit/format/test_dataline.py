@@ -122,11 +122,15 @@ def test_a_nested_problem_names_its_path():
     assert refused(line(a=value)) == 'attribute "a"."x"[1]."y": N is not a number'
 
 
-@pytest.mark.parametrize("levels, says", [(300, "nests deeper than"), (2000, "not one JSON object")])
+@pytest.mark.parametrize("levels, says", [(300, ("nests deeper than",)),
+                                           # orjson >= 3.10 refuses past 1024 levels itself; older
+                                           # ones parse it and ddbvault's own bound refuses it
+                                           (2000, ("not one JSON object", "nests deeper than"))])
 def test_nesting_is_bounded_without_a_recursion_error(levels, says):
     raw = (b'{"Item":{"pk":{"S":"a"},"sk":{"N":"1"},"a":' + b'{"L":[' * levels + b'{"NULL":true}'
            + b"]}" * levels + b"}}")
-    assert says in refused(raw)
+    message = refused(raw)
+    assert any(phrase in message for phrase in says), message
 
 
 def test_empty_top_level_attribute_name_is_refused():

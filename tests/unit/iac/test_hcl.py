@@ -10,7 +10,7 @@ import math
 
 import hcl2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ddbvault.iac.hcl import Block, Call, Expr, object_key, quote, render
@@ -42,6 +42,7 @@ PIECES = st.sampled_from(["$", "%", "{x}", "{}", "}", "\\", '"', "\n", "\t", " "
 TRICKY = st.lists(PIECES, max_size=12).map("".join)
 
 
+@settings(deadline=None)  # the first example builds python-hcl2's parser (seconds on a loaded machine)
 @given(st.one_of(TRICKY, st.text().filter(lambda t: "{" not in t)))
 def test_any_string_reads_back_unchanged(text):
     # python-hcl2 resolves the backslash escapes; the template escapes are Terraform's to resolve.
