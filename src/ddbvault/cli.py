@@ -454,6 +454,9 @@ def _guarded(as_json: bool, call):
         _fail(exc, as_json)
 
 
+SUMMARY_NAMES = 10  # failed tables named on the last error line; every one has its own line above
+
+
 def _tables_summary(run, verb: str, as_json: bool) -> None:
     """One line per table and a count (or one JSON object), then exit with run.exit_code: 0 when
     every table succeeded, else the code all failures share, else 1 (runtime/each_table.py)."""
@@ -477,8 +480,12 @@ def _tables_summary(run, verb: str, as_json: bool) -> None:
         click.echo(f"{verb} {len(run.succeeded)} of {len(run.outcomes)} tables"
                    + (f"; {len(run.failed)} failed" if run.failed else ""))
     if run.failed:
-        click.echo(f"ddbvault: error: {len(run.failed)} of {len(run.outcomes)} tables failed: "
-                   + ", ".join(o.table for o in run.failed), err=True)
+        names = [o.table for o in run.failed]
+        more = f" and {len(names) - SUMMARY_NAMES} more" if len(names) > SUMMARY_NAMES else ""
+        click.echo(f"ddbvault: error: {len(names)} of {len(run.outcomes)} tables failed: "
+                   + ", ".join(names[:SUMMARY_NAMES]) + more, err=True)
+        click.echo("Try: each failed table's error and hint are "
+                   + ("in the JSON on stdout" if as_json else "listed above") + "; run again for those tables", err=True)
     sys.exit(run.exit_code)
 
 
