@@ -68,9 +68,15 @@ def parse_selectors(texts) -> tuple[Selector, ...]:
     return tuple(dict.fromkeys(parse_selector(text) for text in texts))
 
 
+DESCRIBED = 10  # selectors a message names; thousands of --tables must still make one short line
+
+
 def describe(selectors) -> str:
-    """The selectors as one phrase for messages: "'orders-*', 'tag:backup=daily'"."""
-    return ", ".join(repr(s.text) for s in selectors)
+    """The selectors as one phrase for messages: "'orders-*', 'tag:backup=daily'" (the first
+    DESCRIBED of them, then "and N more")."""
+    selectors = list(selectors)
+    more = f" and {len(selectors) - DESCRIBED} more" if len(selectors) > DESCRIBED else ""
+    return ", ".join(repr(s.text) for s in selectors[:DESCRIBED]) + more
 
 
 def no_match(selectors, where: str) -> NotFoundError:

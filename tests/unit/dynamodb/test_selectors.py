@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ddbvault.dynamodb.selectors import Selector, parse_rename, parse_selector, parse_selectors, renamed
+from ddbvault.dynamodb.selectors import (Selector, describe, no_match, parse_rename, parse_selector,
+                                         parse_selectors, renamed)
 from ddbvault.errors import UsageError
 
 
@@ -83,3 +84,10 @@ def test_renamed_refuses_collisions_and_invalid_names():
         renamed(["a-1", "a-2"], (parse_rename("a-*=one"),))
     with pytest.raises(UsageError, match="not a valid table name"):
         renamed(["orders"], (parse_rename("orders*=x*"),))  # "x" is too short
+
+
+def test_a_message_names_at_most_ten_selectors():
+    many = parse_selectors([f"zz{i}-*" for i in range(3000)])
+    message = no_match(many, "in us-east-1").message
+    assert message.endswith("'zz8-*', 'zz9-*' and 2990 more") and len(message) < 200
+    assert describe(many[:2]) == "'zz0-*', 'zz1-*'"
