@@ -132,7 +132,8 @@ def renamed(names, renames) -> dict[str, str]:
                 raise UsageError(f"--rename maps {name!r} to {target[:80]!r}, which is not a valid table name",
                                  hint="table names are 3-255 letters, digits, _ . -") from None
     if unmapped:
-        raise UsageError(f"no --rename maps {', '.join(map(repr, unmapped))}",
+        more = f" and {len(unmapped) - DESCRIBED} more" if len(unmapped) > DESCRIBED else ""
+        raise UsageError(f"no --rename maps {', '.join(map(repr, unmapped[:DESCRIBED]))}{more}",
                          hint=f"add --rename for them, e.g. --rename '{unmapped[0]}=dr-{unmapped[0]}' "
                               f"(or '{unmapped[0]}={unmapped[0]}' to restore into the same name)")
     seen: dict[str, str] = {}

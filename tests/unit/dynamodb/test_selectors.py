@@ -91,3 +91,10 @@ def test_a_message_names_at_most_ten_selectors():
     message = no_match(many, "in us-east-1").message
     assert message.endswith("'zz8-*', 'zz9-*' and 2990 more") and len(message) < 200
     assert describe(many[:2]) == "'zz0-*', 'zz1-*'"
+
+
+def test_hundreds_of_unmapped_tables_make_one_short_line():
+    with pytest.raises(UsageError) as caught:
+        renamed([f"t{i:03d}" for i in range(300)], (parse_rename("orders-*=dr-*"),))
+    assert caught.value.message.endswith("'t008', 't009' and 290 more") and len(caught.value.message) < 200
+    assert "'t000=dr-t000'" in caught.value.hint
