@@ -354,6 +354,8 @@ def test_yaml_quotes_words_yaml_would_misread():
     ({"tables": []}, "--table"),
     ({"bucket": "Not_A_Bucket"}, "--bucket"),
     ({"prefix": "prod/*"}, "--prefix"),
+    ({"prefix": "../prod"}, "--prefix"),  # `backup --to s3://b/../prod` is refused: no policy for it
+    ({"prefix": "prod/./x"}, "--prefix"),
     ({"kms_key_arn": "arn:aws:kms:eu-west-1:210987654321:alias/backups"}, "--kms-key-arn"),
     ({"kms_key_arn": KEY, "create_kms_key": True}, "--kms-key-arn"),
     ({"external_id": "acme"}, "--external-id"),
