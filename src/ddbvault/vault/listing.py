@@ -179,6 +179,12 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     except IntegrityError as exc:
         entry.status, entry.error = INVALID, exc.message
         return
+    recorded = manifest.source.get("table_name")
+    if recorded != entry.table:  # copied or moved under another table: never offered as that table's
+        entry.status = INVALID
+        entry.error = (f"{destination.url_of(key)} is a backup of table {str(recorded)[:255]!r}, "
+                       f"stored under {entry.table!r}")
+        return
     entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
     entry.schema_only = manifest.schema_only

@@ -143,10 +143,14 @@ def test_a_hostile_or_misplaced_manifest_is_listed_as_invalid_never_a_crash(loca
     (table_dir / empty / "manifest.json").mkdir(parents=True)
     _copy_backup(good, table_dir, moved)
     _copy_backup(good, table_dir, IDS[1])  # the original, where it belongs: complete
+    _copy_backup(good, dest / "listed-c", IDS[1])  # listed-b's backup under another table's name
 
     proc = run_cli_within(1 << 30, "list", str(dest), "--json")
     assert proc.returncode == 0, proc.stderr
-    by_id = {e["backup_id"]: e for e in json.loads(proc.stdout)}
+    by_id = {e["backup_id"]: e for e in json.loads(proc.stdout) if e["table"] == "listed-b"}
+    other_table = next(e for e in json.loads(proc.stdout) if e["table"] == "listed-c")
+    assert other_table["status"] == "invalid" and other_table["error"] == (
+        f"{dest / 'listed-c' / IDS[1] / 'manifest.json'} is a backup of table 'listed-b', stored under 'listed-c'")
     assert set(by_id) == {zero, sparse, folder, empty, moved, IDS[1]}
     assert by_id[IDS[1]]["status"] == "complete"
     errors = {i: by_id[i]["error"] for i in (zero, sparse, folder, empty, moved)}
