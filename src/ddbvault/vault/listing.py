@@ -197,8 +197,9 @@ def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -
     """(tier, start time) of `table`'s complete backups under `prefix` that started at `since`
     or later and record a tier: what format/retention.choose_tier needs. One listing of the
     table's keys, one read per such manifest (MANIFEST_READERS at a time); a manifest that does
-    not parse is skipped (it is no complete backup), and so is a schema-only backup (it holds
-    no data, so it takes no slot). Access errors propagate."""
+    not parse is skipped (it is no complete backup), and so are a schema-only backup (it holds
+    no data, so it takes no slot) and one of another table (list shows it invalid). Access
+    errors propagate."""
     root = join(prefix, table)
     found = group_keys(store.list_keys(root + "/"), prefix)
     recent = [(backup_id, parse_utc(time_of(backup_id))) for (_, backup_id), seen in sorted(found.items())
@@ -211,8 +212,8 @@ def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -
             manifest = read_manifest(store, key, store.url_of(key), backup_id)
         except IntegrityError:
             return None
-        if manifest.schema_only:  # holds no data: it takes no tier's slot
-            return None
+        if manifest.schema_only or manifest.source.get("table_name") != table:
+            return None  # no data, or another table's backup copied here: it takes no slot
         return manifest.retention.tier if manifest.retention else None
 
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
