@@ -105,11 +105,13 @@ def _one(table: str, fn: Callable[[str, threading.Event], Any], table_cancelled:
         outcome.result = fn(table, table_cancelled)
     except InterruptedRun:
         raise
-    except DdbvaultError as exc:
+    except DdbvaultError as exc:  # reported by the run's summary: logged here for -v and the service
         outcome.error = exc.to_dict()
-        log.error("%s failed: %s", table, exc.message)
+        log.info("%s failed: %s", table, exc.message)
     except Exception as exc:  # noqa: BLE001 - one table's bug must not stop the others
-        log.exception("%s failed unexpectedly", table)
+        # one line; the traceback only at DEBUG (-vv), as the CLI does for a single table
+        log.error("%s failed unexpectedly: %s", table, type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         outcome.error = _unexpected(exc)
     return outcome
 
