@@ -9,8 +9,10 @@ This is the only module that exits the process.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -676,16 +678,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return
         files = render_files(inputs, fmt, part)
-        written = []
-        for name, text in files.items() if out_dir else ():
-            path = Path(out_dir) / name
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)  # terraform: a folder per module
-                path.write_text(text)
-            except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror}",
-                                 hint="pass an --out-dir this user can write to") from None
-            written.append(str(path))
+        written = _write_all(Path(out_dir), files) if out_dir else []
     except DdbvaultError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -693,6 +686,35 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
     else:
         for path in written:
             click.echo(path)
+
+
+def _write_all(out_dir, files: dict[str, str]) -> list[str]:
+    """Write every file under `out_dir` (terraform: a folder per module), all or none: each is
+    staged in a hidden temporary file beside its path and renamed into place only once all are
+    staged, so a failure leaves no file of this run (a folder it made may stay). Raises
+    UsageError naming the path that could not be written."""
+    from pathlib import Path
+
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            path = Path(out_dir) / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open(): the umask's mode
+                staged.append((temp, path))
+                temp.write_text(text)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror}",
+                                 hint="pass an --out-dir this user can write to") from None
+        for temp, path in staged:
+            os.replace(temp, path)
+        return [str(path) for _, path in staged]
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
 
 
 def _usage_error(exc: click.ClickException, as_json: bool) -> None:
