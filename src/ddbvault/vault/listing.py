@@ -27,7 +27,7 @@ Grouping, ordering and rendering are pure functions below list_backups().
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -81,9 +81,12 @@ class _Found:
 
 
 def list_backups(dest: str, *, table: str | None = None,
-                 vault_principal: Principal | None = None) -> list[BackupEntry]:
+                 vault_principal: Principal | None = None,
+                 tables: Callable[[str], bool] | None = None) -> list[BackupEntry]:
     """Every backup under `dest` (s3://bucket/prefix or a directory), newest first; see the
     module docstring for what each status means. `table` lists that table's backups only;
+    `tables`, a test on the table name, keeps the backups of the tables it accepts (one
+    listing, and only their manifests read: `restore --from --tables`);
     `vault_principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
     Writes nothing.
 
@@ -107,7 +110,7 @@ def list_backups(dest: str, *, table: str | None = None,
     under = prefix + "/" if prefix else ""
     found = group_keys(store.list_keys(under), destination.prefix)
     add_partial(found, store.list_partial(under), destination.prefix)
-    entries = [_entry(destination, t, b, f) for (t, b), f in found.items()]
+    entries = [_entry(destination, t, b, f) for (t, b), f in found.items() if tables is None or tables(t)]
     complete = [e for e in entries if e.status == COMPLETE]
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
         list(pool.map(lambda e: _read_manifest(store, destination, e), complete))

@@ -24,6 +24,7 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.format.layout import new_backup_id
 from ddbvault.vault.listing import list_backups
 from ddbvault.storage.s3 import S3Store
+from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -176,6 +177,20 @@ def test_s3_prefix_lists_only_backups_under_it(tables, aws_env, s3):
     proc = run_cli("list", "s3://listing-bucket/team/prod", "--table", a, "--json")
     assert proc.returncode == 0, proc.stderr
     assert [e["url"] for e in json.loads(proc.stdout)] == [f"s3://listing-bucket/team/prod/{a}/{IDS[0]}"]
+
+
+def test_a_table_filter_reads_only_the_manifests_of_the_tables_it_keeps(tables, aws_env, s3, monkeypatch):
+    """restore --from --tables reads the matched tables' manifests only, not the whole vault's."""
+    s3.create_bucket(Bucket="filtered-listing")
+    a, b = tables
+    _back_up(a, "s3://filtered-listing/v", IDS[0])
+    _back_up(b, "s3://filtered-listing/v", IDS[1])
+    with RecordingProxy(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        entries = list_backups("s3://filtered-listing/v", tables=lambda name: name == b)
+    assert [(e.table, e.status, e.items) for e in entries] == [(b, "complete", 45)]
+    reads = [path for method, path, _ in proxy.requests if method == "GET" and path.endswith("manifest.json")]
+    assert len(reads) == 1 and f"/{b}/" in reads[0]
 
 
 def test_listed_url_is_what_verify_takes(local_dest):
