@@ -134,8 +134,10 @@ def period_of(tier: str, when: datetime) -> tuple[int, ...]:
 
 def choose_tier(policy: KeepPolicy, now: datetime, taken: Iterable[tuple[str, datetime]]) -> str:
     """The tier of a backup started at `now`, given `taken`: (tier, start time) of the table's
-    complete backups. See the module docstring."""
-    taken = list(taken)
+    complete backups. See the module docstring. A backup whose id says it started after `now`
+    holds no slot: no backup can be complete before it starts, so its id is not to be believed
+    (one dated 31 December would otherwise keep the year's yearly slot from every backup)."""
+    taken = [(tier, when) for tier, when in taken if when <= now]
     for tier in policy.tiers:
         period = period_of(tier, now)
         if not any(t == tier and period_of(tier, when) == period for t, when in taken):

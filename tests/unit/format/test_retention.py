@@ -78,6 +78,13 @@ def test_tier_is_the_highest_whose_period_has_none_yet():
                        [("monthly", utc(2026, 6, 2)), ("weekly", utc(2026, 6, 9))]) == "weekly"  # lowest kept
 
 
+def test_a_backup_dated_after_now_holds_no_slot():
+    policy = parse_keep("daily=7,yearly=2")
+    now = utc(2026, 11, 30, 12)
+    assert choose_tier(policy, now, [("yearly", utc(2026, 12, 31, 23, 59))]) == "yearly"
+    assert choose_tier(policy, now, [("yearly", utc(2026, 1, 1))]) == "daily"
+
+
 def test_expiry_is_start_plus_count_times_tier_days():
     policy = parse_keep("daily=7,monthly=12")
     assert expires_at(policy, "monthly", utc(2026, 1, 1)) == utc(2027, 1, 8)
