@@ -587,6 +587,8 @@ def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vau
         click.echo(report.summary(), err=as_json)
     else:
         click.echo(f"ddbvault: error: {report.summary()}", err=True)
+        click.echo("Try: the lines above name each problem; restore from another backup "
+                   "(`ddbvault list` shows them)", err=True)
         sys.exit(int(ExitCode.INTEGRITY))
 
 
