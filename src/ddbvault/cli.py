@@ -349,6 +349,8 @@ def run_jobs(config_path: str, jobs: tuple[str, ...], log_format: str, as_json: 
     failed = [r.job for r in records if r.outcome != "success"]
     if failed:
         click.echo(f"ddbvault: error: jobs failed: {', '.join(failed)}", err=True)
+        click.echo("Try: each job's error is in " + ("its record's `error` and `hint`" if as_json else
+                   "the log lines above") + "; run the failed jobs again with --job NAME", err=True)
         sys.exit(int(ExitCode.FAILURE))
 
 
