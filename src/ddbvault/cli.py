@@ -309,16 +309,19 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
 @cli.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The service's YAML config (see etc/ddbvault.example.yaml).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="[default: text]")
 @click.option("--json", "as_json", is_flag=True,
               help="Same as --log-format json: stdout holds only JSON lines (and a JSON error object).")
-def serve(config_path: str, log_format: str, as_json: bool) -> None:
+def serve(config_path: str, log_format: str | None, as_json: bool) -> None:
     """Run scheduled backups in the foreground, with /healthz, /metrics and a status page."""
     from .service import Service, load_config
 
     try:
+        if as_json and log_format == "text":  # one of them would be ignored
+            raise UsageError("--json and --log-format text contradict each other",
+                             hint="give --json (or --log-format json) for JSON lines, --log-format text for text")
         config = load_config(config_path)
-        _service_logs(sys.stdout, "json" if as_json else log_format)
+        _service_logs(sys.stdout, "json" if as_json else log_format or "text")
         Service(config).serve_forever()
     except DdbvaultError as exc:
         _fail(exc, as_json)

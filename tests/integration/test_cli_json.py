@@ -106,6 +106,15 @@ def test_iam_out_dir_writes_all_files_or_none(tmp_path):
         assert not any(p.name.startswith(".") for p in out.rglob("*"))
 
 
+def test_serve_json_with_log_format_text_is_refused_not_one_ignored(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"jobs: [{{name: nightly, table: orders, cron: '0 3 * * *', destination: '{tmp_path / 'b'}'}}]\n"
+                      "http: {host: 127.0.0.1, port: 0}\n")
+    proc = run_cli("serve", "--config", str(config), "--json", "--log-format", "text", timeout=30)
+    assert proc.returncode == ExitCode.USAGE and json.loads(proc.stdout)["error"] == "UsageError"
+    assert "--json and --log-format text contradict" in proc.stderr and "Try: " in proc.stderr
+
+
 def test_serve_json_writes_only_json_lines_on_stdout(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"jobs: [{{name: nightly, table: orders, cron: '0 3 * * *', destination: '{tmp_path / 'b'}'}}]\n"
