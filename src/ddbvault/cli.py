@@ -9,8 +9,10 @@ This is the only module that exits the process.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -307,16 +309,19 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
 @cli.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="The service's YAML config (see etc/ddbvault.example.yaml).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, help="[default: text]")
 @click.option("--json", "as_json", is_flag=True,
               help="Same as --log-format json: stdout holds only JSON lines (and a JSON error object).")
-def serve(config_path: str, log_format: str, as_json: bool) -> None:
+def serve(config_path: str, log_format: str | None, as_json: bool) -> None:
     """Run scheduled backups in the foreground, with /healthz, /metrics and a status page."""
     from .service import Service, load_config
 
     try:
+        if as_json and log_format == "text":  # one of them would be ignored
+            raise UsageError("--json and --log-format text contradict each other",
+                             hint="give --json (or --log-format json) for JSON lines, --log-format text for text")
         config = load_config(config_path)
-        _service_logs(sys.stdout, "json" if as_json else log_format)
+        _service_logs(sys.stdout, "json" if as_json else log_format or "text")
         Service(config).serve_forever()
     except DdbvaultError as exc:
         _fail(exc, as_json)
@@ -347,6 +352,8 @@ def run_jobs(config_path: str, jobs: tuple[str, ...], log_format: str, as_json: 
     failed = [r.job for r in records if r.outcome != "success"]
     if failed:
         click.echo(f"ddbvault: error: jobs failed: {', '.join(failed)}", err=True)
+        click.echo("Try: each job's error is in " + ("its record's `error` and `hint`" if as_json else
+                   "the log lines above") + "; run the failed jobs again with --job NAME", err=True)
         sys.exit(int(ExitCode.FAILURE))
 
 
@@ -454,6 +461,9 @@ def _guarded(as_json: bool, call):
         _fail(exc, as_json)
 
 
+SUMMARY_NAMES = 10  # failed tables named on the last error line; every one has its own line above
+
+
 def _tables_summary(run, verb: str, as_json: bool) -> None:
     """One line per table and a count (or one JSON object), then exit with run.exit_code: 0 when
     every table succeeded, else the code all failures share, else 1 (runtime/each_table.py)."""
@@ -477,8 +487,12 @@ def _tables_summary(run, verb: str, as_json: bool) -> None:
         click.echo(f"{verb} {len(run.succeeded)} of {len(run.outcomes)} tables"
                    + (f"; {len(run.failed)} failed" if run.failed else ""))
     if run.failed:
-        click.echo(f"ddbvault: error: {len(run.failed)} of {len(run.outcomes)} tables failed: "
-                   + ", ".join(o.table for o in run.failed), err=True)
+        names = [o.table for o in run.failed]
+        more = f" and {len(names) - SUMMARY_NAMES} more" if len(names) > SUMMARY_NAMES else ""
+        click.echo(f"ddbvault: error: {len(names)} of {len(run.outcomes)} tables failed: "
+                   + ", ".join(names[:SUMMARY_NAMES]) + more, err=True)
+        click.echo("Try: each failed table's error and hint are "
+                   + ("in the JSON on stdout" if as_json else "listed above") + "; run again for those tables", err=True)
     sys.exit(run.exit_code)
 
 
@@ -578,6 +592,8 @@ def verify(backup_url, against_table, max_differences, read_rcu, vault_role, vau
         click.echo(report.summary(), err=as_json)
     else:
         click.echo(f"ddbvault: error: {report.summary()}", err=True)
+        click.echo("Try: the lines above name each problem; restore from another backup "
+                   "(`ddbvault list` shows them)", err=True)
         sys.exit(int(ExitCode.INTEGRITY))
 
 
@@ -669,16 +685,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return
         files = render_files(inputs, fmt, part)
-        written = []
-        for name, text in files.items() if out_dir else ():
-            path = Path(out_dir) / name
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)  # terraform: a folder per module
-                path.write_text(text)
-            except OSError as exc:
-                raise UsageError(f"cannot write {path}: {exc.strerror}",
-                                 hint="pass an --out-dir this user can write to") from None
-            written.append(str(path))
+        written = _write_all(Path(out_dir), files) if out_dir else []
     except DdbvaultError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -686,6 +693,35 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
     else:
         for path in written:
             click.echo(path)
+
+
+def _write_all(out_dir, files: dict[str, str]) -> list[str]:
+    """Write every file under `out_dir` (terraform: a folder per module), all or none: each is
+    staged in a hidden temporary file beside its path and renamed into place only once all are
+    staged, so a failure leaves no file of this run (a folder it made may stay). Raises
+    UsageError naming the path that could not be written."""
+    from pathlib import Path
+
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            path = Path(out_dir) / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+                temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open(): the umask's mode
+                staged.append((temp, path))
+                temp.write_text(text)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror}",
+                                 hint="pass an --out-dir this user can write to") from None
+        for temp, path in staged:
+            os.replace(temp, path)
+        return [str(path) for _, path in staged]
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
 
 
 def _usage_error(exc: click.ClickException, as_json: bool) -> None:

@@ -31,6 +31,8 @@ from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
 
+PROBE_DIR = "_doctor"  # the probes' folder under the prefix (iac/inputs.py's DOCTOR_DIR: its own rule)
+
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", INFO: "·"}
 PROD = "production backup policy (ddbvault iam --part production)"
@@ -149,7 +151,7 @@ def _table_checks(doc: _Doctor, session) -> None:
 
 def _probe_key(prefix: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return join(prefix, "_doctor", f"{stamp}-{secrets.token_hex(4)}")
+    return join(prefix, PROBE_DIR, f"{stamp}-{secrets.token_hex(4)}")
 
 
 def _bucket_checks(doc: _Doctor, session) -> None:
@@ -208,24 +210,42 @@ def _lifecycle_check(doc: _Doctor, s3, bucket: str, keep: KeepPolicy) -> None:
 
 def lifecycle_problem(rules: list[dict], prefix: str, tier: str, days: int) -> str | None:
     """None if an enabled rule of `rules` (GetBucketLifecycleConfiguration's) expires every
-    object under `prefix` tagged with `tier` after `days` days; else what is wrong."""
+    object under `prefix` tagged with `tier` after `days` days, and no other enabled rule
+    expires any of them sooner (S3 applies the earliest expiration of all the rules that
+    match); else what is wrong."""
     wanted = {"Key": TAG_KEY, "Value": tier}
-    found = []
-    for rule in rules:
-        filter_ = rule.get("Filter") or {}
-        both = filter_.get("And") or {}
-        tags = both.get("Tags") or ([filter_["Tag"]] if "Tag" in filter_ else [])
-        rule_prefix = both.get("Prefix", filter_.get("Prefix", rule.get("Prefix", "")))
-        covers = (prefix + "/").startswith(rule_prefix) or not rule_prefix
-        if rule.get("Status") == "Enabled" and tags == [wanted] and covers:
-            found.append((rule.get("Expiration") or {}).get("Days"))
-    if days in found:
-        return None
     where = f" under {prefix}/" if prefix else ""
+    found = []
+    for rule in (r for r in rules if r.get("Status") == "Enabled"):
+        tags, rule_prefix, sized = _rule_filter(rule)
+        covers = (prefix + "/").startswith(rule_prefix) or not rule_prefix
+        inside = rule_prefix.startswith(f"{prefix}/" if prefix else "") and not rule_prefix.startswith(
+            f"{prefix}/{PROBE_DIR}/" if prefix else f"{PROBE_DIR}/")  # some of the tables' backups
+        expiration = rule.get("Expiration") or {}
+        after = expiration.get("Days")
+        if tags == [wanted] and covers and not sized and after is not None:  # the tier's own rule
+            found.append(after)
+            continue
+        if tags in ([], [wanted]) and (covers or inside) and ("Date" in expiration or (after or days) < days):
+            when = (f"on the fixed date {expiration['Date']}, not {days} days after each backup"
+                    if "Date" in expiration else f"after {after} days, sooner than the {days} the keep policy needs")
+            return f"rule {str(rule.get('ID'))[:64]!r} also expires objects tagged {TAG_KEY}={tier}{where} {when}"
+    if days in found and min(found) == days:  # S3 applies the earliest of several
+        return None
     if found:
-        return (f"the rule for objects tagged {TAG_KEY}={tier}{where} expires them after {found[0]} "
-                f"days; the keep policy needs {days}")
+        return (f"the rule for objects tagged {TAG_KEY}={tier}{where} expires them after "
+                f"{min(found) if min(found) < days else found[0]} days; the keep policy needs {days}")
     return f"no enabled lifecycle rule expires objects tagged {TAG_KEY}={tier}{where}: they would never expire"
+
+
+def _rule_filter(rule: dict) -> tuple[list, str, bool]:
+    """A lifecycle rule's tags, prefix, and whether it only takes objects of some sizes."""
+    filter_ = rule.get("Filter") or {}
+    both = filter_.get("And") or {}
+    tags = both.get("Tags") or ([filter_["Tag"]] if "Tag" in filter_ else [])
+    rule_prefix = both.get("Prefix", filter_.get("Prefix", rule.get("Prefix", "")))
+    sized = any(key in part for part in (filter_, both) for key in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"))
+    return tags, rule_prefix, sized
 
 
 def _delete_check(doc: _Doctor, s3, store: S3Store, key: str) -> None:

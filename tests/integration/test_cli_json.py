@@ -87,6 +87,34 @@ def test_iam_out_dir_that_cannot_be_written_is_one_error(tmp_path):
     assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_iam_out_dir_writes_all_files_or_none(tmp_path):
+    """Terraform's second module blocked (its folder is a file; then its main.tf a folder): the
+    first module's main.tf must not be left behind, nor any staging file; an earlier file stays."""
+    base = ["iam", "--table", "orders", *ACCOUNTS, "--bucket", "acme-vault", "--format", "terraform"]
+    for blocked in ("production-account", "production-account/main.tf"):
+        out = tmp_path / blocked.replace("/", "-")
+        (out / "data-account").mkdir(parents=True)
+        (out / "data-account" / "main.tf").write_text("kept")
+        if blocked.endswith(".tf"):
+            (out / blocked).mkdir(parents=True)
+        else:
+            (out / blocked).write_text("")
+        proc = run_cli(*base, "--out-dir", str(out))
+        assert proc.returncode == ExitCode.USAGE and f"cannot write {out / 'production-account'}" in proc.stderr
+        assert (out / "data-account" / "main.tf").read_text() == "kept"
+        assert sorted(p.name for p in out.rglob("*") if p.is_file()) in (["main.tf", "production-account"], ["main.tf"])
+        assert not any(p.name.startswith(".") for p in out.rglob("*"))
+
+
+def test_serve_json_with_log_format_text_is_refused_not_one_ignored(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"jobs: [{{name: nightly, table: orders, cron: '0 3 * * *', destination: '{tmp_path / 'b'}'}}]\n"
+                      "http: {host: 127.0.0.1, port: 0}\n")
+    proc = run_cli("serve", "--config", str(config), "--json", "--log-format", "text", timeout=30)
+    assert proc.returncode == ExitCode.USAGE and json.loads(proc.stdout)["error"] == "UsageError"
+    assert "--json and --log-format text contradict" in proc.stderr and "Try: " in proc.stderr
+
+
 def test_serve_json_writes_only_json_lines_on_stdout(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"jobs: [{{name: nightly, table: orders, cron: '0 3 * * *', destination: '{tmp_path / 'b'}'}}]\n"

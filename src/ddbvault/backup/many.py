@@ -13,12 +13,13 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
+from ..aws.retry import RetryStats
 from ..dynamodb.selectors import Selector
 from ..dynamodb.table_listing import resolve_tables
 from ..runtime.each_table import TablesRun, run_each
 from ..runtime.progress import Progress
 from ..storage.destination import parse_destination
-from . import BackupOptions, BackupResult, _write_options, backup_table
+from . import BackupOptions, BackupResult, _open_destination, _write_options, backup_table
 
 
 def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOptions | None = None, *,
@@ -28,16 +29,21 @@ def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOpt
     """Back up each table `selectors` match (their union, sorted by name) into `dest`.
 
     `progress(table)` gives the Progress of one table's backup (None: none). `after(result)` runs
-    after each table's backup (the service's verify_after): if it raises, that table failed. Raises before any
-    backup starts: UsageError for bad options or destination, NotFoundError when no table
-    matches, AwsError when the tables cannot be listed (dynamodb:ListTables, and
+    after each table's backup (the service's verify_after): if it raises, that table failed.
+    Raises before any backup starts: UsageError for bad options or destination (a directory
+    that cannot be written), NotFoundError when no table matches or the bucket does not exist,
+    AwsError when the tables cannot be listed (dynamodb:ListTables, and
     dynamodb:ListTagsOfResource for tag selectors). Afterwards only InterruptedRun or
     KeyboardInterrupt (the run was stopped); each table's own error is in its outcome.
     """
     options = options or BackupOptions()
     options.validate()
-    _write_options(parse_destination(dest), options)
+    destination = parse_destination(dest)
+    write_options = _write_options(destination, options)
     tables = resolve_tables(selectors, options.table_principal)
+    # A bucket that does not exist (or a directory that cannot be written) is the run's failure,
+    # not each table's: found once here, instead of one HeadBucket error per matched table.
+    _open_destination(destination, options, write_options, RetryStats())
 
     def one(table: str, table_cancelled: threading.Event):
         result = backup_table(table, dest, options, progress=progress(table) if progress else None,

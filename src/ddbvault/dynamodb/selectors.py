@@ -68,9 +68,15 @@ def parse_selectors(texts) -> tuple[Selector, ...]:
     return tuple(dict.fromkeys(parse_selector(text) for text in texts))
 
 
+DESCRIBED = 10  # selectors a message names; thousands of --tables must still make one short line
+
+
 def describe(selectors) -> str:
-    """The selectors as one phrase for messages: "'orders-*', 'tag:backup=daily'"."""
-    return ", ".join(repr(s.text) for s in selectors)
+    """The selectors as one phrase for messages: "'orders-*', 'tag:backup=daily'" (the first
+    DESCRIBED of them, then "and N more")."""
+    selectors = list(selectors)
+    more = f" and {len(selectors) - DESCRIBED} more" if len(selectors) > DESCRIBED else ""
+    return ", ".join(repr(s.text) for s in selectors[:DESCRIBED]) + more
 
 
 def no_match(selectors, where: str) -> NotFoundError:
@@ -126,7 +132,8 @@ def renamed(names, renames) -> dict[str, str]:
                 raise UsageError(f"--rename maps {name!r} to {target[:80]!r}, which is not a valid table name",
                                  hint="table names are 3-255 letters, digits, _ . -") from None
     if unmapped:
-        raise UsageError(f"no --rename maps {', '.join(map(repr, unmapped))}",
+        more = f" and {len(unmapped) - DESCRIBED} more" if len(unmapped) > DESCRIBED else ""
+        raise UsageError(f"no --rename maps {', '.join(map(repr, unmapped[:DESCRIBED]))}{more}",
                          hint=f"add --rename for them, e.g. --rename '{unmapped[0]}=dr-{unmapped[0]}' "
                               f"(or '{unmapped[0]}={unmapped[0]}' to restore into the same name)")
     seen: dict[str, str] = {}

@@ -33,7 +33,10 @@ MAX_COUNT = 1000  # more than any real policy; S3 lifecycle days must stay below
 TAG_KEY = "ddbvault-tier"
 KEEP_EXAMPLE = "daily=7,weekly=5,monthly=12"
 KEEP_HINT = f"write the policy as TIER=COUNT pairs, e.g. --keep {KEEP_EXAMPLE} (tiers: {', '.join(reversed(TIERS))})"
-_PAIR = re.compile(r"^\s*([a-z]+)\s*=\s*(\d+)\s*$")
+# ASCII digits only: `\d` alone also takes other scripts' digits (`daily=٣` would be read as 3).
+_PAIR = re.compile(r"^\s*([a-z]+)\s*=\s*([0-9]+)\s*$", re.ASCII)
+# The one form utc_text writes: a stored time in any other ISO 8601 spelling is refused, not guessed at.
+_UTC_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,13 @@ def parse_keep(text: str, where: str = "--keep") -> KeepPolicy:
     for pair in (text or "").split(","):
         match = _PAIR.match(pair)
         if not match:
-            raise UsageError(f"invalid {where} {text!r}: {pair.strip()!r} is not TIER=COUNT", hint=KEEP_HINT)
-        tier, count = match.group(1), int(match.group(2))
+            raise UsageError(f"invalid {where} {text[:80]!r}: {pair.strip()[:40]!r} is not TIER=COUNT",
+                             hint=KEEP_HINT)
+        tier, digits = match.group(1), match.group(2).lstrip("0") or "0"
+        if len(digits) > len(str(MAX_COUNT)):  # never int() it: Python refuses over 4,300 digits
+            raise UsageError(f"invalid {where}: {tier[:20]}={digits[:8]}... ({len(digits)} digits) is out of "
+                             f"range 0..{MAX_COUNT}", hint=KEEP_HINT)
+        count = int(digits)
         _check_pair(tier, count, counts, where)
         counts[tier] = count
     return _policy(counts, where)
@@ -126,8 +134,10 @@ def period_of(tier: str, when: datetime) -> tuple[int, ...]:
 
 def choose_tier(policy: KeepPolicy, now: datetime, taken: Iterable[tuple[str, datetime]]) -> str:
     """The tier of a backup started at `now`, given `taken`: (tier, start time) of the table's
-    complete backups. See the module docstring."""
-    taken = list(taken)
+    complete backups. See the module docstring. A backup whose id says it started after `now`
+    holds no slot: no backup can be complete before it starts, so its id is not to be believed
+    (one dated 31 December would otherwise keep the year's yearly slot from every backup)."""
+    taken = [(tier, when) for tier, when in taken if when <= now]
     for tier in policy.tiers:
         period = period_of(tier, now)
         if not any(t == tier and period_of(tier, when) == period for t, when in taken):
@@ -164,8 +174,9 @@ def utc_text(when: datetime) -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    """A stored `...Z` time back as an aware datetime. Raises ValueError for anything else."""
-    if not isinstance(text, str) or not text.endswith("Z"):
+    """A stored time, exactly as utc_text writes it (`2026-11-30T15:40:24Z`), back as an aware
+    datetime. Raises ValueError for anything else (a date alone, a week date, another offset)."""
+    if not isinstance(text, str) or not _UTC_TEXT.fullmatch(text):
         raise ValueError("expected a UTC time such as 2026-11-30T15:40:24Z")
     value = datetime.fromisoformat(text[:-1] + "+00:00")
     return value.astimezone(timezone.utc)

@@ -18,6 +18,7 @@ Pure: no I/O, no boto3. Values are plain dicts, rendered by render.py.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 
 from .inputs import DOCTOR_DIR, IacInputs, Table
@@ -257,9 +258,17 @@ def _schedule(table: Table, index: int) -> dict:
                               "TaskCount": 1, "NetworkConfiguration": network}}}}
 
 
+FAMILY_MAX = 255  # ECS: a family is up to 255 letters, digits, hyphens and underscores
+
+
 def task_family(table: Table) -> str:
-    """The ECS task definition family of one table's backup."""
-    return "ddbvault-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", table.name)
+    """The ECS task definition family of one table's backup. A table name of up to 255
+    characters would make it longer than ECS allows: such a family is cut, and ends with 8 hex
+    digits of the name's sha256 so that two long names stay apart."""
+    family = "ddbvault-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", table.name)
+    if len(family) <= FAMILY_MAX:
+        return family
+    return family[:FAMILY_MAX - 9] + "-" + hashlib.sha256(table.name.encode()).hexdigest()[:8]
 
 
 def scheduler_policy(tasks: list, cluster, task_roles: list) -> dict:

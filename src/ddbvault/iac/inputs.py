@@ -190,4 +190,7 @@ def _prefix(prefix: str) -> str:
     prefix = (prefix or "").strip("/")
     if prefix:
         _check(_PREFIX, prefix, "--prefix", "key path segments without '*', '?', '$' or empty segments")
+        if any(part in (".", "..") for part in prefix.split("/")):  # backup's destination refuses them too
+            raise UsageError(f"invalid --prefix {prefix[:80]!r}: '.' and '..' parts name no S3 prefix a backup "
+                             "can write to", hint="give the prefix of the backups' s3:// destination, e.g. prod")
     return prefix

@@ -39,8 +39,9 @@ def restore_tables(dest: str, selectors: tuple[Selector, ...], renames: tuple[Re
     if options.checkpoint:
         raise UsageError("--checkpoint names one file, and --tables restores several tables",
                          hint="drop --checkpoint: each table gets its own default checkpoint")
-    entries = list_backups(dest, vault_principal=options.vault_principal)
-    tables = sorted({e.table for e in entries if any(s.matches_name(e.table) for s in selectors)})
+    entries = list_backups(dest, vault_principal=options.vault_principal,  # only the matched tables' manifests
+                           tables=lambda name: any(s.matches_name(name) for s in selectors))
+    tables = sorted({e.table for e in entries})
     if not tables:
         raise no_match(selectors, f"backed up under {dest}")
     targets = renamed(tables, renames)

@@ -88,42 +88,58 @@ def run_each(tables: Iterable[str], fn: Callable[[str, threading.Event], Any], *
     that table only, not the tables after it."""
     run = TablesRun()
     outer = cancelled or threading.Event()
-    for table in tables:
-        if outer.is_set():
-            raise InterruptedRun("the run was stopped before every table was done",
-                                 hint="run it again for the tables not done")
-        outcome = TableOutcome(table, target=(targets or {}).get(table))
-        try:
-            with _linked(outer) as table_cancelled:
-                outcome.result = fn(table, table_cancelled)
-        except InterruptedRun:
-            raise
-        except DdbvaultError as exc:
-            outcome.error = exc.to_dict()
-            log.error("%s failed: %s", table, exc.message)
-        except Exception as exc:  # noqa: BLE001 - one table's bug must not stop the others
-            log.exception("%s failed unexpectedly", table)
-            outcome.error = _unexpected(exc)
-        run.outcomes.append(outcome)
+    with _linked(outer) as next_event:
+        for table in tables:
+            if outer.is_set():
+                raise InterruptedRun("the run was stopped before every table was done",
+                                     hint="run it again for the tables not done")
+            run.outcomes.append(_one(table, fn, next_event(), (targets or {}).get(table)))
     return run
 
 
+def _one(table: str, fn: Callable[[str, threading.Event], Any], table_cancelled: threading.Event,
+         target: str | None) -> TableOutcome:
+    """fn's outcome for one table; InterruptedRun and KeyboardInterrupt propagate."""
+    outcome = TableOutcome(table, target=target)
+    try:
+        outcome.result = fn(table, table_cancelled)
+    except InterruptedRun:
+        raise
+    except DdbvaultError as exc:  # reported by the run's summary: logged here for -v and the service
+        outcome.error = exc.to_dict()
+        log.info("%s failed: %s", table, exc.message)
+    except Exception as exc:  # noqa: BLE001 - one table's bug must not stop the others
+        # one line; the traceback only at DEBUG (-vv), as the CLI does for a single table
+        log.error("%s failed unexpectedly: %s", table, type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        outcome.error = _unexpected(exc)
+    return outcome
+
+
 @contextlib.contextmanager
-def _linked(outer: threading.Event) -> Iterator[threading.Event]:
-    """A new event that is set within LINK_POLL_S of `outer` being set, while the block runs.
-    (threading.Event has no callback on set(): a watcher thread polls, and ends with the block.)"""
-    inner, done = threading.Event(), threading.Event()
+def _linked(outer: threading.Event) -> Iterator[Callable[[], threading.Event]]:
+    """next_event(): a new event for the table about to run, set within LINK_POLL_S of `outer`
+    being set while the block runs (at once if it is set already). threading.Event has no
+    callback on set(), so one watcher thread polls for the whole run, and ends with the block:
+    one per run, not per table, as its join costs up to LINK_POLL_S (30 s over 300 tables)."""
+    current, done = [threading.Event()], threading.Event()
+
+    def next_event() -> threading.Event:
+        current[0] = threading.Event()
+        if outer.is_set():  # after the swap: a set() the watcher made on the old event is not lost
+            current[0].set()
+        return current[0]
 
     def watch() -> None:
         while not done.is_set():
             if outer.wait(LINK_POLL_S):
-                inner.set()
+                current[0].set()
                 return
 
     watcher = threading.Thread(target=watch, name="ddbvault-cancel-link", daemon=True)
     watcher.start()
     try:
-        yield inner
+        yield next_event
     finally:
         done.set()
         watcher.join()

@@ -303,6 +303,13 @@ class _ConfigLoader(yaml.SafeLoader):
         finally:
             self._open_anchors.discard(event.anchor)
 
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts to an int (sys.get_int_max_str_digits)
+            raise _Refused(f"a number of {len(node.value)} characters", node.start_mark,
+                           hint="every number in a ddbvault config is small; check that value") from None
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             self._refuse_duplicate_keys(node)
@@ -320,6 +327,9 @@ class _ConfigLoader(yaml.SafeLoader):
                 raise _Refused(f"duplicate key {key!r} (first on line {first_line[key]})", key_node.start_mark,
                                hint=f"keep one {key!r} in that mapping (YAML would silently use the last)")
             first_line[key] = key_node.start_mark.line + 1
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _ConfigLoader.construct_yaml_int)
 
 
 def _read_yaml(path: str | Path) -> Any:

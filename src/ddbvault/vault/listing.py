@@ -27,7 +27,7 @@ Grouping, ordering and rendering are pure functions below list_backups().
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -81,9 +81,12 @@ class _Found:
 
 
 def list_backups(dest: str, *, table: str | None = None,
-                 vault_principal: Principal | None = None) -> list[BackupEntry]:
+                 vault_principal: Principal | None = None,
+                 tables: Callable[[str], bool] | None = None) -> list[BackupEntry]:
     """Every backup under `dest` (s3://bucket/prefix or a directory), newest first; see the
     module docstring for what each status means. `table` lists that table's backups only;
+    `tables`, a test on the table name, keeps the backups of the tables it accepts (one
+    listing, and only their manifests read: `restore --from --tables`);
     `vault_principal` reads the bucket (the CLI's --vault-role; None: the default credential chain).
     Writes nothing.
 
@@ -107,7 +110,7 @@ def list_backups(dest: str, *, table: str | None = None,
     under = prefix + "/" if prefix else ""
     found = group_keys(store.list_keys(under), destination.prefix)
     add_partial(found, store.list_partial(under), destination.prefix)
-    entries = [_entry(destination, t, b, f) for (t, b), f in found.items()]
+    entries = [_entry(destination, t, b, f) for (t, b), f in found.items() if tables is None or tables(t)]
     complete = [e for e in entries if e.status == COMPLETE]
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:
         list(pool.map(lambda e: _read_manifest(store, destination, e), complete))
@@ -179,6 +182,12 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     except IntegrityError as exc:
         entry.status, entry.error = INVALID, exc.message
         return
+    recorded = manifest.source.get("table_name")
+    if recorded != entry.table:  # copied or moved under another table: never offered as that table's
+        entry.status = INVALID
+        entry.error = (f"{destination.url_of(key)} is a backup of table {str(recorded)[:255]!r}, "
+                       f"stored under {entry.table!r}")
+        return
     entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
     entry.schema_only = manifest.schema_only
@@ -191,8 +200,9 @@ def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -
     """(tier, start time) of `table`'s complete backups under `prefix` that started at `since`
     or later and record a tier: what format/retention.choose_tier needs. One listing of the
     table's keys, one read per such manifest (MANIFEST_READERS at a time); a manifest that does
-    not parse is skipped (it is no complete backup), and so is a schema-only backup (it holds
-    no data, so it takes no slot). Access errors propagate."""
+    not parse is skipped (it is no complete backup), and so are a schema-only backup (it holds
+    no data, so it takes no slot) and one of another table (list shows it invalid). Access
+    errors propagate."""
     root = join(prefix, table)
     found = group_keys(store.list_keys(root + "/"), prefix)
     recent = [(backup_id, parse_utc(time_of(backup_id))) for (_, backup_id), seen in sorted(found.items())
@@ -205,8 +215,8 @@ def tier_history(store: ObjectStore, prefix: str, table: str, since: datetime) -
             manifest = read_manifest(store, key, store.url_of(key), backup_id)
         except IntegrityError:
             return None
-        if manifest.schema_only:  # holds no data: it takes no tier's slot
-            return None
+        if manifest.schema_only or manifest.source.get("table_name") != table:
+            return None  # no data, or another table's backup copied here: it takes no slot
         return manifest.retention.tier if manifest.retention else None
 
     with ThreadPoolExecutor(max_workers=MANIFEST_READERS) as pool:

@@ -68,6 +68,16 @@ def test_no_match_is_not_found_naming_the_selectors(tables):
     assert "'payments-*', 'tag:backup=hourly'" in caught.value.message and caught.value.hint
 
 
+def test_a_missing_bucket_fails_the_run_once_before_any_table(tables, tmp_path):
+    # not one HeadBucket failure per matched table (300 tables: 300 identical errors)
+    with pytest.raises(NotFoundError, match="bucket no-such-vault does not exist") as caught:
+        backup_tables(parse_selectors(["orders-*", "billing"]), "s3://no-such-vault/p", NO_CAP)
+    assert caught.value.hint
+    done = _run("backup", "--tables", "orders-*", "--to", "s3://no-such-vault/p", "--json")
+    assert done.returncode == 3 and orjson.loads(done.stdout)["error"] == "NotFoundError"
+    assert "FAILED" not in done.stdout and "tables failed" not in done.stderr
+
+
 def test_a_table_deleted_after_the_listing_fails_alone(tables, ddb, tmp_path):
     create_table(ddb, "orders-gone")
     fill_table(ddb, "orders-gone", 3)

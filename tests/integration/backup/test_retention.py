@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -19,7 +20,8 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.exit_codes import ExitCode
 from ddbvault.format.manifest import Manifest
 from ddbvault.format.retention import parse_keep
-from ddbvault.vault.listing import list_backups
+from ddbvault.storage.local import LocalStore
+from ddbvault.vault.listing import list_backups, tier_history
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table, fill_table
 
@@ -223,3 +225,11 @@ def test_a_schema_only_backup_takes_no_slot(table, tmp_path):
     data = backup_table(table, str(tmp_path), replace(OPTIONS, keep=keep, now=utc(2026, 8, 1, 2)))
     assert (schema.tier, data.tier) == ("monthly", "monthly")
     assert backup_table(table, str(tmp_path), replace(OPTIONS, keep=keep, now=utc(2026, 8, 1, 3))).tier == "daily"
+
+
+def test_another_tables_backup_copied_under_this_one_takes_no_slot(table, tmp_path):
+    first = backup_table(table, str(tmp_path), replace(OPTIONS, keep=parse_keep("monthly=3"), now=utc(2026, 9, 1, 1)))
+    shutil.copytree(tmp_path / table / first.backup_id, tmp_path / "elsewhere" / first.backup_id)
+    store, since = LocalStore(str(tmp_path)), utc(2026, 9, 1)
+    assert tier_history(store, "", table, since) == [("monthly", utc(2026, 9, 1, 1))]
+    assert tier_history(store, "", "elsewhere", since) == []  # it is no backup of "elsewhere"

@@ -111,3 +111,17 @@ def test_doctor_says_cannot_check_when_denied(aws_env, s3, table, monkeypatch):
     check = _lifecycle_checks(report)["lifecycle rules"]
     assert check.status == WARN and check.detail.startswith("cannot check:")
     assert "s3:GetLifecycleConfiguration" in check.detail
+
+
+def test_doctor_fails_when_another_rule_expires_the_backups_sooner(s3, table):
+    s3.create_bucket(Bucket="doctor-sooner")
+    config = iam("doctor-sooner", "--keep", KEEP)["data-bucket-lifecycle-configuration"]
+    purge = {"ID": "PurgeProd", "Status": "Enabled", "Filter": {"Prefix": "prod/"}, "Expiration": {"Days": 30}}
+    s3.put_bucket_lifecycle_configuration(Bucket="doctor-sooner",
+                                          LifecycleConfiguration={"Rules": [*config["Rules"], purge]})
+    checks = _lifecycle_checks(run_doctor(table, "s3://doctor-sooner/prod", DoctorOptions(keep=parse_keep(KEEP))))
+    assert {name: c.status for name, c in checks.items()} == {
+        "lifecycle rule for tier daily": OK, "lifecycle rule for tier weekly": FAIL,
+        "lifecycle rule for tier monthly": FAIL, "lifecycle rule for tier yearly": FAIL}
+    assert ("rule 'PurgeProd' also expires objects tagged ddbvault-tier=monthly under prod/ after 30 days, "
+            "sooner than the 372 the keep policy needs") in checks["lifecycle rule for tier monthly"].detail

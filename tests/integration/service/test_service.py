@@ -378,3 +378,17 @@ def test_http_methods_query_strings_and_repeated_lengths(token_service):
     twice = b"POST /run/orders HTTP/1.0\r\nContent-Length: 5\r\nContent-Length: 70000\r\n\r\n"
     assert _raw(port, twice).startswith(b"HTTP/1.0 400")
     assert "orders" not in token_service.runner.records
+
+
+def test_run_with_a_failed_job_ends_with_an_error_line_and_a_hint(tables, aws_env, tmp_path):
+    write_config(tmp_path / "c.yaml", f"""
+defaults: {{destination: "{tmp_path / 'failing'}", read_rcu: 100000}}
+jobs:
+  - {{name: gone, table: svc-no-such-table, cron: "0 3 * * *"}}
+""")
+    proc = subprocess.run([sys.executable, "-m", "ddbvault", "run", "--config", str(tmp_path / "c.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-2:] == [
+        "ddbvault: error: jobs failed: gone",
+        "Try: each job's error is in the log lines above; run the failed jobs again with --job NAME"]

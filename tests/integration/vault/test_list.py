@@ -24,6 +24,7 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.format.layout import new_backup_id
 from ddbvault.vault.listing import list_backups
 from ddbvault.storage.s3 import S3Store
+from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -143,10 +144,14 @@ def test_a_hostile_or_misplaced_manifest_is_listed_as_invalid_never_a_crash(loca
     (table_dir / empty / "manifest.json").mkdir(parents=True)
     _copy_backup(good, table_dir, moved)
     _copy_backup(good, table_dir, IDS[1])  # the original, where it belongs: complete
+    _copy_backup(good, dest / "listed-c", IDS[1])  # listed-b's backup under another table's name
 
     proc = run_cli_within(1 << 30, "list", str(dest), "--json")
     assert proc.returncode == 0, proc.stderr
-    by_id = {e["backup_id"]: e for e in json.loads(proc.stdout)}
+    by_id = {e["backup_id"]: e for e in json.loads(proc.stdout) if e["table"] == "listed-b"}
+    other_table = next(e for e in json.loads(proc.stdout) if e["table"] == "listed-c")
+    assert other_table["status"] == "invalid" and other_table["error"] == (
+        f"{dest / 'listed-c' / IDS[1] / 'manifest.json'} is a backup of table 'listed-b', stored under 'listed-c'")
     assert set(by_id) == {zero, sparse, folder, empty, moved, IDS[1]}
     assert by_id[IDS[1]]["status"] == "complete"
     errors = {i: by_id[i]["error"] for i in (zero, sparse, folder, empty, moved)}
@@ -172,6 +177,20 @@ def test_s3_prefix_lists_only_backups_under_it(tables, aws_env, s3):
     proc = run_cli("list", "s3://listing-bucket/team/prod", "--table", a, "--json")
     assert proc.returncode == 0, proc.stderr
     assert [e["url"] for e in json.loads(proc.stdout)] == [f"s3://listing-bucket/team/prod/{a}/{IDS[0]}"]
+
+
+def test_a_table_filter_reads_only_the_manifests_of_the_tables_it_keeps(tables, aws_env, s3, monkeypatch):
+    """restore --from --tables reads the matched tables' manifests only, not the whole vault's."""
+    s3.create_bucket(Bucket="filtered-listing")
+    a, b = tables
+    _back_up(a, "s3://filtered-listing/v", IDS[0])
+    _back_up(b, "s3://filtered-listing/v", IDS[1])
+    with RecordingProxy(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        entries = list_backups("s3://filtered-listing/v", tables=lambda name: name == b)
+    assert [(e.table, e.status, e.items) for e in entries] == [(b, "complete", 45)]
+    reads = [path for method, path, _ in proxy.requests if method == "GET" and path.endswith("manifest.json")]
+    assert len(reads) == 1 and f"/{b}/" in reads[0]
 
 
 def test_listed_url_is_what_verify_takes(local_dest):

@@ -83,6 +83,8 @@ def test_a_deleted_object_is_named(local_backup):
     proc = run_cli("verify", url)
     assert proc.returncode == ExitCode.INTEGRITY
     assert f"data object {gone} is missing" in proc.stderr
+    error, hint = proc.stderr.splitlines()[-2:]  # one error line and its Try: line, as for every error
+    assert error.startswith(f"ddbvault: error: {url} failed verification") and hint.startswith("Try: ")
 
 
 def test_an_incomplete_backup_is_refused(local_backup):

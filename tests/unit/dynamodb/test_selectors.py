@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ddbvault.dynamodb.selectors import Selector, parse_rename, parse_selector, parse_selectors, renamed
+from ddbvault.dynamodb.selectors import (Selector, describe, no_match, parse_rename, parse_selector,
+                                         parse_selectors, renamed)
 from ddbvault.errors import UsageError
 
 
@@ -83,3 +84,17 @@ def test_renamed_refuses_collisions_and_invalid_names():
         renamed(["a-1", "a-2"], (parse_rename("a-*=one"),))
     with pytest.raises(UsageError, match="not a valid table name"):
         renamed(["orders"], (parse_rename("orders*=x*"),))  # "x" is too short
+
+
+def test_a_message_names_at_most_ten_selectors():
+    many = parse_selectors([f"zz{i}-*" for i in range(3000)])
+    message = no_match(many, "in us-east-1").message
+    assert message.endswith("'zz8-*', 'zz9-*' and 2990 more") and len(message) < 200
+    assert describe(many[:2]) == "'zz0-*', 'zz1-*'"
+
+
+def test_hundreds_of_unmapped_tables_make_one_short_line():
+    with pytest.raises(UsageError) as caught:
+        renamed([f"t{i:03d}" for i in range(300)], (parse_rename("orders-*=dr-*"),))
+    assert caught.value.message.endswith("'t008', 't009' and 290 more") and len(caught.value.message) < 200
+    assert "'t000=dr-t000'" in caught.value.hint

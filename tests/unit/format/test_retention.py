@@ -32,11 +32,15 @@ def test_parse_keep_reads_every_tier_and_writes_it_back():
     ("daily=7,", "'' is not TIER=COUNT"), ("hourly=3", "unknown tier 'hourly'"),
     ("daily=1,daily=2", "tier 'daily' is given twice"), ("daily=1001", "out of range 0..1000"),
     ("daily=0,weekly=0", "keeps nothing"), ("Daily=7", "not TIER=COUNT"),
+    ("daily=\u0663", "not TIER=COUNT"),  # an Arabic-Indic 3: only ASCII digits are counts
+    ("x" * 3000, "is not TIER=COUNT"),
+    ("daily=" + "9" * 5000, "daily=99999999... (5000 digits) is out of range 0..1000"),
 ])
 def test_malformed_policies_are_usage_errors_with_a_hint(text, why):
     with pytest.raises(UsageError) as caught:
         parse_keep(text)
     assert why in caught.value.message and caught.value.message.startswith("invalid --keep")
+    assert len(caught.value.message) < 200  # a huge value is not repeated back in full
     assert "e.g. --keep daily=7,weekly=5,monthly=12" in caught.value.hint
 
 
@@ -74,6 +78,13 @@ def test_tier_is_the_highest_whose_period_has_none_yet():
                        [("monthly", utc(2026, 6, 2)), ("weekly", utc(2026, 6, 9))]) == "weekly"  # lowest kept
 
 
+def test_a_backup_dated_after_now_holds_no_slot():
+    policy = parse_keep("daily=7,yearly=2")
+    now = utc(2026, 11, 30, 12)
+    assert choose_tier(policy, now, [("yearly", utc(2026, 12, 31, 23, 59))]) == "yearly"
+    assert choose_tier(policy, now, [("yearly", utc(2026, 1, 1))]) == "daily"
+
+
 def test_expiry_is_start_plus_count_times_tier_days():
     policy = parse_keep("daily=7,monthly=12")
     assert expires_at(policy, "monthly", utc(2026, 1, 1)) == utc(2027, 1, 8)
@@ -102,6 +113,10 @@ def test_manifest_records_retention_as_format_1_2_and_reads_it_back():
     ({"tier": "daily", "expires_at": "soon"}, "retention.expires_at: expected a UTC time"),
     ({"tier": "daily", "expires_at": "2026-01-15T00:00:00+02:00"}, "retention.expires_at: expected a UTC time"),
     ({"tier": "daily", "expires_at": 1767225600}, "retention.expires_at"),
+    # other ISO 8601 spellings are not what a writer stores: refused, not read as some time
+    *[({"tier": "daily", "expires_at": text}, "retention.expires_at: expected a UTC time")
+      for text in ("2027-01-01Z", "2027-W01-1T00:00:00Z", "2027-01-01t00:00:00Z", "2027-01-01 00:00:00Z",
+                   "2027-01-01T00:00:00.123456789Z", "2027-01-01T00:00Z", "\u0662027-01-01T00:00:00Z")],
     ({"tier": "daily", "expires_at": "2026-01-15T00:00:00Z", "policy": {"daily": "7"}}, "retention.policy"),
     ({"expires_at": "2026-01-15T00:00:00Z"}, "retention.tier: Field required"),
     ("daily", "retention"),

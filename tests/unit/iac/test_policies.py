@@ -6,6 +6,7 @@ same documents and deploys the templates into moto.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -354,6 +355,8 @@ def test_yaml_quotes_words_yaml_would_misread():
     ({"tables": []}, "--table"),
     ({"bucket": "Not_A_Bucket"}, "--bucket"),
     ({"prefix": "prod/*"}, "--prefix"),
+    ({"prefix": "../prod"}, "--prefix"),  # `backup --to s3://b/../prod` is refused: no policy for it
+    ({"prefix": "prod/./x"}, "--prefix"),
     ({"kms_key_arn": "arn:aws:kms:eu-west-1:210987654321:alias/backups"}, "--kms-key-arn"),
     ({"kms_key_arn": KEY, "create_kms_key": True}, "--kms-key-arn"),
     ({"external_id": "acme"}, "--external-id"),
@@ -383,3 +386,15 @@ def test_cli_exits_2_naming_the_bad_field():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == ExitCode.USAGE
     assert "--prod-account" in proc.stderr and proc.stdout == ""
+
+
+def test_task_families_stay_within_ecs_limit_for_the_longest_table_names():
+    from ddbvault.iac.cloudformation import production_template
+
+    long_a, long_b = "a" * 254 + "1", "a" * 254 + "2"  # 255 characters: the longest table names
+    template = production_template(inputs(tables=["orders", long_a, long_b]))
+    families = [r["Properties"]["Family"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::ECS::TaskDefinition"]
+    assert families[0] == "ddbvault-backup-orders"  # names that fit are unchanged
+    assert all(len(f) <= 255 and re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in families)
+    assert len(set(families)) == 3

@@ -104,3 +104,11 @@ def test_the_cli_prints_the_usage_error_as_json_with_exit_2(monkeypatch, capsys,
 def test_a_file_nested_too_deeply_is_refused(tmp_path):
     error = _refused(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n")
     assert "nested too deeply" in error.message
+
+
+def test_a_number_too_long_for_python_is_refused_with_its_position(tmp_path):
+    # PyYAML's int() raises a bare ValueError past 4,300 digits: it must be a config error, not exit 1
+    error = _refused(tmp_path, "jobs: [{name: a, table: orders, destination: /v, interval_seconds: 60, "
+                               f"retention: {{daily: {'9' * 5000}}}}}]\n")
+    assert "a number of 5000 characters (line 1," in error.message and "9999" not in error.message
+    assert "check that value" in error.hint

@@ -1,0 +1,49 @@
+"""doctor.lifecycle_problem: a tier's rule must expire exactly the tier's objects after the
+tier's days, and no other rule may expire them sooner (S3 applies the earliest expiration)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ddbvault.doctor import lifecycle_problem
+
+TIER_TAG = [{"Key": "ddbvault-tier", "Value": "daily"}]
+
+
+def _rule(filter_: dict, expiration: dict, rule_id: str = "r", status: str = "Enabled") -> dict:
+    return {"ID": rule_id, "Status": status, "Filter": filter_, "Expiration": expiration}
+
+
+TIER_RULE = _rule({"And": {"Prefix": "prod/", "Tags": TIER_TAG}}, {"Days": 7}, "ExpireTierDaily")
+
+
+def test_the_generated_rule_with_the_clean_up_rules_passes():
+    probes = _rule({"Prefix": "prod/_doctor/"}, {"Days": 1}, "ExpireDoctorProbes")
+    other_tier = _rule({"And": {"Prefix": "prod/", "Tags": [{"Key": "ddbvault-tier", "Value": "weekly"}]}},
+                       {"Days": 1})
+    assert lifecycle_problem([TIER_RULE, probes, other_tier], "prod", "daily", 7) is None
+
+
+@pytest.mark.parametrize("rule, words", [
+    (_rule({"Prefix": "prod/"}, {"Days": 1}, "purge"), "rule 'purge' also expires objects tagged "
+     "ddbvault-tier=daily under prod/ after 1 days, sooner than the 7 the keep policy needs"),
+    (_rule({}, {"Days": 3}, "everything"), "rule 'everything' also expires"),
+    (_rule({"Prefix": "prod/orders/"}, {"Days": 2}, "one-table"), "rule 'one-table' also expires"),
+    (_rule({"Tag": TIER_TAG[0]}, {"Days": 5}, "tag-only"), "expires them after 5 days; the keep policy needs 7"),
+    (_rule({"And": {"Prefix": "prod/", "Tags": TIER_TAG}}, {"Date": "2030-01-01T00:00:00Z"}, "dated"),
+     "rule 'dated' also expires objects tagged ddbvault-tier=daily under prod/ on the fixed date "
+     "2030-01-01T00:00:00Z, not 7 days after each backup"),
+])
+def test_a_rule_that_expires_the_tiers_objects_sooner_fails(rule, words):
+    assert words in lifecycle_problem([TIER_RULE, rule], "prod", "daily", 7)
+
+
+def test_a_rule_that_takes_only_some_sizes_is_not_the_tiers_rule():
+    sized = _rule({"And": {"Prefix": "prod/", "Tags": TIER_TAG, "ObjectSizeGreaterThan": 1048576}}, {"Days": 7})
+    assert "no enabled lifecycle rule" in lifecycle_problem([sized], "prod", "daily", 7)
+
+
+def test_rules_elsewhere_or_disabled_do_not_count():
+    elsewhere = _rule({"Prefix": "staging/"}, {"Days": 1})
+    disabled = _rule({"Prefix": "prod/"}, {"Days": 1}, status="Disabled")
+    assert lifecycle_problem([TIER_RULE, elsewhere, disabled], "prod", "daily", 7) is None
