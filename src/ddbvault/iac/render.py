@@ -14,6 +14,7 @@ Pure: no I/O, no boto3.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -21,6 +22,7 @@ from ..errors import UsageError
 from .cloudformation import data_template, lifecycle_rules, production_template
 from .retention import s3_lifecycle_configuration
 from .inputs import IacInputs
+from .limits import check_documents, check_templates
 from .policies import (backup_role_policy, document, literal_arns, restore_import_policy,
                        restore_reader_policy, restore_target_policy, writer_role_policy,
                        writer_trust_policy)
@@ -152,8 +154,20 @@ def json_documents(inputs: IacInputs, part: str) -> dict[str, dict]:
     return docs
 
 
+def check_quotas(inputs: IacInputs, fmt: str, part: str) -> None:
+    """UsageError when a generated policy or stack would exceed AWS's quotas (limits.py). The
+    policies are checked whatever the format: the templates and modules embed the same ones."""
+    if inputs.create_kms_key:  # sized with a key ARN of the length AWS's have, in its place
+        inputs = dataclasses.replace(inputs, create_kms_key=False, kms_key_arn=(
+            f"arn:{inputs.partition}:kms:{inputs.region}:{inputs.data_account}:key/{'0' * 36}"))
+    check_documents(policy_documents(inputs, part))
+    if fmt in ("cloudformation", "cloudformation-json") and part != "restore":
+        check_templates(templates(inputs, part))
+
+
 def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
     """Everything `ddbvault iam` prints on stdout: one labelled JSON object, or YAML documents."""
+    check_quotas(inputs, fmt, part)
     if fmt == "json":
         return to_json(json_documents(inputs, part))
     if fmt == "cloudformation":
@@ -166,6 +180,7 @@ def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
 def render_files(inputs: IacInputs, fmt: str, part: str) -> dict[str, str]:
     """File name -> content, one file per document (`ddbvault iam --out-dir`); for Terraform,
     one folder per account module (`data-account/main.tf`, ...)."""
+    check_quotas(inputs, fmt, part)
     if fmt == "terraform":
         return {f"{name}/main.tf": text for name, text in modules(inputs, part).items()}
     if fmt == "json":

@@ -39,6 +39,11 @@ def restore_tables(dest: str, selectors: tuple[Selector, ...], renames: tuple[Re
     if options.checkpoint:
         raise UsageError("--checkpoint names one file, and --tables restores several tables",
                          hint="drop --checkpoint: each table gets its own default checkpoint")
+    if options.resume:  # a new run picks each table's newest backup again: maybe not the one being written
+        raise UsageError("--resume carries on one interrupted restore, and restoring several tables has no "
+                         "checkpoint of its own",
+                         hint="resume each table that did not finish with its backup's URL from the summary: "
+                              "ddbvault restore BACKUP_URL --table NAME --resume")
     entries = list_backups(dest, vault_principal=options.vault_principal,  # only the matched tables' manifests
                            tables=lambda name: any(s.matches_name(name) for s in selectors))
     tables = sorted({e.table for e in entries})

@@ -166,7 +166,12 @@ def test_restore_refusals_before_anything_is_written(tables, ddb, tmp_path):
     with pytest.raises(UsageError, match="--checkpoint"):
         restore_tables(dest, parse_selectors(["orders-*"]), (parse_rename("*=dr2-*"),),
                        RestoreOptions(checkpoint=str(tmp_path / "c.jsonl")))
+    with pytest.raises(UsageError, match="--resume carries on one interrupted restore") as refused:
+        restore_tables(dest, parse_selectors(["orders-*"]), (parse_rename("*=dr2-*"),), RestoreOptions(resume=True))
+    assert "--table NAME --resume" in refused.value.hint
     assert set(ddb.list_tables()["TableNames"]) == before
+    done = _run("restore", "--from", dest, "--tables", "orders-*", "--rename", "*=dr3-*", "--resume")
+    assert done.returncode == 2 and "Try: resume each table" in done.stderr
     done = _run("restore", "--from", dest, "--tables", "orders-*")
     assert done.returncode == 2 and "--rename" in done.stderr
     done = _run("restore", "s3://b/p/orders-eu/x", "--table", "t1", "--tables", "orders-*")
