@@ -647,12 +647,15 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
               help="Write one file per document here (Terraform: one folder per account).")
 @click.option("--keep", metavar="POLICY", help="Keep policy of the backups, e.g. daily=7,weekly=5,monthly=12: "
               "one lifecycle rule per tier, and the grants tagging needs.")
+@click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
+              help="export: also grant what DynamoDB's exports into the bucket need (docs/export-engine.md); "
+              "the scheduled backups use it.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, as_json) -> None:
+        keep, engine, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -664,7 +667,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables, keep=keep)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return
