@@ -389,9 +389,11 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
 @click.option("--keep", metavar="POLICY", help="The backups' keep policy: check the bucket has its lifecycle rules.")
+@click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
+              help="export: also check PITR and what DynamoDB's export needs of the table principal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
-           kms_key_id, profile, region, keep, as_json) -> None:
+           kms_key_id, profile, region, keep, engine, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
     from .format.retention import parse_keep
@@ -408,7 +410,7 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
-        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy)
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy, engine=engine)
     try:
         report = run_doctor(table, dest, options)
     except DdbvaultError as exc:
