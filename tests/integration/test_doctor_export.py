@@ -1,10 +1,10 @@
 """`ddbvault doctor --engine export`: PITR, DescribeExport and ExportTableToPointInTime proved
 without starting an export, and the export's write (no If-None-Match) under _doctor/export/.
 
-The allowed side runs through the export stand-in (tests/support/export_standin.py), which
-answers DescribeExport and ExportTableToPointInTime as AWS documents them but needs moto without
-IAM enforcement; the denied side runs on moto with IAM enforcement on (moto authorizes before it
-acts, so a denied call never reaches its own export).
+These run through the export stand-in (tests/support/export_standin.py), which answers
+DescribeExport and ExportTableToPointInTime as AWS documents them but needs moto without IAM
+enforcement; the denied side is in test_doctor.py, on moto with IAM enforcement on (moto
+authorizes before it acts, so a denied call never reaches its own export).
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from tests.support.export_standin import ExportStandIn
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
-READS = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource",
-         "dynamodb:DescribeContinuousBackups", "s3:PutObject", "s3:GetObject", "s3:ListBucket",
-         "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration"]
 
 
 def run_doctor(env: dict, *extra: str) -> subprocess.CompletedProcess:
@@ -90,38 +87,3 @@ def test_the_human_output_marks_pitr_off(standin):
                            "--engine", "export"], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == ExitCode.ACCESS_DENIED
     assert "✗ point-in-time recovery: DISABLED: exports need it; fix: aws dynamodb update-continuous-backups" in proc.stdout
-
-
-@pytest.fixture(scope="module")
-def enforced(tmp_path_factory):
-    with local_servers.moto_server(tmp_path_factory.mktemp("moto-iam") / "moto.log") as srv:
-        admin = boto3.Session(aws_access_key_id="a", aws_secret_access_key="a", region_name="us-east-1")
-        ddb = admin.client("dynamodb", endpoint_url=srv.url)
-        create_table(ddb, "pitr-on")
-        ddb.update_continuous_backups(TableName="pitr-on",
-                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
-        admin.client("s3", endpoint_url=srv.url).create_bucket(Bucket="vault")
-        iam = admin.client("iam", endpoint_url=srv.url)
-        iam.create_user(UserName="scan-only")  # the scan grants: no export action
-        iam.put_user_policy(UserName="scan-only", PolicyName="p", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": READS}]}))
-        key = iam.create_access_key(UserName="scan-only")["AccessKey"]
-        local_servers.set_moto_auth(srv.url, 0)
-        env = {**os.environ, **local_servers.local_aws_env(srv.url), "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-               "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-        env.pop("AWS_SESSION_TOKEN")
-        yield env
-
-
-def test_missing_export_permissions_are_named_with_their_grant(enforced):
-    proc = run_doctor(enforced, "pitr-on")
-    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stdout + proc.stderr
-    found = checks(proc)
-    assert found["point-in-time recovery"]["status"] == "ok"
-    for name, permission, statement in (("DescribeExport", "dynamodb:DescribeExport", "DescribeOwnExports"),
-                                        ("ExportTableToPointInTime", "dynamodb:ExportTableToPointInTime",
-                                         "ExportBackedUpTables")):
-        assert found[name]["status"] == "fail", found[name]
-        assert found[name]["permission"] == permission
-        assert f"statement {statement} of the production backup policy (ddbvault iam --engine export" in found[name]["grant"]
-    assert found["export write"]["status"] == "ok"  # s3:PutObject on "*" here

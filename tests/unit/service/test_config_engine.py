@@ -9,14 +9,8 @@ import pytest
 
 from ddbvault.backup import BackupOptions
 from ddbvault.errors import UsageError
-from ddbvault.service.config import load_config
 from ddbvault.service.jobs import backup_options
-
-
-def _load(tmp_path, text: str):
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
-    return load_config(path)
+from tests.support.service_config import load_text as _load
 
 
 def test_engine_and_deadline_reach_the_backup_and_are_inherited(tmp_path):
