@@ -6,11 +6,15 @@ without any delete. tests/integration/iac runs the linters and Terraform on the 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from ddbvault.errors import UsageError
+from ddbvault.exit_codes import ExitCode
 from ddbvault.iac import literal_arns, make_inputs, policy_documents, templates
 from ddbvault.iac.resource_policies import DENIED_TO_WRITERS, bucket_policy, key_policy_grants
 from ddbvault.iac.terraform import modules
@@ -127,3 +131,14 @@ def test_scheduled_backups_use_the_export_engine():
 def test_unknown_engine_is_a_usage_error_naming_the_option():
     with pytest.raises(UsageError, match="--engine"):
         inputs(engine="snapshot")
+
+
+def test_the_cli_takes_the_engine_and_refuses_another():
+    argv = [sys.executable, "-m", "ddbvault", "iam", "--table", "orders", "--prod-account", PROD,
+            "--data-account", DATA, "--bucket", "acme-backups", "--part", "production"]
+    proc = subprocess.run([*argv, "--engine", "export"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    sids = {s["Sid"] for s in json.loads(proc.stdout)["production-backup-role-policy"]["Statement"]}
+    assert {"ExportBackedUpTables", "DescribeOwnExports", "WriteTableExports"} <= sids
+    proc = subprocess.run([*argv, "--engine", "snapshot"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == ExitCode.USAGE and "--engine" in proc.stderr and proc.stdout == ""
