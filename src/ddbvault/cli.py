@@ -396,9 +396,11 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region.")
 @click.option("--keep", metavar="POLICY", help="The backups' keep policy: check the bucket has its lifecycle rules.")
+@click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
+              help="export: also check PITR and what DynamoDB's export needs of the table principal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
-           kms_key_id, profile, region, keep, as_json) -> None:
+           kms_key_id, profile, region, keep, engine, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
     from .format.retention import parse_keep
@@ -415,7 +417,7 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
                        session_name="ddbvault-doctor-dest"),
         owner=Principal(profile=profile, region=region, role_arn=owner_role, session_name="ddbvault-doctor-owner")
         if owner_role else None,
-        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy)
+        acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy, engine=engine)
     try:
         report = run_doctor(table, dest, options)
     except DdbvaultError as exc:
@@ -663,12 +665,15 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
               help="Write one file per document here (Terraform: one folder per account).")
 @click.option("--keep", metavar="POLICY", help="Keep policy of the backups, e.g. daily=7,weekly=5,monthly=12: "
               "one lifecycle rule per tier, and the grants tagging needs.")
+@click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
+              help="export: also grant what DynamoDB's exports into the bucket need (docs/export-engine.md); "
+              "the scheduled backups use it.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, as_json) -> None:
+        keep, engine, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -680,7 +685,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables, keep=keep)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return

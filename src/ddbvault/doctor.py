@@ -12,6 +12,15 @@ Checks, in order; each is ✓ (ok), ✗ (fail), ⚠ (works, but unsafe) or · (i
   with a keep policy (--keep): one enabled lifecycle rule per tier that expires objects tagged
       ddbvault-tier=<tier> under the prefix after the tier's days (GetBucketLifecycleConfiguration,
       as the owner when --owner-role is given); ✗ names the fix, ⚠ when the call is denied
+With --engine export, as the table (production) principal, which DynamoDB's export writes as:
+  point-in-time recovery is on (DescribeContinuousBackups; ✗ names the command that turns it on)
+  DescribeExport is allowed: a made-up export ARN of the table answers ExportNotFoundException
+      (allowed), not AccessDeniedException
+  ExportTableToPointInTime is allowed, without starting an export: the request asks for an
+      ExportTime a day in the future, which DynamoDB refuses after authorizing it
+      (InvalidExportTimeException, or PointInTimeRecoveryUnavailableException with PITR off)
+  a probe object can be created under <prefix>/_doctor/export/ WITHOUT If-None-Match, with the
+      ACL and SSE an export uses, as DynamoDB writes the export's objects
 A ✗ names the missing permission and the statement of `ddbvault iam` that grants it.
 Nothing is left that needs deleting: the probe is tiny and expires by lifecycle.
 """
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .aws.error_translation import translated
 from .aws.session import Principal, client, make_session
@@ -41,6 +50,15 @@ TABLES = f"statement ReadBackedUpTables of the {PROD}"
 OBJECTS = f"statement CreateBackupObjects of the {PROD}"
 ASSUME = f"statement AssumeDataAccountWriter of the {PROD}"
 OWNER_READ = f"statement ReadBackupObjects of the {RESTORE}"
+EXPORT_PROD = "production backup policy (ddbvault iam --engine export --part production)"
+EXPORT_GRANTS = {
+    "dynamodb:ExportTableToPointInTime": f"statement ExportBackedUpTables of the {EXPORT_PROD}",
+    "dynamodb:DescribeExport": f"statement DescribeOwnExports of the {EXPORT_PROD}",
+    "s3:PutObject": f"statement WriteTableExports of the {EXPORT_PROD}, and AllowTableExports of the "
+                    "bucket policy (ddbvault iam --engine export --part data)",
+}
+# A well-formed export id (<14 digits>-<8 hex>) that no export has: DescribeExport's probe.
+NO_SUCH_EXPORT = "00000000000000-00000000"
 
 
 @dataclass
@@ -76,6 +94,7 @@ class DoctorOptions:
     sse: str | None = None
     kms_key_id: str | None = None
     keep: KeepPolicy | None = None  # check the bucket's lifecycle rules for this keep policy
+    engine: str = "scan"  # "export": also what `backup --engine export` needs (module docstring)
 
 
 class _Doctor:
@@ -112,11 +131,15 @@ def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> D
     if doc.destination.kind != "s3":
         raise UsageError(f"doctor checks S3 destinations, not the local directory {doc.destination.location}",
                          "pass --to s3://BUCKET/PREFIX; a local directory needs no AWS permissions")
+    if doc.options.engine not in ("scan", "export"):
+        raise UsageError(f"--engine must be scan or export, got {doc.options.engine!r}")
     source = doc.check("source credentials", lambda: make_session(doc.options.table_principal),
                        permission="sts:AssumeRole" if doc.options.table_principal.role_arn else None, grant=ASSUME)
     if source:
         doc.check("source identity", lambda: _identity(source, "source"))
-        _table_checks(doc, source)
+        table_arn = _table_checks(doc, source)
+        if table_arn and doc.options.engine == "export":
+            _export_checks(doc, source, table_arn)
     dest_session = doc.check("destination credentials", lambda: make_session(doc.options.vault_principal),
                              permission="sts:AssumeRole" if doc.options.vault_principal.role_arn else None, grant=ASSUME)
     if dest_session:
@@ -125,7 +148,8 @@ def run_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> D
     return doc.report
 
 
-def _table_checks(doc: _Doctor, session) -> None:
+def _table_checks(doc: _Doctor, session) -> str | None:
+    """The read checks; returns the table's ARN (None when DescribeTable failed)."""
     ddb = client(session, "dynamodb")
     arn = [f"table {doc.table}"]
 
@@ -139,7 +163,7 @@ def _table_checks(doc: _Doctor, session) -> None:
         return f"{arn[0]}: {table.get('ItemCount', '?')} items (estimate), {table['TableStatus']}"
 
     if not doc.check("DescribeTable", describe, permission="dynamodb:DescribeTable", grant=TABLES):
-        return
+        return None
     doc.check("Scan", lambda: call("Scan", lambda: ddb.scan(TableName=doc.table, Limit=1)) and "allowed",
               permission="dynamodb:Scan", grant=TABLES)
     doc.check("DescribeTimeToLive", lambda: "TTL " + call("DescribeTimeToLive", lambda: ddb.describe_time_to_live(
@@ -147,11 +171,98 @@ def _table_checks(doc: _Doctor, session) -> None:
         permission="dynamodb:DescribeTimeToLive", grant=TABLES)
     doc.check("ListTagsOfResource", lambda: f"{len(call('ListTagsOfResource', lambda: ddb.list_tags_of_resource(ResourceArn=arn[0]))['Tags'])} tags",
               permission="dynamodb:ListTagsOfResource", grant=TABLES)
+    return arn[0]
 
 
-def _probe_key(prefix: str) -> str:
+def _probe_key(prefix: str, *folders: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return join(prefix, PROBE_DIR, f"{stamp}-{secrets.token_hex(4)}")
+    return join(prefix, PROBE_DIR, *folders, f"{stamp}-{secrets.token_hex(4)}")
+
+
+def _export_checks(doc: _Doctor, session, table_arn: str) -> None:
+    """What `backup --engine export` needs of the table principal (the module docstring)."""
+    ddb = client(session, "dynamodb")
+    _pitr_check(doc, ddb, table_arn)
+    _refused_as_expected(doc, "DescribeExport", "dynamodb:DescribeExport", {"ExportNotFoundException"},
+                         lambda: ddb.describe_export(ExportArn=f"{table_arn}/export/{NO_SUCH_EXPORT}"),
+                         f"{table_arn}/export/{NO_SUCH_EXPORT}")
+    _export_start_check(doc, ddb, table_arn)
+    _export_write_check(doc, client(session, "s3"))
+
+
+def _pitr_check(doc: _Doctor, ddb, table_arn: str) -> None:
+    try:
+        with translated(service="dynamodb", action="DescribeContinuousBackups", resource=table_arn):
+            pitr = ddb.describe_continuous_backups(TableName=doc.table)["ContinuousBackupsDescription"]
+    except DdbvaultError as exc:
+        doc.report.checks.append(Check("point-in-time recovery", FAIL, exc.message,
+                                       "dynamodb:DescribeContinuousBackups", TABLES))
+        return
+    recovery = pitr.get("PointInTimeRecoveryDescription") or {}
+    if recovery.get("PointInTimeRecoveryStatus") == "ENABLED":
+        earliest = recovery.get("EarliestRestorableDateTime")
+        since = f"; exports can go back to {earliest:%Y-%m-%dT%H:%M:%SZ}" if isinstance(earliest, datetime) else ""
+        doc.note("point-in-time recovery", OK, f"enabled{since}")
+        return
+    doc.note("point-in-time recovery", FAIL, f"{recovery.get('PointInTimeRecoveryStatus', 'DISABLED')}: exports need "
+             f"it; fix: aws dynamodb update-continuous-backups --table-name {doc.table} "
+             "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true")
+
+
+def _refused_as_expected(doc: _Doctor, name: str, permission: str, expected: set[str], call, resource: str,
+                         why: str = "") -> None:
+    """Run a call that must fail *after* authorization: one of the `expected` error codes proves
+    `permission` (✓); AccessDenied is ✗; a success or another error says so (⚠ / ·)."""
+    try:
+        with translated(service=permission.split(":")[0], action=name, resource=resource):
+            answer = call()
+    except AccessDeniedError as exc:
+        doc.report.checks.append(Check(name, FAIL, exc.message, permission, EXPORT_GRANTS[permission]))
+        return
+    except DdbvaultError as exc:
+        code = getattr(exc, "code", "")
+        if code in expected:
+            doc.note(name, OK, f"allowed ({code}{why})")
+        else:
+            doc.note(name, INFO, f"could not tell: {exc.message}")
+        return
+    arn = (answer.get("ExportDescription") or {}).get("ExportArn", "?")
+    doc.note(name, WARN, f"unexpectedly accepted: {arn} (it is allowed; the export may run: "
+                         "DescribeExport it, its files land under _doctor/export/, which expires)")
+
+
+def _export_start_check(doc: _Doctor, ddb, table_arn: str) -> None:
+    """ExportTableToPointInTime with an ExportTime a day ahead: authorized, then refused."""
+    o = doc.options
+    request = {"TableArn": table_arn, "ExportTime": datetime.now(timezone.utc) + timedelta(days=1),
+               "ClientToken": f"ddbvault-doctor-{secrets.token_hex(8)}", "S3Bucket": doc.destination.location,
+               "S3Prefix": _probe_key(doc.destination.prefix, "export"), "ExportFormat": "DYNAMODB_JSON"}
+    if o.sse:
+        request["S3SseAlgorithm"] = "KMS" if o.sse == "aws:kms" else "AES256"
+    if o.kms_key_id:
+        request["S3SseKmsKeyId"] = o.kms_key_id
+    _refused_as_expected(doc, "ExportTableToPointInTime", "dynamodb:ExportTableToPointInTime",
+                         {"InvalidExportTimeException", "PointInTimeRecoveryUnavailableException"},
+                         lambda: ddb.export_table_to_point_in_time(**request), table_arn,
+                         "; asked for a time in the future, so nothing was exported")
+
+
+def _export_write_check(doc: _Doctor, s3) -> None:
+    """A probe written as DynamoDB writes an export: no If-None-Match, the backup's ACL and SSE."""
+    o = doc.options
+    bucket, key = doc.destination.location, _probe_key(doc.destination.prefix, "export")
+    extra = {"ACL": o.acl} if o.acl else {}
+    if o.sse:
+        extra["ServerSideEncryption"] = o.sse
+    if o.kms_key_id:
+        extra["SSEKMSKeyId"] = o.kms_key_id
+
+    def put() -> str:
+        with translated(service="s3", action="PutObject", resource=f"s3://{bucket}/{key}", acl=o.acl):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"ddbvault doctor export probe\n", **extra)
+        return f"s3://{bucket}/{key} (as the table principal, without If-None-Match)"
+
+    doc.check("export write", put, permission="s3:PutObject", grant=EXPORT_GRANTS["s3:PutObject"])
 
 
 def _bucket_checks(doc: _Doctor, session) -> None:

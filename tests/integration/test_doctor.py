@@ -1,5 +1,7 @@
 """`ddbvault doctor` on a moto_server with IAM enforcement on: what is allowed shows ✓, what is
-missing shows ✗ with the permission, a denied DeleteObject is good and an allowed one a warning."""
+missing shows ✗ with the permission, a denied DeleteObject is good and an allowed one a warning.
+With --engine export, a principal holding only the scan grants is told which export grants it
+lacks (the allowed side: test_doctor_export.py)."""
 
 from __future__ import annotations
 
@@ -91,3 +93,16 @@ def test_missing_permission_is_named_with_its_statement(server, user, check, per
     assert "ddbvault iam --part production" in failed["grant"] and "statement " in failed["grant"]
     plain = doctor(server, user, "doctor-locked")  # the plain output names it too
     assert f"✗ {check}" in plain.stdout and f"missing: {permission}" in plain.stdout
+
+
+def test_missing_export_permissions_are_named_with_their_grant(server):
+    proc = doctor(server, "complete", "doctor-locked", "--engine", "export", "--json")
+    assert proc.returncode == ExitCode.ACCESS_DENIED, proc.stdout + proc.stderr
+    found = checks(proc)
+    for name, permission, statement in (("DescribeExport", "dynamodb:DescribeExport", "DescribeOwnExports"),
+                                        ("ExportTableToPointInTime", "dynamodb:ExportTableToPointInTime",
+                                         "ExportBackedUpTables")):
+        assert found[name]["status"] == "fail", found[name]
+        assert found[name]["permission"] == permission
+        assert f"statement {statement} of the production backup policy (ddbvault iam --engine export" in found[name]["grant"]
+    assert found["export write"]["status"] == "ok"  # s3:PutObject on "*" here

@@ -1,7 +1,8 @@
 """The `ddbvault iam` input combinations the iac tests share (linters, moto, Terraform).
 
 KMS key given or created, writer role with an external id, another restore account, no prefix,
-a keep policy (retention tiers).
+a keep policy (retention tiers), the export engine's grants (direct, and through a writer role
+with a KMS key, where the backup role gets its own S3 and KMS grants for the export).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ VARIANTS = {
     "created-key-writer": {"create_kms_key": True, "writer_role": "ddbvault-writer", "restore_account": OTHER},
     "keep": {"keep": "daily=7,weekly=5,monthly=12,yearly=2"},
     "keep-writer": {"keep": "daily=7", "writer_role": "ddbvault-writer", "prefix": ""},
+    "export": {"engine": "export"},
+    "export-writer-kms": {"engine": "export", "writer_role": "ddbvault-writer", "kms_key_arn": KEY, "prefix": ""},
 }
 
 

@@ -94,6 +94,14 @@ class BackupOptions:
     # The time the tier, the expiry and a new backup id are computed from; None: the clock.
     # For tests and replays: a backup "taken" in another period.
     now: datetime | None = None
+    # "scan" (this module: parallel Scan under the read cap) or "export" (backup/via_export.py:
+    # DynamoDB's ExportTableToPointInTime into the vault, S3 only; needs PITR on the table).
+    engine: str = "scan"
+    export_time: datetime | None = None  # export: the point in time (aware); None: the backup id's time
+    # export, incremental: the window [export_from, export_to), 15 minutes..24 hours; both or neither
+    export_from: datetime | None = None
+    export_to: datetime | None = None
+    export_deadline_s: float = 14400.0  # export: how long DescribeExport is polled before giving up
 
     def validate(self) -> None:
         if not 1 <= self.workers <= 256:

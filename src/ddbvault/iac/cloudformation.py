@@ -214,6 +214,8 @@ def backup_command(inputs: IacInputs, arns: Arns, table: Table) -> list:
     """The `ddbvault` arguments of one table's scheduled backup."""
     command = ["backup", table.name, "--to", inputs.destination, "--region", table.region,
                "--sse", inputs.sse]
+    if inputs.exports:
+        command += ["--engine", "export"]
     if arns.key is not None:
         command += ["--kms-key-id", arns.key]
     if inputs.writer_role:

@@ -30,6 +30,12 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 # `ddbvault doctor` writes its probe objects under <prefix>/_doctor/; lifecycle expires them.
 DOCTOR_DIR = "_doctor"
 DEFAULT_BACKUP_ROLE = "ddbvault-backup"
+# `--engine`: "scan" reads the tables itself; "export" also has DynamoDB export them into the
+# bucket (ExportTableToPointInTime), which needs more grants (docs/export-engine.md).
+ENGINES = ("scan", "export")
+# The export's S3Prefix is <prefix>/<table>/<backup-id>/export; the doctor's export probe is
+# written under <prefix>/_doctor/export/ by the production principal, as DynamoDB would.
+EXPORT_DIR = "export"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class IacInputs:
     restore_tables: tuple[str, ...] = ()
     acl: str = DEFAULT_ACL
     keep: KeepPolicy | None = None  # --keep: one lifecycle rule per tier, tagging grants (iac/retention.py)
+    engine: str = "scan"  # --engine export: the export grants too (policies.export_statements)
+
+    @property
+    def exports(self) -> bool:
+        """True when DynamoDB exports write into the bucket as the production principal."""
+        return self.engine == "export"
 
     @property
     def partition(self) -> str:
@@ -112,7 +124,7 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                 writer_role: str | None = None, external_id: str | None = None,
                 backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
                 restore_tables: list[str] | tuple[str, ...] = (),
-                keep: str | KeepPolicy | None = None) -> IacInputs:
+                keep: str | KeepPolicy | None = None, engine: str = "scan") -> IacInputs:
     """Validated IacInputs. Raises UsageError naming the offending option."""
     region = _check(_REGION, region, "--region", "e.g. eu-west-1")
     prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
@@ -132,7 +144,15 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
         restore_tables=tuple(dict.fromkeys(
             _check(_TABLE_NAME, t, "--restore-table", "a DynamoDB table name") for t in restore_tables)),
         keep=parse_keep(keep) if isinstance(keep, str) else keep,
+        engine=_engine(engine),
     )
+
+
+def _engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise UsageError(f"invalid --engine {engine!r}: expected one of {', '.join(ENGINES)}",
+                         hint="--engine export adds the grants DynamoDB's exports need; scan is the default")
+    return engine
 
 
 def _check(pattern: re.Pattern, value: str | None, field: str, expected: str) -> str:

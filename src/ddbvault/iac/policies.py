@@ -15,6 +15,12 @@ What is granted, and why (docs/iam.md has the long form):
 - The ACL condition on s3:PutObject is `StringEqualsIfExists`: S3 authorizes UploadPart and
   CompleteMultipartUpload as s3:PutObject but those requests carry no ACL header, so a plain
   `StringEquals` would deny every multipart upload (any object over one 8 MiB part).
+- With `--engine export`, DynamoDB's export runs as the production principal: it may start an
+  export of the named tables (ExportTableToPointInTime) and follow it (DescribeExport on
+  `<table ARN>/export/*`), and DynamoDB writes the export's objects with that principal's
+  permissions, so it may create objects (and abort their uploads) under
+  `<prefix>/<table>/*/export/*` and the doctor's `<prefix>/_doctor/export/*`, even when the
+  backups themselves are written through a writer role (export_statements()).
 - SSE-KMS needs kms:GenerateDataKey (new objects) and kms:Decrypt (S3 reads the parts of a
   multipart upload to complete it); both only through S3 (kms:ViaService). kms:Encrypt is never
   called by S3, so it is not granted.
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..format.retention import TAG_KEY
-from .inputs import DOCTOR_DIR, IacInputs
+from .inputs import DOCTOR_DIR, EXPORT_DIR, IacInputs
 
 Ref = Any  # an ARN string, or a CloudFormation intrinsic function (a dict) that yields one
 VERSION = "2012-10-17"
@@ -51,6 +57,11 @@ IMPORT_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:Descr
 # logs:DescribeLogGroups has no resource type: it can only be granted on "*" (it lists names).
 IMPORT_LOG_LISTING = "logs:DescribeLogGroups"
 KMS_WRITE_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+# --engine export: the table principal starts and follows exports; DynamoDB then writes the export
+# with that principal's S3 permissions (DescribeContinuousBackups is in BACKUP_TABLE_ACTIONS).
+EXPORT_TABLE_ACTION = "dynamodb:ExportTableToPointInTime"
+EXPORT_DESCRIBE_ACTION = "dynamodb:DescribeExport"
+EXPORT_OBJECT_ACTIONS = ("s3:PutObject", "s3:PutObjectAcl")
 # Under a keep policy (iac/retention.py): tags and Object Lock retention sent with each object.
 KEEP_OBJECT_ACTIONS = ("s3:PutObjectTagging", "s3:PutObjectRetention")
 RETAG_GUARD = {"StringLike": {f"s3:ExistingObjectTag/{TAG_KEY}": "*"}}
@@ -73,6 +84,8 @@ class Arns:
     restore_tables: tuple[Ref, ...]
     restore_imports: tuple[Ref, ...]  # table/<name>/import/* (DescribeImport's resource)
     import_logs: Ref
+    table_exports: tuple[Ref, ...] = ()   # table/<name>/export/* (DescribeExport's resource)
+    export_objects: tuple[Ref, ...] = ()  # bucket/<prefix>/<table>/*/export/* and the doctor's
 
 
 def literal_arns(inputs: IacInputs) -> Arns:
@@ -98,6 +111,9 @@ def literal_arns(inputs: IacInputs) -> Arns:
         restore_tables=restore_tables,
         restore_imports=tuple(f"{arn}/import/*" for arn in restore_tables),
         import_logs=f"arn:{p}:logs:{region}:{target}:log-group:/aws-dynamodb/*",
+        table_exports=tuple(f"{t.arn}/{EXPORT_DIR}/*" for t in inputs.tables),
+        export_objects=(*(f"{s3}/{inputs.key_prefix(t.name)}*/{EXPORT_DIR}/*" for t in inputs.tables),
+                        f"{s3}/{inputs.key_prefix(DOCTOR_DIR, EXPORT_DIR)}*"),
     )
 
 
@@ -135,7 +151,25 @@ def backup_role_policy(inputs: IacInputs, arns: Arns) -> dict:
         statements.append(statement("AssumeDataAccountWriter", "Allow", "sts:AssumeRole", arns.writer_role))
     else:
         statements += object_write_statements(inputs, arns)
-    return document(statements)
+    return document(statements + export_statements(inputs, arns))
+
+
+def export_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
+    """--engine export: start and follow exports of the named tables, and let DynamoDB write
+    them under `<table>/*/export/*` (the module docstring says why); none without it. With a
+    writer role the backup role has no other S3 or KMS grant, so the key use comes here too."""
+    if not inputs.exports:
+        return []
+    statements = [
+        statement("ExportBackedUpTables", "Allow", EXPORT_TABLE_ACTION, arns.tables),
+        statement("DescribeOwnExports", "Allow", EXPORT_DESCRIBE_ACTION, arns.table_exports),
+        statement("WriteTableExports", "Allow", list(EXPORT_OBJECT_ACTIONS), arns.export_objects,
+                  condition={"StringEqualsIfExists": {"s3:x-amz-acl": inputs.acl}}),
+        statement("AbortTableExportUploads", "Allow", "s3:AbortMultipartUpload", arns.export_objects),
+    ]
+    if arns.key is not None and inputs.writer_role:
+        statements.append(kms_through_s3("EncryptTableExports", KMS_WRITE_ACTIONS, inputs, arns))
+    return statements
 
 
 def writer_role_policy(inputs: IacInputs, arns: Arns) -> dict:

@@ -13,6 +13,14 @@ The bucket policy is where the data account, not production, decides what produc
 - **No overwrite** (invariant 1): the writers' object-creating requests (PutObject and
   CompleteMultipartUpload, `s3:ObjectCreationOperation`) must carry `If-None-Match`; ddbvault
   always sends `If-None-Match: *`.
+- **Exports** (`--engine export`): DynamoDB writes an export with the production principal's
+  permissions and sends no `If-None-Match`, so the no-overwrite Deny for production leaves out
+  exactly `<prefix>/<table>/*/export/*` of the named tables and `<prefix>/_doctor/export/*`
+  (`NotResource`), and the backup role is allowed to create objects there (with a writer role
+  too: the export cannot write through it). Every `manifest.json`, ddbvault's own record of a
+  backup, stays create-only for production wherever it lies (an ARN's `*` crosses `/`, so it is
+  denied by name, not only by the export patterns' shape); the export's own files are named
+  `manifest-summary.json` and `manifest-files.json`. Deletes stay denied everywhere.
 - **Nothing destructive**: deletes, and every change to the bucket's policy, lifecycle,
   versioning, object lock, ACLs, ownership, encryption, public access block and replication, are
   denied to the production account and to the writer role.
@@ -29,7 +37,7 @@ Pure: no I/O, no boto3.
 from __future__ import annotations
 
 from .inputs import IacInputs
-from .policies import (KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, keep_statements,
+from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, keep_statements,
                        list_condition, s3_service, statement)
 
 # What neither production nor the writer role may ever do to the backup bucket.
@@ -50,6 +58,8 @@ def bucket_policy(inputs: IacInputs, arns: Arns) -> dict:
     statements = [*_everyone_statements(inputs, arns), *_writer_denies(inputs, arns)]
     if not inputs.writer_role:
         statements += _production_writes(inputs, arns)
+    if inputs.exports:
+        statements += _export_writes(inputs, arns)
     if inputs.grants_cross_account_read:
         statements += _restore_reads(inputs, arns)
     return document(statements)
@@ -101,10 +111,15 @@ def writer_principals(inputs: IacInputs, arns: Arns) -> list[tuple[str, object, 
 def _writer_denies(inputs: IacInputs, arns: Arns) -> list[dict]:
     statements = []
     for suffix, principal, extra in writer_principals(inputs, arns):
-        statements.append(statement(
-            f"DenyOverwriteBy{suffix}", "Deny", "s3:PutObject", every_object(arns), principal=principal,
-            condition={**extra, "Null": {"s3:if-none-match": "true"},
-                       "Bool": {"s3:ObjectCreationOperation": "true"}}))
+        overwrite = {**extra, "Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}}
+        deny = statement(f"DenyOverwriteBy{suffix}", "Deny", "s3:PutObject", every_object(arns),
+                         principal=principal, condition=overwrite)
+        if suffix == "Production" and inputs.exports:
+            statements += [not_resource(deny, arns.export_objects), statement(
+                "DenyManifestOverwriteByProduction", "Deny", "s3:PutObject", f"{arns.bucket}/*/manifest.json",
+                principal=principal, condition=overwrite)]
+        else:
+            statements.append(deny)
         statements.append(statement(f"DenyDestructiveTo{suffix}", "Deny", denied_to_writers(inputs),
                                     [arns.bucket, every_object(arns)], principal=principal,
                                     condition=extra or None))
@@ -113,6 +128,14 @@ def _writer_denies(inputs: IacInputs, arns: Arns) -> list[dict]:
                                         every_object(arns), principal=principal,
                                         condition={**extra, **RETAG_GUARD}))
     return statements
+
+
+def not_resource(deny: dict, excepted) -> dict:
+    """`deny` applied to every resource except `excepted` (NotResource in place of Resource)."""
+    result = {k: v for k, v in deny.items() if k != "Resource"}
+    excepted = list(excepted)
+    result["NotResource"] = excepted[0] if len(excepted) == 1 else excepted
+    return {k: result[k] for k in ("Sid", "Effect", "Principal", "Action", "NotResource", "Condition") if k in result}
 
 
 def denied_to_writers(inputs: IacInputs) -> list[str]:
@@ -139,6 +162,19 @@ def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
     ]
 
 
+def _export_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
+    """What DynamoDB's exports write as the backup role, and nowhere else (module docstring)."""
+    principal = {"AWS": arns.prod_root}
+    only_backup_role = {"ArnEquals": {"aws:PrincipalArn": arns.backup_role}}
+    return [
+        statement("AllowTableExports", "Allow", list(EXPORT_OBJECT_ACTIONS), arns.export_objects,
+                  principal=principal,
+                  condition={**only_backup_role, "StringEqualsIfExists": {"s3:x-amz-acl": inputs.acl}}),
+        statement("AllowTableExportUploadAborts", "Allow", "s3:AbortMultipartUpload", arns.export_objects,
+                  principal=principal, condition=only_backup_role),
+    ]
+
+
 def _restore_reads(inputs: IacInputs, arns: Arns) -> list[dict]:
     principal = {"AWS": arns.restore_root}
     return [statement("AllowRestoreReads", "Allow", "s3:GetObject", arns.all_objects, principal=principal),
@@ -162,7 +198,7 @@ def key_policy_grants(inputs: IacInputs, arns: Arns) -> list[dict]:
     statements merged into its policy (`ddbvault iam` prints them as data-key-policy-grants)."""
     via_s3 = {"kms:ViaService": s3_service(inputs)}
     grants = []
-    if not inputs.writer_role:
+    if not inputs.writer_role or inputs.exports:  # an export writes as the backup role
         grants.append(statement(
             "ProductionBackupRoleEncrypts", "Allow", KMS_WRITE_ACTIONS, "*",
             principal={"AWS": arns.prod_root},

@@ -110,7 +110,11 @@ class JobOptions(_Strict):
     # Keep policy, `{daily: 7, weekly: 5, monthly: 12}` (format/retention.py; docs/backup.md#retention):
     # the same keys and rules as `ddbvault backup --keep`. None: no tiers, no tags, no expiry.
     retention: Annotated[dict[str, Any] | None, _checked(keep_from_mapping)] = None
-
+    # "scan" (the default) or "export": DynamoDB's point-in-time export into the vault
+    # (docs/export-engine.md); S3 destinations only, PITR on the table, `ddbvault iam --engine export`.
+    engine: Literal["scan", "export"] | None = None
+    # engine export: how long the export is followed before the run fails. None: BackupOptions' 4 h.
+    export_deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
 class JobConfig(JobOptions):
@@ -211,6 +215,7 @@ class ServiceConfig(_Strict):
                                  f"{options.destination}; no role is assumed to reach it")
             if options.monitor_external_id and not options.monitor_role:
                 raise ValueError(f"job {job.name!r} sets monitor_external_id without monitor_role; it would be ignored")
+            _check_engine(job, options)
         return self
 
     def effective(self, job: JobConfig) -> JobOptions:
@@ -228,6 +233,16 @@ class ServiceConfig(_Strict):
             if job.name == name:
                 return job
         raise UsageError(f"no job named {name!r} in the config", hint=f"jobs: {', '.join(j.name for j in self.jobs)}")
+
+
+def _check_engine(job: JobConfig, options: JobOptions) -> None:
+    """An export job needs an S3 destination (DynamoDB exports only write to S3); a job's own
+    export_deadline_s needs engine export (`defaults` may set it for the export jobs among others)."""
+    if options.engine == "export" and parse_destination(options.destination).kind == "local":
+        raise ValueError(f"job {job.name!r} has engine export and the local directory {options.destination} "
+                         "as destination; DynamoDB exports only write to S3: use an s3:// destination or engine scan")
+    if job.export_deadline_s is not None and options.engine != "export":
+        raise ValueError(f"job {job.name!r} sets export_deadline_s without engine export; it would be ignored")
 
 
 def expand_env(text: str) -> str:

@@ -10,6 +10,11 @@ resource), so the DynamoDB statement's table ARNs are widened to "*" here; its a
 S3 statement with its exact resources and conditions, are used as generated. The table ARNs are
 checked by the unit tests and by parliament.
 
+- `--engine export`: a role holding exactly the generated export policy starts and follows an
+  export (ExportTableToPointInTime, DescribeExport) and writes under `<table>/*/export/*` without
+  If-None-Match, but not under another table's; the scan-only policy may do neither export call.
+  Since moto matches DynamoDB calls against "*", that the export grants name only the given
+  tables is shown with moto's own policy evaluator on the generated, unwidened document.
 - The generated bucket policy refuses a backup sent without the ACL. (moto applies a bucket
   policy's Deny to every request and ignores conditions, so this shows the policy is attached
   and denies PutObject; the condition itself is proved on radosgw in test_real_s3_radosgw.py.)
@@ -31,6 +36,7 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.iac.inputs import make_inputs
 from ddbvault.iac.policies import backup_role_policy, literal_arns, restore_reader_policy, restore_target_policy
 from ddbvault.iac.resource_policies import bucket_policy
+from moto.iam.access_control import IAMPolicy, PermissionResult
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -40,6 +46,10 @@ NEEDED = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLiv
 INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
                      bucket="vault-bucket", region="us-east-1", prefix="prod", restore_tables=["orders-copy"])
 SELECTOR_LISTING = "dynamodb:ListTables"  # backup --tables only
+EXPORT_INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
+                            bucket="vault-bucket", region="us-east-1", prefix="prod", engine="export")
+EXPORT_ROLE = "backup-export"
+TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
 RESTORE_NEEDED = ["s3:GetObject", "dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:BatchWriteItem"]
 
 
@@ -91,6 +101,11 @@ def server(tmp_path_factory):
             iam.create_role(RoleName=role_name(missing), AssumeRolePolicyDocument=trust)
             policy = generated if missing is None else without(generated, missing)
             iam.put_role_policy(RoleName=role_name(missing), PolicyName="backup", PolicyDocument=json.dumps(policy))
+        iam.create_role(RoleName=EXPORT_ROLE, AssumeRolePolicyDocument=trust)
+        iam.put_role_policy(RoleName=EXPORT_ROLE, PolicyName="backup", PolicyDocument=json.dumps(
+            for_moto(backup_role_policy(EXPORT_INPUTS, literal_arns(EXPORT_INPUTS)))))
+        ddb.update_continuous_backups(TableName="orders",
+                                      PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         arns = literal_arns(INPUTS)
         restorer = for_moto({"Version": "2012-10-17", "Statement": restore_reader_policy(INPUTS, arns)["Statement"]
                              + restore_target_policy(INPUTS, arns)["Statement"]})
@@ -183,3 +198,51 @@ def test_restore_names_each_missing_permission(server, missing, tmp_path):
     assert f"missing permission: {missing}" in line
     resource = "table/orders-copy" if missing.startswith("dynamodb") else "s3://vault-bucket/prod/orders/"
     assert resource in line
+
+
+def assumed(srv, env: dict, role: str) -> boto3.Session:
+    """A session with the credentials of `role`, assumed by the operator user."""
+    creds = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          region_name="us-east-1").client("sts", endpoint_url=srv.url).assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName="tester")["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name="us-east-1")
+
+
+def test_the_export_policy_starts_follows_and_writes_an_export(server):
+    srv, env = server
+    session = assumed(srv, env, EXPORT_ROLE)
+    ddb, s3 = session.client("dynamodb", endpoint_url=srv.url), session.client("s3", endpoint_url=srv.url)
+    started = ddb.export_table_to_point_in_time(TableArn=TABLE_ARN, S3Bucket="vault-bucket",
+                                                S3Prefix="prod/orders/B1/export", ClientToken="b1")["ExportDescription"]
+    # (moto's ExportArn is not AWS's `<table ARN>/export/<id>`; it is followed all the same)
+    assert ddb.describe_export(ExportArn=started["ExportArn"])["ExportDescription"]["ExportArn"] == started["ExportArn"]
+    # What DynamoDB writes as this principal: no If-None-Match, under the table's export folder only.
+    s3.put_object(Bucket="vault-bucket", Key="prod/orders/B1/export/AWSDynamoDB/x/_started", Body=b"",
+                  ACL="bucket-owner-full-control")
+    with pytest.raises(s3.exceptions.ClientError) as denied:
+        s3.put_object(Bucket="vault-bucket", Key="prod/payments/B1/export/AWSDynamoDB/x/_started", Body=b"")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_the_scan_policy_may_not_export(server):
+    srv, env = server
+    ddb = assumed(srv, env, role_name(None)).client("dynamodb", endpoint_url=srv.url)
+    calls = [lambda: ddb.export_table_to_point_in_time(TableArn=TABLE_ARN, S3Bucket="vault-bucket",
+                                                       S3Prefix="prod/orders/B2/export", ClientToken="b2"),
+             lambda: ddb.describe_export(ExportArn=f"{TABLE_ARN}/export/00000000000000-00000000")]
+    for call in calls:
+        with pytest.raises(ddb.exceptions.ClientError) as denied:
+            call()
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403  # moto's code: "403"
+
+
+def test_the_export_grants_name_the_given_tables_only():
+    policy = IAMPolicy(json.dumps(backup_role_policy(EXPORT_INPUTS, literal_arns(EXPORT_INPUTS))))
+    other = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/payments"
+    allowed = PermissionResult.PERMITTED
+    assert policy.is_action_permitted("dynamodb:ExportTableToPointInTime", TABLE_ARN) == allowed
+    assert policy.is_action_permitted("dynamodb:ExportTableToPointInTime", other) != allowed
+    assert policy.is_action_permitted("dynamodb:DescribeExport", f"{TABLE_ARN}/export/0123-abcd") == allowed
+    assert policy.is_action_permitted("dynamodb:DescribeExport", f"{other}/export/0123-abcd") != allowed
+    assert policy.is_action_permitted("dynamodb:DescribeExport", TABLE_ARN) != allowed

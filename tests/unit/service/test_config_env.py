@@ -10,15 +10,10 @@ import pytest
 from ddbvault.errors import UsageError
 from ddbvault.service.config import load_config
 from ddbvault.service.protection import vault_principal
+from tests.support.service_config import load_text as _load
 
 SAMPLE = Path(__file__).resolve().parents[3] / "etc" / "ddbvault.example.yaml"
 ROLE = "arn:aws:iam::210987654321:role/reader"
-
-
-def _load(tmp_path, text: str):
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
-    return load_config(path)
 
 
 def test_the_sample_config_loads(monkeypatch):

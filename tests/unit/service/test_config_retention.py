@@ -7,14 +7,8 @@ import pytest
 
 from ddbvault.errors import UsageError
 from ddbvault.format.retention import KeepPolicy
-from ddbvault.service.config import load_config
 from ddbvault.service.jobs import backup_options
-
-
-def _load(tmp_path, text: str):
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
-    return load_config(path)
+from tests.support.service_config import load_text as _load
 
 
 def test_retention_reaches_the_backup_and_is_inherited(tmp_path):
