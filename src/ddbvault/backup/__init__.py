@@ -34,6 +34,7 @@ from ..capacity.rates import CapacityRate
 from ..capacity.read_plan import plan_read_rate, plan_segments
 from ..runtime.progress import Progress
 from .segments import ScanRun, run_workers
+from .via_export import backup_via_export, check_export_options
 from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
 from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store, session_for
@@ -94,8 +95,20 @@ class BackupOptions:
     # The time the tier, the expiry and a new backup id are computed from; None: the clock.
     # For tests and replays: a backup "taken" in another period.
     now: datetime | None = None
+    # "scan" (this module: parallel Scan under the read cap) or "export" (backup/via_export.py:
+    # DynamoDB's ExportTableToPointInTime into the vault, S3 only; needs PITR on the table).
+    engine: str = "scan"
+    export_time: datetime | None = None  # export: the point in time (aware); None: the backup id's time
+    # export, incremental: the window [export_from, export_to), 15 minutes..24 hours; both or neither
+    export_from: datetime | None = None
+    export_to: datetime | None = None
+    export_deadline_s: float = 14400.0  # export: how long DescribeExport is polled before giving up
 
     def validate(self) -> None:
+        if self.engine not in ("scan", "export"):
+            raise UsageError(f"--engine must be scan or export, got {self.engine!r}")
+        if self.engine == "scan" and (self.export_time or self.export_from or self.export_to):
+            raise UsageError("--export-time, --incremental, --from and --to need --engine export")
         if not 1 <= self.workers <= 256:
             raise UsageError(f"--workers must be 1..256, got {self.workers}")
         if self.compression not in COMPRESSIONS:
@@ -143,6 +156,8 @@ class BackupResult:
     tier: str | None = None  # its retention tier under BackupOptions.keep; None: no keep policy
     expires_at: str | None = None  # UTC; when the tier's lifecycle rule may remove it
     object_lock_mode: str | None = None  # the Object Lock mode its objects are retained in, if any
+    engine: str = "scan"  # "scan" or "export" (BackupOptions.engine)
+    export_arn: str | None = None  # engine "export": the DynamoDB export the backup holds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -200,6 +215,12 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     started, t0 = _now(), time.monotonic()
 
     stats = RetryStats()
+    if options.engine == "export":
+        check_export_options(options, destination)
+        store = _open_destination(destination, options, write_options, stats)
+        return backup_via_export(table, destination, store, options, progress=progress, cancelled=cancelled,
+                                 stats=stats, started=started, t0=t0, manifest_bytes=_manifest_bytes,
+                                 source_info=_source_info, result_type=BackupResult)
     source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
                          retry=options.retry, stats=stats, cancelled=cancelled)
     description = source.describe()
