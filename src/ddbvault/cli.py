@@ -299,6 +299,9 @@ def _export_times(engine, export_time, incremental, export_from, export_to, pars
 @click.option("--via", type=click.Choice(["batch", "import"]), default="batch", show_default=True,
               help="BatchWriteItem, or DynamoDB ImportTable (S3 backups; no LSIs).")
 @click.option("--skip-lsi", is_flag=True, help="With --via import: restore without the table's LSIs.")
+@click.option("--then", "then", multiple=True, metavar="INCREMENTAL_URL", help="After BACKUP_URL, apply this "
+              "incremental export's changes (backup --engine export --incremental); repeat, in order. The "
+              "windows must chain from the base's point in time.")
 @click.option("--bucket-owner", metavar="ACCOUNT_ID", help="With --via import: the account of the backup "
               "bucket, sent to ImportTable as S3BucketOwner [default: found by asking S3].")
 @click.option("--sse", type=click.Choice(TABLE_SSE_CHOICES), default="saved", show_default=True,
@@ -314,7 +317,7 @@ def _export_times(engine, export_time, incremental, export_from, export_to, pars
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume,
-            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
+            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, then, bucket_owner, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema; or, with --from,
     --tables and --rename, the newest complete backup of several tables."""
@@ -344,7 +347,8 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
                 progress=bars))
         _tables_summary(run, "restored", as_json)
     result = _with_progress(progress, "WCU", as_json,
-                            lambda bar: restore_backup(backup_url, table, options, progress=bar))
+                            lambda bar: restore_backup(backup_url, table, options, progress=bar,
+                                                       **({"then": list(then)} if then else {})))
     for line in result.notes:
         click.echo(f"ddbvault: note: {line}", err=True)
     if result.duplicates:  # a backup should hold each key once: say so, never hide it
@@ -358,6 +362,9 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     else:
         click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
+        for inc in result.incrementals:
+            click.echo(f"then applied {inc['changes']:,} changes ({inc['puts']:,} puts, {inc['deletes']:,} deletes) "
+                       f"of {inc['from']}..{inc['to']} from {inc['url']}")
 
 
 @cli.command()
