@@ -5,8 +5,9 @@ Order of work (the same safety argument as the scan engine's, backup/__init__.py
    described and its schema, TTL and tags saved exactly as the scan engine saves them
    (format/schema.table_schema). Nothing is written before that.
 2. DescribeContinuousBackups: PITR must be ENABLED (else UsageError with the command that turns
-   it on), and the export time (or the incremental window) must lie in
-   [EarliestRestorableDateTime, now] (else UsageError naming the window).
+   it on), and the export time must lie in [EarliestRestorableDateTime, now] (else UsageError
+   naming the window); an incremental window must end by now, and DynamoDB checks its start
+   (InvalidExportTimeException, a UsageError too).
 3. ExportTableToPointInTime into the vault bucket, S3Prefix `<backup root>/export`, with a
    ClientToken derived from the table's ARN and the backup id (`client_token`).
 4. DescribeExport polled with backoff (POLL_FIRST_S doubling up to POLL_MAX_S) until COMPLETED,
@@ -179,10 +180,13 @@ def _export_request(source: TableSource, table_arn: str, destination: Destinatio
             request["S3SseKmsKeyId"] = options.kms_key_id
     window = f"[{utc_text(earliest)}, {utc_text(now)}] (EarliestRestorableDateTime to now)"
     if options.export_from is not None:
-        if options.export_from < earliest or options.export_to > now:
+        # The window's end is checked here; its start is left to DynamoDB, which holds the change
+        # history and refuses a window it cannot export (InvalidExportTimeException, made a
+        # UsageError by _start).
+        if options.export_to > now:
             raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
-                             f"of {source.table} is not inside its point-in-time recovery window {window}",
-                             hint="pick --from and --to inside that window")
+                             f"of {source.table} ends in the future (now is {utc_text(now)})",
+                             hint="pick a --to at or before now")
         request["ExportType"] = "INCREMENTAL_EXPORT"
         request["IncrementalExportSpecification"] = {
             "ExportFromTime": options.export_from, "ExportToTime": options.export_to,
@@ -222,8 +226,18 @@ def _bucket_owner(options, table_arn: str) -> str | None:
 
 
 def _start(source: TableSource, request: dict) -> _Started:
-    response = source.call("ExportTableToPointInTime",
-                           lambda: source.client.export_table_to_point_in_time(**request))
+    try:
+        response = source.call("ExportTableToPointInTime",
+                               lambda: source.client.export_table_to_point_in_time(**request))
+    except AwsError as exc:  # the checks of _export_request, made again by DynamoDB
+        if exc.code == "PointInTimeRecoveryUnavailableException":
+            raise UsageError(f"point-in-time recovery is off on table {source.table}: {exc.message}",
+                             hint=PITR_FIX.format(table=source.table)) from None
+        if exc.code == "InvalidExportTimeException":
+            raise UsageError(f"DynamoDB refused the export time of {source.table}: {exc.message}",
+                             hint="pick a time inside the table's point-in-time recovery window "
+                                  "(aws dynamodb describe-continuous-backups shows it)") from None
+        raise
     arn = response["ExportDescription"]["ExportArn"]
     log.info("export %s of %s started (%s)", arn, source.table, request["ExportType"])
     return _Started(arn, request)
