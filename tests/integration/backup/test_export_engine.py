@@ -197,15 +197,21 @@ def _utc(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_incremental_on_a_full_backup_restores_the_table_at_t2(standin, ddb):
+def _full_base(standin, ddb, table: str, items: int):
+    """A filled table with PITR on, its full export backup and that backup's point in time; the
+    clock is a second past it on return, so later changes come after it."""
     _widen(standin)
-    create_table(ddb, "inc")
-    fill_table(ddb, "inc", 40)
-    pitr(ddb, "inc")
+    create_table(ddb, table)
+    fill_table(ddb, table, items)
+    pitr(ddb, table)
     time.sleep(1.1)
-    base = backup_table("inc", DEST, BackupOptions(engine="export"))
-    base_time = datetime.strptime(base.backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    time.sleep(1.1)  # the changes come after the base's point in time
+    base = backup_table(table, DEST, BackupOptions(engine="export"))
+    time.sleep(1.1)
+    return base, datetime.strptime(base.backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def test_incremental_on_a_full_backup_restores_the_table_at_t2(standin, ddb):
+    base, base_time = _full_base(standin, ddb, "inc", 40)
     via = _through(standin)
     for i in range(100, 110):
         via.put_item(TableName="inc", Item=wire([sample_item(i, payload_bytes=50)])[0])
@@ -245,14 +251,7 @@ def test_incremental_on_a_full_backup_restores_the_table_at_t2(standin, ddb):
 
 
 def test_non_chaining_windows_are_refused_naming_the_gap(standin, ddb):
-    _widen(standin)
-    create_table(ddb, "gap")
-    fill_table(ddb, "gap", 5)
-    pitr(ddb, "gap")
-    time.sleep(1.1)
-    base = backup_table("gap", DEST, BackupOptions(engine="export"))
-    base_time = datetime.strptime(base.backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    time.sleep(1.1)
+    base, base_time = _full_base(standin, ddb, "gap", 5)
     end = base_time + timedelta(seconds=1)
     # the CLI spelling: --to twice, the destination and the window's end
     completed = subprocess.run([*DDBVAULT, "backup", "gap", "--to", DEST, "--engine", "export", "--incremental",
