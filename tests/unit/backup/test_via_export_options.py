@@ -67,3 +67,59 @@ def test_cli_times_and_the_two_meanings_of_to():
         _export_times("scan", "2026-11-30T10:00:00Z", False, None, None, parse_time)
     with pytest.raises(UsageError, match="--incremental takes --from and --to"):
         _export_times("export", None, False, "2026-11-30T10:00:00Z", None, parse_time)
+
+
+class _Exports:
+    """DescribeExport answers in turn, the waits asked for, and a clock that moves by them."""
+
+    table = "orders"
+
+    def __init__(self, *answers: dict):
+        self.answers, self.waits, self.now = list(answers), [], 0.0
+
+    def call(self, action, fn, resource=None):
+        return {"ExportDescription": self.answers.pop(0)}
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        self.now += seconds
+        return False  # not cancelled
+
+
+def _wait_for(exports: _Exports, deadline_s: float = 1000.0):
+    from types import SimpleNamespace
+
+    from ddbvault.backup.via_export import _Started, _wait
+    from ddbvault.format.layout import BackupLayout
+
+    cancelled = SimpleNamespace(wait=exports.wait)
+    return _wait(exports, _Started("arn:e", {}), BackupOptions(export_deadline_s=deadline_s),
+                 BackupLayout("p", "orders", "20261130T100000Z-abcdef"), "s3://v/p/orders/x", cancelled,
+                 clock=lambda: exports.now)
+
+
+def test_polling_backs_off_doubling_up_to_a_minute():
+    running = {"ExportStatus": "IN_PROGRESS"}
+    exports = _Exports(*[running] * 9, {"ExportStatus": "COMPLETED", "ItemCount": 3})
+    assert _wait_for(exports)["ItemCount"] == 3
+    assert exports.waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_a_failed_export_is_one_line_with_its_code_and_message():
+    from ddbvault.errors import AwsError
+
+    exports = _Exports({"ExportStatus": "FAILED", "FailureCode": "S3NoSuchBucket",
+                        "FailureMessage": "The bucket\n  does not exist"})
+    with pytest.raises(AwsError, match="FAILED: S3NoSuchBucket: The bucket does not exist; no manifest") as raised:
+        _wait_for(exports)
+    assert raised.value.code == "S3NoSuchBucket"
+
+
+def test_past_the_deadline_the_error_says_how_to_resume():
+    from ddbvault.errors import AwsError
+
+    exports = _Exports(*[{"ExportStatus": "IN_PROGRESS"}] * 10)
+    with pytest.raises(AwsError, match="still IN_PROGRESS after the 5 s deadline; it continues on AWS's side") as raised:
+        _wait_for(exports, deadline_s=5)
+    assert exports.waits == [1, 2, 2]  # the last wait is cut at the deadline
+    assert "--backup-id 20261130T100000Z-abcdef" in raised.value.hint and raised.value.code == "ExportDeadline"
