@@ -325,6 +325,10 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     from .dynamodb.table_create import Overrides
 
     _restore_form(backup_url, table, source, selectors, renames)
+    if then and source:
+        _fail(UsageError("--then applies incremental exports on top of one BACKUP_URL; it cannot be "
+                         "combined with --from", hint="restore BASE_URL --table NAME --then INCREMENTAL_URL"),
+              as_json)
 
     options = RestoreOptions(
         schema_only=schema_only, no_create=no_create, allow_non_empty=allow_non_empty, resume=resume,

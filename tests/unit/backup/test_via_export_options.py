@@ -1,4 +1,4 @@
-"""backup --engine export: what is refused before any AWS call, the ClientToken, the CLI's times."""
+"""backup --engine export: what is refused before any AWS call, the ClientToken, the polling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ddbvault.backup import BackupOptions
-from ddbvault.backup.via_export import check_export_options, client_token, parse_time
-from ddbvault.cli import _dest_and_end, _export_times
+from ddbvault.backup.via_export import check_export_options, client_token
 from ddbvault.errors import UsageError
 from ddbvault.format.retention import KeepPolicy
 from ddbvault.storage.destination import parse_destination
@@ -50,23 +49,6 @@ def test_scan_refuses_export_times_and_an_unknown_engine():
     with pytest.raises(UsageError, match="--engine must be"):
         BackupOptions(engine="snapshot").validate()
     check_export_options(BackupOptions(engine="export", export_from=T1, export_to=T1 + timedelta(minutes=15)), S3)
-
-
-def test_cli_times_and_the_two_meanings_of_to():
-    assert parse_time("2026-11-30T10:00:00Z", "--from") == T1
-    assert parse_time("2026-11-30T11:00:00+01:00", "--from") == T1
-    with pytest.raises(UsageError, match="is not a UTC time"):
-        parse_time("2026-11-30T10:00:00", "--from")  # no zone: ambiguous
-    assert _dest_and_end(("s3://v/p",), None, parse_time) == ("s3://v/p", None)
-    assert _dest_and_end(("2026-11-30T11:00:00Z", "s3://v/p"), None, parse_time) == ("s3://v/p", "2026-11-30T11:00:00Z")
-    with pytest.raises(UsageError, match="given once"):
-        _dest_and_end(("s3://v/p", "s3://v/q"), None, parse_time)
-    times = _export_times("export", None, True, "2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z", parse_time)
-    assert times == {"export_time": None, "export_from": T1, "export_to": T1 + timedelta(hours=1)}
-    with pytest.raises(UsageError, match="need --engine export"):
-        _export_times("scan", "2026-11-30T10:00:00Z", False, None, None, parse_time)
-    with pytest.raises(UsageError, match="--incremental takes --from and --to"):
-        _export_times("export", None, False, "2026-11-30T10:00:00Z", None, parse_time)
 
 
 class _Exports:
