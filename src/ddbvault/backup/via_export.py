@@ -41,7 +41,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .._version import __version__
@@ -101,12 +100,6 @@ def check_export_options(options, destination: Destination) -> None:
             raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
                              f"is {window}; DynamoDB exports windows of 15 minutes to 24 hours",
                              hint="pick --from and --to 15 minutes to 24 hours apart, or back up in several windows")
-
-
-@dataclass
-class _Started:
-    arn: str
-    request: dict
 
 
 def backup_via_export(table: str, destination: Destination, store: ObjectStore, options, *,
@@ -225,7 +218,8 @@ def _bucket_owner(options, table_arn: str) -> str | None:
     return vault if vault and vault != table_account else None
 
 
-def _start(source: TableSource, request: dict) -> _Started:
+def _start(source: TableSource, request: dict) -> str:
+    """ExportTableToPointInTime; the export's ARN."""
     try:
         response = source.call("ExportTableToPointInTime",
                                lambda: source.client.export_table_to_point_in_time(**request))
@@ -240,36 +234,36 @@ def _start(source: TableSource, request: dict) -> _Started:
         raise
     arn = response["ExportDescription"]["ExportArn"]
     log.info("export %s of %s started (%s)", arn, source.table, request["ExportType"])
-    return _Started(arn, request)
+    return arn
 
 
-def _wait(source: TableSource, started: _Started, options, layout: BackupLayout, url: str,
+def _wait(source: TableSource, arn: str, options, layout: BackupLayout, url: str,
           cancelled: threading.Event, *, clock=time.monotonic) -> dict:
     """DescribeExport until COMPLETED (its ExportDescription), with backoff, up to the deadline."""
     deadline = clock() + options.export_deadline_s
     delay = POLL_FIRST_S
     while True:
-        export = source.call("DescribeExport", lambda: source.client.describe_export(ExportArn=started.arn),
-                             resource=started.arn)["ExportDescription"]
+        export = source.call("DescribeExport", lambda: source.client.describe_export(ExportArn=arn),
+                             resource=arn)["ExportDescription"]
         status = export.get("ExportStatus")
         if status == "COMPLETED":
             return export
         if status == "FAILED":
-            raise AwsError(f"export {started.arn} of {source.table} FAILED: {export.get('FailureCode', '?')}: "
+            raise AwsError(f"export {arn} of {source.table} FAILED: {export.get('FailureCode', '?')}: "
                            f"{' '.join(str(export.get('FailureMessage', '')).split())}; no manifest written",
                            "fix what the failure names, then back up again",
-                           action="ExportTableToPointInTime", resource=started.arn,
+                           action="ExportTableToPointInTime", resource=arn,
                            code=export.get("FailureCode") or "ExportFailed")
         left = deadline - clock()
         if left <= 0:
-            raise AwsError(f"export {started.arn} of {source.table} is still {status} after the "
+            raise AwsError(f"export {arn} of {source.table} is still {status} after the "
                            f"{options.export_deadline_s:g} s deadline; it continues on AWS's side, and no "
                            f"manifest is written to {url} yet",
                            f"rerun the same command with --backup-id {layout.backup_id} (within 8 hours: the "
                            "same ClientToken resumes this export, a longer --export-deadline waits for it)",
-                           action="DescribeExport", resource=started.arn, code="ExportDeadline")
+                           action="DescribeExport", resource=arn, code="ExportDeadline")
         if cancelled.wait(min(delay, left)):
-            raise InterruptedRun(f"backup of {source.table} cancelled while export {started.arn} runs "
+            raise InterruptedRun(f"backup of {source.table} cancelled while export {arn} runs "
                                  f"(it continues on AWS's side); no manifest written",
                                  hint=f"rerun with --backup-id {layout.backup_id} to resume it")
         delay = min(delay * 2, POLL_MAX_S)

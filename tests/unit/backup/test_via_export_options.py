@@ -71,11 +71,11 @@ class _Exports:
 def _wait_for(exports: _Exports, deadline_s: float = 1000.0):
     from types import SimpleNamespace
 
-    from ddbvault.backup.via_export import _Started, _wait
+    from ddbvault.backup.via_export import _wait
     from ddbvault.format.layout import BackupLayout
 
     cancelled = SimpleNamespace(wait=exports.wait)
-    return _wait(exports, _Started("arn:e", {}), BackupOptions(export_deadline_s=deadline_s),
+    return _wait(exports, "arn:e", BackupOptions(export_deadline_s=deadline_s),
                  BackupLayout("p", "orders", "20261130T100000Z-abcdef"), "s3://v/p/orders/x", cancelled,
                  clock=lambda: exports.now)
 
