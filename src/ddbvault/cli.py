@@ -136,8 +136,9 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--tables", "selectors", multiple=True, metavar="SELECTOR",
               help="Back up every table matching: a name glob ('orders-*') or tag:KEY=VALUE; repeat for "
               "a union. Each table gets its own backup. Instead of TABLE.")
-@click.option("--to", "dest", required=True, metavar="DEST",
-              help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID.")
+@click.option("--to", "dest", required=True, metavar="DEST", multiple=True,
+              help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID. "
+              "With --incremental, given twice: the destination and the window's end time.")
 @click.option("--segments", type=click.IntRange(1, 1_000_000), help="Parallel scan segments "
               "[default: ~1 per GiB of table, at least --workers].")
 @click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
@@ -165,18 +166,36 @@ def _service_logs(stream, log_format: str) -> None:
 @click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
 @click.option("--keep", metavar="POLICY", help="Keep policy, e.g. daily=7,weekly=5,monthly=12 (yearly=N too): "
               "tag the backup with its tier for the bucket's lifecycle rules (docs/backup.md#retention).")
+@click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
+              help="scan: ddbvault's parallel Scan (RCU); export: DynamoDB's point-in-time export into the "
+              "vault (S3 only, needs PITR; docs/backup.md#export-engine).")
+@click.option("--export-time", metavar="TIME", help="With --engine export: the point in time, UTC ISO 8601 "
+              "(2026-11-30T10:00:00Z) [default: the backup's start].")
+@click.option("--export-deadline", type=click.FloatRange(min=1), default=14400, show_default=True,
+              metavar="SECONDS", help="With --engine export: stop waiting for the export after this long.")
+@click.option("--incremental", is_flag=True, help="With --engine export: an incremental export of the "
+              "changes between --from and --to (15 minutes to 24 hours).")
+@click.option("--from", "export_from", metavar="TIME", help="With --incremental: the window's start (UTC).")
+@click.option("--until", "export_to", metavar="TIME", help="With --incremental: the window's end (UTC); "
+              "the same as a second --to TIME.")
+@click.option("--backup-id", metavar="ID", help="Use this backup id (YYYYMMDDTHHMMSSZ-xxxxxx) instead of a "
+              "new one: with --engine export, resumes the export a run that passed its deadline left running.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
-           keep, as_json, progress) -> None:
+           keep, engine, export_time, export_deadline, incremental, export_from, export_to, backup_id,
+           as_json, progress) -> None:
     """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
+    from .backup.via_export import parse_time
     from .format.retention import parse_keep
 
     _one_of_table_or_selectors(table, selectors)
     try:
         policy = parse_keep(keep) if keep is not None else None
+        dest, export_to = _dest_and_end(dest, export_to, parse_time)
+        times = _export_times(engine, export_time, incremental, export_from, export_to, parse_time)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     options = BackupOptions(keep=policy,
@@ -184,7 +203,8 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         consistent_read=consistent_read, compression=compression,
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
-        storage_class=storage_class, schema_only=schema_only,
+        storage_class=storage_class, schema_only=schema_only, engine=engine, export_deadline_s=export_deadline,
+        backup_id=backup_id, **times,
         table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-source"),
         vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
@@ -202,6 +222,10 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         _emit_json(result.to_dict())
     elif result.schema_only:
         click.echo(f"backed up the schema of {table} to {result.url} (schema only: no items)")
+    elif result.engine == "export":
+        click.echo(f"backed up {result.items:,} {'changes' if incremental else 'items'} of {table} to {result.url} "
+                   f"by DynamoDB export {result.export_arn} ({result.objects} objects, {result.bytes:,} bytes, "
+                   f"{result.seconds:.1f}s)")
     else:
         click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
                    f"({result.objects} objects, {result.bytes:,} bytes, "
@@ -209,6 +233,38 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
     if result.tier and not as_json:
         lock = f", Object Lock {result.object_lock_mode}" if result.object_lock_mode else ""
         click.echo(f"tier {result.tier}: expires {result.expires_at}{lock}")
+
+
+def _dest_and_end(values: tuple[str, ...], until: str | None, parse_time) -> tuple[str, str | None]:
+    """`--to` is the destination, and with --incremental also the window's end (`--to T2`, the
+    shared CLI spelling): of two --to values, the one that reads as a UTC time is the end."""
+    if len(values) == 1:
+        return values[0], until
+    times = []
+    for value in values:
+        try:
+            parse_time(value, "--to")
+            times.append(value)
+        except UsageError:
+            pass
+    if len(values) != 2 or len(times) != 1 or until:
+        raise UsageError("--to is the destination, given once; with --incremental a second --to is the "
+                         "window's end time", hint="--to s3://BUCKET/PREFIX --incremental --from T1 --to T2")
+    return next(v for v in values if v not in times), times[0]
+
+
+def _export_times(engine, export_time, incremental, export_from, export_to, parse_time) -> dict:
+    """BackupOptions' export_time/export_from/export_to from the CLI's strings (UsageError)."""
+    if engine != "export" and (export_time or incremental or export_from or export_to):
+        raise UsageError("--export-time, --incremental, --from and --to need --engine export")
+    if bool(incremental) != bool(export_from or export_to):
+        raise UsageError("--incremental takes --from and --to, and --from/--to need --incremental",
+                         hint="--engine export --incremental --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z")
+    if incremental and not (export_from and export_to):
+        raise UsageError("--incremental needs both --from and --to")
+    return {"export_time": export_time and parse_time(export_time, "--export-time"),
+            "export_from": export_from and parse_time(export_from, "--from"),
+            "export_to": export_to and parse_time(export_to, "--to")}
 
 
 @cli.command()
@@ -245,6 +301,9 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
 @click.option("--via", type=click.Choice(["batch", "import"]), default="batch", show_default=True,
               help="BatchWriteItem, or DynamoDB ImportTable (S3 backups; no LSIs).")
 @click.option("--skip-lsi", is_flag=True, help="With --via import: restore without the table's LSIs.")
+@click.option("--then", "then", multiple=True, metavar="INCREMENTAL_URL", help="After BACKUP_URL, apply this "
+              "incremental export's changes (backup --engine export --incremental); repeat, in order. The "
+              "windows must chain from the base's point in time.")
 @click.option("--bucket-owner", metavar="ACCOUNT_ID", help="With --via import: the account of the backup "
               "bucket, sent to ImportTable as S3BucketOwner [default: found by asking S3].")
 @click.option("--sse", type=click.Choice(TABLE_SSE_CHOICES), default="saved", show_default=True,
@@ -260,7 +319,7 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume,
-            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, bucket_owner, sse, kms_key_id, vault_role,
+            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, then, bucket_owner, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema; or, with --from,
     --tables and --rename, the newest complete backup of several tables."""
@@ -268,6 +327,10 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     from .dynamodb.table_create import Overrides
 
     _restore_form(backup_url, table, source, selectors, renames)
+    if then and source:
+        _fail(UsageError("--then applies incremental exports on top of one BACKUP_URL; it cannot be "
+                         "combined with --from", hint="restore BASE_URL --table NAME --then INCREMENTAL_URL"),
+              as_json)
 
     options = RestoreOptions(
         schema_only=schema_only, no_create=no_create, allow_non_empty=allow_non_empty, resume=resume,
@@ -290,7 +353,8 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
                 progress=bars))
         _tables_summary(run, "restored", as_json)
     result = _with_progress(progress, "WCU", as_json,
-                            lambda bar: restore_backup(backup_url, table, options, progress=bar))
+                            lambda bar: restore_backup(backup_url, table, options, progress=bar,
+                                                       **({"then": list(then)} if then else {})))
     for line in result.notes:
         click.echo(f"ddbvault: note: {line}", err=True)
     if result.duplicates:  # a backup should hold each key once: say so, never hide it
@@ -304,6 +368,9 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     else:
         click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
+        for inc in result.incrementals:
+            click.echo(f"then applied {inc['changes']:,} changes ({inc['puts']:,} puts, {inc['deletes']:,} deletes) "
+                       f"of {inc['from']}..{inc['to']} from {inc['url']}")
 
 
 @cli.command()

@@ -34,6 +34,7 @@ from ..capacity.rates import CapacityRate
 from ..capacity.read_plan import plan_read_rate, plan_segments
 from ..runtime.progress import Progress
 from .segments import ScanRun, run_workers
+from .via_export import backup_via_export, check_export_options
 from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
 from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store, session_for
@@ -104,6 +105,10 @@ class BackupOptions:
     export_deadline_s: float = 14400.0  # export: how long DescribeExport is polled before giving up
 
     def validate(self) -> None:
+        if self.engine not in ("scan", "export"):
+            raise UsageError(f"--engine must be scan or export, got {self.engine!r}")
+        if self.engine == "scan" and (self.export_time or self.export_from or self.export_to):
+            raise UsageError("--export-time, --incremental, --from and --to need --engine export")
         if not 1 <= self.workers <= 256:
             raise UsageError(f"--workers must be 1..256, got {self.workers}")
         if self.compression not in COMPRESSIONS:
@@ -151,6 +156,8 @@ class BackupResult:
     tier: str | None = None  # its retention tier under BackupOptions.keep; None: no keep policy
     expires_at: str | None = None  # UTC; when the tier's lifecycle rule may remove it
     object_lock_mode: str | None = None  # the Object Lock mode its objects are retained in, if any
+    engine: str = "scan"  # "scan" or "export" (BackupOptions.engine)
+    export_arn: str | None = None  # engine "export": the DynamoDB export the backup holds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -208,6 +215,12 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     started, t0 = _now(), time.monotonic()
 
     stats = RetryStats()
+    if options.engine == "export":
+        check_export_options(options, destination)
+        store = _open_destination(destination, options, write_options, stats)
+        return backup_via_export(table, destination, store, options, progress=progress, cancelled=cancelled,
+                                 stats=stats, started=started, t0=t0, manifest_bytes=_manifest_bytes,
+                                 source_info=_source_info, result_type=BackupResult)
     source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
                          retry=options.retry, stats=stats, cancelled=cancelled)
     description = source.describe()

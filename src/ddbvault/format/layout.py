@@ -3,6 +3,10 @@
     <prefix>/<table>/<backup-id>/data/<segment>-<seq>.json.gz   data objects
     <prefix>/<table>/<backup-id>/manifest.json                   written last
 
+A backup of the export engine (format 1.3) holds DynamoDB's export instead of data/:
+
+    <prefix>/<table>/<backup-id>/export/AWSDynamoDB/<export-id>/data/<name>.json.gz
+
 Also the names inside that layout: backup ids, table names, object keys. Destination URLs
 (s3://, file://, paths) are parsed by storage/destination.py.
 
@@ -20,6 +24,8 @@ from ..errors import UsageError
 
 MANIFEST_NAME = "manifest.json"
 DATA_DIR = "data"
+EXPORT_DIR = "export"  # the export engine's S3Prefix, under the backup root
+_EXPORT_ID = re.compile(r"[0-9A-Za-z-]{1,128}", re.ASCII)
 _BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}", re.ASCII)
 # DynamoDB table names: 3-255 of [a-zA-Z0-9_.-].
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -43,17 +49,29 @@ def is_backup_id(text: str) -> bool:
     return True
 
 
-def check_object_key(key: object) -> str:
-    """A data object's key as a manifest records it: `data/NAME`, relative to the backup root.
+def export_data_dir(export_id: str) -> str:
+    """`export/AWSDynamoDB/<export-id>/data`: where an export-engine backup's data objects are,
+    relative to its root. Raises ValueError for an export id that is not one."""
+    if not _EXPORT_ID.fullmatch(export_id):
+        raise ValueError(f"{export_id[:40]!r} is not a DynamoDB export id")
+    return f"{EXPORT_DIR}/AWSDynamoDB/{export_id}/{DATA_DIR}"
 
-    Raises ValueError unless it is a string under `data/` whose '/'-separated parts are all
+
+def check_object_key(key: object) -> str:
+    """A data object's key as a manifest records it: `data/NAME`, or for an export-engine backup
+    `export/AWSDynamoDB/<export-id>/data/NAME` (export_data_dir), relative to the backup root.
+
+    Raises ValueError unless it is a string under one of those whose '/'-separated parts are all
     non-empty, none is `.` or `..`, and which holds no backslash or control character: such a
     key can never name anything outside the backup, on S3 or on a local disk."""
     if not isinstance(key, str):
         raise ValueError("must be a string")
     parts = key.split("/")
-    if parts[0] != DATA_DIR or len(parts) < 2:
-        raise ValueError(f"must be under {DATA_DIR}/")
+    exported = parts[:2] == [EXPORT_DIR, "AWSDynamoDB"] and len(parts) >= 5 and parts[3] == DATA_DIR
+    if not (parts[0] == DATA_DIR and len(parts) >= 2 or exported):
+        raise ValueError(f"must be under {DATA_DIR}/ (or {EXPORT_DIR}/AWSDynamoDB/<export-id>/{DATA_DIR}/)")
+    if exported and not _EXPORT_ID.fullmatch(parts[2]):
+        raise ValueError("names no DynamoDB export id")
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError("must not have empty, '.' or '..' parts")
     if "\\" in key or any(ord(c) < 32 or ord(c) == 127 for c in key):

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from .codec import compression_of_key
 from .retention import TIER_DAYS, Retention, parse_utc
 from ..errors import IntegrityError
-from .layout import check_object_key, is_backup_id
+from .layout import DATA_DIR, check_object_key, export_data_dir, is_backup_id
 
 FORMAT_NAME = "ddbvault-backup"
 FORMAT_VERSION = "1.0"
@@ -36,6 +36,12 @@ SCHEMA_ONLY_FORMAT_VERSION = "1.1"
 # A backup written under a keep policy records its tier and expiry (`retention`) and is written
 # as format 1.2. A 1.0/1.1 reader ignores the field; its objects still expire by their tag.
 RETENTION_FORMAT_VERSION = "1.2"
+# A backup of the export engine (options.engine "export") records the DynamoDB export it holds
+# (`export`), an MD5 beside each object's sha256, and object keys under
+# export/AWSDynamoDB/<export-id>/data/: format 1.3. A 1.0-1.2 reader refuses those keys (they
+# are not under data/), so it never restores such a backup as an empty one.
+EXPORT_FORMAT_VERSION = "1.3"
+EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")
 SUPPORTED_MAJOR = 1
 # The most bytes a manifest may hold; readers read no more (a stored manifest is untrusted: a
 # link to /dev/zero has no end). The manifest lists every data object in about 200 bytes, so
@@ -54,10 +60,14 @@ class DataObject:
     items: int
     size: int
     sha256: str
+    md5: str | None = None  # format 1.3, export engine: the export's md5Checksum (base64)
 
     def to_stored(self) -> dict:
         """The object as the manifest stores it."""
-        return {"key": self.key, "items": self.items, "bytes": self.size, "sha256": self.sha256}
+        stored = {"key": self.key, "items": self.items, "bytes": self.size, "sha256": self.sha256}
+        if self.md5 is not None:
+            stored["md5"] = self.md5
+        return stored
 
 
 @dataclass
@@ -75,10 +85,16 @@ class Manifest:
     format_version: str = FORMAT_VERSION
     totals: dict[str, int] = field(default_factory=dict)
     retention: Retention | None = None  # format 1.2: the tier and expiry under a keep policy
+    # format 1.3: the DynamoDB export an export-engine backup holds (docs/format.md): arn, type,
+    # export_time (FULL_EXPORT) or from/to/view_type (INCREMENTAL_EXPORT), item_count,
+    # billed_size_bytes, s3_prefix. None: a scan backup.
+    export: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.retention is not None:
             self.format_version = RETENTION_FORMAT_VERSION
+        if self.export is not None:
+            self.format_version = EXPORT_FORMAT_VERSION
         if not self.totals:
             self.totals = {"items": sum(o.items for o in self.objects),
                            "bytes": sum(o.size for o in self.objects),
@@ -89,14 +105,30 @@ class Manifest:
         """True for a schema-only backup: the table's schema and settings, no items, no Scan."""
         return self.options.get("schema_only") is True
 
+    @property
+    def engine(self) -> str:
+        """"scan" (ddbvault's parallel Scan) or "export" (a DynamoDB export, format 1.3)."""
+        return "export" if self.export is not None else "scan"
+
+    @property
+    def incremental(self) -> bool:
+        """True for an incremental export: its objects hold change records, not items."""
+        return self.export is not None and self.export.get("type") == "INCREMENTAL_EXPORT"
+
+    @property
+    def data_dir(self) -> str:
+        """Where the data objects are, relative to the backup root: `data`, or the export's
+        `export/AWSDynamoDB/<export-id>/data`."""
+        return export_data_dir(export_id_of(self.export["arn"])) if self.export is not None else DATA_DIR
+
     def to_json(self) -> bytes:
         body = asdict(self)
         body["objects"] = [o.to_stored() for o in self.objects]
         body["retention"] = self.retention.to_stored() if self.retention else None
         ordered = {k: body[k] for k in ("format", "format_version", "tool_version", "backup_id",
-                                        "source", "schema", "options", "retention", "started_at",
+                                        "source", "schema", "options", "export", "retention", "started_at",
                                         "finished_at", "totals", "consumed_capacity", "objects")
-                   if k != "retention" or self.retention is not None}
+                   if k not in ("retention", "export") or body[k] is not None}
         return orjson.dumps(ordered, option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
@@ -114,7 +146,7 @@ class Manifest:
         except ValidationError as exc:
             raise IntegrityError(f"{where} is invalid: " + "; ".join(_describe(e) for e in exc.errors()[:5]),
                                  hint=UNTRUSTED_HINT) from None
-        objects = [DataObject(o.key, o.items, o.bytes, o.sha256) for o in doc.objects]
+        objects = [DataObject(o.key, o.items, o.bytes, o.sha256, o.md5) for o in doc.objects]
         if sum(o.items for o in objects) != doc.totals.items:
             raise IntegrityError(f"{where}: object item counts do not add up to totals.items",
                                  hint=UNTRUSTED_HINT)
@@ -123,7 +155,8 @@ class Manifest:
         return cls(tool_version=doc.tool_version, backup_id=doc.backup_id, source=doc.source,
                    schema=doc.table_schema, options=doc.options, started_at=doc.started_at,
                    finished_at=doc.finished_at, objects=objects, consumed_capacity=doc.consumed_capacity,
-                   totals=doc.totals.model_dump(), retention=retention)
+                   totals=doc.totals.model_dump(), retention=retention,
+                   export=None if doc.export is None else doc.export.model_dump(exclude_none=True))
 
 
 UNTRUSTED_HINT = "restore from another backup; this one cannot be trusted"
@@ -169,6 +202,7 @@ class _Object(_Stored):
     items: int = Field(ge=0)
     bytes: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    md5: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{22}==$")  # 1.3: base64 of 16 bytes
 
 
 class _Totals(_Stored):
@@ -199,6 +233,46 @@ class _Retention(_Stored):
     policy: dict[Annotated[str, AfterValidator(_tier)], Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
 
 
+def export_id_of(arn: str) -> str:
+    """The export id at the end of an export ARN (`arn:...:table/T/export/<id>`)."""
+    return arn.rpartition("/export/")[2]
+
+
+def _export_arn(text: str) -> str:
+    if not text.startswith("arn:") or "/export/" not in text:
+        raise ValueError("expected an export ARN (arn:...:table/TABLE/export/ID)")
+    export_data_dir(export_id_of(text))  # a well-formed export id
+    return text
+
+
+class _Export(_Stored):
+    """`export` (format 1.3): the DynamoDB export an export-engine backup holds."""
+
+    arn: Annotated[str, AfterValidator(_export_arn)]
+    type: str = Field(pattern="^(FULL_EXPORT|INCREMENTAL_EXPORT)$")
+    export_time: Annotated[str, AfterValidator(_utc_time)] | None = None  # FULL_EXPORT
+    from_time: Annotated[str, AfterValidator(_utc_time)] | None = Field(default=None, alias="from")
+    to_time: Annotated[str, AfterValidator(_utc_time)] | None = Field(default=None, alias="to")
+    view_type: str | None = None  # INCREMENTAL_EXPORT: NEW_AND_OLD_IMAGES or NEW_IMAGE
+    item_count: int = Field(ge=0)
+    billed_size_bytes: int = Field(ge=0)
+    s3_prefix: str
+
+    @model_validator(mode="after")
+    def _times(self) -> "_Export":
+        if self.type == "FULL_EXPORT" and self.export_time is None:
+            raise ValueError("a FULL_EXPORT records its export_time")
+        if self.type == "INCREMENTAL_EXPORT":
+            if self.from_time is None or self.to_time is None or self.view_type is None:
+                raise ValueError("an INCREMENTAL_EXPORT records from, to and view_type")
+            if parse_utc(self.from_time) >= parse_utc(self.to_time):
+                raise ValueError("from must be before to")
+        return self
+
+    def model_dump(self, **kwargs) -> dict:  # the stored spelling: "from"/"to"
+        return super().model_dump(by_alias=True, **kwargs)
+
+
 class _Document(_Stored):
     tool_version: str
     backup_id: Annotated[str, AfterValidator(_backup_id)]
@@ -211,9 +285,18 @@ class _Document(_Stored):
     consumed_capacity: dict[str, Any]
     objects: list[_Object]
     retention: _Retention | None = None
+    export: _Export | None = None
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "_Document":
+        # export (format 1.3): every object lies in that export's data/, a scan backup's in data/
+        engine = self.options.get("engine", "scan")
+        if engine != ("export" if self.export else "scan"):
+            raise ValueError("options.engine: must be \"export\" exactly when the manifest has an export")
+        data_dir = export_data_dir(export_id_of(self.export.arn)) if self.export else DATA_DIR
+        for obj in self.objects:
+            if not obj.key.startswith(data_dir + "/"):
+                raise ValueError(f"objects: {obj.key[:200]!r} is not under {data_dir}/")
         # options.schema_only (format 1.1): a JSON boolean; when true the backup holds no data
         schema_only = self.options.get("schema_only", False)
         if not isinstance(schema_only, bool):

@@ -55,6 +55,7 @@ from ..runtime.progress import Progress
 from ..vault.reader import OpenedBackup, open_backup
 from .options import RestoreOptions, RestoreResult
 from .table import key_spec, prepare, prepare_schema_only
+from .incremental import restore_chain
 from .via_import import restore_via_import
 from .writer import BatchWriteRun
 
@@ -63,8 +64,13 @@ __all__ = ["RestoreOptions", "RestoreResult", "restore_backup"]
 
 def restore_backup(url: str, table: str, options: RestoreOptions | None = None, *,
                    progress: Progress | None = None,
-                   cancelled: threading.Event | None = None) -> RestoreResult:
+                   cancelled: threading.Event | None = None, then: list[str] | None = None) -> RestoreResult:
     """Restore the backup at `url` into the table `table`; returns its RestoreResult.
+
+    `then`: URLs of incremental exports (backup --engine export --incremental) to apply on top,
+    in order, once the base is restored; the windows must chain from the base's point in time
+    without a gap (restore/incremental.py, which checks that before touching any table). The
+    result's `incrementals` reports what each applied.
 
     `url` is a backup, DEST/TABLE/BACKUP_ID (BackupResult.url, or a BackupEntry's url), or the
     prefix of a native DynamoDB export (vault/native_export.py; it holds no schema, so it needs
@@ -114,12 +120,21 @@ def restore_backup(url: str, table: str, options: RestoreOptions | None = None, 
     options = options or RestoreOptions()
     options.validate()
     check_table_name(table)
+    if then:
+        if options.schema_only:
+            raise UsageError("--then applies changes to the restored items; it cannot be combined with --schema-only")
+        return restore_chain(url, table, list(then), options, restore_backup, progress=progress, cancelled=cancelled)
     t0 = time.monotonic()
     stats = RetryStats()  # every retry of the run, S3 reads and table writes, botocore's own too
     backup = _open(url, options, stats)
     cancelled = cancelled or threading.Event()
     sink = TableSink(make_session(options.table_principal), table, pool=options.workers + 4,
                      retry=options.retry, stats=stats, cancelled=cancelled)
+    if backup.manifest.incremental:
+        raise UsageError(f"{backup.url} is an incremental export ({backup.manifest.export['from']} .. "
+                         f"{backup.manifest.export['to']}): it holds changes, not a table, so it needs a base",
+                         hint=f"restore a full backup and apply this on top: ddbvault restore BASE_URL --table "
+                              f"{table} --then {backup.url}")
     if backup.manifest.schema_only and not options.schema_only:
         raise UsageError(f"{backup.url} is a schema-only backup: it holds the table's schema and "
                          "settings but no items, so there is no data to restore",

@@ -3,7 +3,8 @@
 `restore_tables()` lists DEST (vault/listing.py), keeps the tables a name glob matches, maps
 each through the first rename that matches it (dynamodb/selectors.py: every table must map; a
 table is restored into its own name only when a rename says so, e.g. 'orders=orders'), and
-restores each table's newest complete backup with `restore_backup()`, one after the other. One
+restores each table's newest complete backup (never an incremental export, which needs a base)
+with `restore_backup()`, one after the other. One
 table's failure does not stop the others (runtime/each_table.py). Everything that can be refused
 is refused before the first table is touched: a tag selector (a vault listing has no tags), a
 table no rename maps, two tables mapped to one name, no table matched.
@@ -52,7 +53,8 @@ def restore_tables(dest: str, selectors: tuple[Selector, ...], renames: tuple[Re
     targets = renamed(tables, renames)
     newest = {}
     for entry in entries:  # newest first: the first complete one of each table
-        if entry.status == COMPLETE:
+        # an incremental export holds changes, not a table: it is no table's newest backup here
+        if entry.status == COMPLETE and entry.window is None:
             newest.setdefault(entry.table, entry)
 
     def restore_one(table: str, table_cancelled: threading.Event):

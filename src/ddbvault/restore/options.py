@@ -94,6 +94,9 @@ class RestoreResult:
     throttle_retries: int = 0  # every retry of the run's AWS calls (S3 reads, table writes),
     transient_retries: int = 0  # botocore's own inside each call included (aws/retry.py)
     schema_only: bool = False  # the table was created with its settings and no item was written
+    # restore --then: per incremental applied on top, in order: {"url", "from", "to", "changes",
+    # "puts", "deletes"} (restore/incremental.py)
+    incrementals: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

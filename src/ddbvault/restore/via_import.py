@@ -61,7 +61,7 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
 
 def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None = None, *,
             clock=time.monotonic, sleep=time.sleep) -> dict:
-    source = {"S3Bucket": backup.destination.location, "S3KeyPrefix": backup.layout.data_prefix}
+    source = {"S3Bucket": backup.destination.location, "S3KeyPrefix": backup.data_prefix}
     owner = bucket_owner(backup, sink, options)
     if owner:
         source["S3BucketOwner"] = owner
@@ -118,7 +118,7 @@ def _owns(backup: OpenedBackup, account: str) -> bool:
     bucket = backup.destination.location
     with translated(service="s3", action="ListObjectsV2", resource=backup.url):
         try:
-            backup.store.client.list_objects_v2(Bucket=bucket, Prefix=backup.layout.data_prefix, MaxKeys=1,
+            backup.store.client.list_objects_v2(Bucket=bucket, Prefix=backup.data_prefix, MaxKeys=1,
                                                 ExpectedBucketOwner=account)
             return True
         except ClientError as exc:

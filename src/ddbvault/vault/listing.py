@@ -65,6 +65,9 @@ class BackupEntry:
     tier: str | None = None  # its retention tier (daily ... yearly); None: no keep policy
     expires_at: str | None = None  # UTC, when the tier's lifecycle rule may remove it; None: never
     expired: bool = False  # now >= expires_at: its objects may be gone
+    engine: str | None = None  # complete: "scan" or "export" (format 1.3); None unless complete
+    # engine "export", incremental: the window it holds changes of ("from", "to"), UTC; else None
+    window: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,6 +133,8 @@ def group_keys(keys, prefix: str) -> dict[tuple[str, str], _Found]:
             entry.folder = True
         elif rest[0] == "data" and len(rest) > 1 and rest[-1]:  # `data/x/` is a folder, no object
             entry.data_objects += 1
+        elif rest[0] == "export" and len(rest) > 4 and rest[3] == "data" and rest[-1]:  # an export's data file
+            entry.data_objects += 1
     return found
 
 
@@ -191,6 +196,9 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     entry.items, entry.bytes = manifest.totals.get("items"), manifest.totals.get("bytes")
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
     entry.schema_only = manifest.schema_only
+    entry.engine = manifest.engine
+    if manifest.incremental:
+        entry.window = {"from": manifest.export["from"], "to": manifest.export["to"]}
     if manifest.retention is not None:
         entry.tier, entry.expires_at = manifest.retention.tier, manifest.retention.expires_at
         entry.expired = manifest.retention.expired(datetime.now(timezone.utc))
@@ -231,6 +239,8 @@ def format_rows(entries: list[BackupEntry], extra: tuple[str, Mapping[str, str]]
     rows = [("TABLE", "BACKUP ID", "TIME", "ITEMS", "SIZE", "STATUS")]
     rows += [(e.table, e.backup_id, e.time, _count(e.items), human_size(e.bytes), _status(e))
              for e in entries]
+    if any(e.engine == "export" for e in entries):  # engine column only where an export was used
+        rows = [rows[0] + ("ENGINE",)] + [row + (_engine(e),) for row, e in zip(rows[1:], entries)]
     if any(e.tier for e in entries):  # retention columns only where a keep policy was used
         rows = [rows[0] + ("TIER", "EXPIRES")] + [row + (e.tier or "-", _expiry(e))
                                                   for row, e in zip(rows[1:], entries)]
@@ -252,6 +262,15 @@ def _status(entry: BackupEntry) -> str:
     if entry.partial:
         return f"{entry.status} ({len(entry.partial)} partial)"
     return f"{entry.status} (schema-only)" if entry.schema_only else entry.status
+
+
+def _engine(entry: BackupEntry) -> str:
+    """`scan`, `export`, or `export incremental FROM..TO`; `-` unless complete."""
+    if entry.engine is None:
+        return "-"
+    if entry.window:
+        return f"export incremental {entry.window['from']}..{entry.window['to']}"
+    return entry.engine
 
 
 def _expiry(entry: BackupEntry) -> str:

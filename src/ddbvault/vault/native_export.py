@@ -48,8 +48,7 @@ def open_native_export(url: str, principal: Principal | None = None, stats=None)
     layout = BackupLayout(destination.prefix, "AWSDynamoDB", export_id)
     session = session_for(destination, principal)
     store = open_store(store_root, session, stats=stats)
-    summary = _summary(store, layout, url)
-    objects, md5 = _data_objects(store, layout, summary)
+    summary, objects, md5 = read_export_files(store, layout, url)
     manifest = Manifest(tool_version="", backup_id=export_id,
                         source={"table_arn": summary.get("tableArn"), "export_arn": summary.get("exportArn")},
                         schema={}, options={"import_compression_type": "GZIP"},
@@ -61,8 +60,20 @@ def open_native_export(url: str, principal: Principal | None = None, stats=None)
     return OpenedBackup(store, store_root, layout, manifest, md5_of=md5)
 
 
-def _summary(store, layout: BackupLayout, url: str) -> dict:
-    """manifest-summary.json, refused unless it describes a complete FULL_EXPORT in DYNAMODB_JSON."""
+def read_export_files(store, layout: BackupLayout, url: str, *, incremental: bool = False
+                      ) -> tuple[dict, list[DataObject], dict[str, str]]:
+    """manifest-summary.json, the DataObjects manifest-files.json lists (keys relative to the
+    export's root, layout.root; size and sha256 unknown) and their MD5s. Refused unless the
+    summary describes a complete export in DYNAMODB_JSON, a FULL_EXPORT unless `incremental`
+    (then an INCREMENTAL_EXPORT). The backup engine (backup/via_export.py) reads them here too."""
+    summary = _summary(store, layout, url, incremental)
+    objects, md5 = _data_objects(store, layout, summary)
+    return summary, objects, md5
+
+
+def _summary(store, layout: BackupLayout, url: str, incremental: bool = False) -> dict:
+    """manifest-summary.json, refused unless it describes a complete export of the expected type
+    (FULL_EXPORT, or INCREMENTAL_EXPORT with `incremental`) in DYNAMODB_JSON."""
     where = store.url_of(f"{layout.root}/manifest-summary.json")
     try:
         summary = orjson.loads(store.get(f"{layout.root}/manifest-summary.json", limit=MANIFEST_MAX_BYTES))
@@ -74,7 +85,10 @@ def _summary(store, layout: BackupLayout, url: str) -> dict:
     if not isinstance(summary, dict):
         raise IntegrityError(f"{where} is not a JSON object", hint=DAMAGED)
     export_type = summary.get("exportType") or "FULL_EXPORT"
-    if export_type != "FULL_EXPORT":
+    if incremental and export_type != "INCREMENTAL_EXPORT":
+        raise IntegrityError(f"{where}: exportType is {str(export_type)[:40]!r}, not the INCREMENTAL_EXPORT "
+                             "that was started", hint=DAMAGED)
+    if export_type != "FULL_EXPORT" and not incremental:
         raise UsageError(f"export {url} is an {export_type} (exportType in manifest-summary.json): it holds "
                          "change records, not items, and ddbvault cannot apply them",
                          hint="restore a FULL_EXPORT (or a ddbvault backup) instead")

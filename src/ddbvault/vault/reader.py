@@ -23,7 +23,7 @@ from typing import Iterator
 from ..aws.session import Principal
 from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
-from ..format.layout import BackupLayout, check_table_name, is_backup_id
+from ..format.layout import BackupLayout, check_table_name, is_backup_id, join
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest, check_backup_id, too_large
 from ..storage import ObjectStore, open_store, session_for
@@ -48,6 +48,15 @@ class OpenedBackup:
 
     def key_of(self, obj: DataObject) -> str:
         return f"{self.layout.root}/{obj.key}"
+
+    @property
+    def data_prefix(self) -> str:
+        """Where the data objects are, with a trailing slash: what ImportTable takes as
+        S3KeyPrefix. `<root>/data/`, or for an export-engine backup (format 1.3) the export's
+        `<root>/export/AWSDynamoDB/<export-id>/data/`, which holds only data files."""
+        if self.manifest is None or self.md5_of is not None:
+            return self.layout.data_prefix
+        return join(self.layout.root, self.manifest.data_dir) + "/"
 
 
 def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
@@ -157,10 +166,12 @@ def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[byte
     """The object's stored bytes in chunks; after the last one, its size and checksums are
     checked against the manifest (IntegrityError naming the object)."""
     digest, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    # an export's MD5: from manifest-files.json (a native export) or the manifest (format 1.3)
+    expected_md5 = backup.md5_of.get(obj.key) if backup.md5_of else obj.md5
     with _expiry_named(backup), backup.store.open_reader(backup.key_of(obj)) as reader:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
-            if backup.md5_of:
+            if expected_md5 is not None:
                 md5.update(chunk)
             size += len(chunk)
             if 0 <= obj.size < size:  # stop early: never spool (or read) more than the manifest says
@@ -168,12 +179,12 @@ def _checked(backup: OpenedBackup, obj: DataObject, where: str) -> Iterator[byte
                                      "manifest says", hint="restore from another backup; this one cannot be trusted")
             yield chunk
     _check(where, obj, size, digest.hexdigest())
-    if backup.md5_of:
-        expected = backup.md5_of.get(obj.key)
+    if expected_md5 is not None or backup.md5_of:
         actual = base64.b64encode(md5.digest()).decode()
-        if actual != expected:
+        if actual != expected_md5:
             raise IntegrityError(f"data object {where} is corrupted: MD5 {actual} does not match the "
-                                 f"export's manifest-files.json ({expected})",
+                                 f"{'manifest' if obj.md5 else 'export' + chr(39) + 's manifest-files.json'} "
+                                 f"({expected_md5})",
                                  hint="restore from another backup; this one cannot be trusted")
 
 

@@ -215,3 +215,105 @@ def test_everything_else_is_forwarded_untouched(client, ddb, s3):
     standin_s3.put_object(Bucket=BUCKET, Key="through/the/proxy", Body=b"hello")
     assert s3.get_object(Bucket=BUCKET, Key="through/the/proxy")["Body"].read() == b"hello"
     assert standin_s3.head_object(Bucket=BUCKET, Key="through/the/proxy")["ContentLength"] == 5
+
+
+def change_records(s3, done: dict) -> list[dict]:
+    summary = json.loads(s3.get_object(Bucket=BUCKET, Key=done["ExportManifest"])["Body"].read())
+    assert summary["exportType"] == "INCREMENTAL_EXPORT" and summary["itemCount"] == done["ItemCount"]
+    records = []
+    for line in s3.get_object(Bucket=BUCKET, Key=summary["manifestFilesS3Key"])["Body"].read().splitlines():
+        data = s3.get_object(Bucket=BUCKET, Key=json.loads(line)["dataFileS3Key"])["Body"].read()
+        records += [json.loads(record) for record in gzip.decompress(data).splitlines()]
+    return records
+
+
+def incremental(client, ddb, start: datetime, end: datetime, view: str = "NEW_AND_OLD_IMAGES") -> dict:
+    spec = {"ExportFromTime": start, "ExportToTime": end, "ExportViewType": view}
+    return export(client, ddb, "events", ExportType="INCREMENTAL_EXPORT", IncrementalExportSpecification=spec)
+
+
+@pytest.fixture(scope="module")
+def changes(standin, ddb):
+    """Changes to table "events" through the stand-in, on items b and c that existed before (put
+    straight into moto, which the stand-in does not see); (first, last) write times in µs."""
+    create_table(ddb, "events")
+    ddb.update_continuous_backups(TableName="events",
+                                  PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    standin.earliest_restorable = time.time() - 3 * 3600  # moto's PITR window starts now
+    key = lambda pk: {"pk": {"S": pk}, "sk": {"N": "1"}}  # noqa: E731
+    for pk in ("b", "c"):
+        ddb.put_item(TableName="events", Item={**key(pk), "v": {"S": "before"}})
+    env = local_aws_env(standin.url)
+    proxied = boto3.client("dynamodb", endpoint_url=standin.url, region_name=env["AWS_REGION"],
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    first = time.time_ns() // 1000
+    proxied.put_item(TableName="events", Item={**key("a"), "v": {"B": b"\x00new"}})
+    proxied.update_item(TableName="events", Key=key("b"), UpdateExpression="SET v = :v",
+                        ExpressionAttributeValues={":v": {"S": "middle"}})
+    proxied.update_item(TableName="events", Key=key("b"), UpdateExpression="SET v = :v",
+                        ExpressionAttributeValues={":v": {"S": "after"}})
+    proxied.batch_write_item(RequestItems={"events": [{"DeleteRequest": {"Key": key("c")}},
+                                                      {"PutRequest": {"Item": {**key("d"), "v": {"N": "1"}}}}]})
+    proxied.delete_item(TableName="events", Key=key("d"))
+    proxied.transact_write_items(TransactItems=[{"Put": {"TableName": "events", "Item": {**key("e"), "v": {"N": "5"}}}}])
+    last = time.time_ns() // 1000
+    time.sleep(0.01)
+    return first, last
+
+
+def test_incremental_export_compacts_to_one_final_state_per_item(changes, client, ddb, s3):
+    now = datetime.now(timezone.utc)
+    done = wait(client, incremental(client, ddb, now - timedelta(minutes=20), now)["ExportArn"])
+    assert done["ExportStatus"] == "COMPLETED" and done["ExportType"] == "INCREMENTAL_EXPORT"
+    assert "ExportTime" not in done and done["IncrementalExportSpecification"]["ExportViewType"] == "NEW_AND_OLD_IMAGES"
+    records = {r["Keys"]["pk"]["S"]: r for r in change_records(s3, done)}
+    assert sorted(records) == ["a", "b", "c", "e"]  # d was created and deleted within the window
+    assert done["ItemCount"] == 4
+    assert records["a"]["NewImage"]["v"] == {"B": base64.b64encode(b"\x00new").decode()} and "OldImage" not in records["a"]
+    assert records["b"]["OldImage"]["v"] == {"S": "before"} and records["b"]["NewImage"]["v"] == {"S": "after"}
+    assert records["c"]["OldImage"]["v"] == {"S": "before"} and "NewImage" not in records["c"]
+    assert records["e"]["NewImage"] == {"pk": {"S": "e"}, "sk": {"N": "1"}, "v": {"N": "5"}}
+    assert records["c"]["Keys"] == {"pk": {"S": "c"}, "sk": {"N": "1"}}
+    first, last = changes
+    assert all(first <= int(r["Metadata"]["WriteTimestampMicros"]["N"]) <= last for r in records.values())
+
+
+def test_incremental_new_image_view_and_an_empty_window(changes, client, ddb, s3):
+    now = datetime.now(timezone.utc)
+    done = wait(client, incremental(client, ddb, now - timedelta(minutes=20), now, "NEW_IMAGE")["ExportArn"])
+    records = {r["Keys"]["pk"]["S"]: r for r in change_records(s3, done)}
+    assert set(records["c"]) == {"Metadata", "Keys"} and "OldImage" not in records["b"]
+    done = wait(client, incremental(client, ddb, now - timedelta(hours=2), now - timedelta(hours=1))["ExportArn"])
+    assert done["ItemCount"] == 0 and change_records(s3, done) == []
+
+
+@pytest.mark.parametrize("start, end, code", [
+    (timedelta(minutes=-10), timedelta(0), "ValidationException"),  # shorter than 15 minutes
+    (timedelta(hours=-25), timedelta(0), "ValidationException"),  # longer than 24 hours
+    (timedelta(0), timedelta(minutes=-20), "ValidationException"),  # reversed
+    (timedelta(hours=-4), timedelta(hours=-3), "InvalidExportTimeException"),  # before PITR's window
+    (timedelta(minutes=-10), timedelta(minutes=10), "InvalidExportTimeException"),  # ends in the future
+])
+def test_refused_incremental_windows(changes, client, ddb, start, end, code):
+    now = datetime.now(timezone.utc)
+    with pytest.raises(ClientError) as excinfo:
+        incremental(client, ddb, now + start, now + end)
+    assert code_of(excinfo) == code
+
+
+def test_only_answered_writes_are_recorded_and_recording_can_be_off(changes, standin, aws_env, ddb):
+    env = local_aws_env(standin.url)
+    proxied = boto3.client("dynamodb", endpoint_url=standin.url, region_name=env["AWS_REGION"],
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    seen = len(standin.changes)
+    with pytest.raises(ClientError):  # refused by moto: no change
+        proxied.put_item(TableName="events", Item={"pk": {"S": "a"}, "sk": {"N": "1"}},
+                         ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(ClientError):
+        proxied.put_item(TableName="missing", Item={"pk": {"S": "a"}, "sk": {"N": "1"}})
+    assert len(standin.changes) == seen
+    with ExportStandIn(aws_env, record_changes=False) as quiet:
+        boto3.client("dynamodb", endpoint_url=quiet.url, region_name=env["AWS_REGION"], aws_access_key_id="testing",
+                     aws_secret_access_key="testing").put_item(TableName="events", Item={"pk": {"S": "q"}, "sk": {"N": "1"}})
+        assert quiet.changes == []
+    assert ddb.get_item(TableName="events", Key={"pk": {"S": "q"}, "sk": {"N": "1"}})["Item"]

@@ -98,7 +98,7 @@ def test_import_polling_stops_at_its_deadline(monkeypatch):
     monkeypatch.setattr(restore_import, "bucket_owner", lambda backup, sink, options: None)
     now = [0.0]
     backup = SimpleNamespace(destination=SimpleNamespace(location="bucket"),
-                             layout=SimpleNamespace(data_prefix="p/t/id/data/"),
+                             layout=SimpleNamespace(data_prefix="p/t/id/data/"), data_prefix="p/t/id/data/",
                              manifest=SimpleNamespace(options={}, schema={}))
     sink = _StuckImport()
     with pytest.raises(AwsError) as err:

@@ -1,0 +1,166 @@
+"""`restore BASE --then INCREMENTAL [--then ...]`: a full backup, then incremental exports on top.
+
+1. Every backup is opened and the chain checked before any table is touched (`check_chain`):
+   the base is a full backup (scan or export engine), each --then an incremental export of the
+   same table; the first window starts at or before the base's point in time (its export_time,
+   or started_at for a scan backup: a scan is fuzzy over its duration, and replaying changes
+   from its start is what makes the result consistent) and ends after it; each next window
+   starts exactly where the previous one ended. Anything else is UsageError naming the gap.
+2. The base is restored as `restore_backup` restores it (either --via).
+3. Each incremental in turn: its data objects streamed (sha256 and MD5 proven first,
+   vault/reader.stream_lines), every line checked (format/changes.parse_change_line), the last
+   change of each key kept (format/changes.final_changes; memory: one change per changed key of
+   the window), then applied: NewImage present -> PutRequest, absent -> DeleteRequest of Keys,
+   <= 25 per BatchWriteItem under the table's write cap, UnprocessedItems retried with backoff.
+   Applying the same incremental twice gives the same table: the run is idempotent, so a failed
+   run is simply run again (with --resume for the base).
+
+AWS calls: those of restore_backup, then S3 GetObject of each incremental's manifest and data
+objects, DynamoDB DescribeTable and BatchWriteItem.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import orjson
+
+from ..aws.retry import RetryStats
+from ..aws.session import make_session
+from ..capacity.limiter import limiter_for
+from ..capacity.write_plan import plan_write_rate
+from ..dynamodb.sink import TableSink
+from ..errors import IntegrityError, RetriesExhaustedError, UsageError
+from ..format.changes import final_changes, parse_change_line, request_of
+from ..format.dataline import BadLine, KeySpec
+from ..format.retention import parse_utc
+from ..runtime.progress import Progress
+from ..vault.reader import OpenedBackup, open_backup, stream_lines
+from .options import RestoreOptions, RestoreResult
+
+BATCH = 25  # BatchWriteItem's most requests
+
+
+def point_in_time(backup: OpenedBackup) -> str:
+    """The base's point in time: a full export's export_time, a scan backup's started_at."""
+    manifest = backup.manifest
+    return manifest.export["export_time"] if manifest.export is not None else manifest.started_at
+
+
+def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
+    """Refuse (UsageError) a --then chain that does not continue the base without a gap."""
+    if base.manifest.incremental:
+        raise UsageError(f"{base.url} is an incremental export; the base must be a full backup",
+                         hint="pass a full backup (scan or --engine export) as BACKUP_URL")
+    if base.manifest.schema_only:
+        raise UsageError(f"{base.url} is a schema-only backup; the base of --then must hold the table's items")
+    table_arn = base.manifest.source.get("table_arn")
+    previous_end, previous_url = point_in_time(base), base.url
+    for number, inc in enumerate(increments):
+        if not inc.manifest.incremental:
+            raise UsageError(f"--then {inc.url} is not an incremental export (`ddbvault list` shows its engine)",
+                             hint="--then takes backups made with --engine export --incremental")
+        if inc.manifest.source.get("table_arn") != table_arn:
+            raise UsageError(f"--then {inc.url} is of table {inc.manifest.source.get('table_arn')}, the base "
+                             f"{base.url} of {table_arn}")
+        start, end = inc.manifest.export["from"], inc.manifest.export["to"]
+        if number == 0:
+            ok = parse_utc(start) <= parse_utc(previous_end) < parse_utc(end)
+            need = f"a window from at or before {previous_end} to after it"
+        else:
+            ok = parse_utc(start) == parse_utc(previous_end)
+            need = f"a window that starts at {previous_end}"
+        if not ok:
+            raise UsageError(f"--then {inc.url} holds changes from {start} to {end}, but {previous_url} "
+                             f"needs {need}: the chain has a gap or an overlap there",
+                             hint="list the incrementals in order, each starting where the previous one "
+                                  "ended (`ddbvault list` shows their windows)")
+        previous_end, previous_url = end, inc.url
+
+
+def open_chain(base_url: str, then: list[str], options: RestoreOptions,
+               stats: RetryStats) -> tuple[OpenedBackup, list[OpenedBackup]]:
+    base = open_backup(base_url, options.vault_principal, stats=stats)
+    increments = [open_backup(url, options.vault_principal, stats=stats) for url in then]
+    check_chain(base, increments)
+    return base, increments
+
+
+def apply_increments(table: str, increments: list[OpenedBackup], options: RestoreOptions, *,
+                     progress: Progress | None = None, cancelled: threading.Event | None = None,
+                     stats: RetryStats | None = None) -> list[dict]:
+    """Apply each incremental's changes to `table`, in order; returns per incremental
+    {"url", "from", "to", "changes", "puts", "deletes"}."""
+    stats = stats or RetryStats()
+    cancelled = cancelled or threading.Event()
+    progress = progress or Progress()
+    sink = TableSink(make_session(options.table_principal), table, pool=options.workers + 4,
+                     retry=options.retry, stats=stats, cancelled=cancelled)
+    description = sink.wait_active()
+    key = KeySpec.of(description)
+    limiter = limiter_for(plan_write_rate(description, options.write_share, options.write_wcu).units_per_s)
+    applied = []
+    for inc in increments:
+        changes = final_changes(_changes(inc, key))
+        puts = sum(1 for c in changes if c.new_image is not None)
+        for start in range(0, len(changes), BATCH):
+            _write(sink, limiter, [request_of(c) for c in changes[start:start + BATCH]], options, cancelled)
+            progress.advance(min(BATCH, len(changes) - start), 0, 0.0)
+        applied.append({"url": inc.url, "from": inc.manifest.export["from"], "to": inc.manifest.export["to"],
+                        "changes": inc.manifest.totals["items"], "puts": puts, "deletes": len(changes) - puts})
+    return applied
+
+
+def _changes(inc: OpenedBackup, key: KeySpec | None):
+    """Every change record of `inc`, checked; a bad line fails naming its object and line."""
+    for obj in inc.manifest.objects:
+        where = inc.destination.url_of(inc.key_of(obj))
+        count = 0
+        for count, line in enumerate(stream_lines(inc, obj), 1):
+            try:
+                yield parse_change_line(line, key)
+            except BadLine as exc:
+                raise IntegrityError(f"data object {where}: line {count}: {exc}",
+                                     hint="restore from another backup; this one cannot be trusted") from None
+        if count != obj.items:
+            raise IntegrityError(f"data object {where} holds {count} change records, the manifest says {obj.items}",
+                                 hint="restore from another backup; this one cannot be trusted")
+
+
+def _write(sink: TableSink, limiter, requests: list[bytes], options: RestoreOptions,
+           cancelled: threading.Event) -> None:
+    """One BatchWriteItem, then its UnprocessedItems with backoff until none are left."""
+    policy, stalled = options.retry, 0
+    while requests:
+        estimate = float(len(requests))  # at least 1 WCU per put or delete; settled with the real use
+        limiter.acquire(estimate)
+        unprocessed, units = sink.batch_write(requests)
+        limiter.settle(estimate, estimate if units is None else units)
+        left = [orjson.dumps(r) for r in unprocessed]  # wire form, as the server returned it
+        stalled += len(left) == len(requests)
+        if stalled >= policy.attempts:
+            raise RetriesExhaustedError(f"BatchWriteItem on {sink.arn}: {len(left)} changes still unprocessed "
+                                        f"after {policy.attempts} attempts that wrote nothing",
+                                        "the table kept throttling; lower --write-share/--write-wcu and run "
+                                        "again (applying changes twice is harmless)",
+                                        action="BatchWriteItem", resource=sink.arn, code="UnprocessedItems")
+        requests = left
+        if requests:
+            cancelled.wait(policy.delay(stalled))
+
+
+def restore_chain(base_url: str, table: str, then: list[str], options: RestoreOptions, restore, *,
+                  progress: Progress | None = None, cancelled: threading.Event | None = None) -> RestoreResult:
+    """The base restored by `restore` (restore_backup), then every incremental applied."""
+    t0 = time.monotonic()
+    stats = RetryStats()
+    _, increments = open_chain(base_url, then, options, stats)
+    result = restore(base_url, table, options, progress=progress, cancelled=cancelled)
+    result.incrementals = apply_increments(table, increments, options, progress=progress,
+                                           cancelled=cancelled, stats=stats)
+    result.seconds = round(time.monotonic() - t0, 3)
+    return result
+
+
+__all__ = ["apply_increments", "check_chain", "restore_chain"]

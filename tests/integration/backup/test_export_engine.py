@@ -1,0 +1,271 @@
+"""backup --engine export against moto and the export stand-in (tests/support/export_standin.py):
+full exports that verify, list and restore (both paths) bit-exact, the failure paths, and
+incremental exports applied on a full backup with restore --then."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import orjson
+import pytest
+
+from ddbvault.aws.retry import RetryStats
+from ddbvault.backup import BackupOptions, backup_table
+from ddbvault.errors import AwsError, IntegrityError, UsageError
+from ddbvault.exit_codes import ExitCode
+from ddbvault.format.manifest import Manifest
+from ddbvault.restore import RestoreOptions, restore_backup
+from ddbvault.restore.incremental import apply_increments, open_chain
+from ddbvault.vault.listing import format_rows, list_backups
+from ddbvault.verify import verify_backup
+from ddbvault.devtools.demo import load_items
+from ddbvault.devtools.sample_data import sample_item
+from tests.support.export_standin import ExportStandIn
+from tests.support.tables import canonical_items, create_table, fill_table, moto_import_safe, scan_all, wire
+
+pytestmark = pytest.mark.integration
+BUCKET = "vault"
+DEST = f"s3://{BUCKET}/b"
+DDBVAULT = (sys.executable, "-m", "ddbvault")
+
+
+def _ascii(value):
+    """`value` with every non-ASCII character of its strings and map keys replaced by '?'."""
+    (kind, inner), = value.items()
+    if kind == "S":
+        return {"S": inner.encode("ascii", "replace").decode()}
+    if kind == "SS":
+        return {"SS": sorted({s.encode("ascii", "replace").decode() for s in inner})}
+    if kind == "M":
+        return {"M": {k.encode("ascii", "replace").decode(): _ascii(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_ascii(v) for v in inner]}
+    return value
+
+
+@pytest.fixture(scope="module")
+def standin(aws_env, ddb, s3):
+    s3.create_bucket(Bucket=BUCKET)
+    with ExportStandIn(aws_env) as standin, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", standin.url)
+        patch.setattr("ddbvault.backup.via_export.POLL_FIRST_S", 0.05)
+        yield standin
+
+
+def pitr(ddb, table: str) -> None:
+    ddb.update_continuous_backups(TableName=table,
+                                  PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+
+def table_of(ddb, name: str) -> dict:
+    return canonical_items(wire(scan_all(ddb, name)))
+
+
+@pytest.fixture(scope="module")
+def orders(standin, ddb):
+    create_table(ddb, "orders")
+    fill_table(ddb, "orders", 120)
+    pitr(ddb, "orders")
+    time.sleep(1.1)  # the default export time (the backup id's second) lies after PITR was turned on
+    return "orders"
+
+
+def test_full_export_backup_verifies_lists_and_restores_bit_exact(standin, orders, ddb, s3):
+    result = backup_table(orders, DEST, BackupOptions(engine="export"))
+    assert result.engine == "export" and result.items == 120 and result.export_arn.startswith("arn:")
+    manifest = Manifest.from_json(s3.get_object(Bucket=BUCKET, Key=f"b/orders/{result.backup_id}/manifest.json")
+                                  ["Body"].read())
+    export_id = result.export_arn.rpartition("/export/")[2]
+    assert manifest.format_version == "1.3" and manifest.options["engine"] == "export"
+    assert manifest.export["type"] == "FULL_EXPORT" and manifest.export["item_count"] == 120
+    assert manifest.export["s3_prefix"] == f"b/orders/{result.backup_id}/export"
+    assert all(o.key.startswith(f"export/AWSDynamoDB/{export_id}/data/") and o.md5 and len(o.sha256) == 64
+               for o in manifest.objects)
+    assert manifest.schema["KeySchema"] == ddb.describe_table(TableName=orders)["Table"]["KeySchema"]
+
+    report = verify_backup(result.url, against_table=orders)
+    assert report.ok, report.problem_lines()
+    entry = next(e for e in list_backups(DEST) if e.backup_id == result.backup_id)
+    assert entry.engine == "export" and entry.items == 120 and entry.window is None
+    assert any("export" in row for row in format_rows([entry]))
+
+    restored = restore_backup(result.url, "orders-batch")
+    assert restored.items == 120
+    assert table_of(ddb, "orders-batch") == table_of(ddb, orders)
+
+
+def test_full_export_restores_via_import_from_the_export_data_prefix(standin, ddb):
+    ddb.create_table(TableName="imp-src", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "N"}])
+    # moto's ImportTable decodes no JSON escape, and the stand-in writes \uXXXX for non-ASCII
+    # characters (json.dumps): ASCII values only, for this test (tables.moto_import_safe)
+    rows = [{k: moto_import_safe(v) for k, v in sample_item(i, payload_bytes=80).items() if v != {"M": {}}}
+            for i in range(60)]
+    rows = [_ascii({"M": row})["M"] for row in rows]
+    load_items(ddb, "imp-src", rows)
+    pitr(ddb, "imp-src")
+    time.sleep(1.1)
+    standin.items_per_file = 25  # several data files
+    try:
+        result = backup_table("imp-src", DEST, BackupOptions(engine="export"))
+    finally:
+        standin.items_per_file = 1000
+    assert result.objects == 3
+    restored = restore_backup(result.url, "imp-dst", RestoreOptions(via="import"))
+    assert restored.via == "import" and restored.items == 60
+    assert table_of(ddb, "imp-dst") == table_of(ddb, "imp-src")
+
+
+def test_pitr_off_is_a_usage_error_with_the_fix(standin, ddb):
+    create_table(ddb, "no-pitr")
+    completed = subprocess.run([*DDBVAULT, "backup", "no-pitr", "--to", DEST, "--engine", "export"],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == ExitCode.USAGE, completed.stderr
+    assert "point-in-time recovery is DISABLED on table no-pitr" in completed.stderr
+    assert "PointInTimeRecoveryEnabled=true" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_export_time_outside_the_window_names_the_window(standin, orders):
+    with pytest.raises(UsageError, match=r"not inside the point-in-time recovery window of orders, \[") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export",
+                                                 export_time=datetime.now(timezone.utc) - timedelta(days=2)))
+    assert "EarliestRestorableDateTime" in raised.value.message
+
+
+def test_failed_export_is_one_line_and_writes_no_manifest(standin, orders, s3):
+    standin.fail_next_export("S3AccessDenied", "Access Denied to the bucket\nfor the export")
+    with pytest.raises(AwsError) as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id="20261130T000001Z-fa11ed"))
+    assert raised.value.code == "S3AccessDenied" and "\n" not in raised.value.message
+    assert "FAILED: S3AccessDenied: Access Denied to the bucket for the export" in raised.value.message
+    assert "manifest.json" not in [o["Key"].rpartition("/")[2] for o in s3.list_objects_v2(
+        Bucket=BUCKET, Prefix="b/orders/20261130T000001Z-fa11ed/").get("Contents", [])]
+
+
+def test_md5_mismatch_is_an_integrity_error_naming_the_object(standin, orders, s3):
+    standin.corrupt_next_export("md5")
+    with pytest.raises(IntegrityError, match=r"export data object s3://vault/b/orders/.*/data/.* is corrupted: MD5"):
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id="20261130T000002Z-bad5ed"))
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="b/orders/20261130T000002Z-bad5ed/manifest.json")["KeyCount"] == 0
+
+
+def test_past_the_deadline_the_same_backup_id_resumes_the_same_export(standin, orders, ddb):
+    standin.polls_to_complete = 10 ** 6
+    backup_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-5107ed"
+    try:
+        with pytest.raises(AwsError) as raised:
+            backup_table(orders, DEST, BackupOptions(engine="export", backup_id=backup_id, export_deadline_s=0.3))
+    finally:
+        standin.polls_to_complete = 2
+    error = raised.value
+    assert error.code == "ExportDeadline" and "continues on AWS's side" in error.message
+    arn = error.message.split("export ", 1)[1].split(" ", 1)[0]
+    assert arn.startswith("arn:") and f"--backup-id {backup_id}" in error.hint
+    resumed = backup_table(orders, DEST, BackupOptions(engine="export", backup_id=backup_id))
+    assert resumed.export_arn == arn and resumed.items == 120
+
+
+def test_local_destination_and_bad_windows_are_usage_errors(standin, orders, tmp_path):
+    with pytest.raises(UsageError, match="needs an s3:// destination"):
+        backup_table(orders, str(tmp_path), BackupOptions(engine="export"))
+    now = datetime.now(timezone.utc)
+    with pytest.raises(UsageError, match="15 minutes to 24 hours"):
+        backup_table(orders, DEST, BackupOptions(engine="export", export_from=now - timedelta(minutes=5),
+                                                 export_to=now))
+
+
+def _widen(standin) -> None:
+    """moto's PITR window starts when PITR is turned on, so no incremental window (15 minutes at
+    least) fits in it: the stand-in's earliest_restorable widens it (its docstring)."""
+    standin.earliest_restorable = time.time() - 48 * 3600
+
+
+def _through(standin):
+    """A DynamoDB client whose writes pass through the stand-in, which records them as changes
+    (the module's `ddb` goes to moto directly)."""
+    return boto3.client("dynamodb", endpoint_url=standin.url)
+
+
+def _utc(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _full_base(standin, ddb, table: str, items: int):
+    """A filled table with PITR on, its full export backup and that backup's point in time; the
+    clock is a second past it on return, so later changes come after it."""
+    _widen(standin)
+    create_table(ddb, table)
+    fill_table(ddb, table, items)
+    pitr(ddb, table)
+    time.sleep(1.1)
+    base = backup_table(table, DEST, BackupOptions(engine="export"))
+    time.sleep(1.1)
+    return base, datetime.strptime(base.backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def test_incremental_on_a_full_backup_restores_the_table_at_t2(standin, ddb):
+    base, base_time = _full_base(standin, ddb, "inc", 40)
+    via = _through(standin)
+    for i in range(100, 110):
+        via.put_item(TableName="inc", Item=wire([sample_item(i, payload_bytes=50)])[0])
+    first = scan_all(ddb, "inc")[:3]
+    via.delete_item(TableName="inc", Key={"pk": first[0]["pk"], "sk": first[0]["sk"]})
+    via.delete_item(TableName="inc", Key={"pk": first[1]["pk"], "sk": first[1]["sk"]})
+    via.put_item(TableName="inc", Item={**first[2], "note": {"S": "changed"}})
+    t2 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(1.2)
+    start = t2 - timedelta(minutes=20)
+    assert start <= base_time < t2
+    inc = backup_table("inc", DEST, BackupOptions(engine="export", export_from=start, export_to=t2))
+    assert inc.items == 13
+    entry = next(e for e in list_backups(DEST, table="inc") if e.backup_id == inc.backup_id)
+    assert entry.engine == "export" and entry.window == {"from": _utc(start), "to": _utc(t2)}
+    assert "export incremental" in format_rows([entry])[1]
+    report = verify_backup(inc.url)
+    assert report.ok and report.items_read == 13, report.problem_lines()
+
+    with pytest.raises(UsageError, match="needs a base") as alone:
+        restore_backup(inc.url, "inc-alone")
+    assert "--then" in alone.value.hint
+
+    result = restore_backup(base.url, "inc-restored", then=[inc.url])
+    assert result.incrementals[0]["puts"] == 11 and result.incrementals[0]["deletes"] == 2
+    assert table_of(ddb, "inc-restored") == table_of(ddb, "inc")
+    # idempotent: applying the same changes again changes nothing
+    _, increments = open_chain(base.url, [inc.url], RestoreOptions(), RetryStats())
+    apply_increments("inc-restored", increments, RestoreOptions())
+    assert table_of(ddb, "inc-restored") == table_of(ddb, "inc")
+
+    completed = subprocess.run([*DDBVAULT, "restore", base.url, "--table", "inc-cli", "--then", inc.url],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == 0, completed.stderr
+    assert "then applied 13 changes (11 puts, 2 deletes)" in completed.stdout
+    assert table_of(ddb, "inc-cli") == table_of(ddb, "inc")
+
+
+def test_non_chaining_windows_are_refused_naming_the_gap(standin, ddb):
+    base, base_time = _full_base(standin, ddb, "gap", 5)
+    end = base_time + timedelta(seconds=1)
+    # the CLI spelling: --to twice, the destination and the window's end
+    completed = subprocess.run([*DDBVAULT, "backup", "gap", "--to", DEST, "--engine", "export", "--incremental",
+                                "--from", _utc(end - timedelta(minutes=20)), "--to", _utc(end), "--json"],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == 0, completed.stderr
+    first = orjson.loads(completed.stdout)["url"]
+    early = backup_table("gap", DEST, BackupOptions(engine="export", export_from=base_time - timedelta(minutes=40),
+                                                    export_to=base_time - timedelta(minutes=20)))
+    with pytest.raises(UsageError, match="the chain has a gap or an overlap there") as raised:
+        restore_backup(base.url, "gap-restored", then=[early.url])
+    assert "from at or before" in raised.value.message and early.url in raised.value.message
+    with pytest.raises(UsageError, match=f"needs a window that starts at {_utc(end)}"):
+        restore_backup(base.url, "gap-restored", then=[first, early.url])
+    with pytest.raises(UsageError, match="is not an incremental export"):
+        restore_backup(base.url, "gap-restored", then=[base.url])
+    assert "gap-restored" not in ddb.list_tables()["TableNames"]  # refused before any table is touched
