@@ -241,6 +241,10 @@ def _check_engine(job: JobConfig, options: JobOptions) -> None:
     if options.engine == "export" and parse_destination(options.destination).kind == "local":
         raise ValueError(f"job {job.name!r} has engine export and the local directory {options.destination} "
                          "as destination; DynamoDB exports only write to S3: use an s3:// destination or engine scan")
+    if options.engine == "export" and options.retention is not None:
+        raise ValueError(f"job {job.name!r} has engine export and a retention policy; DynamoDB writes the "
+                         "export's objects and cannot tag them with a tier, so no lifecycle rule would expire "
+                         "them: drop retention for this job, or use engine scan")
     if job.export_deadline_s is not None and options.engine != "export":
         raise ValueError(f"job {job.name!r} sets export_deadline_s without engine export; it would be ignored")
 

@@ -134,10 +134,11 @@ def assess(job: str, table: str, rpo_seconds: float, entries, now: datetime,
            failed_verification: frozenset[str] = frozenset()) -> Protection:
     """The Protection of `job` from `entries` (vault/listing.BackupEntry of its destination, any
     tables, any order) at `now`. Backups whose URL is in `failed_verification`, or that start
-    more than CLOCK_SKEW_S after `now`, do not count."""
+    more than CLOCK_SKEW_S after `now`, do not count; nor do incremental exports (an entry with a
+    `window`), which restore nothing without a full backup under them."""
     latest = now.timestamp() + CLOCK_SKEW_S
     good = [e for e in entries if e.table == table and e.status == COMPLETE and e.url not in failed_verification
-            and parse_time(e.time).timestamp() <= latest]
+            and not getattr(e, "window", None) and parse_time(e.time).timestamp() <= latest]
     newest = max(good, key=lambda e: e.time, default=None)
     if newest is None:
         return Protection(job, table, rpo_seconds, now)

@@ -46,6 +46,17 @@ def test_an_export_job_to_a_local_directory_is_refused(tmp_path, where):
     assert "job 'a' has engine export and the local directory /v" in message and "only write to S3" in message
 
 
+@pytest.mark.parametrize("where", ["job", "defaults"])
+def test_an_export_job_with_a_retention_policy_is_refused(tmp_path, where):
+    retention = "retention: {daily: 7}"
+    job = ("{name: a, table: orders, interval_seconds: 60, destination: 's3://vault-b/p', engine: export"
+           + (f", {retention}}}" if where == "job" else "}"))
+    defaults = f"defaults: {{{retention}}}\n" if where == "defaults" else ""
+    with pytest.raises(UsageError) as caught:
+        _load(tmp_path, f"{defaults}jobs: [{job}]\n")
+    assert "job 'a' has engine export and a retention policy" in caught.value.message
+
+
 @pytest.mark.parametrize("text, why", [
     ("engine: snapshot", "jobs.0.engine: Input should be 'scan' or 'export'"),
     ("engine: export, export_deadline_s: 0", "jobs.0.export_deadline_s: Input should be greater than 0"),

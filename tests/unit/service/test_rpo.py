@@ -69,6 +69,13 @@ def test_the_newest_complete_backup_of_the_table_sets_the_age():
     assert "within RPO 26h: newest good backup 5h old" == p.summary()
 
 
+def test_an_incremental_export_is_not_good_on_its_own():
+    incremental = _entry(1, n=1)
+    incremental.window = {"from": "2026-11-30T09:00:00Z", "to": "2026-11-30T10:00:00Z"}
+    p = assess("j", "orders", 26 * 3600, [_entry(30, n=2), incremental], NOW)
+    assert p.last_good_url == "/v/orders/id2"
+
+
 def test_a_backup_that_failed_verification_is_not_good():
     p = assess("j", "orders", 26 * 3600, [_entry(30, n=1), _entry(5, n=2)], NOW, frozenset({"/v/orders/id2"}))
     assert p.last_good_url == "/v/orders/id1" and not p.within and p.summary().startswith("out of RPO 26h")
