@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 
 import orjson
 
@@ -34,7 +35,6 @@ from ..dynamodb.sink import TableSink
 from ..errors import IntegrityError, RetriesExhaustedError, UsageError
 from ..format.changes import final_changes, parse_change_line, request_of
 from ..format.dataline import BadLine, KeySpec
-from ..format.retention import parse_utc
 from ..runtime.progress import Progress
 from ..vault.reader import OpenedBackup, open_backup, stream_lines
 from .options import RestoreOptions, RestoreResult
@@ -46,6 +46,18 @@ def point_in_time(backup: OpenedBackup) -> str:
     """The base's point in time: a full export's export_time, a scan backup's started_at."""
     manifest = backup.manifest
     return manifest.export["export_time"] if manifest.export is not None else manifest.started_at
+
+
+def _moment(text: object, url: str) -> datetime:
+    """A manifest's UTC time: whole seconds (an export's times) or with a fraction (a scan
+    backup's started_at, milliseconds). IntegrityError naming the backup for anything else."""
+    try:
+        if not isinstance(text, str) or not text.endswith("Z"):
+            raise ValueError
+        return datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        raise IntegrityError(f"{url}: its manifest's time {str(text)[:40]!r} is not a UTC time",
+                             hint="the manifest is damaged; verify the backup, or take another") from None
 
 
 def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
@@ -66,10 +78,10 @@ def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
                              f"{base.url} of {table_arn}")
         start, end = inc.manifest.export["from"], inc.manifest.export["to"]
         if number == 0:
-            ok = parse_utc(start) <= parse_utc(previous_end) < parse_utc(end)
+            ok = _moment(start, inc.url) <= _moment(previous_end, previous_url) < _moment(end, inc.url)
             need = f"a window from at or before {previous_end} to after it"
         else:
-            ok = parse_utc(start) == parse_utc(previous_end)
+            ok = _moment(start, inc.url) == _moment(previous_end, previous_url)
             need = f"a window that starts at {previous_end}"
         if not ok:
             raise UsageError(f"--then {inc.url} holds changes from {start} to {end}, but {previous_url} "

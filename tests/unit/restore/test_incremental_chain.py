@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ddbvault.errors import UsageError
+from ddbvault.errors import IntegrityError, UsageError
 from ddbvault.format.manifest import Manifest
 from ddbvault.restore.incremental import check_chain, point_in_time
 
@@ -66,3 +66,9 @@ def test_the_base_must_be_full_and_every_then_an_incremental_of_the_same_table()
     with pytest.raises(UsageError, match="is of table arn:aws:dynamodb:us-east-1:123456789012:table/other"):
         check_chain(full(), [inc("2026-11-30T09:50:00Z", "2026-11-30T10:30:00Z",
                                  table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/other")])
+
+
+def test_a_base_time_that_is_not_a_utc_time_is_one_integrity_error():
+    scan = _backup("s3://v/t/scan", None, started_at="yesterday")
+    with pytest.raises(IntegrityError, match="s3://v/t/scan: its manifest's time 'yesterday' is not a UTC time"):
+        check_chain(scan, [inc("2026-11-30T10:00:00Z", "2026-11-30T10:20:00Z")])
