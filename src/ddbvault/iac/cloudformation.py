@@ -264,11 +264,12 @@ FAMILY_MAX = 255  # ECS: a family is up to 255 letters, digits, hyphens and unde
 
 
 def task_family(table: Table) -> str:
-    """The ECS task definition family of one table's backup. A table name of up to 255
-    characters would make it longer than ECS allows: such a family is cut, and ends with 8 hex
-    digits of the name's sha256 so that two long names stay apart."""
+    """The ECS task definition family of one table's backup. ECS allows letters, digits, `-`
+    and `_`, up to 255 characters: a name with a `.` (`a.b`, which would become `a-b` and meet the
+    table `a-b`) or too long for that ends with 8 hex digits of the name's sha256, cut first if
+    need be, so that two tables never share a family."""
     family = "ddbvault-backup-" + re.sub(r"[^A-Za-z0-9_-]", "-", table.name)
-    if len(family) <= FAMILY_MAX:
+    if len(family) <= FAMILY_MAX and "." not in table.name:
         return family
     return family[:FAMILY_MAX - 9] + "-" + hashlib.sha256(table.name.encode()).hexdigest()[:8]
 

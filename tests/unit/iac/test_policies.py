@@ -398,3 +398,13 @@ def test_task_families_stay_within_ecs_limit_for_the_longest_table_names():
     assert families[0] == "ddbvault-backup-orders"  # names that fit are unchanged
     assert all(len(f) <= 255 and re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in families)
     assert len(set(families)) == 3
+
+
+def test_tables_whose_names_differ_only_by_a_dot_get_their_own_task_families():
+    from ddbvault.iac.cloudformation import production_template
+
+    template = production_template(inputs(tables=["a.b", "a-b", "a_b"]))
+    families = [r["Properties"]["Family"] for r in template["Resources"].values()
+                if r["Type"] == "AWS::ECS::TaskDefinition"]
+    assert len(set(families)) == 3 and "ddbvault-backup-a-b" in families and "ddbvault-backup-a_b" in families
+    assert all(len(f) <= 255 and re.fullmatch(r"[A-Za-z0-9_-]+", f) for f in families)
