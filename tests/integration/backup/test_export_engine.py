@@ -269,3 +269,24 @@ def test_non_chaining_windows_are_refused_naming_the_gap(standin, ddb):
     with pytest.raises(UsageError, match="is not an incremental export"):
         restore_backup(base.url, "gap-restored", then=[base.url])
     assert "gap-restored" not in ddb.list_tables()["TableNames"]  # refused before any table is touched
+
+
+def test_a_scan_backup_is_a_base_for_incrementals(standin, ddb):
+    """A scan backup's started_at has milliseconds (2026-11-30T10:00:00.123Z); the chain check
+    once refused it with an unexpected ValueError (exit 1)."""
+    _widen(standin)
+    create_table(ddb, "scanbase")
+    fill_table(ddb, "scanbase", 20)
+    pitr(ddb, "scanbase")
+    base = backup_table("scanbase", DEST, BackupOptions())
+    time.sleep(1.1)
+    via = _through(standin)
+    via.put_item(TableName="scanbase", Item={"pk": {"S": "added"}, "sk": {"N": "1"}})
+    end = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(1.2)
+    inc = backup_table("scanbase", DEST, BackupOptions(engine="export", export_from=end - timedelta(minutes=20),
+                                                       export_to=end))
+    completed = subprocess.run([*DDBVAULT, "restore", base.url, "--table", "scanbase-r", "--then", inc.url],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == 0, completed.stderr
+    assert table_of(ddb, "scanbase-r") == table_of(ddb, "scanbase")
