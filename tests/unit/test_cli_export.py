@@ -42,3 +42,24 @@ def test_restore_then_is_refused_with_from(capsys):
         sys.argv = old
     assert exited.value.code == 2
     assert "--then applies incremental exports on top of one BACKUP_URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_utc_calendar_is_a_usage_error(text):
+    # it raised OverflowError (exit 1, "unexpected OverflowError") converting to UTC
+    with pytest.raises(UsageError, match="is not a UTC time"):
+        parse_time(text, "--export-time")
+
+
+@pytest.mark.parametrize("deadline", ["nan", "inf"])
+def test_a_deadline_that_never_passes_is_refused(capsys, deadline):
+    # click's FloatRange(min=1) lets nan and inf through; a NaN deadline never passes
+    argv = ["ddbvault", "backup", "orders", "--to", "s3://vault/p", "--engine", "export", "--export-deadline", deadline]
+    old, sys.argv = sys.argv, argv
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+    finally:
+        sys.argv = old
+    assert exited.value.code == 2
+    assert "--export-deadline" in capsys.readouterr().err

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -88,8 +89,10 @@ def check_export_options(options, destination: Destination) -> None:
                          hint="use --engine scan with --keep, or expire export backups by prefix")
     if options.backup_id is not None and not is_backup_id(options.backup_id):
         raise UsageError(f"--backup-id {options.backup_id!r} is not a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)")
-    if options.export_deadline_s <= 0:
-        raise UsageError("--export-deadline must be a positive number of seconds")
+    if not (math.isfinite(options.export_deadline_s) and options.export_deadline_s > 0):
+        # NaN compares false with everything: the deadline would never pass, the run never end
+        raise UsageError(f"--export-deadline {options.export_deadline_s} is not a positive number of seconds",
+                         hint="--export-deadline 14400 (4 hours, the default)")
     incremental = options.export_from is not None or options.export_to is not None
     if incremental:
         if options.export_from is None or options.export_to is None or options.export_time is not None:
@@ -313,12 +316,12 @@ def parse_time(text: str, option: str) -> datetime:
     """A CLI time: UTC ISO 8601 with `Z` or an explicit offset. UsageError naming the option."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise UsageError(f"{option} {text!r} is not a UTC time",
-                         hint=f"{option} 2026-11-30T10:00:00Z (ISO 8601 with Z or an offset)")
-    return value.astimezone(timezone.utc)
+        if value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        pass
+    raise UsageError(f"{option} {text[:60]!r} is not a UTC time",
+                     hint=f"{option} 2026-11-30T10:00:00Z (ISO 8601 with Z or an offset)")
 
 
 __all__ = ["backup_via_export", "check_export_options", "client_token", "parse_time"]
