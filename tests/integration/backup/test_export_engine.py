@@ -4,6 +4,7 @@ incremental exports applied on a full backup with restore --then."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -290,3 +291,28 @@ def test_a_scan_backup_is_a_base_for_incrementals(standin, ddb):
                                capture_output=True, text=True, env=os.environ)
     assert completed.returncode == 0, completed.stderr
     assert table_of(ddb, "scanbase-r") == table_of(ddb, "scanbase")
+
+
+def test_restore_via_import_refuses_an_unlisted_object_in_the_export_data_prefix(standin, ddb, s3):
+    """The production principal may write under export/ (docs/iam.md): an object it adds to the
+    export's data/ would be imported too, as ImportTable reads the whole prefix. It is refused
+    before any table is created; --via batch reads only the listed objects."""
+    ddb.create_table(TableName="unlisted", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    for i in range(10):
+        ddb.put_item(TableName="unlisted", Item={"pk": {"S": f"k{i}"}, "v": {"N": str(i)}})
+    pitr(ddb, "unlisted")
+    time.sleep(1.1)
+    result = backup_table("unlisted", DEST, BackupOptions(engine="export"))
+    export_id = result.export_arn.rpartition("/export/")[2]
+    data = f"b/unlisted/{result.backup_id}/export/AWSDynamoDB/{export_id}/data/"
+    s3.put_object(Bucket=BUCKET, Key=data + "planted.json.gz",
+                  Body=gzip.compress(b'{"Item":{"pk":{"S":"planted"},"v":{"N":"666"}}}\n'))
+    completed = subprocess.run([*DDBVAULT, "restore", result.url, "--table", "unlisted-imp", "--via", "import"],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == ExitCode.INTEGRITY, completed.stderr
+    assert "planted.json.gz" in completed.stderr and "Try:" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "unlisted-imp" not in ddb.list_tables()["TableNames"]
+    assert restore_backup(result.url, "unlisted-batch").items == 10
