@@ -92,6 +92,8 @@ def _summary(store, layout: BackupLayout, url: str, incremental: bool = False) -
         raise UsageError(f"export {url} is an {export_type} (exportType in manifest-summary.json): it holds "
                          "change records, not items, and ddbvault cannot apply them",
                          hint="restore a FULL_EXPORT (or a ddbvault backup) instead")
+    if "itemCount" in summary and (type(summary["itemCount"]) is not int or summary["itemCount"] < 0):
+        raise IntegrityError(f"{where}: itemCount is not a count of items", hint=DAMAGED)
     if summary.get("outputFormat", "DYNAMODB_JSON") != "DYNAMODB_JSON":
         raise UsageError(f"export {url} is in {summary['outputFormat']} format; ddbvault restores DYNAMODB_JSON exports")
     return summary
@@ -111,6 +113,9 @@ def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[Data
     for number, line in enumerate(store.get(files_key, limit=MANIFEST_MAX_BYTES).splitlines(), 1):
         if line.strip():
             obj, checksum = _file_entry(line, layout, f"{store.url_of(files_key)} line {number}")
+            if obj.key in md5:  # its items would be counted (and written) twice
+                raise IntegrityError(f"{store.url_of(files_key)} line {number} lists {obj.key[:200]!r} again",
+                                     hint=DAMAGED)
             objects.append(obj)
             md5[obj.key] = checksum
     return objects, md5

@@ -158,3 +158,29 @@ def test_via_import_names_the_bucket_owner_of_another_account(ddb, s3, aws_env, 
     assert "own-refused" not in ddb.list_tables()["TableNames"]
     with pytest.raises(UsageError, match="12-digit"):
         restore_backup(backup.url, "never", RestoreOptions(via="import", bucket_owner="data"))
+
+
+@pytest.mark.parametrize("tamper,message", [
+    ("duplicate", "lists 'data/"),  # a data file listed twice: its items counted (and written) twice
+    ("count-text", "itemCount is not a count"),
+])
+def test_native_export_manifest_files_that_do_not_add_up_are_refused(ddb, s3, aws_env, tamper, message):
+    table, bucket = f"exported-{tamper}", f"native-{tamper}"
+    create_table(ddb, table)
+    fill_table(ddb, table, 12, edge_cases=False)
+    s3.create_bucket(Bucket=bucket)
+    url = _export(ddb, s3, table, bucket)
+    root = url.split("/", 3)[3]
+    files = s3.get_object(Bucket=bucket, Key=f"{root}/manifest-files.json")["Body"].read().splitlines()
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=f"{root}/manifest-summary.json")["Body"].read())
+    if tamper == "duplicate":
+        s3.put_object(Bucket=bucket, Key=f"{root}/manifest-files.json", Body=b"\n".join([files[0], files[0]]))
+        summary["itemCount"] = 2 * json.loads(files[0])["itemCount"]
+    else:
+        summary["itemCount"] = str(summary["itemCount"])
+    s3.put_object(Bucket=bucket, Key=f"{root}/manifest-summary.json", Body=json.dumps(summary).encode())
+    create_table(ddb, f"{table}-r")
+    with pytest.raises(IntegrityError, match=message) as raised:
+        restore_backup(url, f"{table}-r", RestoreOptions(no_create=True, **FAST))
+    assert raised.value.hint
+    assert ddb.scan(TableName=f"{table}-r")["Count"] == 0
