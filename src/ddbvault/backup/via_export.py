@@ -118,6 +118,11 @@ def backup_via_export(table: str, destination: Destination, store: ObjectStore, 
     now = options.now or datetime.now(timezone.utc)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
     url = destination.url_of(layout.root)
+    if store.exists(layout.manifest_key):
+        # A --backup-id resumes an unfinished export; once its manifest exists the backup is
+        # complete, and a new export (past the ClientToken's 8 hours) would only add files to it
+        raise IntegrityError(f"backup {url} is complete already (it has a manifest.json); no export started",
+                             hint="a backup is never modified; drop --backup-id to start a new one")
     request = _export_request(source, table_arn, destination, layout, options)
     progress.start(table, int(description.get("ItemCount") or 0))
     export = _wait(source, _start(source, request), options, layout, url, cancelled)

@@ -316,3 +316,18 @@ def test_restore_via_import_refuses_an_unlisted_object_in_the_export_data_prefix
     assert "Traceback" not in completed.stderr
     assert "unlisted-imp" not in ddb.list_tables()["TableNames"]
     assert restore_backup(result.url, "unlisted-batch").items == 10
+
+
+def test_the_backup_id_of_a_complete_backup_starts_no_export(standin, orders, s3):
+    """--backup-id resumes an unfinished export. Past the ClientToken's 8 hours (the stand-in's
+    tokens forgotten here), the id of a complete backup would start a new export writing into
+    that backup's export/ before failing on its manifest: refused before any export starts."""
+    done = backup_table(orders, DEST, BackupOptions(engine="export"))
+    root = f"b/orders/{done.backup_id}/"
+    before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root)["Contents"])
+    standin._tokens.clear()
+    exports = len(standin.exports)
+    with pytest.raises(IntegrityError, match="is complete already") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id=done.backup_id))
+    assert raised.value.hint and len(standin.exports) == exports
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root)["Contents"]) == before
