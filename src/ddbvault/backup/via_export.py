@@ -99,6 +99,10 @@ def check_export_options(options, destination: Destination) -> None:
             raise UsageError("--incremental takes --from and --to (and no --export-time)",
                              hint="--engine export --incremental --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z")
         window = options.export_to - options.export_from
+        if window <= timedelta(0):
+            raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
+                             "ends before it starts, or where it starts",
+                             hint="--from is the window's start, --to (or --until) its end, 15 minutes to 24 hours later")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
             raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
                              f"is {window}; DynamoDB exports windows of 15 minutes to 24 hours",
@@ -198,8 +202,10 @@ def _export_request(source: TableSource, table_arn: str, destination: Destinatio
     export_time = options.export_time or max(datetime.strptime(layout.backup_id[:16], "%Y%m%dT%H%M%SZ")
                                              .replace(tzinfo=timezone.utc), earliest)
     if not earliest <= export_time <= now:
-        raise UsageError(f"--export-time {utc_text(export_time)} is not inside the point-in-time recovery "
-                         f"window of {source.table}, {window}", hint="pick an --export-time inside that window")
+        given = (f"--export-time {utc_text(export_time)}" if options.export_time else
+                 f"the export time {utc_text(export_time)} (the time of --backup-id {layout.backup_id})")
+        raise UsageError(f"{given} is not inside the point-in-time recovery window of {source.table}, {window}",
+                         hint="pick an --export-time inside that window")
     request["ExportType"] = "FULL_EXPORT"
     request["ExportTime"] = export_time
     return request

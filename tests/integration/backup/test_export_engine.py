@@ -331,3 +331,11 @@ def test_the_backup_id_of_a_complete_backup_starts_no_export(standin, orders, s3
         backup_table(orders, DEST, BackupOptions(engine="export", backup_id=done.backup_id))
     assert raised.value.hint and len(standin.exports) == exports
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root)["Contents"]) == before
+
+
+def test_a_backup_id_dated_outside_the_pitr_window_is_named_not_export_time(standin, orders):
+    # without --export-time the export time is the backup id's; the error named --export-time
+    with pytest.raises(UsageError, match=r"the export time 2099-11-30T10:00:00Z \(the time of --backup-id "
+                                         r"20991130T100000Z-abcdef\) is not inside") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id="20991130T100000Z-abcdef"))
+    assert "--export-time" in raised.value.hint
