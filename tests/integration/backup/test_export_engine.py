@@ -339,3 +339,18 @@ def test_a_backup_id_dated_outside_the_pitr_window_is_named_not_export_time(stan
                                          r"20991130T100000Z-abcdef\) is not inside") as raised:
         backup_table(orders, DEST, BackupOptions(engine="export", backup_id="20991130T100000Z-abcdef"))
     assert "--export-time" in raised.value.hint
+
+
+@pytest.mark.parametrize("dest,extra,message", [
+    ("LOCAL", [], "needs an s3:// destination"),
+    (DEST, ["--keep", "daily=7"], "--keep cannot be combined with --engine export"),
+])
+def test_tables_with_an_impossible_export_option_fail_once_before_any_table(standin, orders, tmp_path,
+                                                                           dest, extra, message):
+    # each matched table failed alone with the same usage error ("backed up 0 of 1 tables")
+    dest = str(tmp_path) if dest == "LOCAL" else dest
+    completed = subprocess.run([*DDBVAULT, "backup", "--tables", "ord*", "--to", dest, "--engine", "export", *extra],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == ExitCode.USAGE, completed.stderr
+    assert completed.stderr.count(message) == 1 and "Try:" in completed.stderr
+    assert "tables failed" not in completed.stderr and "Traceback" not in completed.stderr
