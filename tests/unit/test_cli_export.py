@@ -32,15 +32,20 @@ def test_cli_times_and_the_two_meanings_of_to():
         _export_times("export", None, False, "2026-11-30T10:00:00Z", None, parse_time)
 
 
-def test_restore_then_is_refused_with_from(capsys):
-    argv = ["ddbvault", "restore", "--from", "s3://v/p", "--tables", "t*", "--rename", "t*=u*", "--then", "s3://v/p/t/x"]
+def _exit_code_of(argv: list[str]) -> int:
+    """cli.main() run with `argv`; its exit code."""
     old, sys.argv = sys.argv, argv
     try:
         with pytest.raises(SystemExit) as exited:
             cli.main()
     finally:
         sys.argv = old
-    assert exited.value.code == 2
+    return exited.value.code
+
+
+def test_restore_then_is_refused_with_from(capsys):
+    argv = ["ddbvault", "restore", "--from", "s3://v/p", "--tables", "t*", "--rename", "t*=u*", "--then", "s3://v/p/t/x"]
+    assert _exit_code_of(argv) == 2
     assert "--then applies incremental exports on top of one BACKUP_URL" in capsys.readouterr().err
 
 
@@ -55,11 +60,5 @@ def test_a_time_outside_the_utc_calendar_is_a_usage_error(text):
 def test_a_deadline_that_never_passes_is_refused(capsys, deadline):
     # click's FloatRange(min=1) lets nan and inf through; a NaN deadline never passes
     argv = ["ddbvault", "backup", "orders", "--to", "s3://vault/p", "--engine", "export", "--export-deadline", deadline]
-    old, sys.argv = sys.argv, argv
-    try:
-        with pytest.raises(SystemExit) as exited:
-            cli.main()
-    finally:
-        sys.argv = old
-    assert exited.value.code == 2
+    assert _exit_code_of(argv) == 2
     assert "--export-deadline" in capsys.readouterr().err
