@@ -104,8 +104,15 @@ def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[Data
     if not isinstance(files_key, str):
         raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key is not a string",
                              hint=DAMAGED)
-    if not files_key.startswith(layout.root):  # some exports give keys without the prefix
-        files_key = f"{layout.root}/{files_key.split('/', 2)[-1]}"
+    if not files_key.startswith(layout.root + "/"):
+        # The key DynamoDB wrote names the export's S3Prefix then; the export was copied or moved
+        # since. The part after `<export-id>/` is where the file lies in this export, the same
+        # rule as for dataFileS3Key (_file_entry).
+        mark = f"/{layout.backup_id}/"
+        if mark not in f"/{files_key}":
+            raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
+                                 f"{files_key[:200]!r} names no file of export {layout.backup_id}", hint=DAMAGED)
+        files_key = f"{layout.root}/{f'/{files_key}'.split(mark, 1)[1]}"
     if any(part in ("", ".", "..") for part in files_key[len(layout.root) + 1:].split("/")):
         raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
                              f"{files_key[:200]!r} leaves the export", hint=DAMAGED)

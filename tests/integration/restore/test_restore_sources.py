@@ -184,3 +184,20 @@ def test_native_export_manifest_files_that_do_not_add_up_are_refused(ddb, s3, aw
         restore_backup(url, f"{table}-r", RestoreOptions(no_create=True, **FAST))
     assert raised.value.hint
     assert ddb.scan(TableName=f"{table}-r")["Count"] == 0
+
+
+def test_a_native_export_copied_to_another_prefix_restores(ddb, s3, aws_env):
+    """manifest-summary.json names manifest-files.json by the key DynamoDB wrote. Copied under a
+    deeper prefix, that key was rewritten by dropping two path parts (a guess: NoSuchKey, exit 3)."""
+    create_table(ddb, "exported-moved")
+    fill_table(ddb, "exported-moved", 15, edge_cases=False)
+    s3.create_bucket(Bucket="native-moved")
+    url = _export(ddb, s3, "exported-moved", "native-moved")
+    root = url.split("/", 3)[3]
+    moved = f"archive/2026/deeper/{root}"
+    for obj in s3.list_objects_v2(Bucket="native-moved", Prefix=root)["Contents"]:
+        s3.copy_object(Bucket="native-moved", Key=f"archive/2026/deeper/{obj['Key']}",
+                       CopySource={"Bucket": "native-moved", "Key": obj["Key"]})
+    create_table(ddb, "from-moved")
+    result = restore_backup(f"s3://native-moved/{moved}", "from-moved", RestoreOptions(no_create=True, **FAST))
+    assert result.items == 15
