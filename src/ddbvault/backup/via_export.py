@@ -48,7 +48,7 @@ from .._version import __version__
 from ..aws.retry import RetryStats
 from ..aws.session import account_of, make_session
 from ..dynamodb.scan import TableSource
-from ..errors import AwsError, IntegrityError, InterruptedRun, UsageError
+from ..errors import AccessDeniedError, AwsError, IntegrityError, InterruptedRun, UsageError
 from ..format.layout import EXPORT_DIR, BackupLayout, is_backup_id, join, new_backup_id
 from ..format.manifest import DataObject, Manifest
 from ..format.retention import utc_text
@@ -122,7 +122,7 @@ def backup_via_export(table: str, destination: Destination, store: ObjectStore, 
     now = options.now or datetime.now(timezone.utc)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
     url = destination.url_of(layout.root)
-    if store.exists(layout.manifest_key):
+    if _complete(store, layout):
         # A --backup-id resumes an unfinished export; once its manifest exists the backup is
         # complete, and a new export (past the ClientToken's 8 hours) would only add files to it
         raise IntegrityError(f"backup {url} is complete already (it has a manifest.json); no export started",
@@ -141,6 +141,7 @@ def backup_via_export(table: str, destination: Destination, store: ObjectStore, 
                              f"items, manifest-summary.json says {summary.get('itemCount')}, DescribeExport "
                              f"{export.get('ItemCount')}; no manifest written",
                              hint="back up again (a new --backup-id starts a new export)")
+    _check_unlisted(store, export_layout, listed, export["ExportArn"], table)
     objects = _read_objects(store, export_layout, layout, listed, md5_of, options.workers, progress, cancelled)
     if cancelled.is_set():
         raise InterruptedRun(f"backup of {table} cancelled; no manifest written")
@@ -281,6 +282,35 @@ def _wait(source: TableSource, arn: str, options, layout: BackupLayout, url: str
                                  f"(it continues on AWS's side); no manifest written",
                                  hint=f"rerun with --backup-id {layout.backup_id} to resume it")
         delay = min(delay * 2, POLL_MAX_S)
+
+
+def _complete(store: ObjectStore, layout: BackupLayout) -> bool:
+    """Whether the backup's manifest.json exists. A vault principal denied HeadObject there is
+    warned and the run goes on: the manifest's create-only write still refuses it at the end."""
+    try:
+        return store.exists(layout.manifest_key)
+    except AccessDeniedError as exc:
+        log.warning("cannot tell whether %s exists: %s", store.url_of(layout.manifest_key), exc.message)
+        return False
+
+
+def _check_unlisted(store: ObjectStore, export_layout: BackupLayout, listed: list[DataObject], arn: str,
+                    table: str) -> None:
+    """The export's data/ must hold exactly the files manifest-files.json lists: restore --via
+    import hands that whole prefix to ImportTable, which would import any other object too, and
+    the production principal can write there (docs/iam.md). IntegrityError before any manifest;
+    a vault principal denied the listing is warned, and restore --via import checks again."""
+    prefix = f"{export_layout.root}/data/"
+    wanted = {f"{export_layout.root}/{o.key}" for o in listed}
+    try:
+        extra = sorted(k for k in store.list_keys(prefix) if k not in wanted and not k.endswith("/"))
+    except AccessDeniedError as exc:
+        log.warning("cannot list %s to look for unlisted data files: %s", store.url_of(prefix), exc.message)
+        return
+    if extra:
+        raise IntegrityError(f"export {arn} of {table}: its data/ holds {len(extra)} file(s) that manifest-files.json "
+                             f"does not list, such as {store.url_of(extra[0])}; no manifest written",
+                             hint="find out who wrote it (production may write under export/), then back up again")
 
 
 def _read_objects(store: ObjectStore, export_layout: BackupLayout, layout: BackupLayout,

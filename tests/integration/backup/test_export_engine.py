@@ -354,3 +354,25 @@ def test_tables_with_an_impossible_export_option_fail_once_before_any_table(stan
     assert completed.returncode == ExitCode.USAGE, completed.stderr
     assert completed.stderr.count(message) == 1 and "Try:" in completed.stderr
     assert "tables failed" not in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_a_file_planted_in_the_export_data_folder_fails_the_backup(standin, orders, s3, monkeypatch):
+    """Production may write under export/ (docs/iam.md). A file it adds to the export's data/
+    before ddbvault reads the export would be imported by every restore --via import; the
+    backup fails naming it, and writes no manifest."""
+    from ddbvault.backup import via_export
+
+    real = via_export.read_export_files
+    planted = []
+
+    def plant_then_read(store, layout, url, **kwargs):
+        planted.append(f"{layout.root}/data/planted.json.gz")
+        s3.put_object(Bucket=BUCKET, Key=planted[0], Body=gzip.compress(b'{"Item":{"pk":{"S":"x"},"sk":{"N":"1"}}}\n'))
+        return real(store, layout, url, **kwargs)
+
+    monkeypatch.setattr(via_export, "read_export_files", plant_then_read)
+    with pytest.raises(IntegrityError, match="planted.json.gz; no manifest written") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export"))
+    assert raised.value.hint
+    root = planted[0].split("/export/")[0]
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{root}/manifest.json").get("Contents")
