@@ -54,6 +54,15 @@ def _export(ddb, s3, table: str, bucket: str) -> str:
     return f"s3://{bucket}/{root}"
 
 
+def _exported(ddb, s3, table: str, bucket: str, items: int) -> tuple[str, str]:
+    """A filled table exported into a new bucket: the export's URL and its key prefix."""
+    create_table(ddb, table)
+    fill_table(ddb, table, items, edge_cases=False)
+    s3.create_bucket(Bucket=bucket)
+    url = _export(ddb, s3, table, bucket)
+    return url, url.split("/", 3)[3]
+
+
 def test_restore_from_native_export(ddb, s3, aws_env):
     create_table(ddb, "exported")
     fill_table(ddb, "exported", 120, edge_cases=False)
@@ -68,11 +77,7 @@ def test_restore_from_native_export(ddb, s3, aws_env):
 
 
 def test_native_export_md5_mismatch_names_the_object(ddb, s3, aws_env):
-    create_table(ddb, "exported2")
-    fill_table(ddb, "exported2", 30, edge_cases=False)
-    s3.create_bucket(Bucket="native-exports2")
-    url = _export(ddb, s3, "exported2", "native-exports2")
-    root = url.split("/", 3)[3]
+    url, root = _exported(ddb, s3, "exported2", "native-exports2", 30)
     files_key = f"{root}/manifest-files.json"
     entry = json.loads(s3.get_object(Bucket="native-exports2", Key=files_key)["Body"].read().splitlines()[0])
     entry["md5Checksum"] = base64.b64encode(b"\0" * 16).decode()
@@ -166,11 +171,7 @@ def test_via_import_names_the_bucket_owner_of_another_account(ddb, s3, aws_env, 
 ])
 def test_native_export_manifest_files_that_do_not_add_up_are_refused(ddb, s3, aws_env, tamper, message):
     table, bucket = f"exported-{tamper}", f"native-{tamper}"
-    create_table(ddb, table)
-    fill_table(ddb, table, 12, edge_cases=False)
-    s3.create_bucket(Bucket=bucket)
-    url = _export(ddb, s3, table, bucket)
-    root = url.split("/", 3)[3]
+    url, root = _exported(ddb, s3, table, bucket, 12)
     files = s3.get_object(Bucket=bucket, Key=f"{root}/manifest-files.json")["Body"].read().splitlines()
     summary = json.loads(s3.get_object(Bucket=bucket, Key=f"{root}/manifest-summary.json")["Body"].read())
     if tamper == "duplicate":
@@ -189,11 +190,7 @@ def test_native_export_manifest_files_that_do_not_add_up_are_refused(ddb, s3, aw
 def test_a_native_export_copied_to_another_prefix_restores(ddb, s3, aws_env):
     """manifest-summary.json names manifest-files.json by the key DynamoDB wrote. Copied under a
     deeper prefix, that key was rewritten by dropping two path parts (a guess: NoSuchKey, exit 3)."""
-    create_table(ddb, "exported-moved")
-    fill_table(ddb, "exported-moved", 15, edge_cases=False)
-    s3.create_bucket(Bucket="native-moved")
-    url = _export(ddb, s3, "exported-moved", "native-moved")
-    root = url.split("/", 3)[3]
+    _, root = _exported(ddb, s3, "exported-moved", "native-moved", 15)
     moved = f"archive/2026/deeper/{root}"
     for obj in s3.list_objects_v2(Bucket="native-moved", Prefix=root)["Contents"]:
         s3.copy_object(Bucket="native-moved", Key=f"archive/2026/deeper/{obj['Key']}",
