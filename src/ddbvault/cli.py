@@ -261,7 +261,8 @@ def _export_times(engine, export_time, incremental, export_from, export_to, pars
         raise UsageError("--incremental takes --from and --to, and --from/--to need --incremental",
                          hint="--engine export --incremental --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z")
     if incremental and not (export_from and export_to):
-        raise UsageError("--incremental needs both --from and --to")
+        raise UsageError("--incremental needs both --from and --to",
+                         hint="--engine export --incremental --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z")
     return {"export_time": export_time and parse_time(export_time, "--export-time"),
             "export_from": export_from and parse_time(export_from, "--from"),
             "export_to": export_to and parse_time(export_to, "--to")}

@@ -32,13 +32,33 @@ def test_cli_times_and_the_two_meanings_of_to():
         _export_times("export", None, False, "2026-11-30T10:00:00Z", None, parse_time)
 
 
-def test_restore_then_is_refused_with_from(capsys):
-    argv = ["ddbvault", "restore", "--from", "s3://v/p", "--tables", "t*", "--rename", "t*=u*", "--then", "s3://v/p/t/x"]
+def _exit_code_of(argv: list[str]) -> int:
+    """cli.main() run with `argv`; its exit code."""
     old, sys.argv = sys.argv, argv
     try:
         with pytest.raises(SystemExit) as exited:
             cli.main()
     finally:
         sys.argv = old
-    assert exited.value.code == 2
+    return exited.value.code
+
+
+def test_restore_then_is_refused_with_from(capsys):
+    argv = ["ddbvault", "restore", "--from", "s3://v/p", "--tables", "t*", "--rename", "t*=u*", "--then", "s3://v/p/t/x"]
+    assert _exit_code_of(argv) == 2
     assert "--then applies incremental exports on top of one BACKUP_URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_utc_calendar_is_a_usage_error(text):
+    # it raised OverflowError (exit 1, "unexpected OverflowError") converting to UTC
+    with pytest.raises(UsageError, match="is not a UTC time"):
+        parse_time(text, "--export-time")
+
+
+@pytest.mark.parametrize("deadline", ["nan", "inf"])
+def test_a_deadline_that_never_passes_is_refused(capsys, deadline):
+    # click's FloatRange(min=1) lets nan and inf through; a NaN deadline never passes
+    argv = ["ddbvault", "backup", "orders", "--to", "s3://vault/p", "--engine", "export", "--export-deadline", deadline]
+    assert _exit_code_of(argv) == 2
+    assert "--export-deadline" in capsys.readouterr().err

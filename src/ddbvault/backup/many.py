@@ -20,6 +20,7 @@ from ..runtime.each_table import TablesRun, run_each
 from ..runtime.progress import Progress
 from ..storage.destination import parse_destination
 from . import BackupOptions, BackupResult, _open_destination, _write_options, backup_table
+from .via_export import check_export_options
 
 
 def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOptions | None = None, *,
@@ -39,6 +40,8 @@ def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOpt
     options = options or BackupOptions()
     options.validate()
     destination = parse_destination(dest)
+    if options.engine == "export":  # the run's usage error, not each table's (a local directory, --keep)
+        check_export_options(options, destination)
     write_options = _write_options(destination, options)
     tables = resolve_tables(selectors, options.table_principal)
     # A bucket that does not exist (or a directory that cannot be written) is the run's failure,

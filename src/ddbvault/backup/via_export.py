@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,7 @@ from .._version import __version__
 from ..aws.retry import RetryStats
 from ..aws.session import account_of, make_session
 from ..dynamodb.scan import TableSource
-from ..errors import AwsError, IntegrityError, InterruptedRun, UsageError
+from ..errors import AccessDeniedError, AwsError, IntegrityError, InterruptedRun, UsageError
 from ..format.layout import EXPORT_DIR, BackupLayout, is_backup_id, join, new_backup_id
 from ..format.manifest import DataObject, Manifest
 from ..format.retention import utc_text
@@ -88,14 +89,20 @@ def check_export_options(options, destination: Destination) -> None:
                          hint="use --engine scan with --keep, or expire export backups by prefix")
     if options.backup_id is not None and not is_backup_id(options.backup_id):
         raise UsageError(f"--backup-id {options.backup_id!r} is not a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)")
-    if options.export_deadline_s <= 0:
-        raise UsageError("--export-deadline must be a positive number of seconds")
+    if not (math.isfinite(options.export_deadline_s) and options.export_deadline_s > 0):
+        # NaN compares false with everything: the deadline would never pass, the run never end
+        raise UsageError(f"--export-deadline {options.export_deadline_s} is not a positive number of seconds",
+                         hint="--export-deadline 14400 (4 hours, the default)")
     incremental = options.export_from is not None or options.export_to is not None
     if incremental:
         if options.export_from is None or options.export_to is None or options.export_time is not None:
             raise UsageError("--incremental takes --from and --to (and no --export-time)",
                              hint="--engine export --incremental --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z")
         window = options.export_to - options.export_from
+        if window <= timedelta(0):
+            raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
+                             "ends before it starts, or where it starts",
+                             hint="--from is the window's start, --to (or --until) its end, 15 minutes to 24 hours later")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
             raise UsageError(f"the incremental window {utc_text(options.export_from)} .. {utc_text(options.export_to)} "
                              f"is {window}; DynamoDB exports windows of 15 minutes to 24 hours",
@@ -115,6 +122,11 @@ def backup_via_export(table: str, destination: Destination, store: ObjectStore, 
     now = options.now or datetime.now(timezone.utc)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
     url = destination.url_of(layout.root)
+    if _complete(store, layout):
+        # A --backup-id resumes an unfinished export; once its manifest exists the backup is
+        # complete, and a new export (past the ClientToken's 8 hours) would only add files to it
+        raise IntegrityError(f"backup {url} is complete already (it has a manifest.json); no export started",
+                             hint="a backup is never modified; drop --backup-id to start a new one")
     request = _export_request(source, table_arn, destination, layout, options)
     progress.start(table, int(description.get("ItemCount") or 0))
     export = _wait(source, _start(source, request), options, layout, url, cancelled)
@@ -129,6 +141,7 @@ def backup_via_export(table: str, destination: Destination, store: ObjectStore, 
                              f"items, manifest-summary.json says {summary.get('itemCount')}, DescribeExport "
                              f"{export.get('ItemCount')}; no manifest written",
                              hint="back up again (a new --backup-id starts a new export)")
+    _check_unlisted(store, export_layout, listed, export["ExportArn"], table)
     objects = _read_objects(store, export_layout, layout, listed, md5_of, options.workers, progress, cancelled)
     if cancelled.is_set():
         raise InterruptedRun(f"backup of {table} cancelled; no manifest written")
@@ -190,8 +203,10 @@ def _export_request(source: TableSource, table_arn: str, destination: Destinatio
     export_time = options.export_time or max(datetime.strptime(layout.backup_id[:16], "%Y%m%dT%H%M%SZ")
                                              .replace(tzinfo=timezone.utc), earliest)
     if not earliest <= export_time <= now:
-        raise UsageError(f"--export-time {utc_text(export_time)} is not inside the point-in-time recovery "
-                         f"window of {source.table}, {window}", hint="pick an --export-time inside that window")
+        given = (f"--export-time {utc_text(export_time)}" if options.export_time else
+                 f"the export time {utc_text(export_time)} (the time of --backup-id {layout.backup_id})")
+        raise UsageError(f"{given} is not inside the point-in-time recovery window of {source.table}, {window}",
+                         hint="pick an --export-time inside that window")
     request["ExportType"] = "FULL_EXPORT"
     request["ExportTime"] = export_time
     return request
@@ -269,6 +284,35 @@ def _wait(source: TableSource, arn: str, options, layout: BackupLayout, url: str
         delay = min(delay * 2, POLL_MAX_S)
 
 
+def _complete(store: ObjectStore, layout: BackupLayout) -> bool:
+    """Whether the backup's manifest.json exists. A vault principal denied HeadObject there is
+    warned and the run goes on: the manifest's create-only write still refuses it at the end."""
+    try:
+        return store.exists(layout.manifest_key)
+    except AccessDeniedError as exc:
+        log.warning("cannot tell whether %s exists: %s", store.url_of(layout.manifest_key), exc.message)
+        return False
+
+
+def _check_unlisted(store: ObjectStore, export_layout: BackupLayout, listed: list[DataObject], arn: str,
+                    table: str) -> None:
+    """The export's data/ must hold exactly the files manifest-files.json lists: restore --via
+    import hands that whole prefix to ImportTable, which would import any other object too, and
+    the production principal can write there (docs/iam.md). IntegrityError before any manifest;
+    a vault principal denied the listing is warned, and restore --via import checks again."""
+    prefix = f"{export_layout.root}/data/"
+    wanted = {f"{export_layout.root}/{o.key}" for o in listed}
+    try:
+        extra = sorted(k for k in store.list_keys(prefix) if k not in wanted and not k.endswith("/"))
+    except AccessDeniedError as exc:
+        log.warning("cannot list %s to look for unlisted data files: %s", store.url_of(prefix), exc.message)
+        return
+    if extra:
+        raise IntegrityError(f"export {arn} of {table}: its data/ holds {len(extra)} file(s) that manifest-files.json "
+                             f"does not list, such as {store.url_of(extra[0])}; no manifest written",
+                             hint="find out who wrote it (production may write under export/), then back up again")
+
+
 def _read_objects(store: ObjectStore, export_layout: BackupLayout, layout: BackupLayout,
                   listed: list[DataObject], md5_of: dict[str, str], workers: int, progress: Progress,
                   cancelled: threading.Event) -> list[DataObject]:
@@ -313,12 +357,12 @@ def parse_time(text: str, option: str) -> datetime:
     """A CLI time: UTC ISO 8601 with `Z` or an explicit offset. UsageError naming the option."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise UsageError(f"{option} {text!r} is not a UTC time",
-                         hint=f"{option} 2026-11-30T10:00:00Z (ISO 8601 with Z or an offset)")
-    return value.astimezone(timezone.utc)
+        if value.tzinfo is not None:
+            return value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        pass
+    raise UsageError(f"{option} {text[:60]!r} is not a UTC time",
+                     hint=f"{option} 2026-11-30T10:00:00Z (ISO 8601 with Z or an offset)")
 
 
 __all__ = ["backup_via_export", "check_export_options", "client_token", "parse_time"]

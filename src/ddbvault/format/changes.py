@@ -18,6 +18,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -26,6 +27,7 @@ import orjson
 from .dataline import BadLine, KeySpec, key_fingerprint, parse_line
 
 _FIELDS = {"Metadata", "Keys", "NewImage", "OldImage"}
+_MICROS = re.compile(r"[0-9]{1,20}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,9 @@ def parse_change_line(line: bytes, key: KeySpec | None) -> Change:
     if type(record) is not dict or not set(record) <= _FIELDS or "Keys" not in record or "Metadata" not in record:
         raise BadLine('not a {"Metadata", "Keys", "NewImage"?, "OldImage"?} change record')
     micros = record["Metadata"].get("WriteTimestampMicros") if type(record["Metadata"]) is dict else None
-    if type(micros) is not dict or type(micros.get("N")) is not str or not micros["N"].isdigit():
+    # ASCII digits, at most 20 (microseconds since the epoch need 16 to year 2286): str.isdigit()
+    # takes other scripts' digits, and int() refuses a string past 4,300 digits (ValueError)
+    if type(micros) is not dict or type(micros.get("N")) is not str or not _MICROS.fullmatch(micros["N"]):
         raise BadLine("Metadata.WriteTimestampMicros is not a number of microseconds")
     keys = _checked_image(record["Keys"], "Keys", key)
     new_image = record.get("NewImage")

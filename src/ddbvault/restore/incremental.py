@@ -21,9 +21,10 @@ objects, DynamoDB DescribeTable and BatchWriteItem.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 
@@ -42,22 +43,27 @@ from .options import RestoreOptions, RestoreResult
 BATCH = 25  # BatchWriteItem's most requests
 
 
+# A scan backup's started_at as backup writes it: UTC with milliseconds (backup/__init__._now).
+# The manifest's schema leaves started_at free text, so anything else is refused here.
+_STARTED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z", re.ASCII)
+
+
 def point_in_time(backup: OpenedBackup) -> str:
     """The base's point in time: a full export's export_time, a scan backup's started_at."""
     manifest = backup.manifest
     return manifest.export["export_time"] if manifest.export is not None else manifest.started_at
 
 
-def _moment(text: object, url: str) -> datetime:
-    """A manifest's UTC time: whole seconds (an export's times) or with a fraction (a scan
-    backup's started_at, milliseconds). IntegrityError naming the backup for anything else."""
+def _instant(text: str, backup: OpenedBackup) -> datetime:
+    """A time of the chain (export_time/from/to, whole seconds, or a scan's started_at, with
+    milliseconds) as an aware datetime; IntegrityError naming the backup if it is neither."""
     try:
-        if not isinstance(text, str) or not text.endswith("Z"):
-            raise ValueError
-        return datetime.fromisoformat(text[:-1] + "+00:00")
-    except ValueError:
-        raise IntegrityError(f"{url}: its manifest's time {str(text)[:40]!r} is not a UTC time",
-                             hint="the manifest is damaged; verify the backup, or take another") from None
+        if isinstance(text, str) and _STARTED_AT.fullmatch(text):
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+    except ValueError:  # a 13th month, a 25th hour
+        pass
+    raise IntegrityError(f"{backup.url}: its manifest's point in time is not a UTC time, so no chain can "
+                         "start from it", hint="restore it without --then, or use another base")
 
 
 def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
@@ -69,6 +75,7 @@ def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
         raise UsageError(f"{base.url} is a schema-only backup; the base of --then must hold the table's items")
     table_arn = base.manifest.source.get("table_arn")
     previous_end, previous_url = point_in_time(base), base.url
+    previous_at = _instant(previous_end, base)
     for number, inc in enumerate(increments):
         if not inc.manifest.incremental:
             raise UsageError(f"--then {inc.url} is not an incremental export (`ddbvault list` shows its engine)",
@@ -78,17 +85,17 @@ def check_chain(base: OpenedBackup, increments: list[OpenedBackup]) -> None:
                              f"{base.url} of {table_arn}")
         start, end = inc.manifest.export["from"], inc.manifest.export["to"]
         if number == 0:
-            ok = _moment(start, inc.url) <= _moment(previous_end, previous_url) < _moment(end, inc.url)
+            ok = _instant(start, inc) <= previous_at < _instant(end, inc)
             need = f"a window from at or before {previous_end} to after it"
         else:
-            ok = _moment(start, inc.url) == _moment(previous_end, previous_url)
+            ok = _instant(start, inc) == previous_at
             need = f"a window that starts at {previous_end}"
         if not ok:
             raise UsageError(f"--then {inc.url} holds changes from {start} to {end}, but {previous_url} "
                              f"needs {need}: the chain has a gap or an overlap there",
                              hint="list the incrementals in order, each starting where the previous one "
                                   "ended (`ddbvault list` shows their windows)")
-        previous_end, previous_url = end, inc.url
+        previous_end, previous_url, previous_at = end, inc.url, _instant(end, inc)
 
 
 def open_chain(base_url: str, then: list[str], options: RestoreOptions,

@@ -13,6 +13,7 @@ that the restore fails (AwsError, code ImportTimeout) naming the import, which m
 
 from __future__ import annotations
 
+import logging
 import time
 
 from botocore.exceptions import ClientError
@@ -20,12 +21,14 @@ from botocore.exceptions import ClientError
 from ..aws.error_translation import translated
 from ..aws.session import account_of, make_session
 from ..vault.reader import OpenedBackup
-from ..errors import AwsError, IntegrityError, UsageError
+from ..errors import AccessDeniedError, AwsError, IntegrityError, UsageError
 from ..dynamodb.sink import TableSink
 from ..dynamodb.table_create import import_table_creation
 from ..dynamodb.table_settings import apply_missing
 from .options import RestoreResult
 from .table import target_encryption, target_of
+
+log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 IMPORT_TIMEOUT_S = 24 * 3600.0  # DynamoDB imports run at roughly 1 TB per several hours
@@ -44,6 +47,7 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
                          hint="use --via batch to restore them, or add --skip-lsi to restore without them")
     if sink.describe() is not None:
         raise UsageError(f"table {sink.table} already exists; ImportTable creates its own table")
+    _check_prefix(backup)
     sse, notes = target_encryption(sink, schema, options)
     description = _import(backup, sink, options, sse)
     imported = description.get("ImportedItemCount", 0)
@@ -57,6 +61,29 @@ def restore_via_import(backup: OpenedBackup, sink: TableSink, options, t0: float
                          resumed_items=0, via="import", write_rate_wcu=None, notes=notes,
                          throttle_retries=stats.throttles if stats else 0,
                          transient_retries=stats.transient if stats else 0)
+
+
+def _check_prefix(backup: OpenedBackup) -> None:
+    """ImportTable reads EVERY object under the data prefix, and checks no sha256 or MD5: refuse
+    (IntegrityError, before any table exists) a prefix holding an object the manifest does not
+    list (an export's data/ may be written by the production principal) or lacking one it lists.
+    A reader denied the listing is told so in the log; ImportTable's item count is then the
+    only check, after the import (restore_via_import)."""
+    listed = {backup.key_of(o) for o in backup.manifest.objects}
+    try:
+        found = {k for k in backup.store.list_keys(backup.data_prefix) if not k.endswith("/")}  # no folder markers
+    except AccessDeniedError as exc:
+        log.warning("cannot list %s before ImportTable: %s", backup.destination.url_of(backup.data_prefix),
+                    exc.message)
+        return
+    extra, missing = sorted(found - listed), sorted(listed - found)
+    if extra or missing:
+        what = (f"{len(extra)} object(s) the manifest does not list, such as {backup.destination.url_of(extra[0])}"
+                if extra else f"no object {backup.destination.url_of(missing[0])} that the manifest lists")
+        raise IntegrityError(f"{backup.url}: its data prefix holds {what}; ImportTable would import exactly "
+                             "what is there, so nothing was imported",
+                             hint=f"`ddbvault verify {backup.url}` names every problem; restore another backup, "
+                                  "or use --via batch, which reads only the listed objects and proves each")
 
 
 def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None = None, *,

@@ -92,6 +92,8 @@ def _summary(store, layout: BackupLayout, url: str, incremental: bool = False) -
         raise UsageError(f"export {url} is an {export_type} (exportType in manifest-summary.json): it holds "
                          "change records, not items, and ddbvault cannot apply them",
                          hint="restore a FULL_EXPORT (or a ddbvault backup) instead")
+    if "itemCount" in summary and (type(summary["itemCount"]) is not int or summary["itemCount"] < 0):
+        raise IntegrityError(f"{where}: itemCount is not a count of items", hint=DAMAGED)
     if summary.get("outputFormat", "DYNAMODB_JSON") != "DYNAMODB_JSON":
         raise UsageError(f"export {url} is in {summary['outputFormat']} format; ddbvault restores DYNAMODB_JSON exports")
     return summary
@@ -102,8 +104,15 @@ def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[Data
     if not isinstance(files_key, str):
         raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key is not a string",
                              hint=DAMAGED)
-    if not files_key.startswith(layout.root):  # some exports give keys without the prefix
-        files_key = f"{layout.root}/{files_key.split('/', 2)[-1]}"
+    if not files_key.startswith(layout.root + "/"):
+        # The key DynamoDB wrote names the export's S3Prefix then; the export was copied or moved
+        # since. The part after `<export-id>/` is where the file lies in this export, the same
+        # rule as for dataFileS3Key (_file_entry).
+        mark = f"/{layout.backup_id}/"
+        if mark not in f"/{files_key}":
+            raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
+                                 f"{files_key[:200]!r} names no file of export {layout.backup_id}", hint=DAMAGED)
+        files_key = f"{layout.root}/{f'/{files_key}'.split(mark, 1)[1]}"
     if any(part in ("", ".", "..") for part in files_key[len(layout.root) + 1:].split("/")):
         raise IntegrityError(f"{store.url_of(layout.root)}/manifest-summary.json: manifestFilesS3Key "
                              f"{files_key[:200]!r} leaves the export", hint=DAMAGED)
@@ -111,6 +120,9 @@ def _data_objects(store, layout: BackupLayout, summary: dict) -> tuple[list[Data
     for number, line in enumerate(store.get(files_key, limit=MANIFEST_MAX_BYTES).splitlines(), 1):
         if line.strip():
             obj, checksum = _file_entry(line, layout, f"{store.url_of(files_key)} line {number}")
+            if obj.key in md5:  # its items would be counted (and written) twice
+                raise IntegrityError(f"{store.url_of(files_key)} line {number} lists {obj.key[:200]!r} again",
+                                     hint=DAMAGED)
             objects.append(obj)
             md5[obj.key] = checksum
     return objects, md5

@@ -4,6 +4,7 @@ incremental exports applied on a full backup with restore --then."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -269,3 +270,109 @@ def test_non_chaining_windows_are_refused_naming_the_gap(standin, ddb):
     with pytest.raises(UsageError, match="is not an incremental export"):
         restore_backup(base.url, "gap-restored", then=[base.url])
     assert "gap-restored" not in ddb.list_tables()["TableNames"]  # refused before any table is touched
+
+
+def test_a_scan_backup_is_a_base_for_incrementals(standin, ddb):
+    """A scan backup's started_at has milliseconds (2026-11-30T10:00:00.123Z); the chain check
+    once refused it with an unexpected ValueError (exit 1)."""
+    _widen(standin)
+    create_table(ddb, "scanbase")
+    fill_table(ddb, "scanbase", 20)
+    pitr(ddb, "scanbase")
+    base = backup_table("scanbase", DEST, BackupOptions())
+    time.sleep(1.1)
+    via = _through(standin)
+    via.put_item(TableName="scanbase", Item={"pk": {"S": "added"}, "sk": {"N": "1"}})
+    end = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(1.2)
+    inc = backup_table("scanbase", DEST, BackupOptions(engine="export", export_from=end - timedelta(minutes=20),
+                                                       export_to=end))
+    completed = subprocess.run([*DDBVAULT, "restore", base.url, "--table", "scanbase-r", "--then", inc.url],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == 0, completed.stderr
+    assert table_of(ddb, "scanbase-r") == table_of(ddb, "scanbase")
+
+
+def test_restore_via_import_refuses_an_unlisted_object_in_the_export_data_prefix(standin, ddb, s3):
+    """The production principal may write under export/ (docs/iam.md): an object it adds to the
+    export's data/ would be imported too, as ImportTable reads the whole prefix. It is refused
+    before any table is created; --via batch reads only the listed objects."""
+    ddb.create_table(TableName="unlisted", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    for i in range(10):
+        ddb.put_item(TableName="unlisted", Item={"pk": {"S": f"k{i}"}, "v": {"N": str(i)}})
+    pitr(ddb, "unlisted")
+    time.sleep(1.1)
+    result = backup_table("unlisted", DEST, BackupOptions(engine="export"))
+    export_id = result.export_arn.rpartition("/export/")[2]
+    data = f"b/unlisted/{result.backup_id}/export/AWSDynamoDB/{export_id}/data/"
+    s3.put_object(Bucket=BUCKET, Key=data + "planted.json.gz",
+                  Body=gzip.compress(b'{"Item":{"pk":{"S":"planted"},"v":{"N":"666"}}}\n'))
+    completed = subprocess.run([*DDBVAULT, "restore", result.url, "--table", "unlisted-imp", "--via", "import"],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == ExitCode.INTEGRITY, completed.stderr
+    assert "planted.json.gz" in completed.stderr and "Try:" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "unlisted-imp" not in ddb.list_tables()["TableNames"]
+    assert restore_backup(result.url, "unlisted-batch").items == 10
+
+
+def test_the_backup_id_of_a_complete_backup_starts_no_export(standin, orders, s3):
+    """--backup-id resumes an unfinished export. Past the ClientToken's 8 hours (the stand-in's
+    tokens forgotten here), the id of a complete backup would start a new export writing into
+    that backup's export/ before failing on its manifest: refused before any export starts."""
+    done = backup_table(orders, DEST, BackupOptions(engine="export"))
+    root = f"b/orders/{done.backup_id}/"
+    before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root)["Contents"])
+    standin._tokens.clear()
+    exports = len(standin.exports)
+    with pytest.raises(IntegrityError, match="is complete already") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id=done.backup_id))
+    assert raised.value.hint and len(standin.exports) == exports
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root)["Contents"]) == before
+
+
+def test_a_backup_id_dated_outside_the_pitr_window_is_named_not_export_time(standin, orders):
+    # without --export-time the export time is the backup id's; the error named --export-time
+    with pytest.raises(UsageError, match=r"the export time 2099-11-30T10:00:00Z \(the time of --backup-id "
+                                         r"20991130T100000Z-abcdef\) is not inside") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export", backup_id="20991130T100000Z-abcdef"))
+    assert "--export-time" in raised.value.hint
+
+
+@pytest.mark.parametrize("dest,extra,message", [
+    ("LOCAL", [], "needs an s3:// destination"),
+    (DEST, ["--keep", "daily=7"], "--keep cannot be combined with --engine export"),
+])
+def test_tables_with_an_impossible_export_option_fail_once_before_any_table(standin, orders, tmp_path,
+                                                                           dest, extra, message):
+    # each matched table failed alone with the same usage error ("backed up 0 of 1 tables")
+    dest = str(tmp_path) if dest == "LOCAL" else dest
+    completed = subprocess.run([*DDBVAULT, "backup", "--tables", "ord*", "--to", dest, "--engine", "export", *extra],
+                               capture_output=True, text=True, env=os.environ)
+    assert completed.returncode == ExitCode.USAGE, completed.stderr
+    assert completed.stderr.count(message) == 1 and "Try:" in completed.stderr
+    assert "tables failed" not in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_a_file_planted_in_the_export_data_folder_fails_the_backup(standin, orders, s3, monkeypatch):
+    """Production may write under export/ (docs/iam.md). A file it adds to the export's data/
+    before ddbvault reads the export would be imported by every restore --via import; the
+    backup fails naming it, and writes no manifest."""
+    from ddbvault.backup import via_export
+
+    real = via_export.read_export_files
+    planted = []
+
+    def plant_then_read(store, layout, url, **kwargs):
+        planted.append(f"{layout.root}/data/planted.json.gz")
+        s3.put_object(Bucket=BUCKET, Key=planted[0], Body=gzip.compress(b'{"Item":{"pk":{"S":"x"},"sk":{"N":"1"}}}\n'))
+        return real(store, layout, url, **kwargs)
+
+    monkeypatch.setattr(via_export, "read_export_files", plant_then_read)
+    with pytest.raises(IntegrityError, match="planted.json.gz; no manifest written") as raised:
+        backup_table(orders, DEST, BackupOptions(engine="export"))
+    assert raised.value.hint
+    root = planted[0].split("/export/")[0]
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{root}/manifest.json").get("Contents")

@@ -54,6 +54,15 @@ def _export(ddb, s3, table: str, bucket: str) -> str:
     return f"s3://{bucket}/{root}"
 
 
+def _exported(ddb, s3, table: str, bucket: str, items: int) -> tuple[str, str]:
+    """A filled table exported into a new bucket: the export's URL and its key prefix."""
+    create_table(ddb, table)
+    fill_table(ddb, table, items, edge_cases=False)
+    s3.create_bucket(Bucket=bucket)
+    url = _export(ddb, s3, table, bucket)
+    return url, url.split("/", 3)[3]
+
+
 def test_restore_from_native_export(ddb, s3, aws_env):
     create_table(ddb, "exported")
     fill_table(ddb, "exported", 120, edge_cases=False)
@@ -68,11 +77,7 @@ def test_restore_from_native_export(ddb, s3, aws_env):
 
 
 def test_native_export_md5_mismatch_names_the_object(ddb, s3, aws_env):
-    create_table(ddb, "exported2")
-    fill_table(ddb, "exported2", 30, edge_cases=False)
-    s3.create_bucket(Bucket="native-exports2")
-    url = _export(ddb, s3, "exported2", "native-exports2")
-    root = url.split("/", 3)[3]
+    url, root = _exported(ddb, s3, "exported2", "native-exports2", 30)
     files_key = f"{root}/manifest-files.json"
     entry = json.loads(s3.get_object(Bucket="native-exports2", Key=files_key)["Body"].read().splitlines()[0])
     entry["md5Checksum"] = base64.b64encode(b"\0" * 16).decode()
@@ -158,3 +163,38 @@ def test_via_import_names_the_bucket_owner_of_another_account(ddb, s3, aws_env, 
     assert "own-refused" not in ddb.list_tables()["TableNames"]
     with pytest.raises(UsageError, match="12-digit"):
         restore_backup(backup.url, "never", RestoreOptions(via="import", bucket_owner="data"))
+
+
+@pytest.mark.parametrize("tamper,message", [
+    ("duplicate", "lists 'data/"),  # a data file listed twice: its items counted (and written) twice
+    ("count-text", "itemCount is not a count"),
+])
+def test_native_export_manifest_files_that_do_not_add_up_are_refused(ddb, s3, aws_env, tamper, message):
+    table, bucket = f"exported-{tamper}", f"native-{tamper}"
+    url, root = _exported(ddb, s3, table, bucket, 12)
+    files = s3.get_object(Bucket=bucket, Key=f"{root}/manifest-files.json")["Body"].read().splitlines()
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=f"{root}/manifest-summary.json")["Body"].read())
+    if tamper == "duplicate":
+        s3.put_object(Bucket=bucket, Key=f"{root}/manifest-files.json", Body=b"\n".join([files[0], files[0]]))
+        summary["itemCount"] = 2 * json.loads(files[0])["itemCount"]
+    else:
+        summary["itemCount"] = str(summary["itemCount"])
+    s3.put_object(Bucket=bucket, Key=f"{root}/manifest-summary.json", Body=json.dumps(summary).encode())
+    create_table(ddb, f"{table}-r")
+    with pytest.raises(IntegrityError, match=message) as raised:
+        restore_backup(url, f"{table}-r", RestoreOptions(no_create=True, **FAST))
+    assert raised.value.hint
+    assert ddb.scan(TableName=f"{table}-r")["Count"] == 0
+
+
+def test_a_native_export_copied_to_another_prefix_restores(ddb, s3, aws_env):
+    """manifest-summary.json names manifest-files.json by the key DynamoDB wrote. Copied under a
+    deeper prefix, that key was rewritten by dropping two path parts (a guess: NoSuchKey, exit 3)."""
+    _, root = _exported(ddb, s3, "exported-moved", "native-moved", 15)
+    moved = f"archive/2026/deeper/{root}"
+    for obj in s3.list_objects_v2(Bucket="native-moved", Prefix=root)["Contents"]:
+        s3.copy_object(Bucket="native-moved", Key=f"archive/2026/deeper/{obj['Key']}",
+                       CopySource={"Bucket": "native-moved", "Key": obj["Key"]})
+    create_table(ddb, "from-moved")
+    result = restore_backup(f"s3://native-moved/{moved}", "from-moved", RestoreOptions(no_create=True, **FAST))
+    assert result.items == 15

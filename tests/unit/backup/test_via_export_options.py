@@ -35,7 +35,8 @@ def test_client_token_is_stable_per_backup_and_differs_between_backups():
     (BackupOptions(engine="export", export_from=T1, export_to=T1 + timedelta(hours=24, seconds=1)), "s3://vault/p",
      "15 minutes to 24 hours"),
     (BackupOptions(engine="export", export_from=T1 + timedelta(hours=1), export_to=T1), "s3://vault/p",
-     "15 minutes to 24 hours"),
+     "ends before it starts"),  # it said the window "is -1 day, 23:00:00"
+    (BackupOptions(engine="export", export_from=T1, export_to=T1), "s3://vault/p", "ends before it starts"),
 ])
 def test_refused_before_any_aws_call(options, dest, message):
     with pytest.raises(UsageError, match=message):

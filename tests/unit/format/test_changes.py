@@ -30,6 +30,8 @@ def test_a_put_and_a_delete_record():
     (orjson.dumps({"Keys": KEYS}), "change record"),
     (orjson.dumps({"Metadata": {}, "Keys": KEYS}), "WriteTimestampMicros"),
     (orjson.dumps({"Metadata": {"WriteTimestampMicros": {"N": "-1"}}, "Keys": KEYS}), "WriteTimestampMicros"),
+    (orjson.dumps({"Metadata": {"WriteTimestampMicros": {"N": "9" * 5000}}, "Keys": KEYS}), "WriteTimestampMicros"),
+    (orjson.dumps({"Metadata": {"WriteTimestampMicros": {"N": "\u0661\u0662"}}, "Keys": KEYS}), "WriteTimestampMicros"),
     (line(Item={**KEYS}), "change record"),
     (orjson.dumps({"Metadata": {"WriteTimestampMicros": {"N": "1"}}, "Keys": {"pk": {"S": "a"}}}), "Keys: key attribute"),
     (orjson.dumps({"Metadata": {"WriteTimestampMicros": {"N": "1"}}, "Keys": {**KEYS, "v": {"S": "x"}}}),

@@ -70,5 +70,5 @@ def test_the_base_must_be_full_and_every_then_an_incremental_of_the_same_table()
 
 def test_a_base_time_that_is_not_a_utc_time_is_one_integrity_error():
     scan = _backup("s3://v/t/scan", None, started_at="yesterday")
-    with pytest.raises(IntegrityError, match="s3://v/t/scan: its manifest's time 'yesterday' is not a UTC time"):
+    with pytest.raises(IntegrityError, match="s3://v/t/scan: its manifest's point in time is not a UTC time"):
         check_chain(scan, [inc("2026-11-30T10:00:00Z", "2026-11-30T10:20:00Z")])
