@@ -206,10 +206,34 @@ def object_write_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
                   condition={"StringEquals": acl}),
         statement("AbortOwnMultipartUploads", "Allow", "s3:AbortMultipartUpload", arns.write_objects),
         *keep_statements(inputs, arns),
+        *export_read_statements(inputs, arns),
     ]
     if arns.key is not None:
         statements.append(kms_through_s3("EncryptBackupObjects", KMS_WRITE_ACTIONS, inputs, arns))
+        if inputs.exports:
+            statements.append(kms_through_s3("DecryptTableExports", ("kms:Decrypt",), inputs, arns))
     return statements
+
+
+def export_read_statements(inputs: IacInputs, arns: Arns, *, principal: Any = None,
+                           condition: dict | None = None) -> list[dict]:
+    """--engine export: the writer (the vault principal) reads the export DynamoDB wrote, once,
+    for each object's sha256 and MD5; lists the tables' prefixes (the export's data/ must hold
+    exactly the listed files, and a --backup-id of a complete backup is refused); and reads the
+    tables' manifests. None without exports. `principal` and `condition` make them bucket policy
+    statements."""
+    if not inputs.exports:
+        return []
+    names = [t.name for t in inputs.tables]
+    manifests = [f"{arns.bucket}/{inputs.key_prefix(name)}*/manifest.json" for name in names]
+    listing = {"StringLike": {"s3:prefix": [f"{inputs.key_prefix(name)}*" for name in names]}}
+    sid = "" if principal is None else "ToBackupRole"
+    return [
+        statement(f"ReadTableExports{sid}", "Allow", "s3:GetObject", [*arns.export_objects, *manifests],
+                  principal=principal, condition=condition),
+        statement(f"ListTableExports{sid}", "Allow", "s3:ListBucket", arns.bucket, principal=principal,
+                  condition={**(condition or {}), **listing}),
+    ]
 
 
 def keep_statements(inputs: IacInputs, arns: Arns, *, principal: Any = None,

@@ -37,8 +37,8 @@ Pure: no I/O, no boto3.
 from __future__ import annotations
 
 from .inputs import IacInputs
-from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, keep_statements,
-                       list_condition, s3_service, statement)
+from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, export_read_statements,
+                       keep_statements, list_condition, s3_service, statement)
 
 # What neither production nor the writer role may ever do to the backup bucket.
 DENIED_TO_WRITERS = (
@@ -159,6 +159,7 @@ def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
         statement("AllowAbortUploads", "Allow", "s3:AbortMultipartUpload", arns.all_objects,
                   principal=principal, condition=only_backup_role),
         *keep_statements(inputs, arns, principal=principal, condition=only_backup_role),
+        *export_read_statements(inputs, arns, principal=principal, condition=only_backup_role),
     ]
 
 

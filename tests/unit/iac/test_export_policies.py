@@ -142,3 +142,27 @@ def test_the_cli_takes_the_engine_and_refuses_another():
     assert {"ExportBackedUpTables", "DescribeOwnExports", "WriteTableExports"} <= sids
     proc = subprocess.run([*argv, "--engine", "snapshot"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == ExitCode.USAGE and "--engine" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize("extra, label, bucket_side", [
+    ({"writer_role": "ddbvault-writer", "kms_key_arn": KEY}, "data-writer-role-policy", False),
+    ({}, "production-backup-role-policy", True)], ids=["writer-role", "direct"])
+def test_the_vault_principal_may_read_and_list_the_exports_it_checks(extra, label, bucket_side):
+    """The backup reads every export object once (sha256, MD5), lists the tables' prefixes and
+    reads their manifests; without these grants `backup --engine export` is denied after the export."""
+    inp = inputs(**extra)
+    sids = by_sid(policy_documents(inp, "all")[label])
+    manifests = ["arn:aws:s3:::acme-backups/prod/orders/*/manifest.json",
+                 "arn:aws:s3:::acme-backups/prod/users/*/manifest.json"]
+    assert sids["ReadTableExports"]["Action"] == "s3:GetObject"
+    assert sids["ReadTableExports"]["Resource"] == EXPORTS + manifests
+    assert sids["ListTableExports"]["Condition"] == {"StringLike": {"s3:prefix": ["prod/orders/*", "prod/users/*"]}}
+    if "kms_key_arn" in extra:
+        assert sids["DecryptTableExports"]["Action"] == ["kms:Decrypt"] and sids["DecryptTableExports"]["Resource"] == KEY
+    if bucket_side:  # production reads across accounts: the bucket policy grants the same, to the backup role only
+        bucket = by_sid(bucket_policy(inp, literal_arns(inp)))
+        assert bucket["ReadTableExportsToBackupRole"]["Resource"] == EXPORTS + manifests
+        assert bucket["ReadTableExportsToBackupRole"]["Condition"] == BACKUP_ROLE
+        assert bucket["ListTableExportsToBackupRole"]["Condition"] == {
+            **BACKUP_ROLE, "StringLike": {"s3:prefix": ["prod/orders/*", "prod/users/*"]}}
+    assert "ReadTableExports" not in by_sid(policy_documents(inputs(engine="scan", **extra), "all")[label])
