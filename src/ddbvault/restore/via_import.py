@@ -13,6 +13,8 @@ that the restore fails (AwsError, code ImportTimeout) naming the import, which m
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time
 
@@ -69,14 +71,14 @@ def _check_prefix(backup: OpenedBackup) -> None:
     list (an export's data/ may be written by the production principal) or lacking one it lists.
     A reader denied the listing is told so in the log; ImportTable's item count is then the
     only check, after the import (restore_via_import)."""
-    listed = {backup.key_of(o) for o in backup.manifest.objects}
+    listed = {backup.key_of(o): o for o in backup.manifest.objects}
     try:
-        found = {k for k in backup.store.list_keys(backup.data_prefix) if not k.endswith("/")}  # no folder markers
+        found = {o["Key"]: o for o in _listing(backup) if not o["Key"].endswith("/")}  # no folder markers
     except AccessDeniedError as exc:
         log.warning("cannot list %s before ImportTable: %s", backup.destination.url_of(backup.data_prefix),
                     exc.message)
         return
-    extra, missing = sorted(found - listed), sorted(listed - found)
+    extra, missing = sorted(set(found) - set(listed)), sorted(set(listed) - set(found))
     if extra or missing:
         what = (f"{len(extra)} object(s) the manifest does not list, such as {backup.destination.url_of(extra[0])}"
                 if extra else f"no object {backup.destination.url_of(missing[0])} that the manifest lists")
@@ -84,6 +86,44 @@ def _check_prefix(backup: OpenedBackup) -> None:
                              "what is there, so nothing was imported",
                              hint=f"`ddbvault verify {backup.url}` names every problem; restore another backup, "
                                   "or use --via batch, which reads only the listed objects and proves each")
+    for key, obj in listed.items():
+        if obj.md5 is not None:
+            _check_export_object(backup, key, obj, found[key])
+
+
+def _listing(backup: OpenedBackup):
+    """ListObjectsV2 of the data prefix: each object's Key, Size and ETag."""
+    paginator = backup.store.client.get_paginator("list_objects_v2")
+    with translated(service="s3", action="ListObjectsV2", resource=backup.destination.url_of(backup.data_prefix)):
+        for page in paginator.paginate(Bucket=backup.destination.location, Prefix=backup.data_prefix):
+            yield from page.get("Contents", [])
+
+
+def _check_export_object(backup: OpenedBackup, key: str, obj, listed: dict) -> None:
+    """An export's data object is the one the backup proved (format 1.3 records its MD5): the
+    production principal may write under an export's prefix (the bucket policy exempts it from
+    If-None-Match, docs/export-engine.md), so an object replaced since the backup must not reach
+    ImportTable, which checks nothing. A single-part ETag is the object's MD5 and proves it from
+    the listing; a multipart one (`...-N`) does not, so that object is read once and hashed.
+    What remains is the time between this check and ImportTable's own read (docs/restore.md)."""
+    etag = str(listed.get("ETag", "")).strip('"')
+    expected = base64.b64decode(obj.md5).hex()
+    if listed.get("Size") == obj.size and "-" not in etag:
+        same = etag == expected
+    elif listed.get("Size") != obj.size:
+        same = False
+    else:
+        digest = hashlib.md5(usedforsecurity=False)
+        with translated(service="s3", action="GetObject", resource=backup.destination.url_of(key)):
+            body = backup.store.client.get_object(Bucket=backup.destination.location, Key=key)["Body"]
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
+        same = digest.hexdigest() == expected
+    if not same:
+        raise IntegrityError(f"{backup.destination.url_of(key)} is not the object the backup proved (its size or "
+                             "MD5 changed since); ImportTable would import it as it is now, so nothing was imported",
+                             hint=f"`ddbvault verify {backup.url}` names every changed object; the bucket's "
+                                  "versioning keeps the proved version as a noncurrent one")
 
 
 def _import(backup: OpenedBackup, sink: TableSink, options, sse: dict | None = None, *,

@@ -318,6 +318,41 @@ def test_restore_via_import_refuses_an_unlisted_object_in_the_export_data_prefix
     assert restore_backup(result.url, "unlisted-batch").items == 10
 
 
+@pytest.mark.parametrize("multipart", [False, True], ids=["single-part", "multipart"])
+def test_restore_via_import_refuses_an_export_object_replaced_since_the_backup(standin, ddb, s3, multipart):
+    """The production principal may overwrite an export's files (they are exempt from
+    If-None-Match): a data object replaced since the backup, same key and same item count, is
+    refused before ImportTable (which checks nothing) creates any table; from the listing's ETag
+    for a single-part object, by reading and hashing a multipart one."""
+    name = f"replaced-{int(multipart)}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    ddb.put_item(TableName=name, Item={"pk": {"S": "k"}, "v": {"N": "1"}})
+    pitr(ddb, name)
+    time.sleep(1.1)
+    result = backup_table(name, DEST, BackupOptions(engine="export"))
+    export_id = result.export_arn.rpartition("/export/")[2]
+    data = f"b/{name}/{result.backup_id}/export/AWSDynamoDB/{export_id}/data/"
+    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=data)["Contents"])
+    original = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    # the same items, gzipped again with another header time: same size, other bytes, so only the
+    # ETag (single part) or a hash of the body (multipart) can tell
+    forged = gzip.compress(gzip.decompress(original), mtime=12345)
+    assert len(forged) == len(original) and forged != original
+    if multipart:  # the same bytes as one part: an ETag that is not the MD5 (`...-1`)
+        upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        etag = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=forged)["ETag"]
+        s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload,
+                                     MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})
+    else:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=forged)
+    with pytest.raises(IntegrityError, match="is not the object the backup proved") as raised:
+        restore_backup(result.url, f"{name}-imp", RestoreOptions(via="import"))
+    assert "versioning keeps the proved version" in raised.value.hint
+    assert f"{name}-imp" not in ddb.list_tables()["TableNames"]
+
+
 def test_the_backup_id_of_a_complete_backup_starts_no_export(standin, orders, s3):
     """--backup-id resumes an unfinished export. Past the ClientToken's 8 hours (the stand-in's
     tokens forgotten here), the id of a complete backup would start a new export writing into
