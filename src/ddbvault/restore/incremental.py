@@ -174,7 +174,14 @@ def restore_chain(base_url: str, table: str, then: list[str], options: RestoreOp
     """The base restored by `restore` (restore_backup), then every incremental applied."""
     t0 = time.monotonic()
     stats = RetryStats()
-    _, increments = open_chain(base_url, then, options, stats)
+    base, increments = open_chain(base_url, then, options, stats)
+    # Every change line is checked before the base touches any table: a bad incremental must not
+    # leave a base restored without its changes. One pass, holding one line at a time; the
+    # changes are read again (and checked again) when they are applied.
+    key = KeySpec.of(base.manifest.schema)
+    for inc in increments:
+        for _ in _changes(inc, key):
+            pass
     result = restore(base_url, table, options, progress=progress, cancelled=cancelled)
     result.incrementals = apply_increments(table, increments, options, progress=progress,
                                            cancelled=cancelled, stats=stats)

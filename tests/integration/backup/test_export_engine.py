@@ -4,7 +4,9 @@ incremental exports applied on a full backup with restore --then."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -411,3 +413,29 @@ def test_a_file_planted_in_the_export_data_folder_fails_the_backup(standin, orde
     assert raised.value.hint
     root = planted[0].split("/export/")[0]
     assert not s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{root}/manifest.json").get("Contents")
+
+
+def test_a_bad_change_line_is_found_before_the_base_touches_any_table(standin, ddb, s3):
+    """--then reads every incremental's change lines before restoring the base: an incremental
+    with a malformed line (checksums made to match, so only the line itself is wrong) refuses
+    the whole restore, and no table is created."""
+    base, base_time = _full_base(standin, ddb, "badline", 5)
+    _through(standin).put_item(TableName="badline", Item=wire([sample_item(100, payload_bytes=50)])[0])
+    t2 = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep(1.2)
+    inc = backup_table("badline", DEST, BackupOptions(engine="export", export_from=t2 - timedelta(minutes=20),
+                                                      export_to=t2))
+    root = inc.url.removeprefix(f"s3://{BUCKET}/")
+    manifest = orjson.loads(s3.get_object(Bucket=BUCKET, Key=f"{root}/manifest.json")["Body"].read())
+    obj = manifest["objects"][0]
+    lines = gzip.decompress(s3.get_object(Bucket=BUCKET, Key=f"{root}/{obj['key']}")["Body"].read()).splitlines()
+    record = orjson.loads(lines[0])
+    del record["Keys"]
+    body = gzip.compress(b"\n".join([orjson.dumps(record), *lines[1:]]) + b"\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/{obj['key']}", Body=body)
+    obj.update(bytes=len(body), sha256=hashlib.sha256(body).hexdigest(),
+               md5=base64.b64encode(hashlib.md5(body).digest()).decode())
+    s3.put_object(Bucket=BUCKET, Key=f"{root}/manifest.json", Body=orjson.dumps(manifest))
+    with pytest.raises(IntegrityError, match="line 1"):
+        restore_backup(base.url, "badline-r", then=[inc.url])
+    assert "badline-r" not in ddb.list_tables()["TableNames"]
