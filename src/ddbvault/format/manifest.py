@@ -141,6 +141,7 @@ class Manifest:
         except orjson.JSONDecodeError as exc:
             raise IntegrityError(f"{where} is not valid JSON: {exc}", hint=UNTRUSTED_HINT) from exc
         check_version(body, where)
+        body = _fields_of_its_version(body)
         try:
             doc = _Document.model_validate(body)
         except ValidationError as exc:
@@ -317,6 +318,30 @@ def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error["loc"])
     message = re.sub(r" or instance of \w+$", "", error["msg"].removeprefix("Value error, "))
     return f"{where}: {message}" if where else message
+
+
+def _minor(body: dict) -> int:
+    """The manifest's minor format version (0 when it is not a number)."""
+    minor = str(body.get("format_version", "")).partition(".")[2]
+    return int(minor) if minor.isdigit() and len(minor) <= 6 else 0
+
+
+def _fields_of_its_version(body: dict) -> dict:
+    """A field means something only from the minor version that defined it: in a manifest of
+    an earlier minor version it is a field this reader does not know, and is ignored like any
+    other (`retention` from 1.2; `export` and the objects' `md5` from 1.3). So a 1.1 manifest
+    that carries an `md5` of its own is read as 1.1 readers read it (its sha256s are checked)."""
+    minor = _minor(body)
+    dropped = {name for name, since in (("retention", 2), ("export", 3)) if minor < since and name in body}
+    objects = body.get("objects")
+    strip_md5 = minor < 3 and isinstance(objects, list)
+    if not dropped and not strip_md5:
+        return body
+    body = {k: v for k, v in body.items() if k not in dropped}
+    if strip_md5:
+        body["objects"] = [{k: v for k, v in o.items() if k != "md5"} if isinstance(o, dict) else o
+                           for o in objects]
+    return body
 
 
 def check_version(body: Any, where: str) -> None:

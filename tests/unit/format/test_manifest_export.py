@@ -92,3 +92,20 @@ def test_export_keys_outside_an_exports_data_are_refused(key):
     with pytest.raises(ValueError):
         check_object_key(key)
     assert check_object_key(KEY) == KEY
+
+
+def test_fields_of_a_later_minor_version_are_ignored_in_an_earlier_one():
+    """A field means something only from the minor version that defined it (docs/format.md): a
+    1.1 manifest carrying `md5` on its objects (a wrong one, too) or a `retention` is read as 1.1
+    readers read it; the same fields in 1.3 / 1.2 manifests are checked."""
+    body = orjson.loads(_manifest().to_json())
+    scan = {**body, "format_version": "1.1", "export": None, "options": {}}
+    scan["objects"] = [{**body["objects"][0], "key": "data/000000-0000.json.gz",
+                        "md5": "1B2M2Y8AsgTpgAmY7PhCfg=="}]
+    scan["retention"] = {"tier": "bogus", "expires_at": "soon", "policy": {}}
+    del scan["export"]
+    old = _load(scan)
+    assert old.objects[0].md5 is None and old.retention is None and old.export is None
+    with pytest.raises(IntegrityError):
+        _load({**scan, "format_version": "1.2"})  # 1.2 defines retention: a bogus one is refused
+    assert _load(body).objects[0].md5 == MD5
