@@ -73,7 +73,8 @@ def _check_prefix(backup: OpenedBackup) -> None:
     only check, after the import (restore_via_import)."""
     listed = {backup.key_of(o): o for o in backup.manifest.objects}
     try:
-        found = {o["Key"]: o for o in _listing(backup) if not o["Key"].endswith("/")}  # no folder markers
+        found = {o["Key"]: o for o in backup.store.list_objects(backup.data_prefix)  # S3: import needs it
+                 if not o["Key"].endswith("/")}  # no folder markers
     except AccessDeniedError as exc:
         log.warning("cannot list %s before ImportTable: %s", backup.destination.url_of(backup.data_prefix),
                     exc.message)
@@ -89,14 +90,6 @@ def _check_prefix(backup: OpenedBackup) -> None:
     for key, obj in listed.items():
         if obj.md5 is not None:
             _check_export_object(backup, key, obj, found[key])
-
-
-def _listing(backup: OpenedBackup):
-    """ListObjectsV2 of the data prefix: each object's Key, Size and ETag."""
-    paginator = backup.store.client.get_paginator("list_objects_v2")
-    with translated(service="s3", action="ListObjectsV2", resource=backup.destination.url_of(backup.data_prefix)):
-        for page in paginator.paginate(Bucket=backup.destination.location, Prefix=backup.data_prefix):
-            yield from page.get("Contents", [])
 
 
 def _check_export_object(backup: OpenedBackup, key: str, obj, listed: dict) -> None:

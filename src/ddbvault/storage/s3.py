@@ -316,8 +316,13 @@ class S3Store(ObjectStore):
         return iter(sorted(keys))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        for obj in self.list_objects(prefix):
+            yield obj["Key"]
+
+    def list_objects(self, prefix: str) -> Iterator[dict]:
+        """ListObjectsV2 under `prefix`, every page: each object's entry (Key, Size in bytes,
+        ETag, ...), as S3 returns it."""
         paginator = self.client.get_paginator("list_objects_v2")
         with translated(service="s3", action="ListObjectsV2", resource=self.url_of(prefix)):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    yield obj["Key"]
+                yield from page.get("Contents", [])
