@@ -14,7 +14,6 @@ that the restore fails (AwsError, code ImportTimeout) naming the import, which m
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import time
 
@@ -22,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..aws.error_translation import translated
 from ..aws.session import account_of, make_session
-from ..vault.reader import OpenedBackup
+from ..vault.reader import OpenedBackup, stream_lines
 from ..errors import AccessDeniedError, AwsError, IntegrityError, UsageError
 from ..dynamodb.sink import TableSink
 from ..dynamodb.table_create import import_table_creation
@@ -97,7 +96,7 @@ def _check_export_object(backup: OpenedBackup, key: str, obj, listed: dict) -> N
     production principal may write under an export's prefix (the bucket policy exempts it from
     If-None-Match, docs/export-engine.md), so an object replaced since the backup must not reach
     ImportTable, which checks nothing. A single-part ETag is the object's MD5 and proves it from
-    the listing; a multipart one (`...-N`) does not, so that object is read once and hashed.
+    the listing; a multipart one (`...-N`) does not, so that object is read once through the reader's own checks (size, sha256, MD5).
     What remains is the time between this check and ImportTable's own read (docs/restore.md)."""
     etag = str(listed.get("ETag", "")).strip('"')
     expected = base64.b64decode(obj.md5).hex()
@@ -105,13 +104,13 @@ def _check_export_object(backup: OpenedBackup, key: str, obj, listed: dict) -> N
         same = etag == expected
     elif listed.get("Size") != obj.size:
         same = False
-    else:
-        digest = hashlib.md5(usedforsecurity=False)
-        with translated(service="s3", action="GetObject", resource=backup.destination.url_of(key)):
-            body = backup.store.client.get_object(Bucket=backup.destination.location, Key=key)["Body"]
-            for chunk in iter(lambda: body.read(1 << 20), b""):
-                digest.update(chunk)
-        same = digest.hexdigest() == expected
+    else:  # the reader's own checked read: size, sha256 and MD5 against the manifest, in one pass
+        try:
+            for _ in stream_lines(backup, obj, verify_first=False):
+                pass
+            same = True
+        except IntegrityError:
+            same = False
     if not same:
         raise IntegrityError(f"{backup.destination.url_of(key)} is not the object the backup proved (its size or "
                              "MD5 changed since); ImportTable would import it as it is now, so nothing was imported",
