@@ -24,7 +24,10 @@ it. Each record gets the stand-in's own SequenceNumber (a decimal string of 21 d
 in steps of 100 across the stream, so consecutive records are not consecutive numbers, as on
 AWS), and its ApproximateCreationDateTime floored to whole seconds (AWS's granularity; moto gives
 milliseconds). The rest of each record is kept as moto gave it (eventID, eventName, Keys, images,
-SizeBytes, StreamViewType...). `add_records(table, records)` adds records that no write made.
+SizeBytes, StreamViewType...), except two moto 5.1.22 quirks repaired unless
+`repair_moto_quirks = False` (see `repair_moto_record`): top-level B/BS values base64-encoded
+twice, and empty OldImage (INSERT) / NewImage (REMOVE) objects that AWS leaves out.
+`add_records(table, records)` adds records that no write made (taken as given).
 
 What it serves (errors are DynamoDB's JSON errors, HTTP 400, `__type`
 "com.amazonaws.dynamodb.v20120810#<Code>" and "message"; the pages cited are the "Amazon DynamoDB
@@ -39,7 +42,8 @@ DynamoDB Streams" page):
   ExclusiveStartShardId, LastEvaluatedShardId (present while more shards follow), ShardFilter
   CHILD_SHARDS. Shards are listed parents first, or children first with `list_children_first`
   (AWS promises no order). A stream moto does not have (another label) is
-  ResourceNotFoundException.
+  ResourceNotFoundException on first sight; a stream seen before whose table moto has since
+  deleted, or whose table now has another stream, turns DISABLED (its shards closed, readable).
 - GetShardIterator (API Reference "GetShardIterator"): TRIM_HORIZON (the oldest untrimmed record),
   LATEST (after the newest record), AT_SEQUENCE_NUMBER / AFTER_SEQUENCE_NUMBER (a sequence number
   older than the trim point: TrimmedDataAccessException; outside the shard's range:
@@ -66,10 +70,13 @@ Knobs (thread-safe; call between requests):
   trimmed, in every stream, e.g. `trim_before(0)` trims every record so far); a str is a stand-in
   sequence number (records below it are trimmed). A trim never takes back what an earlier one
   trimmed, and records that arrive later are not trimmed by it.
+- `disable_stream(stream_arn)`: StreamStatus DISABLED, every open shard closed (developer guide:
+  after a stream is disabled its records stay readable for 24 hours); moto's later records dropped.
 - `expire_iterators()`: every iterator handed out so far answers ExpiredIteratorException.
 - `throttle_next(n)`: the next n GetRecords answer LimitExceededException (HTTP 400; botocore's
   standard retry mode retries it as throttling).
-- `max_records_per_page` (default 1000), `max_page_bytes` (default 1 MiB), `list_children_first`.
+- `max_records_per_page` (default 1000), `max_page_bytes` (default 1 MiB), `list_children_first`
+  (default False), `repair_moto_quirks` (default True).
 - `now`: the clock (a callable giving epoch seconds, default time.time) for expiry and retention;
   a test may set it to `lambda: time.time() + 25 * 3600`.
 - Read-outs: `records_served` (records GetRecords returned), `calls` (operation names in arrival
@@ -165,6 +172,29 @@ def key_hash(keys: dict) -> int:
     return int.from_bytes(hashlib.sha256(canonical).digest()[:4], "big")
 
 
+def repair_moto_record(record: dict) -> dict:
+    """The record as AWS would send it, from moto 5.1.22's: top-level B and BS values of Keys,
+    NewImage and OldImage are base64 twice in moto's stream (nested ones in M and L are right), and
+    moto sends an empty OldImage on INSERT and an empty NewImage on REMOVE, where AWS sends none."""
+    dynamodb = dict(record["dynamodb"])
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image not in dynamodb:
+            continue
+        if not dynamodb[image] and image != "Keys":
+            del dynamodb[image]
+            continue
+        dynamodb[image] = {name: _decode_once(value) for name, value in dynamodb[image].items()}
+    return {**record, "dynamodb": dynamodb}
+
+
+def _decode_once(value: dict) -> dict:
+    if "B" in value:
+        return {"B": base64.b64decode(value["B"]).decode("ascii")}
+    if "BS" in value:
+        return {"BS": [base64.b64decode(v).decode("ascii") for v in value["BS"]]}
+    return value
+
+
 class StreamsStandIn:
     def __init__(self, moto_url: str, *, region: str = "us-east-1", access_key: str = "testing"):
         self.upstream = urlsplit(moto_url)
@@ -174,6 +204,7 @@ class StreamsStandIn:
         self.max_records_per_page = MAX_PAGE_RECORDS
         self.max_page_bytes = MAX_PAGE_BYTES
         self.list_children_first = False
+        self.repair_moto_quirks = True
         self.records_served = 0
         self.calls: list[str] = []
         self.streams: dict[str, Stream] = {}
@@ -203,13 +234,16 @@ class StreamsStandIn:
 
     # -- knobs
     def split_shard(self, children: int = 2, stream_arn: str | None = None) -> list[str]:
-        """Close the open shards of one stream (or of every stream moto has) and open `children`
-        children for each (a shard whose hash range cannot halve gets one). Returns the new ids."""
+        """Close the open shards of one stream (or of every enabled stream moto has) and open
+        `children` children for each (a shard whose hash range cannot halve gets one). Returns the
+        new shard ids. Raises ValueError for a disabled stream named, or children not 1 or 2."""
         if children not in (1, 2):
             raise ValueError("children is 1 or 2")
         with self._lock:
             created = []
             for stream in self._knob_streams(stream_arn):
+                if stream_arn is not None and stream.description.get("StreamStatus") != "ENABLED":
+                    raise ValueError(f"the stream {stream_arn} is disabled: no shard of it splits")
                 for shard in stream.open_shards():
                     created += self._split(stream, shard, children)
             return created
@@ -234,6 +268,14 @@ class StreamsStandIn:
     def throttle_next(self, n: int) -> None:
         with self._lock:
             self._throttle = n
+
+    def disable_stream(self, stream_arn: str) -> None:
+        """Turn the stream DISABLED, as UpdateTable StreamEnabled=false (or DeleteTable) does on AWS:
+        its open shards close, its records stay readable (24 h), records moto makes later are not
+        taken. moto itself cannot disable a stream usefully (later writes fail)."""
+        with self._lock:
+            stream = self._knob_streams(stream_arn)[0]
+            self._close(stream)
 
     def add_records(self, table: str, records: list[dict]) -> list[str]:
         """Add records in GetRecords' wire form (at least `dynamodb.Keys`) to the table's stream, after
@@ -289,6 +331,14 @@ class StreamsStandIn:
         self._open(stream, None, 0, HASH_SPACE)
         return stream
 
+    def _moto_has(self, stream: Stream) -> bool:
+        """Whether moto's table still has this stream (moto answers DescribeStream by table name)."""
+        try:
+            label = self._moto(stream.caller, "DescribeStream", {"StreamArn": stream.arn})["StreamDescription"]
+        except ApiError:
+            return False
+        return label.get("StreamLabel") == stream.description.get("StreamLabel")
+
     def _knob_streams(self, stream_arn: str | None) -> list[Stream]:
         """The streams a knob acts on, each synced: one, or every stream moto lists (default caller)
         and every stream seen."""
@@ -314,7 +364,8 @@ class StreamsStandIn:
             page = self._moto(stream.caller, "GetRecords", {"ShardIterator": stream.moto_iterator})
             stream.moto_iterator = page.get("NextShardIterator") or stream.moto_iterator
             for record in page.get("Records", []):
-                self._deal(stream, record)
+                if stream.description.get("StreamStatus") == "ENABLED":  # a disabled stream takes no more
+                    self._deal(stream, repair_moto_record(record) if self.repair_moto_quirks else record)
             if not page.get("Records"):
                 return
 
@@ -350,6 +401,11 @@ class StreamsStandIn:
         shard = Shard(f"shardId-{int(self.now() * 1000):020d}-{suffix}", parent, start, lo, hi)
         stream.shards[shard.shard_id] = shard
         return shard
+
+    def _close(self, stream: Stream) -> None:
+        for shard in stream.open_shards():
+            shard.end = shard.seqs[-1] if shard.seqs else shard.start
+        stream.description["StreamStatus"] = "DISABLED"
 
     def _split(self, stream: Stream, shard: Shard, children: int) -> list[str]:
         shard.end = shard.seqs[-1] if shard.seqs else shard.start
@@ -409,6 +465,8 @@ class StreamsStandIn:
     def describe_stream(self, caller: Caller, body: dict) -> dict:
         stream = self._stream(caller, body.get("StreamArn"))
         self._sync(stream)
+        if stream.description.get("StreamStatus") == "ENABLED" and not self._moto_has(stream):
+            self._close(stream)  # the table was deleted or its stream replaced: AWS shows it DISABLED
         shards = list(stream.shards.values())
         if self.list_children_first:
             shards.reverse()

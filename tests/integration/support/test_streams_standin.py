@@ -362,3 +362,54 @@ def test_list_streams_pages(standin, streams, ddb, table):
     assert arn in [s["StreamArn"] for s in listed] and len(listed) == len({s["StreamArn"] for s in listed})
     assert streams.list_streams(TableName=name)["Streams"] == [
         {"StreamArn": arn, "TableName": name, "StreamLabel": arn.rpartition("/stream/")[2]}]
+
+
+def test_moto_quirks_repaired(standin, streams, ddb):
+    """moto 5.1.22 double-encodes top-level binaries in stream records and sends empty images;
+    the stand-in sends what AWS would: each value base64 once, no empty image."""
+    name = f"binary-{next(_names)}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "B"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    arn = ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    item = {"pk": {"B": b"\x00\x01"}, "b": {"B": b"\xff"}, "bs": {"BS": [b"\x03", b"\x04"]},
+            "m": {"M": {"x": {"B": b"\x05"}}}, "l": {"L": [{"B": b"\x06"}]}}
+    ddb.put_item(TableName=name, Item=item)
+    ddb.delete_item(TableName=name, Key={"pk": {"B": b"\x00\x01"}})
+    shard = all_shards(streams, arn)[0]["ShardId"]
+    insert, remove = read_shard(streams, arn, shard)[0]
+    assert insert["dynamodb"]["Keys"] == {"pk": {"B": b"\x00\x01"}} and insert["dynamodb"]["NewImage"] == item
+    assert "OldImage" not in insert["dynamodb"] and "NewImage" not in remove["dynamodb"]
+    assert remove["dynamodb"]["OldImage"] == item
+    standin.repair_moto_quirks = False  # moto's own, for records dealt from now on
+    ddb.put_item(TableName=name, Item=item)
+    raw = read_shard(streams, arn, shard)[0][2]
+    assert raw["dynamodb"]["Keys"] == {"pk": {"B": b"AAE="}} and raw["dynamodb"]["OldImage"] == {}
+
+
+def test_disabled_and_replaced_streams(standin, streams, ddb, table):
+    name, arn = table
+    put(ddb, name, ["a"])
+    standin.split_shard(stream_arn=arn)
+    put(ddb, name, ["b"])
+    standin.disable_stream(arn)
+    description = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert description["StreamStatus"] == "DISABLED"
+    assert all("EndingSequenceNumber" in s["SequenceNumberRange"] for s in description["Shards"])
+    read = {key(r) for s in description["Shards"] for r in read_shard(streams, arn, s["ShardId"])[0]}
+    assert read == {"a", "b"}
+    with pytest.raises(ValueError):
+        standin.split_shard(stream_arn=arn)
+    other, other_arn = f"replaced-{next(_names)}", None
+    ddb.create_table(TableName=other, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    other_arn = ddb.describe_table(TableName=other)["Table"]["LatestStreamArn"]
+    put(ddb, other, ["x"])
+    assert streams.describe_stream(StreamArn=other_arn)["StreamDescription"]["StreamStatus"] == "ENABLED"
+    ddb.delete_table(TableName=other)
+    gone = streams.describe_stream(StreamArn=other_arn)["StreamDescription"]
+    assert gone["StreamStatus"] == "DISABLED" and "EndingSequenceNumber" in gone["Shards"][0]["SequenceNumberRange"]
+    assert [key(r) for r in read_shard(streams, other_arn, gone["Shards"][0]["ShardId"])[0]] == ["x"]
