@@ -44,6 +44,9 @@ DynamoDB Streams" page):
   (AWS promises no order). A stream moto does not have (another label) is
   ResourceNotFoundException on first sight; a stream seen before whose table moto has since
   deleted, or whose table now has another stream, turns DISABLED (its shards closed, readable).
+  With `drop_trimmed_shards`, a closed shard whose records are all trimmed is no longer listed
+  (and GetShardIterator on it is ResourceNotFoundException), as AWS deletes shards after 24 h: a
+  child may then name a parent that DescribeStream does not list.
 - GetShardIterator (API Reference "GetShardIterator"): TRIM_HORIZON (the oldest untrimmed record),
   LATEST (after the newest record), AT_SEQUENCE_NUMBER / AFTER_SEQUENCE_NUMBER (a sequence number
   older than the trim point: TrimmedDataAccessException; outside the shard's range:
@@ -52,7 +55,7 @@ DynamoDB Streams" page):
   ResourceNotFoundException.
 - GetRecords (API Reference "GetRecords"): at most Limit (1-1000) records, at most
   `max_records_per_page` (default 1000, AWS's cap) and at most 1 MB (`max_page_bytes`, 1 MiB; a
-  record's size is the length of its wire JSON; a page holds at least one record). NextShardIterator
+  record's size is the length of its compact wire JSON; a page holds at least one record). NextShardIterator
   is absent (null) once a closed shard is read to its end: in the same answer as its last records, or in
   the first answer after them (an empty page). An open shard always gives a next iterator. Errors:
   ExpiredIteratorException (the iterator is over 15 minutes old, or `expire_iterators()` was called
@@ -76,7 +79,7 @@ Knobs (thread-safe; call between requests):
 - `throttle_next(n)`: the next n GetRecords answer LimitExceededException (HTTP 400; botocore's
   standard retry mode retries it as throttling).
 - `max_records_per_page` (default 1000), `max_page_bytes` (default 1 MiB), `list_children_first`
-  (default False), `repair_moto_quirks` (default True).
+  (default False), `repair_moto_quirks` (default True), `drop_trimmed_shards` (default False).
 - `now`: the clock (a callable giving epoch seconds, default time.time) for expiry and retention;
   a test may set it to `lambda: time.time() + 25 * 3600`.
 - Read-outs: `records_served` (records GetRecords returned), `calls` (operation names in arrival
@@ -205,6 +208,7 @@ class StreamsStandIn:
         self.max_page_bytes = MAX_PAGE_BYTES
         self.list_children_first = False
         self.repair_moto_quirks = True
+        self.drop_trimmed_shards = False
         self.records_served = 0
         self.calls: list[str] = []
         self.streams: dict[str, Stream] = {}
@@ -419,6 +423,12 @@ class StreamsStandIn:
     def _trimmed(self, stream: Stream, record: Record) -> bool:
         return record.seq < stream.trim_seq or record.time_s < self.now() - RETENTION_S
 
+    def _gone(self, stream: Stream, shard: Shard) -> bool:
+        """With `drop_trimmed_shards`: a closed shard none of whose records is readable any more."""
+        if not self.drop_trimmed_shards or shard.end is None:
+            return False
+        return self._trimmed(stream, shard.records[-1]) if shard.records else shard.end < stream.trim_seq
+
     def _trim_point(self, stream: Stream, shard: Shard) -> int:
         """The lowest sequence still readable in the shard: after its last trimmed record."""
         trimmed = [r.seq for r in shard.records if self._trimmed(stream, r)]
@@ -467,7 +477,7 @@ class StreamsStandIn:
         self._sync(stream)
         if stream.description.get("StreamStatus") == "ENABLED" and not self._moto_has(stream):
             self._close(stream)  # the table was deleted or its stream replaced: AWS shows it DISABLED
-        shards = list(stream.shards.values())
+        shards = [s for s in stream.shards.values() if not self._gone(stream, s)]
         if self.list_children_first:
             shards.reverse()
         shard_filter = body.get("ShardFilter")
@@ -486,8 +496,8 @@ class StreamsStandIn:
         stream = self._stream(caller, body.get("StreamArn"))
         self._sync(stream)
         shard = stream.shards.get(body.get("ShardId"))
-        if shard is None:
-            raise ApiError("ResourceNotFoundException", f"Requested resource not found: Shard does not exist")
+        if shard is None or self._gone(stream, shard):
+            raise ApiError("ResourceNotFoundException", "Requested resource not found: Shard does not exist")
         kind = body.get("ShardIteratorType")
         if kind == "TRIM_HORIZON":
             return {"ShardIterator": self._iterator(stream, shard, self._trim_point(stream, shard))}

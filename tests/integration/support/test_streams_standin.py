@@ -413,3 +413,21 @@ def test_disabled_and_replaced_streams(standin, streams, ddb, table):
     gone = streams.describe_stream(StreamArn=other_arn)["StreamDescription"]
     assert gone["StreamStatus"] == "DISABLED" and "EndingSequenceNumber" in gone["Shards"][0]["SequenceNumberRange"]
     assert [key(r) for r in read_shard(streams, other_arn, gone["Shards"][0]["ShardId"])[0]] == ["x"]
+
+
+def test_trimmed_closed_shards_can_disappear(standin, streams, ddb, table):
+    name, arn = table
+    put(ddb, name, ["a"])
+    children = standin.split_shard(stream_arn=arn, children=1)
+    put(ddb, name, ["b"])
+    root = [s for s in all_shards(streams, arn) if "ParentShardId" not in s][0]["ShardId"]
+    standin.trim_before(0)
+    assert len(all_shards(streams, arn)) == 2  # by default a trimmed shard stays listed
+    standin.drop_trimmed_shards = True
+    listed = all_shards(streams, arn)
+    assert [s["ShardId"] for s in listed] == children and listed[0]["ParentShardId"] == root
+    with pytest.raises(ClientError) as excinfo:
+        streams.get_shard_iterator(StreamArn=arn, ShardId=root, ShardIteratorType="TRIM_HORIZON")
+    assert code_of(excinfo) == "ResourceNotFoundException"
+    put(ddb, name, ["c"])
+    assert [key(r) for r in read_shard(streams, arn, children[0])[0]] == ["c"]
