@@ -90,12 +90,12 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import boto3
 
-from ddbvault.devtools.local_servers import free_port
+from tests.support.loopback import LoopbackServer
 
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
 OWN = {"ExportTableToPointInTime", "DescribeExport", "ListExports"}
@@ -139,11 +139,10 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
 
 
-class ExportStandIn:
+class ExportStandIn(LoopbackServer):
     def __init__(self, moto_url: str, *, record_changes: bool = True):
         self.moto_url = moto_url
         self.upstream = urlsplit(moto_url)
-        self.port = free_port()
         self.polls_to_complete = 2
         self.items_per_file = 1000
         self.earliest_restorable: float | None = None
@@ -157,21 +156,7 @@ class ExportStandIn:
         self._lock = threading.RLock()  # export state
         self._write_lock = threading.Lock()  # serializes recorded writes
         self._key_names: dict[tuple[str, str], list[str]] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "ExportStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(_handler(self))
 
     # -- knobs
     def fail_next_export(self, code: str, message: str) -> None:

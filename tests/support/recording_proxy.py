@@ -7,21 +7,19 @@ all its accounts share one canonical owner, so the stored ACL looks the same eit
 from __future__ import annotations
 
 import http.client
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from ddbvault.devtools.local_servers import free_port
+from tests.support.loopback import LoopbackServer
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackServer):
     """`requests` holds (method, path, lower-cased headers), `bodies` each request's body.
     `answer(method, path, headers)` may return (status, body) to answer instead of the upstream
     (e.g. to play an S3 rule moto does not enforce)."""
 
     def __init__(self, upstream_url: str, answer=None):
         self.upstream = urlsplit(upstream_url)
-        self.port = free_port()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.bodies: list[bytes] = []
         proxy = self
@@ -60,17 +58,4 @@ class RecordingProxy:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "RecordingProxy":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

@@ -102,12 +102,12 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ddbvault.devtools.local_servers import free_port
 from tests.support.export_standin import PREFIX, ApiError, Caller, _caller
+from tests.support.loopback import LoopbackServer
 
 TARGET = "DynamoDBStreams_20120810."
 ENDPOINT_ENV = "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"
@@ -198,10 +198,9 @@ def _decode_once(value: dict) -> dict:
     return value
 
 
-class StreamsStandIn:
+class StreamsStandIn(LoopbackServer):
     def __init__(self, moto_url: str, *, region: str = "us-east-1", access_key: str = "testing"):
         self.upstream = urlsplit(moto_url)
-        self.port = free_port()
         self.default_caller = Caller(access_key, region)  # for knobs on streams not yet seen
         self.now: Callable[[], float] = time.time
         self.max_records_per_page = MAX_PAGE_RECORDS
@@ -216,25 +215,11 @@ class StreamsStandIn:
         self._serial = 0  # iterators get increasing serials; those below _expired_below are expired
         self._expired_below = 0
         self._lock = threading.RLock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(_handler(self))
 
     @property
     def env(self) -> dict[str, str]:
         return {ENDPOINT_ENV: self.url}
-
-    def __enter__(self) -> "StreamsStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- knobs
     def split_shard(self, children: int = 2, stream_arn: str | None = None) -> list[str]:
