@@ -544,6 +544,19 @@ def _page(items: list, key, exclusive_start: str | None, limit: int) -> tuple[li
     return items[start:start + limit], len(items) > start + limit
 
 
+def _request(target: str, body: bytes) -> dict:
+    if not target.startswith(TARGET):
+        raise ApiError("UnknownOperationException", f"the streams stand-in serves {TARGET}* only "
+                                                    "(DynamoDB itself: point it at moto)")
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        raise ApiError("SerializationException", "the request body is not JSON") from None
+    if not isinstance(request, dict):
+        raise ApiError("SerializationException", "the request body is not a JSON object")
+    return request
+
+
 def _handler(standin: StreamsStandIn):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -552,17 +565,13 @@ def _handler(standin: StreamsStandIn):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             target = self.headers.get("X-Amz-Target") or ""
             try:
-                if not target.startswith(TARGET):
-                    raise ApiError("UnknownOperationException", "the streams stand-in serves "
-                                   f"{TARGET}* only (DynamoDB itself: point it at moto)")
-                request = json.loads(body or b"{}")
-                if not isinstance(request, dict):
-                    raise ApiError("SerializationException", "the request body is not a JSON object")
+                request = _request(target, body)
                 answer, status = standin.handle(target[len(TARGET):], _caller(self.headers), request), 200
             except ApiError as exc:
                 answer, status = {"__type": PREFIX + exc.code, "message": exc.message}, 400
-            except ValueError:
-                answer, status = {"__type": PREFIX + "SerializationException", "message": "malformed JSON"}, 400
+            except Exception as exc:  # a stand-in bug: say so, do not drop the connection
+                answer, status = {"__type": PREFIX + "InternalServerError",
+                                  "message": f"stand-in failure: {type(exc).__name__}"}, 500
             payload = json.dumps(answer).encode()
             self.send_response_only(status)
             for name, value in (("Content-Type", "application/x-amz-json-1.0"),

@@ -57,10 +57,13 @@ def all_shards(streams, arn: str, **args) -> list[dict]:
         args["ExclusiveStartShardId"] = description["LastEvaluatedShardId"]
 
 
-def read_shard(streams, arn: str, shard_id: str, kind: str = "TRIM_HORIZON", **args) -> tuple[list[dict], list[int], bool]:
+def iterator_of(streams, arn: str, shard_id: str, kind: str = "TRIM_HORIZON", **args) -> str:
+    return streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType=kind, **args)["ShardIterator"]
+
+
+def read_shard(streams, arn: str, shard_id: str, kind: str = "TRIM_HORIZON", **args):
     """(records, page sizes, closed) reading one shard from `kind` until an empty page or the end."""
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType=kind,
-                                          **args)["ShardIterator"]
+    iterator = iterator_of(streams, arn, shard_id, kind, **args)
     records, pages = [], []
     for _ in range(100):
         page = streams.get_records(ShardIterator=iterator)
@@ -114,10 +117,12 @@ def test_lineage_after_splits(standin, streams, ddb, table):
         assert [seq(r) for r in records] == sorted(seq(r) for r in records)
         for record in records:
             assert len(record["dynamodb"]["SequenceNumber"]) >= 21
-            assert int(ranges["StartingSequenceNumber"]) <= seq(record) <= int(ranges.get("EndingSequenceNumber", 10**40))
+            assert int(ranges["StartingSequenceNumber"]) <= seq(record)
+            assert seq(record) <= int(ranges.get("EndingSequenceNumber", 10**40))
             assert record["dynamodb"]["ApproximateCreationDateTime"].microsecond == 0  # whole seconds
             seen[key(record)] = shard["ShardId"]
-    assert sorted(seen) == sorted([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(20)] + [f"c{i}" for i in range(10)])
+    assert sorted(seen) == sorted([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(20)]
+                                  + [f"c{i}" for i in range(10)])
     assert {seen[f"a{i}"] for i in range(5)} == {root[0]["ShardId"]}
     assert {seen[f"b{i}"] for i in range(20)} <= set(first) and {seen[f"c{i}"] for i in range(10)} <= set(second)
 
@@ -172,7 +177,7 @@ def test_trim_horizon_skips_trimmed_records(standin, streams, ddb, table):
     put(ddb, name, ["old1", "old2", "old3"])
     shard = all_shards(streams, arn)[0]["ShardId"]
     old, _, _ = read_shard(streams, arn, shard)
-    early = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    early = iterator_of(streams, arn, shard, "TRIM_HORIZON")
     standin.trim_before(0)
     put(ddb, name, ["new1", "new2"])
     records, _, _ = read_shard(streams, arn, shard)
@@ -185,7 +190,8 @@ def test_trim_horizon_skips_trimmed_records(standin, streams, ddb, table):
     with pytest.raises(ClientError) as excinfo:  # an iterator from before the trim points at a trimmed record
         streams.get_records(ShardIterator=early)
     assert code_of(excinfo) == "TrimmedDataAccessException"
-    again, _, _ = read_shard(streams, arn, shard, "AT_SEQUENCE_NUMBER", SequenceNumber=records[0]["dynamodb"]["SequenceNumber"])
+    again, _, _ = read_shard(streams, arn, shard, "AT_SEQUENCE_NUMBER",
+                             SequenceNumber=records[0]["dynamodb"]["SequenceNumber"])
     assert [key(r) for r in again] == ["new1", "new2"]
     standin.trim_before(records[1]["dynamodb"]["SequenceNumber"])  # by sequence: below new2
     assert [key(r) for r in read_shard(streams, arn, shard)[0]] == ["new2"]
@@ -212,14 +218,14 @@ def test_iterators_expire(standin, streams, ddb, table):
     name, arn = table
     put(ddb, name, ["a"])
     shard = all_shards(streams, arn)[0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = iterator_of(streams, arn, shard, "TRIM_HORIZON")
     page = streams.get_records(ShardIterator=iterator)
     standin.expire_iterators()
     for old in (iterator, page["NextShardIterator"]):
         with pytest.raises(ClientError) as excinfo:
             streams.get_records(ShardIterator=old)
         assert code_of(excinfo) == "ExpiredIteratorException"
-    fresh = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    fresh = iterator_of(streams, arn, shard, "TRIM_HORIZON")
     standin.now = lambda: time.time() + ITERATOR_TTL_S - 30
     assert [key(r) for r in streams.get_records(ShardIterator=fresh)["Records"]] == ["a"]
     standin.now = lambda: time.time() + ITERATOR_TTL_S + 30
@@ -228,17 +234,30 @@ def test_iterators_expire(standin, streams, ddb, table):
     assert code_of(excinfo) == "ExpiredIteratorException"
 
 
-def test_error_wire_shape(standin, table):
-    _, arn = table
-    body = json.dumps({"ShardIterator": "not-an-iterator"})
+def post(standin, target: str, body: dict) -> tuple[int, str, dict]:
+    """A raw x-amz-json-1.0 request: (status, Content-Type, JSON answer)."""
     conn = http.client.HTTPConnection("127.0.0.1", standin.port, timeout=10)
-    conn.request("POST", "/", body=body, headers={"X-Amz-Target": "DynamoDBStreams_20120810.GetRecords",
-                                                  "Content-Type": "application/x-amz-json-1.0"})
-    response = conn.getresponse()
-    answer = json.loads(response.read())
-    conn.close()
-    assert response.status == 400 and response.getheader("Content-Type") == "application/x-amz-json-1.0"
-    assert answer["__type"] == "com.amazonaws.dynamodb.v20120810#ValidationException" and answer["message"]
+    try:
+        conn.request("POST", "/", body=json.dumps(body), headers={
+            "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0"})
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type"), json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_error_wire_shape(standin, streams, ddb, table):
+    name, arn = table
+    put(ddb, name, ["a"])
+    iterator = iterator_of(streams, arn, all_shards(streams, arn)[0]["ShardId"])
+    standin.expire_iterators()
+    status, content_type, answer = post(standin, "DynamoDBStreams_20120810.GetRecords", {"ShardIterator": iterator})
+    assert (status, content_type) == (400, "application/x-amz-json-1.0")
+    assert answer["__type"] == "com.amazonaws.dynamodb.v20120810#ExpiredIteratorException" and answer["message"]
+    status, _, answer = post(standin, "DynamoDBStreams_20120810.GetRecords", {"ShardIterator": "not-one"})
+    assert status == 400 and answer["__type"].endswith("#ValidationException")
+    status, _, answer = post(standin, "DynamoDB_20120810.PutItem", {})  # DynamoDB goes to moto, not here
+    assert status == 400 and answer["__type"].endswith("#UnknownOperationException")
 
 
 def test_unknown_stream_shard_and_bad_arguments(standin, streams, ddb, table):
@@ -253,13 +272,13 @@ def test_unknown_stream_shard_and_bad_arguments(standin, streams, ddb, table):
                                    ShardIteratorType="LATEST")
     assert code_of(excinfo) == "ResourceNotFoundException"
     shard = all_shards(streams, arn)[0]["ShardId"]
-    for args in ({"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": "100000000000000000000"},  # below the shard
+    for args in ({"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": "1" + "0" * 20},  # below the shard
                  {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": "40000000000000000000x"},
                  {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": time.time()}):
         with pytest.raises(ClientError) as excinfo:
             streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **args)
         assert code_of(excinfo) == "ValidationException", args
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    iterator = iterator_of(streams, arn, shard, "LATEST")
     with pytest.raises(ClientError) as excinfo:
         streams.get_records(ShardIterator=iterator, Limit=1001)
     assert code_of(excinfo) == "ValidationException"
@@ -269,11 +288,12 @@ def test_latest_and_after_sequence_number(standin, streams, ddb, table):
     name, arn = table
     put(ddb, name, ["a", "b"])
     shard = all_shards(streams, arn)[0]["ShardId"]
-    latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    latest = iterator_of(streams, arn, shard, "LATEST")
     put(ddb, name, ["c"])
     assert [key(r) for r in streams.get_records(ShardIterator=latest)["Records"]] == ["c"]
     first = read_shard(streams, arn, shard)[0][0]
-    after, _, _ = read_shard(streams, arn, shard, "AFTER_SEQUENCE_NUMBER", SequenceNumber=first["dynamodb"]["SequenceNumber"])
+    after, _, _ = read_shard(streams, arn, shard, "AFTER_SEQUENCE_NUMBER",
+                             SequenceNumber=first["dynamodb"]["SequenceNumber"])
     assert [key(r) for r in after] == ["b", "c"]
 
 
@@ -288,7 +308,7 @@ def test_page_caps_records(standin, streams, table):
     assert standin.records_served == 2500
     standin.max_records_per_page = 700
     assert read_shard(streams, arn, shard)[1] == [700, 700, 700, 400, 0]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = iterator_of(streams, arn, shard, "TRIM_HORIZON")
     assert len(streams.get_records(ShardIterator=iterator, Limit=3)["Records"]) == 3
 
 
@@ -307,7 +327,7 @@ def test_throttling(standin, streams, ddb, table):
     name, arn = table
     put(ddb, name, ["a"])
     shard = all_shards(streams, arn)[0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = iterator_of(streams, arn, shard, "TRIM_HORIZON")
     standin.throttle_next(2)
     for _ in range(2):
         with pytest.raises(ClientError) as excinfo:
