@@ -55,9 +55,10 @@ DynamoDB Streams" page):
   ResourceNotFoundException.
 - GetRecords (API Reference "GetRecords"): at most Limit (1-1000) records, at most
   `max_records_per_page` (default 1000, AWS's cap) and at most 1 MB (`max_page_bytes`, 1 MiB; a
-  record's size is the length of its compact wire JSON; a page holds at least one record). NextShardIterator
-  is absent (null) once a closed shard is read to its end: in the same answer as its last records, or in
-  the first answer after them (an empty page). An open shard always gives a next iterator. Errors:
+  record's size is the length of its compact wire JSON; a page holds at least one record).
+  NextShardIterator is left out (null) once a closed shard is read to its end: in the answer that
+  holds its last record, or, when the shard closed after the reader reached its end, in the next
+  (empty) answer. An open shard always gives a next iterator, also after an empty page. Errors:
   ExpiredIteratorException (the iterator is over 15 minutes old, or `expire_iterators()` was called
   after it was handed out), TrimmedDataAccessException (the record the iterator points at has been
   trimmed since: API Reference "TrimmedDataAccessException"), LimitExceededException
@@ -68,13 +69,15 @@ DynamoDB Streams" page):
 Knobs (thread-safe; call between requests):
 - `split_shard(children=2, stream_arn=None) -> list[str]`: closes every open shard (of that stream,
   or of every stream moto has) and opens `children` (1 or 2) children for each; returns the new
-  shard ids. (Developer guide: a shard can split into new shards, or have one child.)
+  shard ids. (Developer guide, "Reading and processing a stream": shards are ephemeral, any shard
+  can split into new shards, and a parent shard may have just one child.)
 - `trim_before(point)`: a number is seconds ago by `now` (records stamped before then are
   trimmed, in every stream, e.g. `trim_before(0)` trims every record so far); a str is a stand-in
   sequence number (records below it are trimmed). A trim never takes back what an earlier one
   trimmed, and records that arrive later are not trimmed by it.
-- `disable_stream(stream_arn)`: StreamStatus DISABLED, every open shard closed (developer guide:
-  after a stream is disabled its records stay readable for 24 hours); moto's later records dropped.
+- `disable_stream(stream_arn)`: StreamStatus DISABLED, every open shard closed, its records still
+  readable (developer guide, "Enabling a stream": disabling a stream closes its open shards and its
+  data stays readable for 24 hours); records moto makes later are dropped.
 - `expire_iterators()`: every iterator handed out so far answers ExpiredIteratorException.
 - `throttle_next(n)`: the next n GetRecords answer LimitExceededException (HTTP 400; botocore's
   standard retry mode retries it as throttling).
