@@ -41,7 +41,8 @@ PURE = ("ddbvault.format", "ddbvault.capacity")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ddbvault._version", "ddbvault.exit_codes", "ddbvault.errors"),
     ("ddbvault.format", "ddbvault.capacity",    # pure: the on-storage contract; rates and plans
-     "ddbvault.format.changes"),                # change records and their replay (issues 11, 12)
+     "ddbvault.format.changes",                 # change records and their replay (issues 11, 12)
+     "ddbvault.format.change_log"),             # the change log format 1.0: keys, segments (issue 12)
     ("ddbvault.aws",),                          # sessions, roles, retries, the error boundary
     ("ddbvault.storage",),
     ("ddbvault.dynamodb",),
