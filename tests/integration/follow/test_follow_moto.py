@@ -256,3 +256,36 @@ def test_list_ignores_the_change_log(ddb, vault, followed):
     listed = run_cli("list", url, "--json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_a_new_stream_after_an_earlier_one_records_a_stream_replaced_gap(ddb, aws_env, tmp_path):
+    create_streamed(ddb, "orders-replaced")
+    arn = ddb.describe_table(TableName="orders-replaced")["Table"]["TableArn"]
+    old_arn = arn + "/stream/2026-01-01T00:00:00.000"
+    store = open_store(parse_destination(str(tmp_path)))
+    store.put_new(cl.start_key("", "orders-replaced", "2026-01-01T00:00:00.000"), cl.start_object(
+        cl.StartRecord("orders-replaced", old_arn, "NEW_IMAGE", 1767225600, 1767225600)))
+    line = json.dumps({"eventName": "INSERT", "dynamodb": {"ApproximateCreationDateTime": 1767229200,
+                       "Keys": key("o", 1), "NewImage": key("o", 1), "SequenceNumber": "700"}}).encode()
+    fields = {"table": "orders-replaced", "table_arn": arn, "stream_arn": old_arn, "stream_view_type": "NEW_IMAGE",
+              "shard_id": "shardId-old", "parent_shard_id": None, "continues_from": None}
+    store.put_new(cl.segment_key("", "orders-replaced", "2026-01-01T00:00:00.000", "shardId-old", 700, 700),
+                  cl.build_segment(fields, [line]))
+    done = run_cli("follow", "orders-replaced", "--to", str(tmp_path), "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    [gap] = json.loads(done.stdout)["gaps"]
+    label = cl.label_of_stream_arn(json.loads(done.stdout)["stream_arn"])
+    start = cl.parse_start(store.get(cl.start_key("", "orders-replaced", label)))
+    assert gap == {"change_log": "1.0", "table": "orders-replaced", "from": "2026-01-01T01:00:00Z",
+                   "to": cl.utc_text(start.covered_from), "reason": "stream_replaced", "stream_arn": old_arn,
+                   "shard_id": None, "detected_at": gap["detected_at"]}
+    assert [g.to_dict() for g in change_logs.gaps(store, "", "orders-replaced")] == [gap]
+
+
+def test_a_foreign_object_under_changes_is_refused(ddb, aws_env, tmp_path):
+    create_streamed(ddb, "orders-foreign")
+    (tmp_path / "orders-foreign" / "changes" / "notes").mkdir(parents=True)
+    (tmp_path / "orders-foreign" / "changes" / "notes" / "readme.txt").write_text("hello")
+    done = run_cli("follow", "orders-foreign", "--to", str(tmp_path), "--once")
+    assert done.returncode == ExitCode.INTEGRITY, done.stderr
+    assert "is not a change-log key" in done.stderr and "Try: " in done.stderr and "Traceback" not in done.stderr
