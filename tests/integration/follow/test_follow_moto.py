@@ -25,10 +25,11 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.format import change_log as cl
 from ddbvault.format.changes import final_changes
 from ddbvault.format.dataline import key_fingerprint
-from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items
+from ddbvault.devtools.sample_data import edge_case_items
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
+from tests.support.change_logs import create_streamed
 
 pytestmark = pytest.mark.integration
 BUCKET = "follow-vault"
@@ -37,12 +38,6 @@ BUCKET = "follow-vault"
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
                           env=dict(os.environ), timeout=timeout)
-
-
-def create_streamed(ddb, name: str, view: str | None = "NEW_AND_OLD_IMAGES") -> None:
-    spec = {"StreamEnabled": True, "StreamViewType": view} if view else {"StreamEnabled": False}
-    ddb.create_table(TableName=name, KeySchema=TABLE_KEY_SCHEMA, AttributeDefinitions=TABLE_ATTRIBUTES,
-                     BillingMode="PAY_PER_REQUEST", StreamSpecification=spec)
 
 
 def key(pk: str, sk: int) -> dict:
