@@ -284,3 +284,20 @@ def test_a_foreign_object_under_changes_is_refused(ddb, aws_env, tmp_path):
     done = run_cli("follow", "orders-foreign", "--to", str(tmp_path), "--once")
     assert done.returncode == ExitCode.INTEGRITY, done.stderr
     assert "is not a change-log key" in done.stderr and "Try: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_no_item_value_in_the_logs_and_a_malformed_record_is_refused(ddb, aws_env, tmp_path):
+    """At -vv nothing logs a value. moto's stream mangles a map with an empty-named key into an
+    attribute value that is not one: the follower refuses the page (exit 5) and stores nothing."""
+    create_streamed(ddb, "orders-secret")
+    secret = "SECRET-ITEM-VALUE-7f3a"
+    ddb.put_item(TableName="orders-secret", Item={**key("x", 1), "v": {"S": secret}})
+    done = run_cli("-vv", "follow", "orders-secret", "--to", str(tmp_path), "--once")
+    assert done.returncode == 0 and secret not in done.stderr + done.stdout
+    ddb.put_item(TableName="orders-secret", Item={**key("x", 2), "m": {"M": {"": {"S": secret}}}})
+    refused = run_cli("-vv", "follow", "orders-secret", "--to", str(tmp_path), "--once")
+    assert refused.returncode == ExitCode.AWS_ERROR, refused.stderr
+    assert "returned an unusable response: a stream record" in refused.stderr and "Traceback" not in refused.stderr
+    assert secret not in refused.stderr + refused.stdout
+    store = open_store(parse_destination(str(tmp_path)))
+    assert [r.keys for r in change_logs.records(store, "", "orders-secret")] == [key("x", 1)]
