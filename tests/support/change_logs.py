@@ -1,5 +1,5 @@
 """Reading a change log back in tests: every segment under a table's `changes/`, each parsed and
-checked by format/change_log.py, and the records de-duplicated as readers do."""
+checked by format/change_log/, and the records de-duplicated as readers do."""
 
 from __future__ import annotations
 

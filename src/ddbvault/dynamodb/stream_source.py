@@ -72,7 +72,7 @@ class RecordsPage:
 
 def _shards_of(description: object, stream_arn: str) -> list[Shard]:
     """The Shards of one DescribeStream page, each id (and parent id) one the change log can
-    name (format/change_log.check_shard_id); AwsError (malformed response) otherwise."""
+    name (format.change_log.check_shard_id); AwsError (malformed response) otherwise."""
     shards = description.get("Shards", []) if isinstance(description, dict) else None
     if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
         raise malformed_response(action="DescribeStream", resource=stream_arn, reason="Shards is not a list of shards")

@@ -11,7 +11,7 @@ the vault has closed is never read again.
 
 Where a shard starts (the vault is the checkpoint, follow/vault_state.py): AFTER_SEQUENCE_NUMBER
 of the largest last sequence of its segments, else TRIM_HORIZON. Breaks (each becomes a gap
-object before any segment after it, format/change_log.py):
+object before any segment after it, format/change_log/):
 - TrimmedDataAccessException: the records after the checkpoint are gone; carry on from
   TRIM_HORIZON. Reason `trimmed`, unless the follower_down gap of this run covers it.
 - the vault's newest object of this stream is older than 24 h at start: `follower_down`, from
@@ -47,6 +47,9 @@ MARGIN_S = 3_600  # records younger than 24 h are never trimmed; 1 h less, for c
 SEGMENT_FLUSH_BYTES = 48 * 1024 * 1024  # + one GetRecords page (<= 1 MB) stays under 64 MiB
 BUFFER_BYTES = 64 * 1024 * 1024  # all shards' buffers together
 IDLE_ROUNDS = 2  # until_idle: empty answers in a row from every readable shard
+# DynamoDB Streams allows 5 GetRecords calls a second per shard (developer guide, "DynamoDB
+# Streams" quotas); rounds that found records are spaced at least this far apart: 4 a second.
+MIN_ROUND_S = 0.25
 
 
 @dataclass
@@ -109,6 +112,7 @@ class Follower:
         described = t0
         try:
             while not self.cancelled.is_set():
+                began = time.monotonic()
                 got = self._round()
                 now = time.monotonic()
                 self._flush_due(now)
@@ -120,8 +124,7 @@ class Follower:
                         break
                 if self.options.until_idle and self._idle():
                     break
-                if not got:
-                    self.cancelled.wait(self.options.poll_interval_s)
+                self.cancelled.wait(max(0.0, MIN_ROUND_S - (now - began)) if got else self.options.poll_interval_s)
         except KeyboardInterrupt:
             self._flush_all()
             raise InterruptedRun(f"follow {self.meta.table} interrupted: {self.result.records:,} records in "
@@ -273,10 +276,10 @@ class Follower:
     def _checkpoint_time(self, entry: ShardLog) -> int | None:
         if entry.checkpoint is None:
             return None
-        key = cl.segment_key(self.meta.prefix, self.meta.table, self.meta.label, entry.shard_id,
-                             entry.checkpoint, entry.checkpoint)
-        for candidate in self.writer.store.list_keys(key.rsplit("/", 1)[0] + "/"):
-            parsed = cl.parse_log_key(candidate[len(cl.changes_prefix(self.meta.prefix, self.meta.table)):])
+        base = cl.changes_prefix(self.meta.prefix, self.meta.table)
+        for candidate in self.writer.store.list_keys(cl.shard_prefix(self.meta.prefix, self.meta.table,
+                                                                     self.meta.label, entry.shard_id)):
+            parsed = cl.parse_log_key(candidate[len(base):])
             if parsed.kind == "segment" and parsed.last_seq == int(entry.checkpoint):
                 return read_header(self.writer.store, candidate).last_time
         return None

@@ -1,4 +1,4 @@
-"""format/change_log.py: the change log format 1.0 — keys, segments, the small objects, order."""
+"""format/change_log/: the change log format 1.0 — keys, segments, the small objects, order."""
 
 from __future__ import annotations
 
