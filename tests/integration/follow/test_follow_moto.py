@@ -301,3 +301,13 @@ def test_no_item_value_in_the_logs_and_a_malformed_record_is_refused(ddb, aws_en
     assert secret not in refused.stderr + refused.stdout
     store = open_store(parse_destination(str(tmp_path)))
     assert [r.keys for r in change_logs.records(store, "", "orders-secret")] == [key("x", 1)]
+
+
+def test_duration_stops_a_follower_that_would_run_on(ddb, aws_env, tmp_path):
+    create_streamed(ddb, "orders-timed")
+    ddb.put_item(TableName="orders-timed", Item={**key("t", 1), "v": {"S": "x"}})
+    started = time.monotonic()
+    done = run_cli("follow", "orders-timed", "--to", str(tmp_path), "--duration", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert 2 <= time.monotonic() - started < 60 and json.loads(done.stdout)["records"] == 1
+    assert run_cli("follow", "orders-timed", "--to", str(tmp_path), "--duration", "0").returncode == ExitCode.USAGE
