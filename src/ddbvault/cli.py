@@ -736,12 +736,16 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
 @click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
               help="export: also grant what DynamoDB's exports into the bucket need (docs/export-engine.md); "
               "the scheduled backups use it.")
+@click.option("--continuous", is_flag=True, help="Also the follower role (data account) and each table's stream "
+              "and table resource policies that let it read the stream (docs/continuous-access.md).")
+@click.option("--follower-role", default="ddbvault-follower", show_default=True, metavar="NAME",
+              help="With --continuous: name of the data account role that runs `ddbvault follow`.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, engine, as_json) -> None:
+        keep, engine, continuous, follower_role, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -753,7 +757,8 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine,
+            continuous=continuous, follower_role=follower_role)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return

@@ -3,11 +3,12 @@
 - `data_template()`: the backup bucket (versioned; public access blocked; ACLs disabled with
   Object Ownership BucketOwnerEnforced; default encryption; optional object lock with a default
   retention; lifecycle rules that abort incomplete multipart uploads, expire non-current versions
-  and expire `ddbvault doctor`'s probe objects after a day), its policy, optionally a KMS key and
-  the writer role that production assumes.
+  and expire `ddbvault doctor`'s probe objects after a day), its policy, optionally a KMS key,
+  the writer role that production assumes and (--continuous) the follower role.
 - `production_template()`: the backup role, one ECS (Fargate) task definition per table that
   runs `ddbvault backup`, and an EventBridge Scheduler schedule per table that starts it. Why
-  EventBridge Scheduler rather than a scheduled EventBridge rule: docs/iam.md.
+  EventBridge Scheduler rather than a scheduled EventBridge rule: docs/iam.md. With
+  --continuous its Metadata carries each table's stream and table policies (stream_policy_metadata).
 
 The bucket, the key and the writer role are retained when the data stack is deleted: deleting a
 stack must never delete the backups or the key that decrypts them.
@@ -21,6 +22,8 @@ import dataclasses
 import hashlib
 import re
 
+from .continuous import (follower_role_policy, follower_trust_policy, put_resource_policy_commands,
+                         stream_policy, table_policy)
 from .inputs import DOCTOR_DIR, IacInputs, Table
 from .policies import (Arns, backup_role_policy, document, literal_arns, statement, trust_statement,
                        writer_role_policy, writer_trust_policy)
@@ -85,6 +88,10 @@ def data_template(inputs: IacInputs) -> dict:
     if inputs.writer_role:
         resources["WriterRole"] = _writer_role(inputs, arns)
         outputs["WriterRoleArn"] = {"Value": get_arn("WriterRole"), "Description": "ddbvault backup --vault-role"}
+    if inputs.continuous:
+        resources["FollowerRole"] = _follower_role(inputs, arns)
+        outputs["FollowerRoleArn"] = {"Value": get_arn("FollowerRole"),
+                                      "Description": "runs ddbvault follow (docs/continuous-access.md)"}
     return {"AWSTemplateFormatVersion": FORMAT_VERSION,
             "Description": f"ddbvault backup bucket {inputs.bucket} (data account {inputs.data_account})",
             "Parameters": DATA_PARAMETERS, "Conditions": DATA_CONDITIONS,
@@ -145,6 +152,15 @@ def _writer_role(inputs: IacInputs, arns: Arns) -> dict:
                       "PolicyDocument": writer_role_policy(inputs, arns)}]}}
 
 
+def _follower_role(inputs: IacInputs, arns: Arns) -> dict:
+    return {"Type": "AWS::IAM::Role", **RETAIN, "Properties": {
+        "RoleName": inputs.follower_role,
+        "Description": "ddbvault: reads the production tables' streams, writes the change log",
+        "AssumeRolePolicyDocument": follower_trust_policy(inputs, arns),
+        "Policies": [{"PolicyName": "ddbvault-follow-streams",
+                      "PolicyDocument": follower_role_policy(inputs, arns)}]}}
+
+
 # ---------------------------------------------------------- production account
 
 PRODUCTION_PARAMETERS = {
@@ -182,10 +198,30 @@ def production_template(inputs: IacInputs) -> dict:
         resources[f"BackupTask{index}"] = _task_definition(inputs, arns, table)
         resources[f"BackupSchedule{index}"] = _schedule(table, index)
     resources["SchedulerRole"] = _scheduler_role(inputs)
-    return {"AWSTemplateFormatVersion": FORMAT_VERSION,
-            "Description": f"ddbvault scheduled backups (production account {inputs.prod_account})",
-            "Parameters": parameters, "Resources": resources,
-            "Outputs": {"BackupRoleArn": {"Value": get_arn("BackupRole")}}}
+    template = {"AWSTemplateFormatVersion": FORMAT_VERSION,
+                "Description": f"ddbvault scheduled backups (production account {inputs.prod_account})",
+                "Parameters": parameters, "Resources": resources,
+                "Outputs": {"BackupRoleArn": {"Value": get_arn("BackupRole")}}}
+    if inputs.continuous:
+        metadata = {"DdbvaultStreamPolicies": stream_policy_metadata(inputs, literal_arns(inputs))}
+        template = {**dict(list(template.items())[:2]), "Metadata": metadata, **dict(list(template.items())[2:])}
+    return template
+
+
+def stream_policy_metadata(inputs: IacInputs, arns: Arns) -> dict:
+    """--continuous: what each table needs in production, which this stack cannot attach (a
+    resource policy is a property of the AWS::DynamoDB::Table that owns it, and the tables are
+    not this stack's): per table, the StreamSpecification and ResourcePolicy to put into the
+    table's own template, or the put-resource-policy commands for a table no stack manages."""
+    result = {}
+    for table in inputs.tables:
+        result[table.name] = {
+            "TableProperties": {
+                "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES",
+                                        "ResourcePolicy": {"PolicyDocument": stream_policy(inputs, arns, table)}},
+                "ResourcePolicy": {"PolicyDocument": table_policy(inputs, arns, table)}},
+            "Commands": put_resource_policy_commands(inputs, arns, table)}
+    return result
 
 
 def service_trust(inputs: IacInputs, service: str) -> dict:
