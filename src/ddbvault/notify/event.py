@@ -1,5 +1,6 @@
-"""The events notifications carry: RunEvent (what one scheduled backup run did) and RpoEvent (a
-job fell out of its recovery point objective, or came back within it).
+"""The events notifications carry: RunEvent (what one scheduled backup run did), RpoEvent (a
+job fell out of its recovery point objective, or came back within it) and GapEvent (a follow job
+recorded a gap in a table's change log: changes in that interval may be missing).
 
 A RunEvent is built once per run, from a BackupResult or from the exception that ended the run;
 an RpoEvent once per change of a job's RPO state, from a service.rpo.Protection. Each is handed
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # event.py stays pure: ddbvault.backup pulls in boto3
     from ..runtime.each_table import TablesRun
     from ..service.rpo import Protection
 
-__all__ = ["Event", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
+__all__ = ["Event", "GapEvent", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
 
 Outcome = Literal["success", "failure"]
 RpoOutcome = Literal["rpo_breach", "rpo_recovered"]
@@ -189,4 +190,50 @@ class RpoEvent:
         return data
 
 
-Event = RunEvent | RpoEvent  # what a notifier's send() takes
+GAP_REASONS = ("trimmed", "follower_down", "stream_replaced", "stream_disabled", "shard_lost")
+_GAP_FIELD_LIMIT = 300  # characters of one field of a gap record kept in an event
+
+
+@dataclass(frozen=True)
+class GapEvent:
+    """A follow job recorded a gap in `table`'s change log (docs/format.md, the change log):
+    between `gap_from` (the last time known covered; None: unknown) and `gap_to` (the first time
+    covered again) changes may be missing, so no point-in-time restore can cross it. `reason` is
+    one of GAP_REASONS ("unknown" for anything else). Built from the gap record the follower
+    returned, every field a string cut to _GAP_FIELD_LIMIT and redacted: a gap record read back
+    from the vault is hostile input. Immutable; safe to share between threads."""
+
+    job: str
+    table: str
+    reason: str
+    gap_from: str | None
+    gap_to: str | None
+    detected_at: str | None
+    stream_arn: str | None = None
+    shard_id: str | None = None
+    outcome: Literal["change_log_gap"] = "change_log_gap"
+
+    @property
+    def summary(self) -> str:
+        return f"change log gap ({self.reason}) from {self.gap_from or 'unknown'} to {self.gap_to or 'unknown'}"
+
+    @classmethod
+    def from_gap(cls, job: str, table: str, gap: dict) -> GapEvent:
+        """The event for one gap dict ({"from", "to", "reason", "stream_arn", "shard_id",
+        "detected_at", ...}); missing or malformed fields become None, an unknown reason "unknown"."""
+        gap = gap if isinstance(gap, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = gap.get(key)
+            return shorten(redact(value), _GAP_FIELD_LIMIT) if isinstance(value, str) and value else None
+
+        reason = gap.get("reason")
+        return cls(job=job, table=table, reason=reason if reason in GAP_REASONS else "unknown",
+                   gap_from=text("from"), gap_to=text("to"), detected_at=text("detected_at"),
+                   stream_arn=text("stream_arn"), shard_id=text("shard_id"))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "summary": self.summary}
+
+
+Event = RunEvent | RpoEvent | GapEvent  # what a notifier's send() takes
