@@ -41,13 +41,14 @@ PURE = ("ddbvault.format", "ddbvault.capacity")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ddbvault._version", "ddbvault.exit_codes", "ddbvault.errors"),
     ("ddbvault.format", "ddbvault.capacity",    # pure: the on-storage contract; rates and plans
-     "ddbvault.format.changes"),                # change records and their replay (issues 11, 12)
+     "ddbvault.format.changes",                 # change records and their replay (issues 11, 12)
+     "ddbvault.format.change_log"),             # the change log format 1.0: keys, segments (issue 12)
     ("ddbvault.aws",),                          # sessions, roles, retries, the error boundary
     ("ddbvault.storage",),
     ("ddbvault.dynamodb",),
     ("ddbvault.vault",),
     ("ddbvault.runtime",),
-    ("ddbvault.backup", "ddbvault.restore", "ddbvault.verify",
+    ("ddbvault.backup", "ddbvault.restore", "ddbvault.verify", "ddbvault.follow",
      "ddbvault.backup.via_export", "ddbvault.restore.incremental"),  # the export engine; restore --then
     ("ddbvault",),                              # the public API: re-exports the verbs
     ("ddbvault.doctor", "ddbvault.doctor_continuous",   # doctor --continuous (issue 12)
