@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 
 from ..aws.session import Principal
 from ..notify.event import GapEvent
+from ..storage.base import DEFAULT_ACL
 from .config import JobConfig, JobOptions
 
 log = logging.getLogger(__name__)
@@ -63,22 +64,25 @@ class FollowState:
 
 
 def follow_options(job: JobConfig, options: JobOptions, *, until_idle: bool):
-    """The FollowOptions of one pass of `job`: its table, destination, region and roles."""
+    """The FollowOptions of one pass of `job`: its table, destination, region, roles, ACL and SSE."""
     from ..follow import FollowOptions
 
+    acl = DEFAULT_ACL if options.acl is None else (None if options.acl == "none" else options.acl)
     return FollowOptions(
         table=job.table, destination=options.destination, until_idle=until_idle, max_seconds=job.pass_seconds,
+        acl=acl, sse=options.sse, kms_key_id=options.kms_key_id,
         table_principal=Principal(region=options.region, role_arn=options.source_role,
                                   session_name="ddbvault-follow-source"),
         vault_principal=Principal(region=options.region, role_arn=options.dest_role,
                                   external_id=options.external_id, session_name="ddbvault-follow-dest"))
 
 
-def run_pass(job: JobConfig, options: JobOptions, *, until_idle: bool):
-    """One pass of the follower (raises what follow_table raises)."""
+def run_pass(job: JobConfig, options: JobOptions, *, until_idle: bool, cancelled: threading.Event | None = None):
+    """One pass of the follower (raises what follow_table raises); `cancelled` ends it early
+    (the service's cancel_all after its shutdown grace), its buffers written first."""
     from ..follow import follow_table
 
-    return follow_table(follow_options(job, options, until_idle=until_idle))
+    return follow_table(follow_options(job, options, until_idle=until_idle), cancelled=cancelled)
 
 
 def record_pass(state: FollowState, result, now: datetime | None = None) -> list[GapEvent]:

@@ -123,7 +123,7 @@ class JobRunner:
         t0 = time.monotonic()
         try:
             if job.kind == "follow":
-                self._follow(record, job, options)
+                self._follow(record, job, options, cancel)
             elif job.tables:
                 self._backup_tables(record, job.tables, options, cancel)
             else:
@@ -145,9 +145,9 @@ class JobRunner:
         """Passes of follow job `name` until stop_following is set (service/follow_jobs.py)."""
         follow_forever(self, name, self.stop_following)
 
-    def _follow(self, record: RunRecord, job: JobConfig, options: JobOptions) -> None:
+    def _follow(self, record: RunRecord, job: JobConfig, options: JobOptions, cancel: threading.Event) -> None:
         """One pass of a follow job: records, segments and gaps counted, each gap notified."""
-        result = run_pass(job, options, until_idle=self.follow_until_idle)
+        result = run_pass(job, options, until_idle=self.follow_until_idle, cancelled=cancel)
         record.items = result.records
         record.outcome = "success"
         self.metrics.followed(record.job, record.table, result)
