@@ -9,7 +9,6 @@ its stream statement fails naming dynamodb:DescribeStream and the statement that
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -23,10 +22,10 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.iac.continuous import follower_role_policy
 from ddbvault.iac.inputs import make_inputs
 from ddbvault.iac.policies import literal_arns
+from tests.support.moto_iam import ACCOUNT, enforce_with_roles, for_moto
 from tests.support.tables import create_table
 
 pytestmark = pytest.mark.integration
-ACCOUNT = "123456789012"
 
 
 def doctor(env: dict, table: str, *extra: str) -> subprocess.CompletedProcess:
@@ -115,27 +114,13 @@ def test_continuous_refuses_backup_options_and_local_destinations(open_server):
 def enforced(tmp_path_factory):
     inputs = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321", bucket="vault",
                          region="us-east-1", prefix="prod", continuous=True)
-    generated = follower_role_policy(inputs, literal_arns(inputs))
-    for statement in generated["Statement"]:  # moto matches DynamoDB calls against "*" only
-        if str(statement["Action"]).count("dynamodb:"):
-            statement["Resource"] = "*"
-    without = copy.deepcopy(generated)
-    without["Statement"] = [s for s in without["Statement"] if s["Sid"] != "ReadTableStreams"]
+    generated = for_moto(follower_role_policy(inputs, literal_arns(inputs)))
+    without = {**generated, "Statement": [s for s in generated["Statement"] if s["Sid"] != "ReadTableStreams"]}
     with local_servers.moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as srv:
         admin = boto3.Session(aws_access_key_id="a", aws_secret_access_key="a", region_name="us-east-1")
         streamed(admin.client("dynamodb", endpoint_url=srv.url), "orders", "NEW_IMAGE")
         admin.client("s3", endpoint_url=srv.url).create_bucket(Bucket="vault")
-        iam = admin.client("iam", endpoint_url=srv.url)
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/operator"}}]})
-        for name, policy in (("follower", generated), ("follower-without-streams", without)):
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-            iam.put_role_policy(RoleName=name, PolicyName="follow", PolicyDocument=json.dumps(policy))
-        iam.create_user(UserName="operator")
-        iam.put_user_policy(UserName="operator", PolicyName="assume", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
-        key = iam.create_access_key(UserName="operator")["AccessKey"]
-        local_servers.set_moto_auth(srv.url, 0)
+        key = enforce_with_roles(srv.url, {"follower": generated, "follower-without-streams": without})
         env = {**os.environ, **local_servers.local_aws_env(srv.url),
                "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         env.pop("AWS_SESSION_TOKEN")

@@ -72,6 +72,9 @@ def data_arns(inputs: IacInputs) -> Arns:
     return dataclasses.replace(arns, key=get_arn("BackupKey")) if inputs.create_kms_key else arns
 
 
+ROLE_USES = {"writer": "ddbvault backup --vault-role", "follower": "runs ddbvault follow (docs/continuous-access.md)"}
+
+
 def data_template(inputs: IacInputs) -> dict:
     """The data account's stack. Needs CAPABILITY_NAMED_IAM when it creates the writer role."""
     arns = data_arns(inputs)
@@ -85,13 +88,10 @@ def data_template(inputs: IacInputs) -> dict:
         resources["BackupKey"] = _key(inputs, arns)
     if arns.key is not None:
         outputs["KeyArn"] = {"Value": arns.key, "Description": "SSE-KMS key of the backups"}
-    if inputs.writer_role:
-        resources["WriterRole"] = _writer_role(inputs, arns)
-        outputs["WriterRoleArn"] = {"Value": get_arn("WriterRole"), "Description": "ddbvault backup --vault-role"}
-    if inputs.continuous:
-        resources["FollowerRole"] = _follower_role(inputs, arns)
-        outputs["FollowerRoleArn"] = {"Value": get_arn("FollowerRole"),
-                                      "Description": "runs ddbvault follow (docs/continuous-access.md)"}
+    for name, spec in data_roles(inputs, arns).items():
+        logical = f"{name.capitalize()}Role"
+        resources[logical] = _retained_role(*spec)
+        outputs[f"{logical}Arn"] = {"Value": get_arn(logical), "Description": ROLE_USES[name]}
     return {"AWSTemplateFormatVersion": FORMAT_VERSION,
             "Description": f"ddbvault backup bucket {inputs.bucket} (data account {inputs.data_account})",
             "Parameters": DATA_PARAMETERS, "Conditions": DATA_CONDITIONS,
@@ -143,22 +143,26 @@ def _key(inputs: IacInputs, arns: Arns) -> dict:
         "KeyPolicy": key_policy(inputs, arns)}}
 
 
-def _writer_role(inputs: IacInputs, arns: Arns) -> dict:
-    return {"Type": "AWS::IAM::Role", **RETAIN, "Properties": {
-        "RoleName": inputs.writer_role,
-        "Description": "ddbvault: the production backup role assumes it to write backups",
-        "AssumeRolePolicyDocument": writer_trust_policy(inputs, arns),
-        "Policies": [{"PolicyName": "ddbvault-write-backups",
-                      "PolicyDocument": writer_role_policy(inputs, arns)}]}}
+def data_roles(inputs: IacInputs, arns: Arns) -> dict[str, tuple[str, str, dict, str, dict]]:
+    """The data account's roles, by short name ("writer", "follower"): (role name, description,
+    trust policy, inline policy name, inline policy). Shared with terraform.py."""
+    roles = {}
+    if inputs.writer_role:
+        roles["writer"] = (inputs.writer_role, "ddbvault: the production backup role assumes it to write backups",
+                           writer_trust_policy(inputs, arns), "ddbvault-write-backups", writer_role_policy(inputs, arns))
+    if inputs.continuous:
+        roles["follower"] = (inputs.follower_role,
+                             "ddbvault: reads the production tables' streams, writes the change log",
+                             follower_trust_policy(inputs, arns), "ddbvault-follow-streams",
+                             follower_role_policy(inputs, arns))
+    return roles
 
 
-def _follower_role(inputs: IacInputs, arns: Arns) -> dict:
+def _retained_role(name: str, description: str, trust: dict, policy_name: str, policy: dict) -> dict:
+    """A named data account role with one inline policy, kept when the stack is deleted."""
     return {"Type": "AWS::IAM::Role", **RETAIN, "Properties": {
-        "RoleName": inputs.follower_role,
-        "Description": "ddbvault: reads the production tables' streams, writes the change log",
-        "AssumeRolePolicyDocument": follower_trust_policy(inputs, arns),
-        "Policies": [{"PolicyName": "ddbvault-follow-streams",
-                      "PolicyDocument": follower_role_policy(inputs, arns)}]}}
+        "RoleName": name, "Description": description, "AssumeRolePolicyDocument": trust,
+        "Policies": [{"PolicyName": policy_name, "PolicyDocument": policy}]}}
 
 
 # ---------------------------------------------------------- production account

@@ -26,14 +26,13 @@ from __future__ import annotations
 import dataclasses
 
 from .cloudformation import (DATA_PARAMETERS, EXECUTION_POLICY, KEY_PARAMETER, PRODUCTION_PARAMETERS,
-                             backup_command, lifecycle_rules, scheduler_policy, service_trust,
+                             ROLE_USES, backup_command, data_roles, lifecycle_rules, scheduler_policy, service_trust,
                              task_family)
-from .continuous import follower_role_policy, follower_trust_policy, stream_policy, table_policy
+from .continuous import stream_policy, table_policy
 from .hcl import Block, Call, Expr, render
 from .inputs import IacInputs, Table
 from .policies import (Arns, backup_role_policy, literal_arns, restore_import_policy,
-                       restore_reader_policy, restore_target_policy, writer_role_policy,
-                       writer_trust_policy)
+                       restore_reader_policy, restore_target_policy)
 from .resource_policies import bucket_policy, key_policy
 from .terraform_shapes import lifecycle_rule, var, variables
 
@@ -83,22 +82,11 @@ def data_module(inputs: IacInputs) -> list[Block]:
             "policy": json_doc(key_policy(inputs, arns))}, [KEEP]))
     if arns.key is not None:
         outputs.append(output("key_arn", arns.key, "SSE-KMS key of the backups"))
-    if inputs.writer_role:
-        blocks += [
-            resource("aws_iam_role", "writer", {
-                "name": inputs.writer_role,
-                "description": "ddbvault: the production backup role assumes it to write backups",
-                "assume_role_policy": json_doc(writer_trust_policy(inputs, arns))}, [KEEP]),
-            role_policy("writer", "ddbvault-write-backups", writer_role_policy(inputs, arns))]
-        outputs.append(output("writer_role_arn", Expr("aws_iam_role.writer.arn"), "ddbvault backup --vault-role"))
-    if inputs.continuous:
-        blocks += [
-            resource("aws_iam_role", "follower", {
-                "name": inputs.follower_role,
-                "description": "ddbvault: reads the production tables' streams, writes the change log",
-                "assume_role_policy": json_doc(follower_trust_policy(inputs, arns))}, [KEEP]),
-            role_policy("follower", "ddbvault-follow-streams", follower_role_policy(inputs, arns))]
-        outputs.append(output("follower_role_arn", Expr("aws_iam_role.follower.arn"), "runs ddbvault follow"))
+    for name, (role, description, trust, policy_name, policy) in data_roles(inputs, arns).items():
+        blocks += [resource("aws_iam_role", name, {"name": role, "description": description,
+                                                   "assume_role_policy": json_doc(trust)}, [KEEP]),
+                   role_policy(name, policy_name, policy)]
+        outputs.append(output(f"{name}_role_arn", Expr(f"aws_iam_role.{name}.arn"), ROLE_USES[name]))
     return blocks + outputs
 
 

@@ -24,7 +24,6 @@ What moto cannot show, and how it is covered instead:
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 
@@ -39,24 +38,15 @@ from ddbvault.iac.policies import literal_arns
 from ddbvault.storage import WriteOptions
 from ddbvault.storage.s3 import S3Store
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from tests.support.moto_iam import ACCOUNT, enforce_with_roles, for_moto
+from tests.support.moto_iam import assumed as assumed_session
 from tests.support.tables import create_table
 
 pytestmark = pytest.mark.integration
-ACCOUNT = "123456789012"  # moto's: the table and, here, the follower role too (see the docstring)
 INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
                      bucket="vault-bucket", region="us-east-1", prefix="prod", continuous=True)
 TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
 ALLOWED = PermissionResult.PERMITTED
-
-
-def for_moto(policy: dict) -> dict:
-    """The generated policy with DynamoDB resources widened to "*" (see the module docstring)."""
-    policy = copy.deepcopy(policy)
-    for statement in policy["Statement"]:
-        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        if all(a.startswith("dynamodb:") for a in actions):
-            statement["Resource"] = "*"
-    return policy
 
 
 def stream_less(policy: dict) -> dict:
@@ -73,28 +63,14 @@ def server(tmp_path_factory):
                                                                   "StreamViewType": "NEW_AND_OLD_IMAGES"})
         ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "v": {"N": "1"}})
         admin.client("s3", endpoint_url=srv.url).create_bucket(Bucket="vault-bucket")
-        iam = admin.client("iam", endpoint_url=srv.url)
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/operator"}}]})
         generated = for_moto(follower_role_policy(INPUTS, literal_arns(INPUTS)))
-        for name, policy in (("ddbvault-follower", generated), ("follower-without-streams", stream_less(generated))):
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-            iam.put_role_policy(RoleName=name, PolicyName="follow", PolicyDocument=json.dumps(policy))
-        iam.create_user(UserName="operator")
-        iam.put_user_policy(UserName="operator", PolicyName="assume", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
-        key = iam.create_access_key(UserName="operator")["AccessKey"]
-        local_servers.set_moto_auth(srv.url, 0)
+        key = enforce_with_roles(srv.url, {"ddbvault-follower": generated,
+                                           "follower-without-streams": stream_less(generated)})
         yield srv, key
 
 
 def assumed(server, role: str) -> boto3.Session:
-    srv, key = server
-    creds = boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                          region_name="us-east-1").client("sts", endpoint_url=srv.url).assume_role(
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}", RoleSessionName="follower")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    return assumed_session(server[0].url, server[1], role)
 
 
 @pytest.fixture(autouse=True)
