@@ -32,9 +32,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..aws.error_translation import malformed_response
 from ..errors import InterruptedRun, NotFoundError
 from ..dynamodb.stream_source import Shard, StreamBreak, StreamInfo, StreamSource
 from ..format import change_log as cl
+from ..format.dataline import BadLine
 from .log_writer import LogWriter
 from .options import FollowOptions, FollowResult
 from .vault_state import StreamState, read_header
@@ -77,6 +79,7 @@ class Follower:
         self.stream_started: bool = False  # start.json was in the vault before this run
         self.vault_closed: set[str] = set()  # shards the vault had closed before this run
         self.lost_reported: set[str] = set()
+        self.read_shards: set[str] = set()  # shards GetRecords answered in this run
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -98,7 +101,6 @@ class Follower:
                 if saved.last_seq is not None:
                     entry.checkpoint = entry.continues_from = entry.last_read = str(saved.last_seq)
             self.shards[shard.shard_id] = entry
-        self.result.shards = len(self.shards)
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class Follower:
                                  f"{self.result.segments} segments stored; buffered records were written",
                                  hint="run `ddbvault follow` again: it continues after the last stored sequence")
         except BaseException:
-            self._flush_all()
+            self._flush_after_failure()
             raise
         self._flush_all()
 
@@ -164,6 +166,8 @@ class Follower:
         except StreamBreak as exc:
             return self._broken(entry, exc)
         self.result.get_records_calls += 1
+        self.read_shards.add(entry.shard_id)
+        self.result.shards = len(self.read_shards)
         entry.iterator = page.next_iterator
         if page.lines:
             self._buffer(entry, page.lines)
@@ -175,9 +179,13 @@ class Follower:
     def _buffer(self, entry: ShardLog, lines: list[bytes]) -> None:
         if entry.buffered_since is None:
             entry.buffered_since = time.monotonic()
+        try:
+            last = cl.parse_record(lines[-1], entry.shard_id)  # each record is checked when written
+        except BadLine as exc:
+            raise malformed_response(action="GetRecords", resource=f"{self.meta.stream_arn} shard {entry.shard_id}",
+                                     reason=f"a stream record: {exc}") from None
         entry.buffer.extend(lines)
         entry.buffer_bytes += sum(map(len, lines)) + len(lines)
-        last = cl.parse_record(lines[-1], entry.shard_id)  # checked in full when written
         entry.last_read, entry.last_time = str(last.sequence), last.time_s
         while len(entry.buffer) >= self.options.segment_max_records or entry.buffer_bytes >= SEGMENT_FLUSH_BYTES:
             self._write(entry)
@@ -216,6 +224,15 @@ class Follower:
         for entry in self.shards.values():
             while entry.buffer:
                 self._write(entry)
+
+    def _flush_after_failure(self) -> None:
+        """Store what is buffered on the way out of a failed run; a failure to do so is logged,
+        and the run's own error is the one raised (the next run reads those records again)."""
+        try:
+            self._flush_all()
+        except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+            log.warning("%s: buffered records not written (%s); the next run reads them again",
+                        self.meta.table, type(exc).__name__)
 
     def _close(self, entry: ShardLog) -> None:
         """The shard ended (a null NextShardIterator): its records, then closed.json."""

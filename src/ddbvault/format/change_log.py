@@ -509,25 +509,27 @@ def _text(obj: dict, name: str, what: str, *, nullable: bool = False, limit: int
     return value
 
 
-def _sequence_field(obj: dict, name: str, what: str, *, nullable: bool = False) -> str | None:
+def _checked(obj: dict, name: str, what: str, check, kind: str, *, nullable: bool = False) -> str | None:
+    """obj[name] if `check` (parse_sequence, check_shard_id) accepts it, or None when nullable."""
     value = obj[name]
     if value is None and nullable:
         return None
     try:
-        parse_sequence(value)
+        check(value)
     except ValueError:
-        raise BadLine(f"{what}'s {name} is not a sequence number (1-40 ASCII digits)") from None
+        raise BadLine(f"{what}'s {name} is not {kind}") from None
     return value
 
 
+_SEQ_KIND, _SHARD_KIND = "a sequence number (1-40 ASCII digits)", "a shard id"
+
+
+def _sequence_field(obj: dict, name: str, what: str, *, nullable: bool = False) -> str | None:
+    return _checked(obj, name, what, parse_sequence, _SEQ_KIND, nullable=nullable)
+
+
 def _shard_field(obj: dict, name: str, what: str, *, nullable: bool = False) -> str | None:
-    value = obj[name]
-    if value is None and nullable:
-        return None
-    try:
-        return check_shard_id(value)
-    except ValueError:
-        raise BadLine(f"{what}'s {name} is not a shard id") from None
+    return _checked(obj, name, what, check_shard_id, _SHARD_KIND, nullable=nullable)
 
 
 def _stream_arn(obj: dict, what: str) -> str:
