@@ -71,6 +71,8 @@ class RunEvent:
     # A job with `tables:` (from_tables): one entry per table, {table, ok, items, url} or
     # {table, ok, error}; empty for a job of one table.
     tables: tuple[dict, ...] = ()
+    # What ran: "backup", or "follow" (a pass of a `kind: follow` job: only its failures are sent).
+    action: Literal["backup", "follow"] = "backup"
 
     @property
     def seconds(self) -> float:
@@ -94,7 +96,7 @@ class RunEvent:
     @classmethod
     def from_error(cls, job: str, table: str, error: BaseException, *,
                    started_at: datetime | None = None, finished_at: datetime | None = None,
-                   backup_url: str | None = None) -> RunEvent:
+                   backup_url: str | None = None, action: Literal["backup", "follow"] = "backup") -> RunEvent:
         """A failure event. A DdbvaultError gives its message, hint and exit code; any other
         exception gives its type name and a redacted, shortened message, and exit code 1."""
         finished = _utc(finished_at)
@@ -107,7 +109,7 @@ class RunEvent:
                    finished_at=finished, backup_url=backup_url, error_type=type(error).__name__,
                    error=shorten(redact(message) or "(no message)", ERROR_MESSAGE_LIMIT),
                    hint=shorten(redact(hint), ERROR_MESSAGE_LIMIT) if hint else None,
-                   exit_code=code)
+                   exit_code=code, action=action)
 
     @classmethod
     def from_tables(cls, job: str, run: TablesRun, *, started_at: datetime,

@@ -59,7 +59,7 @@ def _verified(value: bool | None) -> str:
 
 def _subject(event: RunEvent) -> str:
     if event.failed:
-        text = f"FAILED: backup of {event.table} (job {event.job}): {event.error_type}"
+        text = f"FAILED: {event.action} of {event.table} (job {event.job}): {event.error_type}"
     else:
         text = (f"OK: backup of {event.table} (job {event.job}): {_count(event.items)} items, "
                 f"{human_bytes(event.bytes)} in {event.seconds:.1f} s")
@@ -92,7 +92,7 @@ def _fields(event: RunEvent) -> list[tuple[str, str]]:
 
 def _body(event: RunEvent) -> str:
     verb = "failed" if event.failed else "succeeded"
-    return _text(f"ddbvault: the backup of table {event.table} (job {event.job}) {verb}.",
+    return _text(f"ddbvault: the {event.action} of table {event.table} (job {event.job}) {verb}.",
                  _fields(event))
 
 
@@ -111,7 +111,7 @@ def slack_escape(text: str) -> str:
 def _slack(event: RunEvent) -> str:
     job, table = slack_escape(event.job), slack_escape(event.table)
     if event.failed:
-        text = (f":x: ddbvault job `{job}`: backup of `{table}` FAILED: "
+        text = (f":x: ddbvault job `{job}`: {event.action} of `{table}` FAILED: "
                 f"{slack_escape(event.error_type or '')}: {slack_escape(event.error or '')}")
         if event.hint:
             text += f" Try: {slack_escape(event.hint)}"

@@ -230,12 +230,13 @@ class JobRunner:
         record.error = exc.message if isinstance(exc, DdbvaultError) else redact(f"{type(exc).__name__}: {exc}")
         record.hint = exc.hint if isinstance(exc, DdbvaultError) else None
         self.metrics.failed(record.job, record.table)
-        if record.job in self.follow_states:
+        action = "follow" if record.job in self.follow_states else "backup"
+        if action == "follow":
             with self._lock:
                 record_failure(self.follow_states[record.job], record.error, record.hint)
-        log.error("job %s: backup of %s failed: %s", record.job, record.table, record.error)
-        self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at)),
-                     options)
+        log.error("job %s: %s of %s failed: %s", record.job, action, record.table, record.error)
+        self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at),
+                                         action=action), options)
 
     def notify_rpo(self, previous, current) -> None:
         """A job fell out of its RPO (or is out of it at the first check), or came back within

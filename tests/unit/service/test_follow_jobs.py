@@ -134,3 +134,15 @@ def test_the_status_page_shows_follow_jobs_in_their_own_table():
     no_follow = SimpleNamespace(**{**service.__dict__, "config": ServiceConfig.model_validate(
         {"defaults": {"destination": "/v"}, "jobs": [{"name": "b", "table": "orders", "interval_seconds": 60}]})})
     assert "Continuous backup" not in render_jobs(no_follow)
+
+
+def test_a_failed_pass_is_named_a_follow_in_its_notification():
+    from ddbvault.errors import NotFoundError
+    from ddbvault.notify.event import RunEvent
+
+    event = RunEvent.from_error("f", "orders", NotFoundError("the stream of orders is disabled"), action="follow")
+    rendered = render(event)
+    assert rendered.subject == "FAILED: follow of orders (job f): NotFoundError"
+    assert rendered.body.startswith("ddbvault: the follow of table orders (job f) failed.")
+    assert event.to_dict()["action"] == "follow"
+    assert render(RunEvent.from_error("b", "orders", NotFoundError("x"))).subject.startswith("FAILED: backup of")
