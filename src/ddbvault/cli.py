@@ -500,9 +500,12 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--keep", metavar="POLICY", help="The backups' keep policy: check the bucket has its lifecycle rules.")
 @click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
               help="export: also check PITR and what DynamoDB's export needs of the table principal.")
+@click.option("--continuous", is_flag=True, help="Check what `ddbvault follow` needs instead: the stream (enabled, "
+              "NEW_IMAGE or NEW_AND_OLD_IMAGES), DescribeStream and GetShardIterator as the table principal, "
+              "create-only writes of the change log as the vault principal.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 def doctor(table, dest, table_role, table_external_id, vault_role, vault_external_id, owner_role, acl, sse,
-           kms_key_id, profile, region, keep, engine, as_json) -> None:
+           kms_key_id, profile, region, keep, engine, continuous, as_json) -> None:
     """Check, live, every permission a backup of TABLE to DEST needs (leaves only a tiny probe)."""
     from .doctor import MARKS, DoctorOptions, run_doctor
     from .format.retention import parse_keep
@@ -521,7 +524,14 @@ def doctor(table, dest, table_role, table_external_id, vault_role, vault_externa
         if owner_role else None,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, keep=policy, engine=engine)
     try:
-        report = run_doctor(table, dest, options)
+        if continuous and (engine != "scan" or policy is not None):
+            raise UsageError("--continuous checks the follower; --engine and --keep are backup options",
+                             hint="run `ddbvault doctor` once for the backups and once with --continuous")
+        if continuous:
+            from .doctor_continuous import run_follow_doctor
+            report = run_follow_doctor(table, dest, options)
+        else:
+            report = run_doctor(table, dest, options)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     if as_json:
@@ -770,12 +780,16 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
 @click.option("--engine", type=click.Choice(["scan", "export"]), default="scan", show_default=True,
               help="export: also grant what DynamoDB's exports into the bucket need (docs/export-engine.md); "
               "the scheduled backups use it.")
+@click.option("--continuous", is_flag=True, help="Also the follower role (data account) and each table's stream "
+              "and table resource policies that let it read the stream (docs/continuous-access.md).")
+@click.option("--follower-role", default="ddbvault-follower", show_default=True, metavar="NAME",
+              help="With --continuous: name of the data account role that runs `ddbvault follow`.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, engine, as_json) -> None:
+        keep, engine, continuous, follower_role, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -787,7 +801,8 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             tables=tables, prod_account=prod_account, data_account=data_account, bucket=bucket,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
-            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine)
+            restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine,
+            continuous=continuous, follower_role=follower_role)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return

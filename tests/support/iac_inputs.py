@@ -2,7 +2,9 @@
 
 KMS key given or created, writer role with an external id, another restore account, no prefix,
 a keep policy (retention tiers), the export engine's grants (direct, and through a writer role
-with a KMS key, where the backup role gets its own S3 and KMS grants for the export).
+with a KMS key, where the backup role gets its own S3 and KMS grants for the export), and the
+continuous backup's follower role and stream policies (alone, with a writer role and a key, with a
+created key).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ VARIANTS = {
     "keep-writer": {"keep": "daily=7", "writer_role": "ddbvault-writer", "prefix": ""},
     "export": {"engine": "export"},
     "export-writer-kms": {"engine": "export", "writer_role": "ddbvault-writer", "kms_key_arn": KEY, "prefix": ""},
+    "continuous": {"continuous": True},
+    "continuous-writer-kms": {"continuous": True, "writer_role": "ddbvault-writer", "kms_key_arn": KEY, "prefix": ""},
+    "continuous-created-key": {"continuous": True, "create_kms_key": True},
 }
 
 

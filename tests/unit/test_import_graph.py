@@ -51,7 +51,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ddbvault.backup", "ddbvault.restore", "ddbvault.verify", "ddbvault.follow",
      "ddbvault.backup.via_export", "ddbvault.restore.incremental"),  # the export engine; restore --then
     ("ddbvault",),                              # the public API: re-exports the verbs
-    ("ddbvault.doctor", "ddbvault.iac", "ddbvault.notify", "ddbvault.service"),
+    ("ddbvault.doctor", "ddbvault.doctor_continuous",   # doctor --continuous (issue 12)
+     "ddbvault.iac", "ddbvault.notify", "ddbvault.service"),
     ("ddbvault.devtools",),                     # not library code; the CLI's `demo` runs it
     ("ddbvault.cli", "ddbvault.cli_roles", "ddbvault.__main__", "ddbvault.logs"),  # the shell (logs: its handlers)
 )

@@ -3,11 +3,12 @@
 - `data_template()`: the backup bucket (versioned; public access blocked; ACLs disabled with
   Object Ownership BucketOwnerEnforced; default encryption; optional object lock with a default
   retention; lifecycle rules that abort incomplete multipart uploads, expire non-current versions
-  and expire `ddbvault doctor`'s probe objects after a day), its policy, optionally a KMS key and
-  the writer role that production assumes.
+  and expire `ddbvault doctor`'s probe objects after a day), its policy, optionally a KMS key,
+  the writer role that production assumes and (--continuous) the follower role.
 - `production_template()`: the backup role, one ECS (Fargate) task definition per table that
   runs `ddbvault backup`, and an EventBridge Scheduler schedule per table that starts it. Why
-  EventBridge Scheduler rather than a scheduled EventBridge rule: docs/iam.md.
+  EventBridge Scheduler rather than a scheduled EventBridge rule: docs/iam.md. With
+  --continuous its Metadata carries each table's stream and table policies (stream_policy_metadata).
 
 The bucket, the key and the writer role are retained when the data stack is deleted: deleting a
 stack must never delete the backups or the key that decrypts them.
@@ -21,6 +22,8 @@ import dataclasses
 import hashlib
 import re
 
+from .continuous import (follower_role_policy, follower_trust_policy, put_resource_policy_commands,
+                         stream_policy, table_policy)
 from .inputs import DOCTOR_DIR, IacInputs, Table
 from .policies import (Arns, backup_role_policy, document, literal_arns, statement, trust_statement,
                        writer_role_policy, writer_trust_policy)
@@ -69,6 +72,9 @@ def data_arns(inputs: IacInputs) -> Arns:
     return dataclasses.replace(arns, key=get_arn("BackupKey")) if inputs.create_kms_key else arns
 
 
+ROLE_USES = {"writer": "ddbvault backup --vault-role", "follower": "runs ddbvault follow (docs/continuous-access.md)"}
+
+
 def data_template(inputs: IacInputs) -> dict:
     """The data account's stack. Needs CAPABILITY_NAMED_IAM when it creates the writer role."""
     arns = data_arns(inputs)
@@ -82,9 +88,10 @@ def data_template(inputs: IacInputs) -> dict:
         resources["BackupKey"] = _key(inputs, arns)
     if arns.key is not None:
         outputs["KeyArn"] = {"Value": arns.key, "Description": "SSE-KMS key of the backups"}
-    if inputs.writer_role:
-        resources["WriterRole"] = _writer_role(inputs, arns)
-        outputs["WriterRoleArn"] = {"Value": get_arn("WriterRole"), "Description": "ddbvault backup --vault-role"}
+    for name, spec in data_roles(inputs, arns).items():
+        logical = f"{name.capitalize()}Role"
+        resources[logical] = _retained_role(*spec)
+        outputs[f"{logical}Arn"] = {"Value": get_arn(logical), "Description": ROLE_USES[name]}
     return {"AWSTemplateFormatVersion": FORMAT_VERSION,
             "Description": f"ddbvault backup bucket {inputs.bucket} (data account {inputs.data_account})",
             "Parameters": DATA_PARAMETERS, "Conditions": DATA_CONDITIONS,
@@ -136,13 +143,26 @@ def _key(inputs: IacInputs, arns: Arns) -> dict:
         "KeyPolicy": key_policy(inputs, arns)}}
 
 
-def _writer_role(inputs: IacInputs, arns: Arns) -> dict:
+def data_roles(inputs: IacInputs, arns: Arns) -> dict[str, tuple[str, str, dict, str, dict]]:
+    """The data account's roles, by short name ("writer", "follower"): (role name, description,
+    trust policy, inline policy name, inline policy). Shared with terraform.py."""
+    roles = {}
+    if inputs.writer_role:
+        roles["writer"] = (inputs.writer_role, "ddbvault: the production backup role assumes it to write backups",
+                           writer_trust_policy(inputs, arns), "ddbvault-write-backups", writer_role_policy(inputs, arns))
+    if inputs.continuous:
+        roles["follower"] = (inputs.follower_role,
+                             "ddbvault: reads the production tables' streams, writes the change log",
+                             follower_trust_policy(inputs, arns), "ddbvault-follow-streams",
+                             follower_role_policy(inputs, arns))
+    return roles
+
+
+def _retained_role(name: str, description: str, trust: dict, policy_name: str, policy: dict) -> dict:
+    """A named data account role with one inline policy, kept when the stack is deleted."""
     return {"Type": "AWS::IAM::Role", **RETAIN, "Properties": {
-        "RoleName": inputs.writer_role,
-        "Description": "ddbvault: the production backup role assumes it to write backups",
-        "AssumeRolePolicyDocument": writer_trust_policy(inputs, arns),
-        "Policies": [{"PolicyName": "ddbvault-write-backups",
-                      "PolicyDocument": writer_role_policy(inputs, arns)}]}}
+        "RoleName": name, "Description": description, "AssumeRolePolicyDocument": trust,
+        "Policies": [{"PolicyName": policy_name, "PolicyDocument": policy}]}}
 
 
 # ---------------------------------------------------------- production account
@@ -182,10 +202,30 @@ def production_template(inputs: IacInputs) -> dict:
         resources[f"BackupTask{index}"] = _task_definition(inputs, arns, table)
         resources[f"BackupSchedule{index}"] = _schedule(table, index)
     resources["SchedulerRole"] = _scheduler_role(inputs)
-    return {"AWSTemplateFormatVersion": FORMAT_VERSION,
-            "Description": f"ddbvault scheduled backups (production account {inputs.prod_account})",
-            "Parameters": parameters, "Resources": resources,
-            "Outputs": {"BackupRoleArn": {"Value": get_arn("BackupRole")}}}
+    template = {"AWSTemplateFormatVersion": FORMAT_VERSION,
+                "Description": f"ddbvault scheduled backups (production account {inputs.prod_account})",
+                "Parameters": parameters, "Resources": resources,
+                "Outputs": {"BackupRoleArn": {"Value": get_arn("BackupRole")}}}
+    if inputs.continuous:
+        metadata = {"DdbvaultStreamPolicies": stream_policy_metadata(inputs, literal_arns(inputs))}
+        template = {**dict(list(template.items())[:2]), "Metadata": metadata, **dict(list(template.items())[2:])}
+    return template
+
+
+def stream_policy_metadata(inputs: IacInputs, arns: Arns) -> dict:
+    """--continuous: what each table needs in production, which this stack cannot attach (a
+    resource policy is a property of the AWS::DynamoDB::Table that owns it, and the tables are
+    not this stack's): per table, the StreamSpecification and ResourcePolicy to put into the
+    table's own template, or the put-resource-policy commands for a table no stack manages."""
+    result = {}
+    for table in inputs.tables:
+        result[table.name] = {
+            "TableProperties": {
+                "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES",
+                                        "ResourcePolicy": {"PolicyDocument": stream_policy(inputs, arns, table)}},
+                "ResourcePolicy": {"PolicyDocument": table_policy(inputs, arns, table)}},
+            "Commands": put_resource_policy_commands(inputs, arns, table)}
+    return result
 
 
 def service_trust(inputs: IacInputs, service: str) -> dict:

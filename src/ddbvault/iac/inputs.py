@@ -36,6 +36,11 @@ ENGINES = ("scan", "export")
 # The export's S3Prefix is <prefix>/<table>/<backup-id>/export; the doctor's export probe is
 # written under <prefix>/_doctor/export/ by the production principal, as DynamoDB would.
 EXPORT_DIR = "export"
+# `--continuous`: the follower (`ddbvault follow`) runs in the data account as this role, reads the
+# production table's stream through the stream's resource-based policy and writes the change log
+# under <prefix>/<table>/changes/ (docs/continuous-access.md).
+DEFAULT_FOLLOWER_ROLE = "ddbvault-follower"
+CHANGES_DIR = "changes"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class IacInputs:
     acl: str = DEFAULT_ACL
     keep: KeepPolicy | None = None  # --keep: one lifecycle rule per tier, tagging grants (iac/retention.py)
     engine: str = "scan"  # --engine export: the export grants too (policies.export_statements)
+    continuous: bool = False  # --continuous: the follower role and the streams' policies (policies.follower_role_policy)
+    follower_role: str = DEFAULT_FOLLOWER_ROLE
 
     @property
     def exports(self) -> bool:
@@ -124,7 +131,8 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                 writer_role: str | None = None, external_id: str | None = None,
                 backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
                 restore_tables: list[str] | tuple[str, ...] = (),
-                keep: str | KeepPolicy | None = None, engine: str = "scan") -> IacInputs:
+                keep: str | KeepPolicy | None = None, engine: str = "scan", continuous: bool = False,
+                follower_role: str = DEFAULT_FOLLOWER_ROLE) -> IacInputs:
     """Validated IacInputs. Raises UsageError naming the offending option."""
     region = _check(_REGION, region, "--region", "e.g. eu-west-1")
     prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
@@ -144,8 +152,17 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
         restore_tables=tuple(dict.fromkeys(
             _check(_TABLE_NAME, t, "--restore-table", "a DynamoDB table name") for t in restore_tables)),
         keep=parse_keep(keep) if isinstance(keep, str) else keep,
-        engine=_engine(engine),
+        engine=_engine(engine), continuous=bool(continuous),
+        follower_role=_follower_role(follower_role, continuous, writer_role, backup_role),
     )
+
+
+def _follower_role(name: str, continuous: bool, writer_role: str | None, backup_role: str) -> str:
+    name = _check(_ROLE_NAME, name, "--follower-role", "an IAM role name such as ddbvault-follower")
+    if continuous and name in (writer_role, backup_role):
+        raise UsageError(f"invalid --follower-role {name!r}: it is also the --writer-role or --backup-role",
+                         hint="the follower gets its own role, with its own narrow grants; pick another name")
+    return name
 
 
 def _engine(engine: str) -> str:

@@ -12,6 +12,9 @@ strings (compact JSON), resource policies in bytes.
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html
 - KMS key policy: 32 KB.
   https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html
+- DynamoDB resource-based policy (a table's, a stream's): 20 KB, whitespace counted (sized here
+  as compact JSON, the form the printed put-resource-policy commands send).
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-considerations.html
 - CloudFormation: 500 resources per stack.
   https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 
@@ -29,6 +32,7 @@ MANAGED_POLICY_CHARS = 6_144
 TRUST_POLICY_CHARS = 2_048
 BUCKET_POLICY_BYTES = 20 * 1024
 KEY_POLICY_BYTES = 32 * 1024
+DYNAMODB_RESOURCE_POLICY_BYTES = 20 * 1024
 STACK_RESOURCES = 500
 
 # Label (as `ddbvault iam --format json` names it) -> (limit, what the limit is on, unit).
@@ -41,6 +45,13 @@ DOCUMENT_LIMITS = {
     "restore-import-policy": (MANAGED_POLICY_CHARS, "a managed policy", "characters"),
     "data-bucket-policy": (BUCKET_POLICY_BYTES, "a bucket policy", "bytes"),
     "data-key-policy-grants": (KEY_POLICY_BYTES, "a key policy", "bytes"),
+    "data-follower-role-policy": (INLINE_ROLE_POLICY_CHARS, "a role's inline policies", "characters"),
+    "data-follower-role-trust-policy": (TRUST_POLICY_CHARS, "a role's trust policy", "characters"),
+}
+# Labels that end in a table's name (iac/continuous.py): label prefix -> limit, as above.
+PREFIX_LIMITS = {
+    "production-stream-policy-": (DYNAMODB_RESOURCE_POLICY_BYTES, "a DynamoDB resource-based policy", "bytes"),
+    "production-table-policy-": (DYNAMODB_RESOURCE_POLICY_BYTES, "a DynamoDB resource-based policy", "bytes"),
 }
 _FIX = ("generate the policies for fewer tables: run `ddbvault iam` once per group of tables, each "
         "group with its own --backup-role (and --writer-role)")
@@ -54,9 +65,11 @@ def size(document: dict) -> int:
 def check_documents(documents: dict[str, dict]) -> None:
     """Raises UsageError for the first document over its quota; documents without one pass."""
     for label, document in documents.items():
-        if label not in DOCUMENT_LIMITS:
+        quota = DOCUMENT_LIMITS.get(label) or next(
+            (q for prefix, q in PREFIX_LIMITS.items() if label.startswith(prefix)), None)
+        if quota is None:
             continue
-        limit, what, unit = DOCUMENT_LIMITS[label]
+        limit, what, unit = quota
         if (n := size(document)) > limit:
             raise UsageError(f"{label} would be {n:,} {unit}; AWS allows {limit:,} for {what}", hint=_FIX)
 

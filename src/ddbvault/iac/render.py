@@ -22,6 +22,8 @@ from ..errors import UsageError
 from .cloudformation import data_template, lifecycle_rules, production_template
 from .retention import s3_lifecycle_configuration
 from .inputs import IacInputs
+from .continuous import follower_role_policy, follower_trust_policy
+from .continuous import production_documents as continuous_documents
 from .limits import check_documents, check_templates
 from .policies import (backup_role_policy, document, literal_arns, restore_import_policy,
                        restore_reader_policy, restore_target_policy, writer_role_policy,
@@ -46,11 +48,16 @@ def policy_documents(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
     docs: dict[str, dict] = {}
     if part in ("production", "all"):
         docs["production-backup-role-policy"] = backup_role_policy(inputs, arns)
+        if inputs.continuous:
+            docs.update(continuous_documents(inputs, arns))
     if part in ("data", "all"):
         docs["data-bucket-policy"] = bucket_policy(inputs, arns)
         if inputs.writer_role:
             docs["data-writer-role-policy"] = writer_role_policy(inputs, arns)
             docs["data-writer-role-trust-policy"] = writer_trust_policy(inputs, arns)
+        if inputs.continuous:
+            docs["data-follower-role-policy"] = follower_role_policy(inputs, arns)
+            docs["data-follower-role-trust-policy"] = follower_trust_policy(inputs, arns)
         grants = key_policy_grants(inputs, arns) if inputs.kms_key_arn else []
         if grants:
             docs["data-key-policy-grants"] = document(grants)

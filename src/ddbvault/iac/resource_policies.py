@@ -21,6 +21,9 @@ The bucket policy is where the data account, not production, decides what produc
   backup, stays create-only for production wherever it lies (an ARN's `*` crosses `/`, so it is
   denied by name, not only by the export patterns' shape); the export's own files are named
   `manifest-summary.json` and `manifest-files.json`. Deletes stay denied everywhere.
+- **Change log** (`--continuous`): the follower role (data account) writes under
+  `<prefix>/<table>/changes/` through its own policy; here it gets the same overwrite and
+  destructive Denies as the writers (iac/continuous.py).
 - **Nothing destructive**: deletes, and every change to the bucket's policy, lifecycle,
   versioning, object lock, ACLs, ownership, encryption, public access block and replication, are
   denied to the production account and to the writer role.
@@ -36,6 +39,7 @@ Pure: no I/O, no boto3.
 
 from __future__ import annotations
 
+from .continuous import follower_role_arn
 from .inputs import IacInputs
 from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, export_read_statements,
                        keep_statements, list_condition, s3_service, statement)
@@ -105,6 +109,8 @@ def writer_principals(inputs: IacInputs, arns: Arns) -> list[tuple[str, object, 
     blocks: list[tuple[str, object, dict]] = [("Production", {"AWS": arns.prod_root}, {})]
     if inputs.writer_role:
         blocks.append(("WriterRole", "*", {"ArnEquals": {"aws:PrincipalArn": arns.writer_role}}))
+    if inputs.continuous:  # the change log is create-only too (iac/continuous.py)
+        blocks.append(("FollowerRole", "*", {"ArnEquals": {"aws:PrincipalArn": follower_role_arn(inputs)}}))
     return blocks
 
 

@@ -1,9 +1,11 @@
 """Terraform root modules with the same resources as the CloudFormation templates.
 
 - `data_module()`: the data account's stack as Terraform: the bucket and its settings (one
-  aws_s3_bucket_* resource each), its policy, optionally the KMS key and the writer role.
+  aws_s3_bucket_* resource each), its policy, optionally the KMS key, the writer role and
+  (--continuous) the follower role.
 - `production_module()`: the backup role, the task execution role, the log group, one ECS task
-  definition and one EventBridge Scheduler schedule per table, and the scheduler's role.
+  definition and one EventBridge Scheduler schedule per table, and the scheduler's role; with
+  --continuous, each table's stream and table resource-based policies.
 - `restore_module()`: the three restore policies as managed policies (the CloudFormation output
   has none; `--format json --part restore` prints the same documents).
 
@@ -24,13 +26,13 @@ from __future__ import annotations
 import dataclasses
 
 from .cloudformation import (DATA_PARAMETERS, EXECUTION_POLICY, KEY_PARAMETER, PRODUCTION_PARAMETERS,
-                             backup_command, lifecycle_rules, scheduler_policy, service_trust,
+                             ROLE_USES, backup_command, data_roles, lifecycle_rules, scheduler_policy, service_trust,
                              task_family)
+from .continuous import stream_policy, table_policy
 from .hcl import Block, Call, Expr, render
 from .inputs import IacInputs, Table
 from .policies import (Arns, backup_role_policy, literal_arns, restore_import_policy,
-                       restore_reader_policy, restore_target_policy, writer_role_policy,
-                       writer_trust_policy)
+                       restore_reader_policy, restore_target_policy)
 from .resource_policies import bucket_policy, key_policy
 from .terraform_shapes import lifecycle_rule, var, variables
 
@@ -80,14 +82,11 @@ def data_module(inputs: IacInputs) -> list[Block]:
             "policy": json_doc(key_policy(inputs, arns))}, [KEEP]))
     if arns.key is not None:
         outputs.append(output("key_arn", arns.key, "SSE-KMS key of the backups"))
-    if inputs.writer_role:
-        blocks += [
-            resource("aws_iam_role", "writer", {
-                "name": inputs.writer_role,
-                "description": "ddbvault: the production backup role assumes it to write backups",
-                "assume_role_policy": json_doc(writer_trust_policy(inputs, arns))}, [KEEP]),
-            role_policy("writer", "ddbvault-write-backups", writer_role_policy(inputs, arns))]
-        outputs.append(output("writer_role_arn", Expr("aws_iam_role.writer.arn"), "ddbvault backup --vault-role"))
+    for name, (role, description, trust, policy_name, policy) in data_roles(inputs, arns).items():
+        blocks += [resource("aws_iam_role", name, {"name": role, "description": description,
+                                                   "assume_role_policy": json_doc(trust)}, [KEEP]),
+                   role_policy(name, policy_name, policy)]
+        outputs.append(output(f"{name}_role_arn", Expr(f"aws_iam_role.{name}.arn"), ROLE_USES[name]))
     return blocks + outputs
 
 
@@ -165,11 +164,29 @@ def production_module(inputs: IacInputs) -> list[Block]:
     tasks = [Expr(f"aws_ecs_task_definition.backup_{i}.arn") for i in range(1, len(inputs.tables) + 1)]
     policy = scheduler_policy(tasks, var("ClusterArn"), [Expr("aws_iam_role.backup.arn"),
                                                          Expr("aws_iam_role.task_execution.arn")])
+    if inputs.continuous:
+        blocks += stream_policy_resources(inputs, literal_arns(inputs))
     return blocks + [
         resource("aws_iam_role", "scheduler", {
             "assume_role_policy": json_doc(service_trust(inputs, "scheduler.amazonaws.com"))}),
         role_policy("scheduler", "ddbvault-run-backups", policy),
         output("backup_role_arn", Expr("aws_iam_role.backup.arn"))]
+
+
+def stream_policy_resources(inputs: IacInputs, arns: Arns) -> list[Block]:
+    """--continuous: per table, its stream's and its own resource-based policy
+    (aws_dynamodb_resource_policy), the stream found through the aws_dynamodb_table data source
+    (the stream must be enabled). A table's policy replaces any policy it had: merge by hand."""
+    blocks = []
+    for index, table in enumerate(inputs.tables, start=1):
+        source = f"data.aws_dynamodb_table.followed_{index}"
+        blocks += [
+            Block("data", ("aws_dynamodb_table", f"followed_{index}"), {"name": table.name}),
+            resource("aws_dynamodb_resource_policy", f"stream_{index}", {
+                "resource_arn": Expr(f"{source}.stream_arn"), "policy": json_doc(stream_policy(inputs, arns, table))}),
+            resource("aws_dynamodb_resource_policy", f"table_{index}", {
+                "resource_arn": table.arn, "policy": json_doc(table_policy(inputs, arns, table))})]
+    return blocks
 
 
 def _task_definition(inputs: IacInputs, arns: Arns, table: Table, index: int) -> Block:

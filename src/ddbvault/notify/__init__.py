@@ -6,9 +6,11 @@
     dispatcher.dispatch(RunEvent.from_result(job, result), notifiers)
     dispatcher.dispatch(RunEvent.from_error(job, table, exc, started_at=t0), notifiers)
     dispatcher.dispatch(RpoEvent.from_protection(protection), notifiers)   # RPO breach/recovery
+    dispatcher.dispatch(GapEvent.from_gap(job, table, gap), notifiers)     # a change log gap
 
 Who gets what (should_send): `on: all` gets every event; `on: failure` gets failed runs, RPO
-breaches, and the recovery that ends a breach, so whoever was paged also hears that it ended.
+breaches, and the recovery that ends a breach, so whoever was paged also hears that it ended,
+and every gap a follow job records in a change log.
 
 Contract of dispatch(): it sends to each notifier whose `on` matches the outcome, in order, one
 at a time (each bounded by its own timeout); a notifier that fails is logged on the
@@ -26,11 +28,11 @@ from typing import Callable, Iterable, Protocol, runtime_checkable
 
 from .config import (EmailConfig, NotificationConfig, SendOn, SnsConfig, WebhookConfig,
                      parse_notifications)
-from .event import Event, RpoEvent, RunEvent
+from .event import Event, GapEvent, RpoEvent, RunEvent
 from .redact import redact, shorten
 from .render import Rendered, render
 
-__all__ = ["Dispatcher", "DispatchReport", "EmailConfig", "Event", "NotificationConfig", "Notifier",
+__all__ = ["Dispatcher", "DispatchReport", "EmailConfig", "Event", "GapEvent", "NotificationConfig", "Notifier",
            "RpoEvent", "RunEvent", "Rendered", "SnsConfig", "WebhookConfig", "build_notifier",
            "parse_notifications", "redact", "render", "should_send"]
 
@@ -67,8 +69,9 @@ def build_notifier(config: NotificationConfig) -> Notifier:
     raise TypeError(f"not a notification config: {type(config).__name__}")
 
 
-# What `on: failure` receives: failed runs, RPO breaches and the recoveries that end them.
-ALERT_OUTCOMES = frozenset({"failure", "rpo_breach", "rpo_recovered"})
+# What `on: failure` receives: failed runs, RPO breaches and the recoveries that end them, and
+# gaps in a change log.
+ALERT_OUTCOMES = frozenset({"failure", "rpo_breach", "rpo_recovered", "change_log_gap"})
 
 
 def should_send(on: SendOn, outcome: str) -> bool:

@@ -1,5 +1,6 @@
-"""The events notifications carry: RunEvent (what one scheduled backup run did) and RpoEvent (a
-job fell out of its recovery point objective, or came back within it).
+"""The events notifications carry: RunEvent (what one scheduled backup run did), RpoEvent (a
+job fell out of its recovery point objective, or came back within it) and GapEvent (a follow job
+recorded a gap in a table's change log: changes in that interval may be missing).
 
 A RunEvent is built once per run, from a BackupResult or from the exception that ended the run;
 an RpoEvent once per change of a job's RPO state, from a service.rpo.Protection. Each is handed
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # event.py stays pure: ddbvault.backup pulls in boto3
     from ..runtime.each_table import TablesRun
     from ..service.rpo import Protection
 
-__all__ = ["Event", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
+__all__ = ["Event", "GapEvent", "Outcome", "RpoEvent", "RpoOutcome", "RunEvent", "ERROR_MESSAGE_LIMIT"]
 
 Outcome = Literal["success", "failure"]
 RpoOutcome = Literal["rpo_breach", "rpo_recovered"]
@@ -70,6 +71,8 @@ class RunEvent:
     # A job with `tables:` (from_tables): one entry per table, {table, ok, items, url} or
     # {table, ok, error}; empty for a job of one table.
     tables: tuple[dict, ...] = ()
+    # What ran: "backup", or "follow" (a pass of a `kind: follow` job: only its failures are sent).
+    action: Literal["backup", "follow"] = "backup"
 
     @property
     def seconds(self) -> float:
@@ -93,7 +96,7 @@ class RunEvent:
     @classmethod
     def from_error(cls, job: str, table: str, error: BaseException, *,
                    started_at: datetime | None = None, finished_at: datetime | None = None,
-                   backup_url: str | None = None) -> RunEvent:
+                   backup_url: str | None = None, action: Literal["backup", "follow"] = "backup") -> RunEvent:
         """A failure event. A DdbvaultError gives its message, hint and exit code; any other
         exception gives its type name and a redacted, shortened message, and exit code 1."""
         finished = _utc(finished_at)
@@ -106,7 +109,7 @@ class RunEvent:
                    finished_at=finished, backup_url=backup_url, error_type=type(error).__name__,
                    error=shorten(redact(message) or "(no message)", ERROR_MESSAGE_LIMIT),
                    hint=shorten(redact(hint), ERROR_MESSAGE_LIMIT) if hint else None,
-                   exit_code=code)
+                   exit_code=code, action=action)
 
     @classmethod
     def from_tables(cls, job: str, run: TablesRun, *, started_at: datetime,
@@ -189,4 +192,50 @@ class RpoEvent:
         return data
 
 
-Event = RunEvent | RpoEvent  # what a notifier's send() takes
+GAP_REASONS = ("trimmed", "follower_down", "stream_replaced", "stream_disabled", "shard_lost")
+_GAP_FIELD_LIMIT = 300  # characters of one field of a gap record kept in an event
+
+
+@dataclass(frozen=True)
+class GapEvent:
+    """A follow job recorded a gap in `table`'s change log (docs/format.md, the change log):
+    between `gap_from` (the last time known covered; None: unknown) and `gap_to` (the first time
+    covered again) changes may be missing, so no point-in-time restore can cross it. `reason` is
+    one of GAP_REASONS ("unknown" for anything else). Built from the gap record the follower
+    returned, every field a string cut to _GAP_FIELD_LIMIT and redacted: a gap record read back
+    from the vault is hostile input. Immutable; safe to share between threads."""
+
+    job: str
+    table: str
+    reason: str
+    gap_from: str | None
+    gap_to: str | None
+    detected_at: str | None
+    stream_arn: str | None = None
+    shard_id: str | None = None
+    outcome: Literal["change_log_gap"] = "change_log_gap"
+
+    @property
+    def summary(self) -> str:
+        return f"change log gap ({self.reason}) from {self.gap_from or 'unknown'} to {self.gap_to or 'unknown'}"
+
+    @classmethod
+    def from_gap(cls, job: str, table: str, gap: dict) -> GapEvent:
+        """The event for one gap dict ({"from", "to", "reason", "stream_arn", "shard_id",
+        "detected_at", ...}); missing or malformed fields become None, an unknown reason "unknown"."""
+        gap = gap if isinstance(gap, dict) else {}
+
+        def text(key: str) -> str | None:
+            value = gap.get(key)
+            return shorten(redact(value), _GAP_FIELD_LIMIT) if isinstance(value, str) and value else None
+
+        reason = gap.get("reason")
+        return cls(job=job, table=table, reason=reason if reason in GAP_REASONS else "unknown",
+                   gap_from=text("from"), gap_to=text("to"), detected_at=text("detected_at"),
+                   stream_arn=text("stream_arn"), shard_id=text("shard_id"))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "summary": self.summary}
+
+
+Event = RunEvent | RpoEvent | GapEvent  # what a notifier's send() takes

@@ -1,4 +1,4 @@
-"""render(): an event (RunEvent or RpoEvent) as a subject line, a plain-text body and a one-line
+"""render(): an event (RunEvent, RpoEvent or GapEvent) as a subject line, a plain-text body and a one-line
 Slack `text`.
 
 Pure and deterministic: the same event gives the same strings. What a message contains is
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .event import Event, RpoEvent, RunEvent
+from .event import Event, GapEvent, RpoEvent, RunEvent
 
 __all__ = ["Rendered", "render", "human_bytes", "slack_escape"]
 
@@ -59,7 +59,7 @@ def _verified(value: bool | None) -> str:
 
 def _subject(event: RunEvent) -> str:
     if event.failed:
-        text = f"FAILED: backup of {event.table} (job {event.job}): {event.error_type}"
+        text = f"FAILED: {event.action} of {event.table} (job {event.job}): {event.error_type}"
     else:
         text = (f"OK: backup of {event.table} (job {event.job}): {_count(event.items)} items, "
                 f"{human_bytes(event.bytes)} in {event.seconds:.1f} s")
@@ -92,7 +92,7 @@ def _fields(event: RunEvent) -> list[tuple[str, str]]:
 
 def _body(event: RunEvent) -> str:
     verb = "failed" if event.failed else "succeeded"
-    return _text(f"ddbvault: the backup of table {event.table} (job {event.job}) {verb}.",
+    return _text(f"ddbvault: the {event.action} of table {event.table} (job {event.job}) {verb}.",
                  _fields(event))
 
 
@@ -111,7 +111,7 @@ def slack_escape(text: str) -> str:
 def _slack(event: RunEvent) -> str:
     job, table = slack_escape(event.job), slack_escape(event.table)
     if event.failed:
-        text = (f":x: ddbvault job `{job}`: backup of `{table}` FAILED: "
+        text = (f":x: ddbvault job `{job}`: {event.action} of `{table}` FAILED: "
                 f"{slack_escape(event.error_type or '')}: {slack_escape(event.error or '')}")
         if event.hint:
             text += f" Try: {slack_escape(event.hint)}"
@@ -166,8 +166,24 @@ def _render_rpo(event: RpoEvent) -> Rendered:
                     body=_text(_rpo_headline(event), _rpo_fields(event)), slack=_rpo_slack(event))
 
 
+def _render_gap(event: GapEvent) -> Rendered:
+    what = f"table {event.table} (job {event.job})"
+    fields = [("Job", event.job), ("Table", event.table), ("Outcome", event.outcome), ("Reason", event.reason),
+              ("From", event.gap_from or "unknown"), ("To", event.gap_to or "unknown"),
+              ("Stream", event.stream_arn or "unknown"), ("Shard", event.shard_id or "-"),
+              ("Detected", event.detected_at or "unknown")]
+    headline = (f"ddbvault: the change log of {what} has a gap: changes between these times may be "
+                "missing, and no point-in-time restore crosses it.")
+    slack = (f":warning: ddbvault job `{slack_escape(event.job)}`: `{slack_escape(event.table)}` "
+             f"{slack_escape(event.summary)}")
+    return Rendered(subject=_cut(f"GAP: {event.table} (job {event.job}) {event.summary}"),
+                    body=_text(headline, fields), slack=_one_line(slack))
+
+
 def render(event: Event) -> Rendered:
     """The subject, plain-text body and Slack line for `event`."""
     if isinstance(event, RpoEvent):
         return _render_rpo(event)
+    if isinstance(event, GapEvent):
+        return _render_gap(event)
     return Rendered(subject=_subject(event), body=_body(event), slack=_slack(event))

@@ -6,7 +6,8 @@ On SIGTERM or SIGINT it
   2. lets running backups finish for up to `scheduler.shutdown_grace_s`,
   3. then cancels the rest: uploads aborted, no manifest, never taken as complete,
   4. and exits 0.
-run: runs every job (or `--job NAME`) once, in parallel, and exits; non-zero if any failed.
+run: runs every job (or `--job NAME`) once, in parallel, and exits; non-zero if any failed. A
+follow job runs one pass, until its stream has nothing new (at most its run_seconds).
 For Kubernetes CronJobs, ECS scheduled tasks or plain cron.
 """
 
@@ -96,6 +97,6 @@ def run_once(config: ServiceConfig, jobs: str | Sequence[str] | None = None) -> 
     """Run the named job or jobs, or all jobs, in parallel, once. Returns their records in config
     order. Raises UsageError for a name with no job before anything runs."""
     names = [job.name for job in selected_jobs(config, [jobs] if isinstance(jobs, str) else jobs or ())]
-    runner = JobRunner(config, Metrics())
+    runner = JobRunner(config, Metrics(), follow_until_idle=True)  # a follow job: one pass, until idle
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         return list(pool.map(runner.run, names))

@@ -117,8 +117,20 @@ class JobOptions(_Strict):
     export_deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False)
 
 
+# Options that only a backup reads: a `kind: follow` job that sets one is refused (it would be
+# ignored). `defaults` may still set them for the backup jobs among others.
+BACKUP_ONLY = ("read_share", "read_rcu", "segments", "workers", "compression", "storage_class", "verify_after",
+               "rpo", "retention", "engine", "export_deadline_s", "monitor_role", "monitor_external_id")
+FOLLOW_RUN_S = 30.0  # a follow job's pass, by default (service/follow_jobs.py says why passes)
+
+
 class JobConfig(JobOptions):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # "backup" (the default): a scheduled backup. "follow": continuous backup, the table's stream
+    # followed into the change log under the destination (docs/service.md#continuous-backup):
+    # `table` only, no schedule; run as back-to-back passes of `run_seconds` each.
+    kind: Literal["backup", "follow"] = "backup"
+    run_seconds: float | None = Field(None, ge=5, le=3600, allow_inf_nan=False)
     table: str | None = None
     # Instead of `table`: selectors resolved at each run (dynamodb/selectors.py), e.g.
     # ['orders-*', 'tag:backup=daily']; every matched table is backed up (backup/many.py).
@@ -171,9 +183,31 @@ class JobConfig(JobOptions):
 
     @model_validator(mode="after")
     def _one_schedule(self) -> "JobConfig":
+        if self.kind == "follow":
+            return self._follow_job()
+        if self.run_seconds is not None:
+            raise ValueError("run_seconds is for kind: follow jobs; a backup job runs on its cron or interval_seconds")
         if (self.cron is None) == (self.interval_seconds is None):
             raise ValueError("give exactly one of cron (e.g. '0 3 * * *') or interval_seconds")
         return self
+
+
+    def _follow_job(self) -> "JobConfig":
+        if self.tables is not None:
+            raise ValueError("a follow job follows one table's stream: give table, not tables")
+        if self.cron is not None or self.interval_seconds is not None:
+            raise ValueError("a follow job runs continuously: drop cron and interval_seconds "
+                             "(run_seconds bounds each pass)")
+        extra = [name for name in BACKUP_ONLY if getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} {'is a backup option' if len(extra) == 1 else 'are backup options'}"
+                             " that a follow job would ignore; drop it here (defaults may keep it for backups)")
+        return self
+
+    @property
+    def pass_seconds(self) -> float:
+        """A follow job's bound on one pass of the follower."""
+        return self.run_seconds or FOLLOW_RUN_S
 
 
 class HttpConfig(_Strict):
@@ -215,8 +249,18 @@ class ServiceConfig(_Strict):
                                  f"{options.destination}; no role is assumed to reach it")
             if options.monitor_external_id and not options.monitor_role:
                 raise ValueError(f"job {job.name!r} sets monitor_external_id without monitor_role; it would be ignored")
-            _check_engine(job, options)
+            if job.kind == "backup":  # a follow job reads no backup option (BACKUP_ONLY)
+                _check_engine(job, options)
         return self
+
+    @property
+    def backup_jobs(self) -> list[JobConfig]:
+        """The scheduled backups: what the RPO check, `ddbvault status` and the history show."""
+        return [job for job in self.jobs if job.kind == "backup"]
+
+    @property
+    def follow_jobs(self) -> list[JobConfig]:
+        return [job for job in self.jobs if job.kind == "follow"]
 
     def effective(self, job: JobConfig) -> JobOptions:
         """The job's options with unset fields taken from `defaults`."""

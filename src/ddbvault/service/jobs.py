@@ -1,5 +1,6 @@
 """Running one scheduled backup job: options from config, backup, optional verify, metrics,
-notifications, and a record of the outcome for the status page.
+notifications, and a record of the outcome for the status page. A `kind: follow` job runs one
+pass of the follower instead (service/follow_jobs.py), and `follow_forever` loops its passes.
 
 `JobRunner.run(name)` is what APScheduler calls (and "run now", and `ddbvault run`). It never
 raises: a failed backup is recorded, counted and notified, and the scheduler carries on.
@@ -24,7 +25,8 @@ from ..errors import DdbvaultError
 from ..format.retention import keep_from_mapping
 from ..notify import Dispatcher, build_notifier, redact
 from ..notify.event import Event, RpoEvent, RunEvent
-from .config import JobOptions, ServiceConfig
+from .config import JobConfig, JobOptions, ServiceConfig
+from .follow_jobs import FollowState, follow_forever, record_failure, record_pass, run_pass
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,15 @@ def backup_options(options: JobOptions) -> BackupOptions:
 
 
 class JobRunner:
-    def __init__(self, config: ServiceConfig, metrics: Metrics, dispatcher: Dispatcher | None = None):
+    """`follow_until_idle`: each pass of a follow job stops once its stream has nothing new
+    (`ddbvault run`); else it runs its whole `run_seconds` (`serve`)."""
+
+    def __init__(self, config: ServiceConfig, metrics: Metrics, dispatcher: Dispatcher | None = None, *,
+                 follow_until_idle: bool = False):
         self.config = config
+        self.follow_until_idle = follow_until_idle
+        self.follow_states = {job.name: FollowState(job.name, job.target) for job in config.follow_jobs}
+        self.stop_following = threading.Event()  # set when the service stops: no pass starts after it
         self.metrics = metrics
         self.dispatcher = dispatcher or Dispatcher(on_failure=metrics.notification_failed)
         self.records: dict[str, RunRecord] = {}  # the last run of each job
@@ -113,7 +122,9 @@ class JobRunner:
             self.history.setdefault(name, deque(maxlen=HISTORY)).append(record)
         t0 = time.monotonic()
         try:
-            if job.tables:
+            if job.kind == "follow":
+                self._follow(record, job, options, cancel)
+            elif job.tables:
                 self._backup_tables(record, job.tables, options, cancel)
             else:
                 self._backup(record, options, cancel)
@@ -129,6 +140,24 @@ class JobRunner:
             except Exception:  # noqa: BLE001 - a hook never fails the run it follows
                 log.exception("job %s: after-run hook failed", name)
         return record
+
+    def follow_forever(self, name: str) -> None:
+        """Passes of follow job `name` until stop_following is set (service/follow_jobs.py)."""
+        follow_forever(self, name, self.stop_following)
+
+    def _follow(self, record: RunRecord, job: JobConfig, options: JobOptions, cancel: threading.Event) -> None:
+        """One pass of a follow job: records, segments and gaps counted, each gap notified."""
+        result = run_pass(job, options, until_idle=self.follow_until_idle, cancelled=cancel)
+        record.items = result.records
+        record.outcome = "success"
+        self.metrics.followed(record.job, record.table, result)
+        with self._lock:
+            events = record_pass(self.follow_states[record.job], result)
+        log.info("job %s: %d records, %d segments, %d gaps, lag %s", record.job, result.records, result.segments,
+                 len(events), "none" if result.lag_s is None else f"{result.lag_s:.1f}s")
+        for event in events:
+            log.warning("job %s: %s", record.job, event.summary)
+            self._notify(event, options)
 
     def failed_verification(self) -> frozenset[str]:
         """URLs of backups this service saw fail verify_after: complete, but not good."""
@@ -201,9 +230,13 @@ class JobRunner:
         record.error = exc.message if isinstance(exc, DdbvaultError) else redact(f"{type(exc).__name__}: {exc}")
         record.hint = exc.hint if isinstance(exc, DdbvaultError) else None
         self.metrics.failed(record.job, record.table)
-        log.error("job %s: backup of %s failed: %s", record.job, record.table, record.error)
-        self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at)),
-                     options)
+        action = "follow" if record.job in self.follow_states else "backup"
+        if action == "follow":
+            with self._lock:
+                record_failure(self.follow_states[record.job], record.error, record.hint)
+        log.error("job %s: %s of %s failed: %s", record.job, action, record.table, record.error)
+        self._notify(RunEvent.from_error(record.job, record.table, exc, started_at=_parse(record.started_at),
+                                         action=action), options)
 
     def notify_rpo(self, previous, current) -> None:
         """A job fell out of its RPO (or is out of it at the first check), or came back within

@@ -15,6 +15,12 @@ nightly backup to one bucket and an hourly one to another); `table` lets alerts 
                                                          time (absent while there is none)
     ddbvault_within_rpo{job,table}                       1 within the RPO, 0 out (or unknown)
     ddbvault_up                                          1 while the scheduler runs
+    ddbvault_follow_records_total{job,table}             stream records a follow job wrote to the change log
+    ddbvault_follow_segments_total{job,table}            change log segments it wrote
+    ddbvault_follow_gaps_total{job,table}                gaps it recorded (each also notified)
+    ddbvault_follow_lag_seconds{job,table}               after its last pass: newest record's change time
+                                                         to its segment (absent: nothing pending)
+A failed pass of a follow job counts in ddbvault_failures_total like a failed backup.
 
 A job with `tables:` has its per-run series per matched table, and its RPO series under its
 worst table only (service/protection.py's `worst()`).
@@ -55,6 +61,13 @@ class Metrics:
                          RUN_LABELS, registry=r)
         self.within = Gauge("ddbvault_within_rpo", "1 if the newest good backup is within the RPO, else 0",
                             RUN_LABELS, registry=r)
+        self.follow_records = Counter("ddbvault_follow_records", "Stream records written to the change log",
+                                      RUN_LABELS, registry=r)
+        self.follow_segments = Counter("ddbvault_follow_segments", "Change log segments written", RUN_LABELS,
+                                       registry=r)
+        self.follow_gaps = Counter("ddbvault_follow_gaps", "Gaps recorded in the change log", RUN_LABELS, registry=r)
+        self.follow_lag = Gauge("ddbvault_follow_lag_seconds", "Change time of the newest record to its segment, "
+                                "after the last pass", RUN_LABELS, registry=r)
         self.protection = None  # set by the service: a callable giving {job: Protection}, aged to now
         self._rpo_table: dict[str, str] = {}  # the table label of each job's RPO series
 
@@ -66,6 +79,20 @@ class Metrics:
         self.rcu.labels(job, table).inc(result.consumed_rcu)
         self.backups.labels(job, table).inc()
         self.failures.labels(job, table)  # present at 0, so alerts can use rate() from the start
+
+    def followed(self, job: str, table: str, result) -> None:
+        """One pass of a follow job (a follow.FollowResult)."""
+        self.follow_records.labels(job, table).inc(result.records)
+        self.follow_segments.labels(job, table).inc(result.segments)
+        self.follow_gaps.labels(job, table).inc(len(result.gaps))
+        self.failures.labels(job, table)  # present at 0, as for backups
+        if result.lag_s is not None:
+            self.follow_lag.labels(job, table).set(result.lag_s)
+            return
+        try:  # nothing pending: no lag at all, rather than a stale one
+            self.follow_lag.remove(job, table)
+        except KeyError:
+            pass
 
     def failed(self, job: str, table: str) -> None:
         self.failures.labels(job, table).inc()

@@ -8,6 +8,7 @@ AWS calls: ListObjectsV2, ListMultipartUploads and GetObject of the manifests
 resolved at each check with its source principal (ListTables, and ListTagsOfResource for tag
 selectors), so a table that starts to match is out of RPO until its first backup. The scheduler runs `check_all()` every
 `scheduler.rpo_check_s` seconds and after every run; nothing else lists the destinations.
+Follow jobs have no RPO: their state is their lag and gaps (service/follow_jobs.py).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class ProtectionCheck:
         destination is listed again); report flips to `on_change`. Returns the new Protections."""
         with self._lock:
             now, failed = self.clock(), self.failed_verification()
-            results = {job.name: self._assess(job, now, failed) for job in self.config.jobs
+            results = {job.name: self._assess(job, now, failed) for job in self.config.backup_jobs
                        if names is None or job.name in names}
             with self._snapshot_lock:
                 previous = self._latest

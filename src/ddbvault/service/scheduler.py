@@ -1,5 +1,8 @@
 """APScheduler 3.x (BackgroundScheduler, thread pool) with one job per table.
 
+A `kind: follow` job is added once, to run at start: JobRunner.follow_forever loops its bounded
+passes on its own pool thread until the service stops (service/follow_jobs.py).
+
 - never two runs of the same job at once: max_instances=1 (and JobRunner refuses a second run);
 - `coalesce`, a misfire grace time and optional jitter from the config's `scheduler` section;
 - `next_runs()` for the status page; `run_now(name)` schedules an immediate run through the
@@ -42,9 +45,12 @@ class Scheduler:
             executors={"default": {"type": "threadpool", "max_workers": max(len(config.jobs), 1) + 2}},
             job_defaults={"max_instances": 1, "coalesce": config.scheduler.coalesce,
                           "misfire_grace_time": config.scheduler.misfire_grace_time_s})
-        for job in config.jobs:
+        for job in config.backup_jobs:
             self.aps.add_job(runner.run, trigger_for(job, config), args=[job.name], id=job.name,
                              name=f"backup {job.target}")
+        for job in config.follow_jobs:  # one long-running loop of bounded passes (service/follow_jobs.py)
+            self.aps.add_job(runner.follow_forever, "date", args=[job.name], id=job.name, name=f"follow {job.target}",
+                             misfire_grace_time=None)
         if rpo_check is not None:
             self.aps.add_job(rpo_check, IntervalTrigger(seconds=config.scheduler.rpo_check_s),
                              id=RPO_CHECK_ID, name="RPO check", next_run_time=datetime.now(ZoneInfo("UTC")))
@@ -57,7 +63,8 @@ class Scheduler:
         return self.aps.running
 
     def stop_starting(self) -> None:
-        """No new runs from now on; running ones go on."""
+        """No new runs from now on; running ones go on (a follow job ends after its pass)."""
+        self.runner.stop_following.set()
         if self.aps.running:
             self.aps.pause()
 
@@ -72,8 +79,8 @@ class Scheduler:
     def run_now(self, name: str) -> bool:
         """Start job `name` now: True if scheduled, False if it is already running (APScheduler
         would skip the run). Raises UsageError for an unknown job."""
-        self.config.job(name)
-        if self.runner.is_running(name):
+        job = self.config.job(name)
+        if job.kind == "follow" or self.runner.is_running(name):  # a follow job is always running
             return False
         self.aps.modify_job(name, next_run_time=datetime.now(ZoneInfo(self.config.scheduler.timezone)))
         return True

@@ -36,7 +36,9 @@ def check_jobs(config: ServiceConfig, names: tuple[str, ...] | list[str] = (),
     """The Protection of each named job (UsageError, before any listing, for a name with no job),
     or of every job, in config order, all at one `now`. A destination that cannot be listed gives
     `error`, never raises."""
-    jobs = selected_jobs(config, names)
+    jobs = [job for job in selected_jobs(config, names) if job.kind == "backup"]  # follow jobs have no RPO
+    if not jobs:
+        return []
     moment = now or datetime.now(timezone.utc)
     with ThreadPoolExecutor(max_workers=min(len(jobs), PARALLEL_LISTINGS)) as pool:
         return list(pool.map(lambda job: assess_job(job, config, moment), jobs))

@@ -5,7 +5,9 @@ For each job: its RPO badge (within / out of RPO / unknown / not checked yet, fr
 latest RPO check, service/protection.py), the age of its newest good backup and its RPO, its
 schedule and next run, its last run (an error with its `Try:` hint), a chart of its recent runs
 (history_chart.py) and a "run now" form that posts the token. Below: the most recent backups in
-each job's destination, listed on each full page load only (the refresh lists nothing).
+each job's destination, listed on each full page load only (the refresh lists nothing). Follow
+jobs (continuous backup) have their own table: state, lag, records, segments, last segment time
+and recent gaps (service/follow_jobs.py).
 
 Times are in the job's time zone (`timezone`, else `scheduler.timezone`), UTC on hover. Every
 value is HTML-escaped (status_cells.py). Item contents never appear here.
@@ -99,15 +101,45 @@ def render_jobs(service, now: datetime | None = None) -> str:
     next_runs = service.scheduler.next_runs()
     latest = service.protection.latest()
     rows = "".join(_job_row(service, job, next_runs.get(job.name), latest.get(job.name))
-                   for job in service.config.jobs)
-    histories = "".join(_history(service, job) for job in service.config.jobs)
+                   for job in service.config.backup_jobs)
+    histories = "".join(_history(service, job) for job in service.config.backup_jobs)
     now = now or datetime.now(timezone.utc)
     state = "running" if service.scheduler.running else "stopped"
     updated = time_html(now, service.config.scheduler.timezone)
     return (f'<p>scheduler: <b id=state>{state}</b> · updated <span class="updated">{updated}</span></p><table class="jobs"><tr><th>job</th><th>table</th><th>protection</th>'
             f"<th>newest good backup</th><th>schedule</th><th>next run</th><th>last run</th><th></th></tr>{rows}</table>"
             f'<h2>Recent runs</h2><p><small>per run: items, stored size, duration, and the read rate against '
-            f'the cap; failed runs are marked red</small></p><div class="histories">{histories}</div>')
+            f'the cap; failed runs are marked red</small></p><div class="histories">{histories}</div>'
+            + _follow_section(service))
+
+
+def _follow_section(service) -> str:
+    """The follow jobs (continuous backup): state, lag, totals since the service started, when a
+    segment was last written, and the recent gaps of each. Nothing when there is none."""
+    jobs = service.config.follow_jobs
+    if not jobs:
+        return ""
+    rows = "".join(_follow_row(service.runner.follow_states[job.name], service.config.timezone_of(job))
+                   for job in jobs)
+    return ('<h2>Continuous backup</h2><table class="follow"><tr><th>job</th><th>table</th><th>state</th>'
+            '<th>lag</th><th>records</th><th>segments</th><th>last segment</th><th>gaps</th></tr>'
+            f"{rows}</table>")
+
+
+def _follow_row(state, tz: str) -> str:
+    status = f'<span class="{"failure" if state.state == "failed" else "success"}">{esc(state.state)}</span>'
+    if state.error:
+        status += f'<br><span class="error">{esc(state.error)}</span>'
+        status += f'<br><span class="hint">Try: {esc(state.hint)}</span>' if state.hint else ""
+    lag = "-" if state.lag_s is None else format_duration(state.lag_s)
+    last = time_html(state.last_segment_at, tz) if state.last_segment_at else '<span class="empty">none yet</span>'
+    gaps = f"{state.gaps:,}" + "".join(
+        f'<br><span class="error">{esc(g["reason"])}: {esc(g["gap_from"] or "unknown")} → {esc(g["gap_to"] or "unknown")}</span>'
+        for g in state.recent_gaps)
+    return (f'<tr data-job="{esc(state.job)}"><td>{esc(state.job)}</td><td>{esc(state.table)}</td>'
+            f'<td class="state">{status}</td><td class="lag">{esc(lag)}</td><td class="records">{state.records:,}</td>'
+            f'<td class="segments">{state.segments:,}</td><td class="last-segment">{last}</td>'
+            f'<td class="gaps">{gaps}</td></tr>')
 
 
 def _recent_backups(service, job) -> str:
@@ -135,7 +167,7 @@ def _recent_backups(service, job) -> str:
 
 
 def render_status(service) -> str:
-    recent = "".join(_recent_backups(service, job) for job in service.config.jobs)
+    recent = "".join(_recent_backups(service, job) for job in service.config.backup_jobs)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>ddbvault</title>"
             f"<style>{_CSS}</style></head><body><h1>ddbvault</h1>"
             f'<section id="jobs" aria-live="polite">{render_jobs(service)}</section>'

@@ -37,6 +37,7 @@ from ddbvault.iac.inputs import make_inputs
 from ddbvault.iac.policies import backup_role_policy, literal_arns, restore_reader_policy, restore_target_policy
 from ddbvault.iac.resource_policies import bucket_policy
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from tests.support.moto_iam import for_moto
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -63,16 +64,6 @@ def without(policy: dict, action: str) -> dict:
         if actions:
             kept.append({**statement, "Action": actions})
     return {**policy, "Statement": kept}
-
-
-def for_moto(policy: dict) -> dict:
-    """The generated policy with DynamoDB resources widened to "*" (see the module docstring)."""
-    policy = copy.deepcopy(policy)
-    for statement in policy["Statement"]:
-        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        if all(a.startswith("dynamodb:") for a in actions):
-            statement["Resource"] = "*"
-    return policy
 
 
 def role_name(missing: str | None) -> str:

@@ -35,11 +35,13 @@ RESOURCES = {
     "BackupTask{n}": ["aws_ecs_task_definition.backup_{n}"],
     "BackupSchedule{n}": ["aws_scheduler_schedule.backup_{n}"],
     "SchedulerRole": ["aws_iam_role.scheduler", "aws_iam_role_policy.scheduler"],
+    "FollowerRole": ["aws_iam_role.follower", "aws_iam_role_policy.follower"],
 }
 # Resources whose Terraform counterpart is the role/key/bucket itself (prevent_destroy checked there).
 MAIN = {"BackupBucket": "aws_s3_bucket.backup", "BackupKey": "aws_kms_key.backup",
         "WriterRole": "aws_iam_role.writer", "BackupRole": "aws_iam_role.backup",
-        "TaskExecutionRole": "aws_iam_role.task_execution", "SchedulerRole": "aws_iam_role.scheduler"}
+        "TaskExecutionRole": "aws_iam_role.task_execution", "SchedulerRole": "aws_iam_role.scheduler",
+        "FollowerRole": "aws_iam_role.follower"}
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
@@ -95,11 +97,20 @@ def expected_addresses(template: dict) -> set[str]:
     return addresses
 
 
+def metadata_addresses(template: dict) -> set[str]:
+    """--continuous: the stream and table policies the template carries in its Metadata (a stack
+    cannot attach them to tables it does not own) are Terraform resources, one pair per table."""
+    tables = template.get("Metadata", {}).get("DdbvaultStreamPolicies", {})
+    return {f"aws_dynamodb_resource_policy.{kind}_{n}" for n in range(1, len(tables) + 1)
+            for kind in ("stream", "table")}
+
+
 def test_same_resources_as_the_templates(variant):
     _, mods, stacks = variant
     assert set(mods) == {"data-account", "production-account", "restore-account"}
     for module, stack in (("data-account", "data-account-stack"), ("production-account", "production-account-stack")):
-        assert set(resources(mods[module])) == expected_addresses(stacks[stack]), module
+        expected = expected_addresses(stacks[stack]) | metadata_addresses(stacks[stack])
+        assert set(resources(mods[module])) == expected, module
         outputs = {snake(name) for name in stacks[stack]["Outputs"]}
         assert set(named(mods[module], "output")) == outputs
 
@@ -222,6 +233,12 @@ def test_policy_documents_match_the_template(variant):
             for inline in props.get("Policies", []):
                 expected[MAIN[logical_id].replace("aws_iam_role.", "aws_iam_role_policy.") + ".policy"] = \
                     inline["PolicyDocument"]
+        tables = stacks[stack].get("Metadata", {}).get("DdbvaultStreamPolicies", {})
+        for n, table in enumerate(tables.values(), start=1):
+            props = table["TableProperties"]
+            expected[f"aws_dynamodb_resource_policy.stream_{n}.policy"] = \
+                props["StreamSpecification"]["ResourcePolicy"]["PolicyDocument"]
+            expected[f"aws_dynamodb_resource_policy.table_{n}.policy"] = props["ResourcePolicy"]["PolicyDocument"]
         assert policies_of(mods[module]) == expected, module
 
 
