@@ -19,12 +19,11 @@ from __future__ import annotations
 from functools import cmp_to_key
 
 from ..aws.session import Principal
-from ..errors import NotFoundError, UsageError
+from ..errors import NotFoundError
 from ..format.dataline import KeySpec
-from ..format.item_key import parse_key
 from ..vault.change_log import fingerprint, utc_text
 from ..vault.reader import open_backup
-from .point_in_time import Vault, item_states, parse_at
+from .point_in_time import Vault, item_states, parse_at, read_keys
 
 FOREVER = 2 ** 40  # seconds: past any stream timestamp
 
@@ -36,11 +35,8 @@ def _key(vault: Vault, text: str) -> tuple[dict, KeySpec | None]:
         backup = open_backup(base.url, vault.principal)
         spec = KeySpec.of(backup.manifest.schema)
         break
-    try:
-        return parse_key(text, spec), spec
-    except ValueError as exc:
-        raise UsageError(f"--key: {exc}", hint="--key pk=VALUE[,sk=VALUE], or a JSON wire-form key "
-                         "such as '{\"pk\":{\"S\":\"a,b\"}}'") from None
+    vault.log.spec = spec
+    return read_keys([text], None, spec)[0], spec
 
 
 def item_history(url: str, key_text: str, principal: Principal | None = None) -> list[dict]:

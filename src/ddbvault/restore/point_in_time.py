@@ -41,6 +41,7 @@ from ..aws.session import Principal
 from ..errors import IntegrityError, NotFoundError, UsageError
 from ..format.changes import Change
 from ..format.dataline import BadLine, KeySpec, parse_line
+from ..format.item_key import MAX_LINE, parse_key, parse_keys
 from ..format.layout import check_table_name
 from ..runtime.progress import Progress
 from ..storage import open_store, session_for
@@ -114,11 +115,12 @@ class Vault:
 
 
 def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = None, restore=None, *,
-               keys: list[dict] | None = None, progress: Progress | None = None,
+               keys: list[str] | None = None, keys_file: str | None = None, progress: Progress | None = None,
                cancelled: threading.Event | None = None) -> RestoreResult:
     """Restore the table at `url` (DEST/TABLE) into `target` as of `at` (UTC, whole seconds);
-    only the items `keys` (wire-form keys) when given. `restore` is restore_backup (passed in:
-    restore/__init__ imports this module). Returns restore_backup's RestoreResult with
+    only the items of `keys` (`pk=V[,sk=V]` or JSON, format/item_key.py) and of `keys_file` (one
+    JSON key per line) when given. `restore` is restore_backup (passed in: restore/__init__
+    imports this module). Returns restore_backup's RestoreResult with
     `point_in_time` set: {"at", "base", "changes", "puts", "deletes", "granularity"}.
 
     Raises UsageError (2): a bad T, URL or key, or T across a gap or past the log's end (the
@@ -134,8 +136,10 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     base = vault.base_for(when)
     backup = open_backup(base.url, options.vault_principal, stats=stats)
     spec = KeySpec.of(backup.manifest.schema)
-    if keys is not None:
-        return _restore_items(vault, backup, base, when, target, keys, spec, options, restore, t0,
+    vault.log.spec = spec
+    if keys or keys_file:
+        wanted = read_keys(keys or [], keys_file, spec)
+        return _restore_items(vault, backup, base, when, target, wanted, spec, options, restore, t0,
                               progress=progress, cancelled=cancelled, stats=stats)
     # every segment in range is read and checked before the base touches any table
     newest = newest_changes(vault.log, base.start - 1, when, spec)
@@ -145,6 +149,29 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     result.point_in_time = _report(when, base, len(changes), puts, len(changes) - puts)
     result.seconds = round(time.monotonic() - t0, 3)
     return result
+
+
+def read_keys(texts: list[str], keys_file: str | None, spec: KeySpec | None) -> list[dict]:
+    """The wire-form keys of --key values and a --keys-file; UsageError naming which is wrong."""
+    try:
+        keys = [parse_key(text, spec) for text in texts]
+    except ValueError as exc:
+        raise UsageError(f"--key: {exc}", hint=KEY_HINT) from None
+    if keys_file is not None:
+        try:
+            with open(keys_file, "rb") as lines:
+                # readline's bound: an overlong line comes in pieces, the first of which parse_key refuses
+                keys += parse_keys(iter(lambda: lines.readline(MAX_LINE + 2), b""), spec)
+        except OSError as exc:
+            raise UsageError(f"--keys-file {keys_file}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"--keys-file {keys_file}: {exc}", hint=KEY_HINT) from None
+    if not keys:
+        raise UsageError("--keys-file holds no key", hint=KEY_HINT)
+    return keys
+
+
+KEY_HINT = "--key pk=VALUE[,sk=VALUE], or a JSON wire-form key such as '{\"pk\":{\"S\":\"a,b\"}}'"
 
 
 def _report(when: int, base: Base, changes: int, puts: int, deletes: int) -> dict:
@@ -177,7 +204,7 @@ def _restore_items(vault: Vault, backup: OpenedBackup, base: Base, when: int, ta
                          notes=notes, written=puts, throttle_retries=stats.throttles,
                          transient_retries=stats.transient,
                          point_in_time={**_report(when, base, len(changes), puts, len(changes) - puts),
-                                        "keys": len(keys)})
+                                        "keys": len(keys), "absent": len(keys) - puts})
 
 
 def _check_target(sink: ChangeSink, backup: OpenedBackup, options: RestoreOptions) -> None:
@@ -228,4 +255,4 @@ def base_items(backup: OpenedBackup, wanted: set[bytes], spec: KeySpec | None) -
     return found
 
 
-__all__ = ["GRANULARITY", "Vault", "item_states", "parse_at", "restore_at"]
+__all__ = ["GRANULARITY", "KEY_HINT", "Vault", "item_states", "parse_at", "read_keys", "restore_at"]

@@ -542,3 +542,35 @@ def summary(log: ChangeLog, bases: list[Base]) -> dict:
             "covered_from": None if covered is None else utc_text(covered),
             "known_until": None if known is None else utc_text(known),
             "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}
+
+
+def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
+    """Set `change_log` (summary()) on every entry of a table that has a change log under `dest`;
+    returns the summaries by table. One listing of each table's changes/ prefix, its start and gap
+    objects, and the header of the last segment of each open shard: never every segment."""
+    from ..storage import open_store, session_for
+    from ..storage.destination import parse_destination
+
+    destination = parse_destination(dest)
+    store = open_store(destination, session_for(destination, principal))
+    summaries = {}
+    for table in sorted({e.table for e in entries}):
+        log = read_change_log(store, destination.prefix, table)
+        if log.empty:
+            continue
+        summaries[table] = summary(log, bases_of(e for e in entries if e.table == table))
+        for entry in entries:
+            if entry.table == table:
+                entry.change_log = summaries[table]
+    return summaries
+
+
+def format_summary(table: str, found: dict) -> list[str]:
+    """Text lines for `ddbvault list`: the window, then one line per gap."""
+    window = ", ".join(f"{w['from']} .. {w['to']}" for w in found["window"]) or \
+        "none yet (it needs a complete full backup taken while the log covers the table)"
+    lines = [f"{table}: restorable (--at): {window}"]
+    lines += [f"{table}: gap {g['from'] or 'unknown'} .. {g['to']} ({g['reason']})" for g in found["gaps"]]
+    if found["ignored"]:
+        lines.append(f"{table}: {found['ignored']} objects under changes/ are no change-log objects (ignored)")
+    return lines

@@ -106,7 +106,9 @@ def test_json_is_a_list_of_entries(local_dest):
     assert [e["backup_id"] for e in entries] == [IDS[3], IDS[2], IDS[0]]
     assert set(entries[1]) == {"table", "backup_id", "url", "time", "status", "items", "bytes",
                                "objects", "finished_at", "error", "partial", "schema_only", "tier",
-                               "expires_at", "expired", "engine", "window"}
+                               "expires_at", "expired", "engine", "window", "started_at", "export_time",
+                               "change_log"}
+    assert entries[1]["started_at"] and entries[1]["export_time"] is None and entries[1]["change_log"] is None
     assert entries[1]["status"] == "complete" and entries[1]["items"] == 30
     assert entries[1]["engine"] == "scan" and entries[1]["window"] is None
     assert entries[1]["schema_only"] is False
