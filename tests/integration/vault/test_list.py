@@ -284,7 +284,7 @@ def test_rpo_adds_two_fields_to_the_json_list_and_nothing_else(rpo_dest):
     marked = json.loads(proc.stdout)
     assert all(set(p) == {"table", "backup_id", "url", "time", "status", "items", "bytes", "objects",
                           "finished_at", "error", "partial", "schema_only", "tier", "expires_at",
-                          "expired", "engine", "window"} for p in plain)
+                          "expired", "engine", "window", "started_at", "export_time", "change_log"} for p in plain)
     assert [{k: v for k, v in m.items() if k not in ("within_rpo", "age_seconds")} for m in marked] == plain
     verdicts = {m["backup_id"]: (m["within_rpo"], m["age_seconds"]) for m in marked}
     assert verdicts[ids["a-running"]] == verdicts[ids["a-old"]] == (None, None)
