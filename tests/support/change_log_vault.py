@@ -25,17 +25,18 @@ def stream_arn(label: str = LABEL, table: str = TABLE) -> str:
     return f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/{label}"
 
 
-def key(pk: str) -> dict:
-    return {"pk": {"S": pk}, "sk": {"N": "1"}}
+def key(pk: str, sk: str = "1") -> dict:
+    return {"pk": {"S": pk}, "sk": {"N": sk}}
 
 
-def record(seq: int, t: int, pk: str, image: dict | None = None, *, event: str | None = None) -> bytes:
+def record(seq: int, t: int, pk: str, image: dict | None = None, *, event: str | None = None,
+           sk: str = "1") -> bytes:
     """One GetRecords element in wire JSON: a put of `image` (plus the key), or with image None a
     REMOVE."""
-    body = {"ApproximateCreationDateTime": t, "Keys": key(pk), "SequenceNumber": str(seq), "SizeBytes": 10,
+    body = {"ApproximateCreationDateTime": t, "Keys": key(pk, sk), "SequenceNumber": str(seq), "SizeBytes": 10,
             "StreamViewType": "NEW_IMAGE"}
     if image is not None:
-        body["NewImage"] = {**image, **key(pk)}
+        body["NewImage"] = {**image, **key(pk, sk)}
     return orjson.dumps({"eventID": secrets.token_hex(8), "eventName": event or ("MODIFY" if image is not None
                                                                                    else "REMOVE"),
                          "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
@@ -58,23 +59,24 @@ def seqs(records: list[bytes]) -> tuple[int, int]:
 
 
 def put_segment(store: ObjectStore, records: list[bytes], *, prefix: str = "", shard: str = "shardId-1",
-                label: str = LABEL, **kwargs) -> str:
+                label: str = LABEL, table: str = TABLE, under: str | None = None, **kwargs) -> str:
+    """Write a segment of `records` under table `under` (default: `table`, the header's)."""
     first, last = seqs(records)
-    name = fmt.segment_key(prefix, TABLE, label, shard, first, last)
-    store.put_new(name, segment(records, shard=shard, label=label, **kwargs))
+    name = fmt.segment_key(prefix, under or table, label, shard, first, last)
+    store.put_new(name, segment(records, shard=shard, label=label, table=table, **kwargs))
     return name
 
 
 def put_start(store: ObjectStore, covered_from: int, *, prefix: str = "", label: str = LABEL,
-              table: str = TABLE) -> None:
+              table: str = TABLE, under: str | None = None) -> None:
     start = fmt.StartRecord(table, stream_arn(label, table), "NEW_IMAGE", covered_from, covered_from)
-    store.put_new(fmt.start_key(prefix, TABLE, label), fmt.start_object(start))
+    store.put_new(fmt.start_key(prefix, under or table, label), fmt.start_object(start))
 
 
 def put_gap(store: ObjectStore, start: int | None, end: int, reason: str = "follower_down", *,
-            prefix: str = "", table: str = TABLE) -> None:
-    gap = fmt.GapRecord(table, start, end, reason, stream_arn(), None, end)
-    store.put_new(fmt.gap_key(prefix, TABLE, end, secrets.token_hex(3)), fmt.gap_object(gap))
+            prefix: str = "", table: str = TABLE, under: str | None = None) -> None:
+    gap = fmt.GapRecord(table, start, end, reason, stream_arn(table=table), None, end)
+    store.put_new(fmt.gap_key(prefix, under or table, end, secrets.token_hex(3)), fmt.gap_object(gap))
 
 
 class _Writer(ObjectWriter):

@@ -194,8 +194,9 @@ class ChangeLog:
         for stream in self.streams.values():
             shards = [s for s in stream.shards.values() if s.segments]
             open_shards = [s for s in shards if not s.closed] or shards
-            for shard in open_shards:
-                written = self.header(shard.segments[-1]).written_at
+            for shard in open_shards:  # the segment that reaches furthest into the shard
+                last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
+                written = self.header(last).written_at
                 newest = written if newest is None else max(newest, written)
         return newest
 

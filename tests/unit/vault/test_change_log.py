@@ -143,8 +143,7 @@ def test_a_segment_whose_records_do_not_match_its_sha256_is_refused(store):
 
 def test_a_segment_of_another_table_is_refused(store):
     put_start(store, T0)
-    name = fmt.segment_key("", TABLE, LABEL, "shardId-1", 1, 1)
-    store.put_new(name, segment([record(1, T0, "a", v(1))], table="another"))
+    put_segment(store, [record(1, T0, "a", v(1))], table="another", under=TABLE)
     log = read_change_log(store, "", TABLE)
     with pytest.raises(IntegrityError, match="another table"):
         list(log.records(0, 2 ** 40))
@@ -186,7 +185,7 @@ def test_keys_that_are_no_log_keys_are_ignored_and_never_read():
 
 def test_a_gap_or_start_of_another_table_is_refused(store):
     put_start(store, T0)
-    put_gap(store, T0, T0 + 1, table="another")
+    put_gap(store, T0, T0 + 1, table="another", under=TABLE)
     with pytest.raises(IntegrityError, match="another table"):
         read_change_log(store, "", TABLE)
 
