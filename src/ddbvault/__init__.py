@@ -27,6 +27,7 @@ _API = {
     "backup_table": ".backup", "BackupOptions": ".backup", "BackupResult": ".backup",
     "restore_backup": ".restore", "RestoreOptions": ".restore", "RestoreResult": ".restore",
     "verify_backup": ".verify", "VerifyReport": ".verify",
+    "follow_table": ".follow", "FollowOptions": ".follow", "FollowResult": ".follow",
     "list_backups": ".vault.listing", "BackupEntry": ".vault.listing",
     **dict.fromkeys(["DdbvaultError", "UsageError", "NotFoundError", "AwsError", "AccessDeniedError",
                      "AwsNotFoundError", "RetriesExhaustedError", "IntegrityError", "InterruptedRun"],
@@ -53,6 +54,7 @@ __all__ = [
     "backup_table", "BackupOptions", "BackupResult",
     "restore_backup", "RestoreOptions", "RestoreResult",
     "verify_backup", "VerifyReport",
+    "follow_table", "FollowOptions", "FollowResult",
     "list_backups", "BackupEntry",
     # the exception tree (errors.py)
     "DdbvaultError", "UsageError", "NotFoundError", "AwsError", "AccessDeniedError",

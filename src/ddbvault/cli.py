@@ -235,6 +235,40 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         click.echo(f"tier {result.tier}: expires {result.expires_at}{lock}")
 
 
+@cli.command()
+@click.argument("table")
+@click.option("--to", "dest", required=True, metavar="DEST",
+              help="The vault: s3://BUCKET/PREFIX, file:///PATH or a directory (the change log goes under DEST/TABLE/changes/).")
+@click.option("--once", is_flag=True, help="Stop once every shard has answered no new records twice in a row.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop after this many seconds [default: run until stopped].")
+@table_role_options("read the table and its stream")
+@vault_role_options("write the change log")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def follow(table, dest, once, duration, table_role, table_external_id, vault_role, vault_external_id, profile,
+           region, as_json) -> None:
+    """Follow TABLE's DynamoDB stream into a change log in DEST (continuous backup). Ctrl-C stops it
+    after writing what it holds; the next run continues after the last stored record."""
+    from .follow import FollowOptions, follow_table
+
+    options = FollowOptions(
+        table=table, destination=dest, until_idle=once, max_seconds=duration,
+        table_principal=Principal(profile=profile, region=region, role_arn=table_role,
+                                  external_id=table_external_id, session_name="ddbvault-follow"),
+        vault_principal=Principal(profile=profile, region=region, role_arn=vault_role,
+                                  external_id=vault_external_id, session_name="ddbvault-dest"))
+    result = _guarded(as_json, lambda: follow_table(options))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    click.echo(f"followed {table}: {result.records:,} records in {result.segments} segments "
+               f"from {result.shards} shards ({result.seconds:.1f}s)")
+    for gap in result.gaps:
+        click.echo(f"gap ({gap['reason']}): from {gap['from'] or 'an unknown time'} to {gap['to']}")
+
+
 def _dest_and_end(values: tuple[str, ...], until: str | None, parse_time) -> tuple[str, str | None]:
     """`--to` is the destination, and with --incremental also the window's end (`--to T2`, the
     shared CLI spelling): of two --to values, the one that reads as a UTC time is the end."""

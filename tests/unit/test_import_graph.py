@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ddbvault.dynamodb",),
     ("ddbvault.vault",),
     ("ddbvault.runtime",),
-    ("ddbvault.backup", "ddbvault.restore", "ddbvault.verify",
+    ("ddbvault.backup", "ddbvault.restore", "ddbvault.verify", "ddbvault.follow",
      "ddbvault.backup.via_export", "ddbvault.restore.incremental"),  # the export engine; restore --then
     ("ddbvault",),                              # the public API: re-exports the verbs
     ("ddbvault.doctor", "ddbvault.iac", "ddbvault.notify", "ddbvault.service"),

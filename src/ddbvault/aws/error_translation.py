@@ -49,7 +49,7 @@ _PERMISSION_OF = {
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:ListParts": "s3:ListMultipartUploadParts",
 }
-_SERVICE_PREFIX = {"dynamodb": "dynamodb", "s3": "s3", "sts": "sts", "kms": "kms", "sns": "sns"}
+_SERVICE_PREFIX = {"dynamodb": "dynamodb", "dynamodbstreams": "dynamodb", "s3": "s3", "sts": "sts", "kms": "kms", "sns": "sns"}
 
 
 def permission_for(service: str, action: str, message: str = "", acl: str | None = None) -> str:

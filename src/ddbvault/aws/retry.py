@@ -31,6 +31,9 @@ THROTTLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException", "Throttling",
     "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "RequestThrottled",
     "RequestThrottledException", "ThrottledException", "BandwidthLimitExceeded",
+    # DynamoDB Streams' throttle ("Your request rate is too high", GetRecords/GetShardIterator);
+    # DynamoDB's control plane uses it for too many table operations at once: waiting helps too
+    "LimitExceededException",
 })
 TRANSIENT_CODES = frozenset({
     "InternalServerError", "InternalFailure", "InternalError", "ServiceUnavailable",

@@ -5,7 +5,8 @@ values through its shape model. For Scan responses and BatchWriteItem requests t
 several times the CPU of the HTTP exchange. These hooks skip that walk only. botocore still does
 credentials, SigV4, endpoints, its standard retries, error parsing and the CRC32 check.
 
-- `keep_raw_responses(client, "Scan")`: the body of a successful (200) response is handed over
+- `keep_raw_responses(client, "Scan")` (any DynamoDB or DynamoDB Streams client: the event is
+  named by the client's own service id): the body of a successful (200) response is handed over
   as bytes under RAW_BODY in the result, and botocore parses an empty object instead. Error
   responses are parsed by botocore as usual.
 - `send_raw_requests(client, "BatchWriteItem")`: the `with raw_request(body)` block makes that
@@ -37,7 +38,8 @@ def _swap_body(params: dict, **_) -> None:
 
 
 def keep_raw_responses(client, operation: str) -> None:
-    client.meta.events.register(f"before-parse.dynamodb.{operation}", _keep_raw_body)
+    service = client.meta.service_model.service_id.hyphenize()  # "dynamodb", "dynamodb-streams"
+    client.meta.events.register(f"before-parse.{service}.{operation}", _keep_raw_body)
 
 
 def send_raw_requests(client, operation: str) -> None:

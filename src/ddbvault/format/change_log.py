@@ -17,9 +17,8 @@ the count, the first and last sequence and time, and the sha256 of the bytes aft
 
 Sequence numbers are ASCII decimal strings of 1-40 digits (AWS: 21-40; moto's are shorter),
 compared as integers. Times are whole seconds since the epoch (UTC), written
-`YYYY-MM-DDTHH:MM:SSZ`. A record's time is its ApproximateCreationDateTime floored to the
-second: AWS sends epoch seconds (a JSON number); moto sends an ISO-8601 string without a zone
-(UTC, with microseconds), which is read too so that moto's records are kept as it sent them.
+`YYYY-MM-DDTHH:MM:SSZ`. A record's time is its ApproximateCreationDateTime (epoch seconds, a
+JSON number; moto's carry milliseconds) floored to the second.
 
 Errors: BadLine (a ValueError) for a bad object, ValueError for a bad key or argument; no message
 holds an attribute value. Pure: no I/O.
@@ -47,7 +46,7 @@ __all__ = [
     "LogKey", "SegmentHeader", "StreamRecord", "StartRecord", "ClosedRecord", "GapRecord",
     "changes_prefix", "stream_prefix", "shard_prefix", "segment_key", "closed_key", "start_key", "gap_key",
     "parse_log_key", "check_label", "check_shard_id", "parse_sequence", "label_of_stream_arn",
-    "utc_text", "parse_utc", "build_segment", "parse_segment", "parse_record",
+    "utc_text", "parse_utc", "build_segment", "parse_segment", "parse_header", "read_header", "parse_record",
     "start_object", "closed_object", "gap_object", "parse_start", "parse_closed", "parse_gap",
     "descends_from", "is_newer",
 ]
@@ -74,7 +73,6 @@ _SEQUENCE = re.compile(r"[0-9]{1,40}", re.ASCII)
 _SEGMENT_NAME = re.compile(r"([0-9]{40})-([0-9]{40})\.jsonl\.gz", re.ASCII)
 _GAP_NAME = re.compile(r"([0-9]{8}T[0-9]{6}Z)-([0-9a-f]{6})\.json", re.ASCII)
 _UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
-_ISO_LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?", re.ASCII)
 _HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
 
@@ -221,14 +219,9 @@ def parse_utc(text: object, field: str = "time") -> int:
 
 
 def _record_time(value: object) -> int:
-    """ApproximateCreationDateTime floored to whole epoch seconds (see the module docstring)."""
+    """ApproximateCreationDateTime (a JSON number, 0 to year 9999) floored to whole epoch seconds."""
     if type(value) in (int, float) and math.isfinite(value) and 0 <= value <= _MAX_EPOCH:
         return math.floor(value)
-    if type(value) is str and _ISO_LOCAL.fullmatch(value):  # moto's deviation: UTC without a zone
-        try:
-            return math.floor(datetime.fromisoformat(value).replace(tzinfo=timezone.utc).timestamp())
-        except ValueError:
-            pass
     raise BadLine("dynamodb.ApproximateCreationDateTime is not epoch seconds")
 
 
@@ -379,7 +372,7 @@ def build_segment(header_fields: Mapping, record_lines: list[bytes], *, written_
         "written_at": utc_text(written_at if written_at is not None else datetime.now(timezone.utc)),
     }
     head = orjson.dumps(header)
-    _check_header(_header_dict(_parse_header(head)), records, body, MAX_SEGMENT_RECORDS)  # the reader's checks
+    _check_header(_header_dict(parse_header(head)), records, body, MAX_SEGMENT_RECORDS)  # the reader's checks
     data = head + b"\n" + body
     if len(data) > MAX_SEGMENT_BYTES:
         raise ValueError(f"a segment holds at most {MAX_SEGMENT_BYTES:,} bytes uncompressed")
@@ -417,7 +410,7 @@ def parse_segment(data: bytes, *, max_records: int = MAX_SEGMENT_RECORDS, max_by
     head, newline, body = text.partition(b"\n")
     if not newline:
         raise BadLine("the segment has no header line")
-    header = _parse_header(head)
+    header = parse_header(head)
     if not 1 <= header.count <= max_records:
         raise BadLine(f"count is not 1 to {max_records:,}")
     if body and not body.endswith(b"\n"):
@@ -436,6 +429,28 @@ def parse_segment(data: bytes, *, max_records: int = MAX_SEGMENT_RECORDS, max_by
             "segment", header.shard_id, header.first_int, header.last_int):
         raise BadLine("the segment's header names another shard or sequence range than its key")
     return header, records
+
+
+MAX_HEADER_LINE = 64 * 1024
+
+
+def read_header(reader, *, chunk: int = 16 * 1024) -> SegmentHeader:
+    """The header of a segment from `reader` (a binary stream of its gzip bytes), reading only
+    as far as the first newline: at most MAX_HEADER_LINE bytes of header. Raises BadLine."""
+    inflater, text = zlib.decompressobj(31), b""
+    while b"\n" not in text:
+        data = reader.read(chunk)
+        if not data:
+            raise BadLine("the segment ends before its header line does")
+        try:
+            text += inflater.decompress(data, MAX_HEADER_LINE + 1 - len(text))
+        except zlib.error:
+            raise BadLine("the segment is not gzip data") from None
+        if len(text) > MAX_HEADER_LINE and b"\n" not in text[:MAX_HEADER_LINE + 1]:
+            raise BadLine(f"the segment's header line is over {MAX_HEADER_LINE:,} bytes")
+        if inflater.unconsumed_tail and b"\n" not in text:
+            raise BadLine(f"the segment's header line is over {MAX_HEADER_LINE:,} bytes")
+    return parse_header(text.partition(b"\n")[0])
 
 
 def _header_dict(header: SegmentHeader) -> dict:
@@ -530,7 +545,9 @@ def _view_type(obj: dict, what: str) -> str:
     return obj["stream_view_type"]
 
 
-def _parse_header(line: bytes) -> SegmentHeader:
+def parse_header(line: bytes) -> SegmentHeader:
+    """A segment's first line (without its newline), checked alone: fields and their types.
+    What needs the records (count, sums, order) is parse_segment's. Raises BadLine."""
     what = "the segment header"
     obj = _loads_object(line, what)
     if "change_log" in obj:

@@ -127,10 +127,10 @@ def test_a_segment_round_trips_and_its_records_are_changes():
 
 
 def test_motos_records_are_read_as_it_sends_them():
-    """moto: ISO-8601 times without a zone, an empty NewImage on REMOVE, an empty OldImage on INSERT."""
-    insert = record(5, when="2026-11-30T10:00:00.999999", OldImage={})
+    """moto: times with milliseconds, an empty NewImage on REMOVE, an empty OldImage on INSERT."""
+    insert = record(5, when=1796032800.999, OldImage={})
     remove = orjson.dumps({"eventName": "REMOVE", "dynamodb": {
-        "ApproximateCreationDateTime": "2026-11-30T10:00:01", "Keys": KEYS, "SequenceNumber": "6",
+        "ApproximateCreationDateTime": 1796032801.0, "Keys": KEYS, "SequenceNumber": "6",
         "NewImage": {}, "OldImage": {**KEYS, "v": {"S": "x"}}}})
     _, records = cl.parse_segment(cl.build_segment(FIELDS, [insert, remove]))
     assert [r.time_s for r in records] == [1796032800, 1796032801]
@@ -154,7 +154,7 @@ BAD_RECORDS = [
     (record(""), "SequenceNumber"),
     (record(1, when=-1), "ApproximateCreationDateTime"),
     (record(1, when="yesterday"), "ApproximateCreationDateTime"),
-    (record(1, when="2026-11-30T10:00:00+01:00"), "ApproximateCreationDateTime"),
+    (record(1, when="2026-11-30T10:00:00"), "ApproximateCreationDateTime"),
     (record(1, when=1e300), "ApproximateCreationDateTime"),
     (record(1, when=True), "ApproximateCreationDateTime"),
     (record(1, keys={}), "dynamodb.Keys"),
