@@ -823,20 +823,21 @@ def history(table, dest, key, vault_role, vault_external_id, profile, region, as
 @vault_role_options("read the vault")
 @click.option("--profile", help="AWS profile for the base credentials.")
 @click.option("--region", help="AWS region of the bucket.")
-def get(table, dest, key, at, vault_role, vault_external_id, profile, region) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Errors too as one JSON object on stdout (the item is JSON anyway).")
+def get(table, dest, key, at, vault_role, vault_external_id, profile, region, as_json) -> None:
     """Print an item as of --at as JSON (wire form), from a full backup and the change log; exit 3
     when it did not exist then."""
+    from .errors import NotFoundError
     from .restore.item_history import item_at
 
     try:
         item, when = item_at(_table_url(dest, table), key, at, _reader(profile, region, vault_role,
                                                                        vault_external_id, "ddbvault-get"))
+        if item is None:
+            raise NotFoundError(f"the item did not exist in {table} at {when}",
+                                hint=f"`ddbvault history {table} --from {dest} --key ...` lists its versions")
     except DdbvaultError as exc:
-        _fail(exc, False)
-    if item is None:
-        click.echo(f"ddbvault: error: the item did not exist in {table} at {when}", err=True)
-        click.echo(f"Try: `ddbvault history {table} --from {dest} --key ...` lists its versions", err=True)
-        sys.exit(int(ExitCode.NOT_FOUND))
+        _fail(exc, as_json)
     sys.stdout.buffer.write(orjson.dumps(item) + b"\n")
 
 

@@ -59,9 +59,10 @@ def item_history(url: str, key_text: str, principal: Principal | None = None) ->
 def item_at(url: str, key_text: str, at: str | None = None,
             principal: Principal | None = None) -> tuple[dict | None, str]:
     """(the item as of T in wire form or None when absent, T as UTC text) for DEST/TABLE."""
+    when = parse_at(at) if at is not None else None  # checked before anything is read
     vault = Vault(url, principal)
     key, spec = _key(vault, key_text)
-    when = parse_at(at) if at is not None else vault.latest()
+    when = vault.latest() if when is None else when
     base = vault.base_for(when)
     backup = open_backup(base.url, vault.principal)
     (state,) = item_states(vault, backup, base, when, [key], spec)
