@@ -179,3 +179,27 @@ def test_list_shows_the_window_and_a_gap_refuses_a_restore_across_it(history_of_
     proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(states["t3"][0]), "--table", "pit-gap")
     assert proc.returncode == ExitCode.USAGE, proc.stderr
     assert "follower_down" in proc.stderr and "Try: --at" in proc.stderr and utc_text(states["t2"][0]) in proc.stderr
+
+
+def test_an_s3_vault_restores_at_a_time_and_lists_its_window(ddb, s3, aws_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    s3.create_bucket(Bucket="pit-vault")
+    dest, table = "s3://pit-vault/prod", "pit-s3"
+    ddb.create_table(TableName=table, KeySchema=TABLE_KEY_SCHEMA, AttributeDefinitions=TABLE_ATTRIBUTES,
+                     BillingMode="PAY_PER_REQUEST",
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    follow_table(FollowOptions(table=table, destination=dest, until_idle=True, poll_interval_s=0.05))
+    ddb.put_item(TableName=table, Item={**key("a", 1), "v": {"S": "one"}})
+    backup_table(table, dest, BackupOptions(read_rcu=100000, segments=1))
+    next_second()
+    ddb.put_item(TableName=table, Item={**key("a", 1), "v": {"S": "two"}})
+    ddb.put_item(TableName=table, Item={**key("b", 2), "v": {"S": "new"}})
+    at, items = next_second(), scan_all(ddb, table)
+    ddb.delete_item(TableName=table, Key=key("b", 2))
+    next_second()
+    follow_table(FollowOptions(table=table, destination=dest, until_idle=True, poll_interval_s=0.05))
+    restore_at(f"{dest}/{table}", "pit-s3-copy", utc_text(at), RestoreOptions(write_wcu=100000), restore_backup)
+    assert restored(ddb, "pit-s3-copy") == canonical_items(wire(items))
+    proc = run_cli("list", dest, "--table", table)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{table}: restorable (--at): " in proc.stdout

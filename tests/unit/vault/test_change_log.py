@@ -209,3 +209,35 @@ def test_200000_tiny_segments_are_listed_within_bounds_and_bisected():
     assert time.monotonic() - started < 30
     with pytest.raises(IntegrityError, match="more than 100,000 objects"):
         read_change_log(store, "", TABLE, max_keys=100_000)
+
+
+def test_bases_are_complete_full_backups_with_their_span():
+    from ddbvault.vault.change_log import bases_of
+    from ddbvault.vault.listing import BackupEntry
+
+    def entry(backup_id: str, **fields) -> BackupEntry:
+        return BackupEntry(table=TABLE, backup_id=backup_id, url=backup_id, time="", status=fields.pop("status", "complete"),
+                           **fields)
+
+    entries = [entry("scan", started_at="2026-11-30T10:00:00.900Z", finished_at="2026-11-30T10:00:05.100Z"),
+               entry("whole", started_at="2026-11-30T10:00:00Z", finished_at="2026-11-30T10:00:05Z"),
+               entry("export", started_at="2026-11-30T11:00:00Z", finished_at="2026-11-30T11:09:00Z",
+                     export_time="2026-11-30T10:30:00Z", engine="export"),
+               entry("incremental", started_at="x", finished_at="x", window={"from": "a", "to": "b"}),
+               entry("schema", started_at="2026-11-30T10:00:00Z", finished_at="2026-11-30T10:00:01Z", schema_only=True),
+               entry("expired", started_at="2026-11-30T10:00:00Z", finished_at="2026-11-30T10:00:01Z", expired=True),
+               entry("running", status="incomplete"),
+               entry("odd", started_at="yesterday", finished_at="today")]
+    t = 1796032800  # 2026-11-30T10:00:00Z
+    assert bases_of(entries) == [Base("scan", t, t + 6), Base("whole", t, t + 5), Base("export", t + 1800, t + 1800)]
+
+
+def test_a_start_of_another_stream_is_refused(store):
+    put_start(store, T0, label="2026-11-30T11:00:00.000", under=TABLE)
+    from pathlib import Path
+
+    moved = Path(store.path_of(fmt.start_key("", TABLE, LABEL)))
+    moved.parent.mkdir(parents=True)
+    Path(store.path_of(fmt.start_key("", TABLE, "2026-11-30T11:00:00.000"))).rename(moved)
+    with pytest.raises(IntegrityError, match="another stream"):
+        read_change_log(store, "", TABLE)
