@@ -32,6 +32,7 @@ def test_every_verb_has_json():
 
 HOSTILE = {  # verb -> (arguments that must be refused, expected exit code)
     "backup": (["no/such table", "--to", "/tmp/x"], ExitCode.USAGE),
+    "follow": (["no/such table", "--to", "/tmp/x"], ExitCode.USAGE),
     "restore": (["ftp://vault/x", "--table", "t-1"], ExitCode.USAGE),
     "serve": (["--config", "/nonexistent/ddbvault.yaml"], ExitCode.USAGE),
     "run": (["--config", "/nonexistent/ddbvault.yaml"], ExitCode.USAGE),

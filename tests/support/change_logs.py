@@ -1,10 +1,19 @@
 """Reading a change log back in tests: every segment under a table's `changes/`, each parsed and
-checked by format/change_log.py, and the records de-duplicated as readers do."""
+checked by format/change_log/, and the records de-duplicated as readers do."""
 
 from __future__ import annotations
 
+from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA
 from ddbvault.format import change_log as cl
 from ddbvault.storage.base import ObjectStore
+
+
+def create_streamed(ddb, name: str, view: str | None = "NEW_AND_OLD_IMAGES", *, hash_only: bool = False) -> None:
+    """An on-demand table (pk S, sk N; pk alone with hash_only) with a stream of `view` (None: none)."""
+    spec = {"StreamEnabled": True, "StreamViewType": view} if view else {"StreamEnabled": False}
+    schema, attributes = (TABLE_KEY_SCHEMA[:1], TABLE_ATTRIBUTES[:1]) if hash_only else (TABLE_KEY_SCHEMA, TABLE_ATTRIBUTES)
+    ddb.create_table(TableName=name, KeySchema=schema, AttributeDefinitions=attributes,
+                     BillingMode="PAY_PER_REQUEST", StreamSpecification=spec)
 
 
 def log_keys(store: ObjectStore, prefix: str, table: str) -> list[str]:

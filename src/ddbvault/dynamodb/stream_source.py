@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from ..aws.error_translation import malformed_response
 from ..aws.session import client
 from ..errors import AwsError
+from ..format.change_log import check_shard_id
 from .raw_json import RAW_BODY, keep_raw_responses
 from .table_client import TableClient
 
@@ -69,6 +70,26 @@ class RecordsPage:
     body_bytes: int
 
 
+def _shards_of(description: object, stream_arn: str) -> list[Shard]:
+    """The Shards of one DescribeStream page, each id (and parent id) one the change log can
+    name (format.change_log.check_shard_id); AwsError (malformed response) otherwise."""
+    shards = description.get("Shards", []) if isinstance(description, dict) else None
+    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+        raise malformed_response(action="DescribeStream", resource=stream_arn, reason="Shards is not a list of shards")
+    found = []
+    for shard in shards:
+        try:
+            shard_id = check_shard_id(shard.get("ShardId"))
+            parent = shard.get("ParentShardId")
+            parent = None if parent is None else check_shard_id(parent)
+        except ValueError:
+            raise malformed_response(action="DescribeStream", resource=stream_arn,
+                                     reason="a ShardId or ParentShardId is not a shard id") from None
+        ranges = shard.get("SequenceNumberRange")
+        found.append(Shard(shard_id, parent, isinstance(ranges, dict) and "EndingSequenceNumber" in ranges))
+    return found
+
+
 class StreamSource(TableClient):
     """The table (DescribeTable, through TableClient) and its stream (a dynamodbstreams client)."""
 
@@ -91,9 +112,8 @@ class StreamSource(TableClient):
             args = {"StreamArn": stream_arn, **({"ExclusiveStartShardId": start} if start else {})}
             description = self._stream_call("DescribeStream", stream_arn,
                                             lambda: self.streams.describe_stream(**args))["StreamDescription"]
-            for shard in description.get("Shards") or []:
-                shards[shard["ShardId"]] = Shard(shard["ShardId"], shard.get("ParentShardId"),
-                                                 "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}))
+            for shard in _shards_of(description, stream_arn):
+                shards[shard.shard_id] = shard
             next_start = description.get("LastEvaluatedShardId")
             if not next_start:
                 break

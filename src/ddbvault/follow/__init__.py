@@ -1,6 +1,6 @@
 """follow_table(): a table's DynamoDB stream into the change log in the vault (docs/continuous.md).
 
-The change log's format is format/change_log.py (docs/format.md, "The change log"); the loop is
+The change log's format is format/change_log/ (docs/format.md, "The change log"); the loop is
 follow/follower.py; the vault is the checkpoint (follow/vault_state.py).
 """
 

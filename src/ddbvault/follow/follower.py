@@ -11,7 +11,7 @@ the vault has closed is never read again.
 
 Where a shard starts (the vault is the checkpoint, follow/vault_state.py): AFTER_SEQUENCE_NUMBER
 of the largest last sequence of its segments, else TRIM_HORIZON. Breaks (each becomes a gap
-object before any segment after it, format/change_log.py):
+object before any segment after it, format/change_log/):
 - TrimmedDataAccessException: the records after the checkpoint are gone; carry on from
   TRIM_HORIZON. Reason `trimmed`, unless the follower_down gap of this run covers it.
 - the vault's newest object of this stream is older than 24 h at start: `follower_down`, from
@@ -32,9 +32,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..aws.error_translation import malformed_response
 from ..errors import InterruptedRun, NotFoundError
 from ..dynamodb.stream_source import Shard, StreamBreak, StreamInfo, StreamSource
 from ..format import change_log as cl
+from ..format.dataline import BadLine
 from .log_writer import LogWriter
 from .options import FollowOptions, FollowResult
 from .vault_state import StreamState, read_header
@@ -45,6 +47,9 @@ MARGIN_S = 3_600  # records younger than 24 h are never trimmed; 1 h less, for c
 SEGMENT_FLUSH_BYTES = 48 * 1024 * 1024  # + one GetRecords page (<= 1 MB) stays under 64 MiB
 BUFFER_BYTES = 64 * 1024 * 1024  # all shards' buffers together
 IDLE_ROUNDS = 2  # until_idle: empty answers in a row from every readable shard
+# DynamoDB Streams allows 5 GetRecords calls a second per shard (developer guide, "DynamoDB
+# Streams" quotas); rounds that found records are spaced at least this far apart: 4 a second.
+MIN_ROUND_S = 0.25
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Follower:
         self.stream_started: bool = False  # start.json was in the vault before this run
         self.vault_closed: set[str] = set()  # shards the vault had closed before this run
         self.lost_reported: set[str] = set()
+        self.read_shards: set[str] = set()  # shards GetRecords answered in this run
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -98,7 +104,6 @@ class Follower:
                 if saved.last_seq is not None:
                     entry.checkpoint = entry.continues_from = entry.last_read = str(saved.last_seq)
             self.shards[shard.shard_id] = entry
-        self.result.shards = len(self.shards)
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class Follower:
         described = t0
         try:
             while not self.cancelled.is_set():
+                began = time.monotonic()
                 got = self._round()
                 now = time.monotonic()
                 self._flush_due(now)
@@ -118,15 +124,14 @@ class Follower:
                         break
                 if self.options.until_idle and self._idle():
                     break
-                if not got:
-                    self.cancelled.wait(self.options.poll_interval_s)
+                self.cancelled.wait(max(0.0, MIN_ROUND_S - (now - began)) if got else self.options.poll_interval_s)
         except KeyboardInterrupt:
             self._flush_all()
             raise InterruptedRun(f"follow {self.meta.table} interrupted: {self.result.records:,} records in "
                                  f"{self.result.segments} segments stored; buffered records were written",
                                  hint="run `ddbvault follow` again: it continues after the last stored sequence")
         except BaseException:
-            self._flush_all()
+            self._flush_after_failure()
             raise
         self._flush_all()
 
@@ -164,6 +169,8 @@ class Follower:
         except StreamBreak as exc:
             return self._broken(entry, exc)
         self.result.get_records_calls += 1
+        self.read_shards.add(entry.shard_id)
+        self.result.shards = len(self.read_shards)
         entry.iterator = page.next_iterator
         if page.lines:
             self._buffer(entry, page.lines)
@@ -175,9 +182,13 @@ class Follower:
     def _buffer(self, entry: ShardLog, lines: list[bytes]) -> None:
         if entry.buffered_since is None:
             entry.buffered_since = time.monotonic()
+        try:
+            last = cl.parse_record(lines[-1], entry.shard_id)  # each record is checked when written
+        except BadLine as exc:
+            raise malformed_response(action="GetRecords", resource=f"{self.meta.stream_arn} shard {entry.shard_id}",
+                                     reason=f"a stream record: {exc}") from None
         entry.buffer.extend(lines)
         entry.buffer_bytes += sum(map(len, lines)) + len(lines)
-        last = cl.parse_record(lines[-1], entry.shard_id)  # checked in full when written
         entry.last_read, entry.last_time = str(last.sequence), last.time_s
         while len(entry.buffer) >= self.options.segment_max_records or entry.buffer_bytes >= SEGMENT_FLUSH_BYTES:
             self._write(entry)
@@ -216,6 +227,15 @@ class Follower:
         for entry in self.shards.values():
             while entry.buffer:
                 self._write(entry)
+
+    def _flush_after_failure(self) -> None:
+        """Store what is buffered on the way out of a failed run; a failure to do so is logged,
+        and the run's own error is the one raised (the next run reads those records again)."""
+        try:
+            self._flush_all()
+        except Exception as exc:  # noqa: BLE001 - the first failure is the one to report
+            log.warning("%s: buffered records not written (%s); the next run reads them again",
+                        self.meta.table, type(exc).__name__)
 
     def _close(self, entry: ShardLog) -> None:
         """The shard ended (a null NextShardIterator): its records, then closed.json."""
@@ -256,10 +276,10 @@ class Follower:
     def _checkpoint_time(self, entry: ShardLog) -> int | None:
         if entry.checkpoint is None:
             return None
-        key = cl.segment_key(self.meta.prefix, self.meta.table, self.meta.label, entry.shard_id,
-                             entry.checkpoint, entry.checkpoint)
-        for candidate in self.writer.store.list_keys(key.rsplit("/", 1)[0] + "/"):
-            parsed = cl.parse_log_key(candidate[len(cl.changes_prefix(self.meta.prefix, self.meta.table)):])
+        base = cl.changes_prefix(self.meta.prefix, self.meta.table)
+        for candidate in self.writer.store.list_keys(cl.shard_prefix(self.meta.prefix, self.meta.table,
+                                                                     self.meta.label, entry.shard_id)):
+            parsed = cl.parse_log_key(candidate[len(base):])
             if parsed.kind == "segment" and parsed.last_seq == int(entry.checkpoint):
                 return read_header(self.writer.store, candidate).last_time
         return None

@@ -29,7 +29,7 @@ class FollowOptions:
     until_idle: bool = False
     max_seconds: float | None = None  # stop after this long (`--duration`); None: until stopped
     poll_interval_s: float = 1.0  # the wait after a round of GetRecords that found nothing
-    segment_max_records: int = 10_000  # records per segment, 1..100,000 (format/change_log.py)
+    segment_max_records: int = 10_000  # records per segment, 1..100,000 (format/change_log/)
     segment_max_seconds: float = 60.0  # a shard's buffered records are written at least this often
     describe_interval_s: float = 60.0  # DescribeStream again (new shards, stream status) this often
     acl: str | None = DEFAULT_ACL  # S3 canned ACL of every object; None: no ACL header
@@ -63,7 +63,7 @@ class FollowResult:
     stream_arn: str
     records: int = 0  # stream records written into segments by this run
     segments: int = 0  # segments this run stored (one that another follower had stored already counts not)
-    gaps: list[dict] = field(default_factory=list)  # the gap objects this run wrote (format/change_log.py)
+    gaps: list[dict] = field(default_factory=list)  # the gap objects this run wrote (format/change_log/)
     # Seconds from the newest record's ApproximateCreationDateTime (whole seconds) to its segment
     # being stored, for the last segment this run wrote; None: it wrote none.
     lag_s: float | None = None

@@ -3,7 +3,7 @@
 One listing of `<prefix>/<table>/changes/` (bounded by MAX_LOG_KEYS) gives, for every stream
 label, whether its start.json exists and, per shard, the largest last sequence of its segments
 and whether its closed.json exists. A few objects are then read on demand: a segment's header
-(its first line only, format/change_log.read_header), start.json.
+(its first line only, format.change_log.read_header), start.json.
 
 A key under `changes/` that is none of the change log's kinds is refused (IntegrityError naming
 it): the follower never writes one, so it is damage or tampering, not something to skip.

@@ -25,10 +25,11 @@ from ddbvault.exit_codes import ExitCode
 from ddbvault.format import change_log as cl
 from ddbvault.format.changes import final_changes
 from ddbvault.format.dataline import key_fingerprint
-from ddbvault.devtools.sample_data import TABLE_ATTRIBUTES, TABLE_KEY_SCHEMA, edge_case_items
+from ddbvault.devtools.sample_data import edge_case_items
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
+from tests.support.change_logs import create_streamed
 
 pytestmark = pytest.mark.integration
 BUCKET = "follow-vault"
@@ -37,12 +38,6 @@ BUCKET = "follow-vault"
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
                           env=dict(os.environ), timeout=timeout)
-
-
-def create_streamed(ddb, name: str, view: str | None = "NEW_AND_OLD_IMAGES") -> None:
-    spec = {"StreamEnabled": True, "StreamViewType": view} if view else {"StreamEnabled": False}
-    ddb.create_table(TableName=name, KeySchema=TABLE_KEY_SCHEMA, AttributeDefinitions=TABLE_ATTRIBUTES,
-                     BillingMode="PAY_PER_REQUEST", StreamSpecification=spec)
 
 
 def key(pk: str, sk: int) -> dict:
@@ -289,3 +284,30 @@ def test_a_foreign_object_under_changes_is_refused(ddb, aws_env, tmp_path):
     done = run_cli("follow", "orders-foreign", "--to", str(tmp_path), "--once")
     assert done.returncode == ExitCode.INTEGRITY, done.stderr
     assert "is not a change-log key" in done.stderr and "Try: " in done.stderr and "Traceback" not in done.stderr
+
+
+def test_no_item_value_in_the_logs_and_a_malformed_record_is_refused(ddb, aws_env, tmp_path):
+    """At -vv nothing logs a value. moto's stream mangles a map with an empty-named key into an
+    attribute value that is not one: the follower refuses the page (exit 5) and stores nothing."""
+    create_streamed(ddb, "orders-secret")
+    secret = "SECRET-ITEM-VALUE-7f3a"
+    ddb.put_item(TableName="orders-secret", Item={**key("x", 1), "v": {"S": secret}})
+    done = run_cli("-vv", "follow", "orders-secret", "--to", str(tmp_path), "--once")
+    assert done.returncode == 0 and secret not in done.stderr + done.stdout
+    ddb.put_item(TableName="orders-secret", Item={**key("x", 2), "m": {"M": {"": {"S": secret}}}})
+    refused = run_cli("-vv", "follow", "orders-secret", "--to", str(tmp_path), "--once")
+    assert refused.returncode == ExitCode.AWS_ERROR, refused.stderr
+    assert "returned an unusable response: a stream record" in refused.stderr and "Traceback" not in refused.stderr
+    assert secret not in refused.stderr + refused.stdout
+    store = open_store(parse_destination(str(tmp_path)))
+    assert [r.keys for r in change_logs.records(store, "", "orders-secret")] == [key("x", 1)]
+
+
+def test_duration_stops_a_follower_that_would_run_on(ddb, aws_env, tmp_path):
+    create_streamed(ddb, "orders-timed")
+    ddb.put_item(TableName="orders-timed", Item={**key("t", 1), "v": {"S": "x"}})
+    started = time.monotonic()
+    done = run_cli("follow", "orders-timed", "--to", str(tmp_path), "--duration", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert 2 <= time.monotonic() - started < 60 and json.loads(done.stdout)["records"] == 1
+    assert run_cli("follow", "orders-timed", "--to", str(tmp_path), "--duration", "0").returncode == ExitCode.USAGE

@@ -18,26 +18,25 @@ from ddbvault.format import change_log as cl
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
+from tests.support.change_logs import create_streamed
 from tests.support.streams_standin import ENDPOINT_ENV, StreamsStandIn
 
 pytestmark = pytest.mark.integration
-_names = count()
+_tables = (f"standin-{n}" for n in count())
 
 
 @pytest.fixture
 def standin(aws_env, monkeypatch):
-    with StreamsStandIn(aws_env) as standin:
-        monkeypatch.setenv(ENDPOINT_ENV, standin.url)
-        yield standin
+    """Stream calls go to a stand-in over this module's moto_server; DynamoDB stays on moto."""
+    with StreamsStandIn(aws_env) as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.url)
+        yield server
 
 
 @pytest.fixture
 def table(ddb) -> str:
-    name = f"standin-{next(_names)}"
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    name = next(_tables)
+    create_streamed(ddb, name, hash_only=True)
     return name
 
 

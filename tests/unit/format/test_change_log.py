@@ -1,4 +1,4 @@
-"""format/change_log.py: the change log format 1.0 — keys, segments, the small objects, order."""
+"""format/change_log/: the change log format 1.0 — keys, segments, the small objects, order."""
 
 from __future__ import annotations
 
@@ -359,3 +359,16 @@ def test_utc_text_and_parse_utc():
     for bad in ("2026-11-30T10:00:00.5Z", "2026-11-30T10:00:00+00:00", "\u0662026-11-30T10:00:00Z", None):
         with pytest.raises(BadLine):
             cl.parse_utc(bad)
+
+
+def test_read_header_reads_only_the_first_line():
+    import io
+
+    data = cl.build_segment(FIELDS, LINES)
+    assert cl.read_header(io.BytesIO(data)) == cl.parse_segment(data)[0]
+    with pytest.raises(BadLine, match="ends before its header line"):
+        cl.read_header(io.BytesIO(gzip.compress(b'{"change_log": "1.0"')))
+    with pytest.raises(BadLine, match="header line is over"):
+        cl.read_header(io.BytesIO(gzip.compress(b"{" + b" " * 200_000 + b"}\n")))
+    with pytest.raises(BadLine, match="not gzip"):
+        cl.read_header(io.BytesIO(b"not gzip at all"))

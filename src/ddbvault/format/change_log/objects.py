@@ -1,0 +1,155 @@
+"""Change log format 1.0: start.json, closed.json, gaps, and the order of records by lineage. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import orjson
+
+from ..dataline import BadLine, key_fingerprint
+from .fields import check_version, exact_fields, loads_object, sequence_field, shard_field, stream_arn_field, text_field, view_type_field
+from .names import GAP_REASONS, MAX_LINEAGE, MAX_SMALL_OBJECT, SEGMENT_FORMAT, parse_utc, utc_text
+from .segments import StreamRecord
+
+
+# ---- start.json, closed.json, gaps ------------------------------------------------------------
+
+START_FIELDS = ("change_log", "table", "stream_arn", "stream_view_type", "covered_from", "written_at")
+CLOSED_FIELDS = ("change_log", "shard_id", "last_sequence", "closed_at")
+GAP_FIELDS = ("change_log", "table", "from", "to", "reason", "stream_arn", "shard_id", "detected_at")
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecord:
+    """start.json: from covered_from (epoch seconds) on, every change is in this stream's log."""
+
+    table: str
+    stream_arn: str
+    stream_view_type: str
+    covered_from: int
+    written_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedRecord:
+    """closed.json: the shard was read to its end; last_sequence None: it held no record."""
+
+    shard_id: str
+    last_sequence: str | None
+    closed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class GapRecord:
+    """A gap: between `from_s` (None: unknown) and `to_s` the log may miss changes (epoch s)."""
+
+    table: str
+    from_s: int | None
+    to_s: int
+    reason: str
+    stream_arn: str
+    shard_id: str | None
+    detected_at: int
+
+    def to_dict(self) -> dict:
+        """The object as written (times as UTC text)."""
+        return {"change_log": SEGMENT_FORMAT, "table": self.table,
+                "from": None if self.from_s is None else utc_text(self.from_s), "to": utc_text(self.to_s),
+                "reason": self.reason, "stream_arn": self.stream_arn, "shard_id": self.shard_id,
+                "detected_at": utc_text(self.detected_at)}
+
+
+def start_object(start: StartRecord) -> bytes:
+    data = orjson.dumps({"change_log": SEGMENT_FORMAT, "table": start.table, "stream_arn": start.stream_arn,
+                         "stream_view_type": start.stream_view_type, "covered_from": utc_text(start.covered_from),
+                         "written_at": utc_text(start.written_at)})
+    parse_start(data)
+    return data
+
+
+def closed_object(closed: ClosedRecord) -> bytes:
+    data = orjson.dumps({"change_log": SEGMENT_FORMAT, "shard_id": closed.shard_id,
+                         "last_sequence": closed.last_sequence, "closed_at": utc_text(closed.closed_at)})
+    parse_closed(data)
+    return data
+
+
+def gap_object(gap: GapRecord) -> bytes:
+    data = orjson.dumps(gap.to_dict())
+    parse_gap(data)
+    return data
+
+
+def _small(data: bytes, names: tuple[str, ...], what: str) -> dict:
+    if len(data) > MAX_SMALL_OBJECT:
+        raise BadLine(f"{what} is over {MAX_SMALL_OBJECT:,} bytes")
+    obj = loads_object(data, what)
+    if "change_log" in obj:
+        check_version(obj["change_log"], what)
+    exact_fields(obj, names, what)
+    return obj
+
+
+def parse_start(data: bytes) -> StartRecord:
+    obj = _small(data, START_FIELDS, "start.json")
+    return StartRecord(text_field(obj, "table", "start.json", limit=255), stream_arn_field(obj, "start.json"),
+                       view_type_field(obj, "start.json"), parse_utc(obj["covered_from"], "covered_from"),
+                       parse_utc(obj["written_at"], "written_at"))
+
+
+def parse_closed(data: bytes) -> ClosedRecord:
+    obj = _small(data, CLOSED_FIELDS, "closed.json")
+    return ClosedRecord(shard_field(obj, "shard_id", "closed.json"),
+                        sequence_field(obj, "last_sequence", "closed.json", nullable=True),
+                        parse_utc(obj["closed_at"], "closed_at"))
+
+
+def parse_gap(data: bytes) -> GapRecord:
+    obj = _small(data, GAP_FIELDS, "the gap")
+    if obj["reason"] not in GAP_REASONS:
+        raise BadLine(f"the gap's reason is not one of {', '.join(GAP_REASONS)}")
+    from_s = None if obj["from"] is None else parse_utc(obj["from"], "from")
+    to_s = parse_utc(obj["to"], "to")
+    if from_s is not None and from_s > to_s:
+        raise BadLine("the gap's from is after its to")
+    return GapRecord(text_field(obj, "table", "the gap", limit=255), from_s, to_s, obj["reason"],
+                     stream_arn_field(obj, "the gap"), shard_field(obj, "shard_id", "the gap", nullable=True),
+                     parse_utc(obj["detected_at"], "detected_at"))
+
+
+# ---- order ------------------------------------------------------------------------------------
+
+def descends_from(shard_id: str, ancestor: str, parents: Mapping[str, str | None]) -> bool:
+    """True when `ancestor` is a (grand…)parent of `shard_id` in `parents` (shard -> parent
+    shard or None). A chain longer than MAX_LINEAGE (a loop) raises BadLine."""
+    current = parents.get(shard_id)
+    for _ in range(MAX_LINEAGE):
+        if current is None:
+            return False
+        if current == ancestor:
+            return True
+        current = parents.get(current)
+    raise BadLine(f"shard lineage is longer than {MAX_LINEAGE:,} shards (a loop in parent_shard_id)")
+
+
+def is_newer(b: StreamRecord, a: StreamRecord, parents: Mapping[str, str | None]) -> bool:
+    """True when record `b` is newer than record `a` of the same stream: b's shard descends
+    from a's, else (unrelated shards, or the same one) b's sequence number is larger."""
+    if b.shard_id != a.shard_id:
+        if descends_from(b.shard_id, a.shard_id, parents):
+            return True
+        if descends_from(a.shard_id, b.shard_id, parents):
+            return False
+    return b.sequence > a.sequence
+
+
+def record_identity(stream_arn: str, record: StreamRecord) -> tuple[str, str, int]:
+    """What de-duplicates records across overlapping segments: (stream ARN, shard, sequence)."""
+    return (stream_arn, record.shard_id, record.sequence)
+
+
+def fingerprint(record: StreamRecord) -> bytes:
+    """The record's item (format.dataline.key_fingerprint of its Keys)."""
+    return key_fingerprint(record.keys)
+
