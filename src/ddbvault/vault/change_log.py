@@ -21,7 +21,7 @@ Contract:
   restore to T holds every change stamped within second T.
 - Segments are read only where needed: within a shard, sequence order is time order, so the first
   and last segment that can hold records in [since, until] are found by bisecting on segment
-  headers (the first line only, read by streaming: HEADER_MAX bytes at most), and only the
+  headers (the first line only, read by streaming: fmt.MAX_HEADER_LINE bytes at most), and only the
   segments between are read whole, each checked by format/change_log.parse_segment (header,
   count, order, range, sha256) and against its key and this table.
 - Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
@@ -43,7 +43,6 @@ and of the segments in range.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Callable, Iterator
@@ -61,7 +60,6 @@ CHANGES = "changes"
 MAX_KEYS = 1_000_000  # keys listed under one table's changes/: about 2 years of a segment a minute
 MAX_GAPS = 10_000
 SMALL_OBJECT_MAX = fmt.MAX_SMALL_OBJECT  # start.json, closed.json, a gap
-HEADER_MAX = 64 * 1024  # a segment's first line
 SEGMENT_MAX_RECORDS = fmt.MAX_SEGMENT_RECORDS
 SEGMENT_MAX_BYTES = fmt.MAX_SEGMENT_BYTES
 UNTRUSTED = "this change log cannot be trusted there; restore to a time before it, or from a copy of the vault"
@@ -158,36 +156,19 @@ class ChangeLog:
         """The newest base from which `at` is restorable; see Coverage.base_for for what it raises."""
         return self.coverage().base_for(at, bases)
 
-    def header(self, ref):
-        """The header of segment `ref` (cached): its first line only, checked against the key."""
+    def header(self, ref: SegmentRef):
+        """The header of segment `ref` (cached): its first line only (format/change_log.read_header,
+        at most MAX_HEADER_LINE bytes inflated), checked against the key and this table."""
         cached = self._headers.get(ref.key)
         if cached is None:
+            self.header_reads += 1
             try:
-                header = _parse_header(self._first_line(ref))
+                with self.store.open_reader(ref.key) as reader:
+                    header = fmt.read_header(reader)
             except (BadLine, ValueError) as exc:
                 raise IntegrityError(f"segment {self.store.url_of(ref.key)}: {exc}", hint=UNTRUSTED) from None
             cached = self._headers[ref.key] = self._checked(ref, header)
         return cached
-
-    def _first_line(self, ref) -> bytes:
-        where = self.store.url_of(ref.key)
-        self.header_reads += 1
-        inflate, line = zlib.decompressobj(wbits=31), b""
-        try:
-            with self.store.open_reader(ref.key) as reader:
-                while b"\n" not in line:
-                    chunk = reader.read(8192)
-                    if not chunk:
-                        break
-                    line += inflate.decompress(chunk, HEADER_MAX + 1 - len(line))
-                    if len(line) > HEADER_MAX:
-                        raise IntegrityError(f"segment {where}: its header line is over {HEADER_MAX:,} bytes",
-                                             hint=UNTRUSTED)
-        except zlib.error as exc:
-            raise IntegrityError(f"segment {where} is not gzip data ({exc})", hint=UNTRUSTED) from None
-        if b"\n" not in line:
-            raise IntegrityError(f"segment {where} holds no complete header line", hint=UNTRUSTED)
-        return line.split(b"\n", 1)[0]
 
     def _checked(self, ref: SegmentRef, header):
         """`header` of the segment at `ref`, proven to be this table's and to match its key."""
@@ -257,10 +238,6 @@ class ChangeLog:
                 if since <= record.time_s <= until:
                     yield Record(stream.label, shard_id, record.sequence, record.time_s, record.event_name,
                                  record.change, record.raw)
-
-
-# A segment's header line alone (format/change_log's own check of it), for reads that stop after it.
-_parse_header = getattr(fmt, "parse_header", None) or fmt._parse_header
 
 
 class _Parents(Mapping):
