@@ -119,9 +119,10 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
                cancelled: threading.Event | None = None) -> RestoreResult:
     """Restore the table at `url` (DEST/TABLE) into `target` as of `at` (UTC, whole seconds);
     only the items of `keys` (`pk=V[,sk=V]` or JSON, format/item_key.py) and of `keys_file` (one
-    JSON key per line) when given. `restore` is restore_backup (passed in: restore/__init__
-    imports this module). Returns restore_backup's RestoreResult with
-    `point_in_time` set: {"at", "base", "changes", "puts", "deletes", "granularity"}.
+    JSON key per line) when given. `restore` is restore_backup, passed in as restore_chain takes
+    it (modules of restore/ never import restore/__init__). Returns restore_backup's RestoreResult
+    with `point_in_time` set: {"at", "base", "changes" (keys changed), "puts", "deletes",
+    "granularity"}, plus "base_seconds" for a whole table, or "keys" and "absent" with keys.
 
     Raises UsageError (2): a bad T, URL or key, or T across a gap or past the log's end (the
     message names the gap and the nearest restorable times); NotFoundError (3): no full backup
@@ -144,9 +145,11 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     # every segment in range is read and checked before the base touches any table
     newest = newest_changes(vault.log, base.start - 1, when, spec)
     result = restore(base.url, target, options, progress=progress, cancelled=cancelled)
+    base_seconds = result.seconds
     changes = [record.change for record in newest.values()]
     puts = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress).apply(changes)
-    result.point_in_time = _report(when, base, len(changes), puts, len(changes) - puts)
+    result.point_in_time = {**_report(when, base, len(changes), puts, len(changes) - puts),
+                            "base_seconds": base_seconds}
     result.seconds = round(time.monotonic() - t0, 3)
     return result
 
