@@ -2,7 +2,8 @@
 (format/changes.request_of), <= 25 per BatchWriteItem under the table's write cap,
 UnprocessedItems sent again with backoff until none are left. Shared by `restore --then`
 (incremental exports, restore/incremental.py) and `restore --at` (the change log,
-restore/point_in_time.py).
+restore/point_in_time.py). Batches are written by options.workers threads (they share the
+write cap): one change per key, so no order between batches matters.
 
 Idempotent: a change sets its item to one state, so applying the same changes twice gives the
 same table, and a failed run is simply run again.
@@ -25,6 +26,7 @@ from ..dynamodb.sink import TableSink
 from ..errors import RetriesExhaustedError
 from ..format.changes import Change, request_of
 from ..format.dataline import KeySpec
+from ..runtime.coordinator import Coordinator
 from ..runtime.progress import Progress
 from .options import RestoreOptions
 
@@ -46,11 +48,23 @@ class ChangeSink:
         self.limiter = limiter_for(plan_write_rate(description, options.write_share, options.write_wcu).units_per_s)
 
     def apply(self, changes: list[Change]) -> int:
-        """Apply `changes` (at most one per key: their order within a batch is not kept);
-        returns how many were puts."""
-        for start in range(0, len(changes), BATCH):
-            self._write([request_of(c) for c in changes[start:start + BATCH]])
-            self.progress.advance(min(BATCH, len(changes) - start), 0, 0.0)
+        """Apply `changes` (at most one per key, so no order between them is kept) in batches of
+        BATCH, on options.workers threads of one Coordinator (runtime/coordinator.py): the first
+        failure cancels the rest and is raised; an interruption raises InterruptedRun (run the
+        same command again: applying changes twice is harmless). Returns how many were puts."""
+        batches = [changes[start:start + BATCH] for start in range(0, len(changes), BATCH)]
+        run = Coordinator(batches, self.limiter, self.cancelled)
+
+        def handle(batch: list[Change]) -> None:
+            run.check()
+            self._write([request_of(c) for c in batch])
+            self.progress.advance(len(batch), 0, 0.0)
+
+        errors = run.run(handle, workers=max(1, min(self.options.workers, len(batches))), name="ddbvault-replay",
+                         interrupted=lambda: f"applying changes to {self.sink.table} was interrupted; run the same "
+                                             "command again (applying changes twice is harmless)")
+        if errors:
+            raise errors[0]
         return sum(1 for c in changes if c.new_image is not None)
 
     def _write(self, requests: list[bytes]) -> None:
