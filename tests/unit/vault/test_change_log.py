@@ -241,3 +241,20 @@ def test_a_start_of_another_stream_is_refused(store):
     Path(store.path_of(fmt.start_key("", TABLE, "2026-11-30T11:00:00.000"))).rename(moved)
     with pytest.raises(IntegrityError, match="another stream"):
         read_change_log(store, "", TABLE)
+
+
+def test_without_a_log_nothing_is_restorable_and_the_refusal_says_why(store):
+    log = read_change_log(store, "", TABLE)
+    assert log.empty and log.window([Base("b", T0, T0 + 1)]) == []
+    with pytest.raises(NotFoundError, match="has no change log"):
+        log.base_for(T0 + 5, [Base("b", T0, T0 + 1)])
+
+
+def test_a_restore_to_the_base_end_itself_needs_no_change(store):
+    put_start(store, T0)
+    put_segment(store, [record(1, T0 + 1, "a", v(1))], written_at=T0 + 20)
+    log = read_change_log(store, "", TABLE)
+    bases = [Base("old", T0 + 2, T0 + 3), Base("new", T0 + 10, T0 + 12)]
+    assert log.base_for(T0 + 3, bases).url == "old"
+    assert log.base_for(T0 + 12, bases).url == "new"  # the newest base that ended wins
+    assert log.window(bases) == [(T0 + 3, T0 + 20)]
