@@ -341,6 +341,13 @@ def _export_times(engine, export_time, incremental, export_from, export_to, pars
               "windows must chain from the base's point in time.")
 @click.option("--bucket-owner", metavar="ACCOUNT_ID", help="With --via import: the account of the backup "
               "bucket, sent to ImportTable as S3BucketOwner [default: found by asking S3].")
+@click.option("--at", "at", metavar="TIME", help="Restore the table as it was at this UTC time, whole seconds "
+              "(2026-11-30T10:15:00Z): BACKUP_URL is then DEST/TABLE, and the newest full backup before it is "
+              "replayed forward with the change log `ddbvault follow` wrote.")
+@click.option("--key", "keys", multiple=True, metavar="K", help="With --at: restore only this item "
+              "(pk=VALUE[,sk=VALUE], or a JSON wire-form key); repeatable.")
+@click.option("--keys-file", type=click.Path(dir_okay=False), help="With --at: restore only the items of "
+              "this file's keys (one JSON wire-form key per line).")
 @click.option("--sse", type=click.Choice(TABLE_SSE_CHOICES), default="saved", show_default=True,
               help="Encryption of the TARGET table restore creates: 'saved' keeps the backup's KMS key when "
               "it is a key of the target account and region, else uses that account's AWS managed key; "
@@ -354,10 +361,12 @@ def _export_times(engine, export_time, incremental, export_from, export_to, pars
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def restore(backup_url, table, source, selectors, renames, schema_only, no_create, allow_non_empty, resume,
-            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, then, bucket_owner, sse, kms_key_id, vault_role,
+            checkpoint, billing_mode, rcu, wcu, write_share, write_wcu, workers, via, skip_lsi, then, bucket_owner,
+            at, keys, keys_file, sse, kms_key_id, vault_role,
             vault_external_id, table_role, table_external_id, profile, region, as_json, progress) -> None:
     """Restore BACKUP_URL (DEST/TABLE/BACKUP_ID) into a table, recreating its schema; or, with --from,
-    --tables and --rename, the newest complete backup of several tables."""
+    --tables and --rename, the newest complete backup of several tables; or, with --at, the table
+    (BACKUP_URL is DEST/TABLE) as it was at a point in time, whole or only some items (--key)."""
     from .restore import RestoreOptions, restore_backup
     from .dynamodb.table_create import Overrides
 
@@ -366,6 +375,7 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
         _fail(UsageError("--then applies incremental exports on top of one BACKUP_URL; it cannot be "
                          "combined with --from", hint="restore BASE_URL --table NAME --then INCREMENTAL_URL"),
               as_json)
+    _point_in_time_form(at, keys, keys_file, then, source, schema_only)
 
     options = RestoreOptions(
         schema_only=schema_only, no_create=no_create, allow_non_empty=allow_non_empty, resume=resume,
@@ -387,9 +397,15 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
                 source, parse_selectors(selectors), tuple(parse_rename(r) for r in renames), options,
                 progress=bars))
         _tables_summary(run, "restored", as_json)
-    result = _with_progress(progress, "WCU", as_json,
-                            lambda bar: restore_backup(backup_url, table, options, progress=bar,
-                                                       **({"then": list(then)} if then else {})))
+    if at:
+        from .restore.point_in_time import restore_at
+
+        result = _with_progress(progress, "WCU", as_json, lambda bar: restore_at(
+            backup_url, table, at, options, restore_backup, keys=list(keys), keys_file=keys_file, progress=bar))
+    else:
+        result = _with_progress(progress, "WCU", as_json,
+                                lambda bar: restore_backup(backup_url, table, options, progress=bar,
+                                                           **({"then": list(then)} if then else {})))
     for line in result.notes:
         click.echo(f"ddbvault: note: {line}", err=True)
     if result.duplicates:  # a backup should hold each key once: say so, never hide it
@@ -400,6 +416,8 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     elif result.schema_only:
         click.echo(f"created {table} from the schema of {result.backup} (schema only: no items written, "
                    f"{result.seconds:.1f}s)")
+    elif result.point_in_time:
+        _echo_point_in_time(result, table)
     else:
         click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
@@ -563,8 +581,35 @@ def _restore_form(backup_url, table, source, selectors, renames) -> None:
                          hint="ddbvault restore --from s3://vault/prefix --tables 'orders-*' "
                               "--rename 'orders-*=dr-orders-*'")
     if not several and not (backup_url and table):
-        raise UsageError("give BACKUP_URL and --table NAME (or --from, --tables and --rename)",
+        raise UsageError("give BACKUP_URL and --table NAME (or --from, --tables and --rename; or DEST/TABLE "
+                         "--at TIME --table NAME)",
                          hint="ddbvault restore s3://vault/prefix/orders/BACKUP_ID --table orders-restored")
+
+
+def _point_in_time_form(at, keys, keys_file, then, source, schema_only) -> None:
+    """--at restores DEST/TABLE as of a time; --key/--keys-file need it; it excludes --then,
+    --from and --schema-only. UsageError otherwise."""
+    if (keys or keys_file) and not at:
+        raise UsageError("--key and --keys-file restore items as of a time: they need --at",
+                         hint="ddbvault restore DEST/TABLE --at 2026-11-30T10:15:00Z --table NAME --key pk=VALUE")
+    if at and (then or source or schema_only):
+        raise UsageError("--at replays the change log on the newest full backup before it; it cannot be "
+                         "combined with --then, --from or --schema-only",
+                         hint="ddbvault restore DEST/TABLE --at 2026-11-30T10:15:00Z --table NAME")
+
+
+def _echo_point_in_time(result, table: str) -> None:
+    """The text output of restore --at: what was written, from which base, and the granularity."""
+    pit = result.point_in_time
+    if "keys" in pit:
+        absent = f"{pit['absent']:,} absent then" + (", deleted" if pit["deletes"] else ", not written")
+        click.echo(f"restored {pit['puts']:,} of {pit['keys']:,} items into {table} as of {pit['at']} "
+                   f"({absent}) from {pit['base']} and the change log")
+    else:
+        click.echo(f"restored {table} as of {pit['at']}: {result.items:,} items from {pit['base']}, then "
+                   f"{pit['changes']:,} changes ({pit['puts']:,} puts, {pit['deletes']:,} deletes) from the "
+                   f"change log ({result.seconds:.1f}s)")
+    click.echo(f"granularity: {pit['granularity']}")
 
 
 def _guarded(as_json: bool, call):
@@ -728,10 +773,12 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
     from .service.rpo import format_duration, rpo_fields, rpo_mark, rpo_marks
     from .vault.listing import format_rows, list_backups
 
+    from .vault.change_log import attach_summaries, format_summary
+
+    reader = _reader(profile, region, vault_role, vault_external_id, "ddbvault-list")
     try:
-        entries = list_backups(dest, table=table, vault_principal=Principal(
-            profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
-            session_name="ddbvault-list"))
+        entries = list_backups(dest, table=table, vault_principal=reader)
+        change_logs = attach_summaries(dest, entries, reader)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     marks = None if rpo is None else rpo_marks(entries, rpo, datetime.now(timezone.utc))
@@ -742,10 +789,78 @@ def list_command(dest, table, vault_role, vault_external_id, profile, region, rp
         extra = None if marks is None else (f"RPO {format_duration(rpo)}", {u: rpo_mark(p) for u, p in marks.items()})
         for row in format_rows(entries, extra):
             click.echo(row)
+        for name, found in change_logs.items():
+            for line in format_summary(name, found):
+                click.echo(line)
     else:
         where = f"of table {table} under {dest}" if table else f"under {dest}"
         verdict = f"; RPO {format_duration(rpo)}: OUT (no backup yet)" if rpo is not None and table else ""
         click.echo(f"no backups {where}{verdict}", err=True)
+
+
+@cli.command()
+@click.argument("table", metavar="TABLE")
+@click.option("--from", "dest", required=True, metavar="DEST", help="The vault (the --to of the backups and of follow).")
+@click.option("--key", "key", required=True, metavar="K", help="The item: pk=VALUE[,sk=VALUE], or a JSON wire-form key.")
+@vault_role_options("read the vault")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the versions on stdout.")
+def history(table, dest, key, vault_role, vault_external_id, profile, region, as_json) -> None:
+    """Print an item's versions in the change log (time, event, sequence, image), oldest first."""
+    from .restore.item_history import item_history
+
+    try:
+        versions = item_history(_table_url(dest, table), key, _reader(profile, region, vault_role, vault_external_id,
+                                                                      "ddbvault-history"))
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(versions) + b"\n")
+        return
+    for version in versions:
+        image = "-" if version["image"] is None else orjson.dumps(version["image"]).decode()
+        click.echo(f"{version['time']}  {version['event']:<6}  {version['sequence']}  {image}")
+    if not versions:
+        click.echo(f"no version of that item in the change log of {table}", err=True)
+
+
+@cli.command()
+@click.argument("table", metavar="TABLE")
+@click.option("--from", "dest", required=True, metavar="DEST", help="The vault (the --to of the backups and of follow).")
+@click.option("--key", "key", required=True, metavar="K", help="The item: pk=VALUE[,sk=VALUE], or a JSON wire-form key.")
+@click.option("--at", "at", metavar="TIME", help="UTC time, whole seconds [default: the newest restorable time].")
+@vault_role_options("read the vault")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Errors too as one JSON object on stdout (the item is JSON anyway).")
+def get(table, dest, key, at, vault_role, vault_external_id, profile, region, as_json) -> None:
+    """Print an item as of --at as JSON (wire form), from a full backup and the change log; exit 3
+    when it did not exist then."""
+    from .errors import NotFoundError
+    from .restore.item_history import item_at
+
+    try:
+        item, when = item_at(_table_url(dest, table), key, at, _reader(profile, region, vault_role,
+                                                                       vault_external_id, "ddbvault-get"))
+        if item is None:
+            raise NotFoundError(f"the item did not exist in {table} at {when}",
+                                hint=f"`ddbvault history {table} --from {dest} --key ...` lists its versions")
+    except DdbvaultError as exc:
+        _fail(exc, as_json)
+    sys.stdout.buffer.write(orjson.dumps(item) + b"\n")
+
+
+def _table_url(dest: str, table: str) -> str:
+    """DEST/TABLE, the table's folder in the vault."""
+    from .format.layout import check_table_name
+
+    return dest.rstrip("/") + "/" + check_table_name(table)
+
+
+def _reader(profile, region, role, external_id, session_name: str) -> Principal:
+    return Principal(profile=profile, region=region, role_arn=role, external_id=external_id,
+                     session_name=session_name)
 
 
 @cli.command()

@@ -41,6 +41,9 @@ HOSTILE = {  # verb -> (arguments that must be refused, expected exit code)
     "demo": (["--items", "-5"], ExitCode.USAGE),
     "verify": (["ftp://vault/x"], ExitCode.USAGE),
     "list": (["ftp://vault/x"], ExitCode.USAGE),
+    "follow": (["no/such table", "--to", "/tmp/x"], ExitCode.USAGE),
+    "history": (["no/such table", "--from", "/tmp/x", "--key", "pk=a"], ExitCode.USAGE),
+    "get": (["orders", "--from", "/tmp/x", "--key", "pk=a", "--at", "2026-11-30T10:15:00.5Z"], ExitCode.USAGE),
     "iam": (["--table", "orders", "--prod-account", "12", "--data-account", "444455556666",
              "--bucket", "acme-vault"], ExitCode.USAGE),
 }

@@ -10,8 +10,9 @@
 3. Each incremental in turn: its data objects streamed (sha256 and MD5 proven first,
    vault/reader.stream_lines), every line checked (format/changes.parse_change_line), the last
    change of each key kept (format/changes.final_changes; memory: one change per changed key of
-   the window), then applied: NewImage present -> PutRequest, absent -> DeleteRequest of Keys,
-   <= 25 per BatchWriteItem under the table's write cap, UnprocessedItems retried with backoff.
+   the window), then applied (restore/replay.py): NewImage present -> PutRequest, absent ->
+   DeleteRequest of Keys, <= 25 per BatchWriteItem under the table's write cap, UnprocessedItems
+   retried with backoff.
    Applying the same incremental twice gives the same table: the run is idempotent, so a failed
    run is simply run again (with --resume for the base).
 
@@ -26,21 +27,14 @@ import threading
 import time
 from datetime import datetime, timezone
 
-import orjson
-
 from ..aws.retry import RetryStats
-from ..aws.session import make_session
-from ..capacity.limiter import limiter_for
-from ..capacity.write_plan import plan_write_rate
-from ..dynamodb.sink import TableSink
-from ..errors import IntegrityError, RetriesExhaustedError, UsageError
-from ..format.changes import final_changes, parse_change_line, request_of
+from ..errors import IntegrityError, UsageError
+from ..format.changes import final_changes, parse_change_line
 from ..format.dataline import BadLine, KeySpec
 from ..runtime.progress import Progress
 from ..vault.reader import OpenedBackup, open_backup, stream_lines
 from .options import RestoreOptions, RestoreResult
-
-BATCH = 25  # BatchWriteItem's most requests
+from .replay import ChangeSink
 
 
 # A scan backup's started_at as backup writes it: UTC with milliseconds (backup/__init__._now).
@@ -109,23 +103,13 @@ def open_chain(base_url: str, then: list[str], options: RestoreOptions,
 def apply_increments(table: str, increments: list[OpenedBackup], options: RestoreOptions, *,
                      progress: Progress | None = None, cancelled: threading.Event | None = None,
                      stats: RetryStats | None = None) -> list[dict]:
-    """Apply each incremental's changes to `table`, in order; returns per incremental
-    {"url", "from", "to", "changes", "puts", "deletes"}."""
-    stats = stats or RetryStats()
-    cancelled = cancelled or threading.Event()
-    progress = progress or Progress()
-    sink = TableSink(make_session(options.table_principal), table, pool=options.workers + 4,
-                     retry=options.retry, stats=stats, cancelled=cancelled)
-    description = sink.wait_active()
-    key = KeySpec.of(description)
-    limiter = limiter_for(plan_write_rate(description, options.write_share, options.write_wcu).units_per_s)
+    """Apply each incremental's changes to `table`, in order (restore/replay.py); returns per
+    incremental {"url", "from", "to", "changes", "puts", "deletes"}."""
+    sink = ChangeSink(table, options, cancelled=cancelled, stats=stats, progress=progress)
     applied = []
     for inc in increments:
-        changes = final_changes(_changes(inc, key))
-        puts = sum(1 for c in changes if c.new_image is not None)
-        for start in range(0, len(changes), BATCH):
-            _write(sink, limiter, [request_of(c) for c in changes[start:start + BATCH]], options, cancelled)
-            progress.advance(min(BATCH, len(changes) - start), 0, 0.0)
+        changes = final_changes(_changes(inc, sink.key))
+        puts = sink.apply(changes)
         applied.append({"url": inc.url, "from": inc.manifest.export["from"], "to": inc.manifest.export["to"],
                         "changes": inc.manifest.totals["items"], "puts": puts, "deletes": len(changes) - puts})
     return applied
@@ -145,28 +129,6 @@ def _changes(inc: OpenedBackup, key: KeySpec | None):
         if count != obj.items:
             raise IntegrityError(f"data object {where} holds {count} change records, the manifest says {obj.items}",
                                  hint="restore from another backup; this one cannot be trusted")
-
-
-def _write(sink: TableSink, limiter, requests: list[bytes], options: RestoreOptions,
-           cancelled: threading.Event) -> None:
-    """One BatchWriteItem, then its UnprocessedItems with backoff until none are left."""
-    policy, stalled = options.retry, 0
-    while requests:
-        estimate = float(len(requests))  # at least 1 WCU per put or delete; settled with the real use
-        limiter.acquire(estimate)
-        unprocessed, units = sink.batch_write(requests)
-        limiter.settle(estimate, estimate if units is None else units)
-        left = [orjson.dumps(r) for r in unprocessed]  # wire form, as the server returned it
-        stalled += len(left) == len(requests)
-        if stalled >= policy.attempts:
-            raise RetriesExhaustedError(f"BatchWriteItem on {sink.arn}: {len(left)} changes still unprocessed "
-                                        f"after {policy.attempts} attempts that wrote nothing",
-                                        "the table kept throttling; lower --write-share/--write-wcu and run "
-                                        "again (applying changes twice is harmless)",
-                                        action="BatchWriteItem", resource=sink.arn, code="UnprocessedItems")
-        requests = left
-        if requests:
-            cancelled.wait(policy.delay(stalled))
 
 
 def restore_chain(base_url: str, table: str, then: list[str], options: RestoreOptions, restore, *,

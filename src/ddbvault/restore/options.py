@@ -97,6 +97,9 @@ class RestoreResult:
     # restore --then: per incremental applied on top, in order: {"url", "from", "to", "changes",
     # "puts", "deletes"} (restore/incremental.py)
     incrementals: list[dict] = field(default_factory=list)
+    # restore --at (restore/point_in_time.py): {"at", "base", "changes", "puts", "deletes",
+    # "granularity"}, and "keys" with --key/--keys-file; None otherwise
+    point_in_time: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -68,6 +68,13 @@ class BackupEntry:
     engine: str | None = None  # complete: "scan" or "export" (format 1.3); None unless complete
     # engine "export", incremental: the window it holds changes of ("from", "to"), UTC; else None
     window: dict[str, str] | None = None
+    # complete: the manifest's started_at, and a full export's export_time (its point in time);
+    # what restore --at needs of a base (vault/change_log.py)
+    started_at: str | None = None
+    export_time: str | None = None
+    # the table's change log (issue 12), on every entry of the table that has one: its
+    # restorable window and gaps (vault/change_log.summary); None: no log, or not asked for
+    change_log: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -197,6 +204,9 @@ def _read_manifest(store: ObjectStore, destination: Destination, entry: BackupEn
     entry.objects, entry.finished_at = len(manifest.objects), manifest.finished_at
     entry.schema_only = manifest.schema_only
     entry.engine = manifest.engine
+    entry.started_at = manifest.started_at
+    if manifest.export is not None and not manifest.incremental:
+        entry.export_time = manifest.export.get("export_time")
     if manifest.incremental:
         entry.window = {"from": manifest.export["from"], "to": manifest.export["to"]}
     if manifest.retention is not None:

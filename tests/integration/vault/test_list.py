@@ -106,7 +106,9 @@ def test_json_is_a_list_of_entries(local_dest):
     assert [e["backup_id"] for e in entries] == [IDS[3], IDS[2], IDS[0]]
     assert set(entries[1]) == {"table", "backup_id", "url", "time", "status", "items", "bytes",
                                "objects", "finished_at", "error", "partial", "schema_only", "tier",
-                               "expires_at", "expired", "engine", "window"}
+                               "expires_at", "expired", "engine", "window", "started_at", "export_time",
+                               "change_log"}
+    assert entries[1]["started_at"] and entries[1]["export_time"] is None and entries[1]["change_log"] is None
     assert entries[1]["status"] == "complete" and entries[1]["items"] == 30
     assert entries[1]["engine"] == "scan" and entries[1]["window"] is None
     assert entries[1]["schema_only"] is False
@@ -282,7 +284,7 @@ def test_rpo_adds_two_fields_to_the_json_list_and_nothing_else(rpo_dest):
     marked = json.loads(proc.stdout)
     assert all(set(p) == {"table", "backup_id", "url", "time", "status", "items", "bytes", "objects",
                           "finished_at", "error", "partial", "schema_only", "tier", "expires_at",
-                          "expired", "engine", "window"} for p in plain)
+                          "expired", "engine", "window", "started_at", "export_time", "change_log"} for p in plain)
     assert [{k: v for k, v in m.items() if k not in ("within_rpo", "age_seconds")} for m in marked] == plain
     verdicts = {m["backup_id"]: (m["within_rpo"], m["age_seconds"]) for m in marked}
     assert verdicts[ids["a-running"]] == verdicts[ids["a-old"]] == (None, None)

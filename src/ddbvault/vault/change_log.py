@@ -1,0 +1,423 @@
+"""A table's change log in the vault, read (change log format 1.0, docs/format.md): what it holds,
+which times it makes restorable, and the newest change of each key up to a time T.
+
+    <prefix>/<table>/changes/<label>/start.json                      coverage start of a stream
+    <prefix>/<table>/changes/<label>/<shard>/<first>-<last>.jsonl.gz a segment
+    <prefix>/<table>/changes/<label>/<shard>/closed.json             shard fully read
+    <prefix>/<table>/changes/gaps/<stamp>-<hex6>.json                a gap
+
+Contract:
+- `read_change_log()` lists `<prefix>/<table>/changes/` once, at most `max_keys` keys (more is an
+  IntegrityError: the listing is bounded), and reads every start.json and gap object (each at
+  most SMALL_OBJECT_MAX bytes, at most MAX_GAPS gaps). Segments are known by their keys alone
+  (stream, shard, sequence range); a key that is no log key (format/change_log.parse_log_key
+  refuses it: a `..` part, a bad shard id) is never read, only named in `ignored` and logged.
+- Overlapping segments (two followers, a restarted one) are de-duplicated by (stream, shard,
+  sequence): per shard, segments in order of first sequence, a segment wholly inside what the
+  earlier ones cover is never read, and a record at or below the sequence already covered is
+  skipped.
+- Times are whole seconds since the epoch (ints). A record's time is its
+  ApproximateCreationDateTime floored to the second; "at or before T" means time <= T, so a
+  restore to T holds every change stamped within second T.
+- Segments are read only where needed: within a shard, sequence order is time order, so the first
+  and last segment that can hold records in [since, until] are found by bisecting on segment
+  headers (the first line only, read by streaming: fmt.MAX_HEADER_LINE bytes at most), and only the
+  segments between are read whole, each checked by format/change_log.parse_segment (header,
+  count, order, range, sha256) and against its key and this table.
+- Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
+  started_at..finished_at, an export's export_time for both) when e <= T, s >= the earliest
+  covered_from of the table's streams, no gap's open interval (from, to) meets [s, T], and
+  T <= `known_until`: the newest written_at among the last segments of the shards (open
+  shards, or every shard when all are closed). That is the one time the vault proves the log
+  complete to: the follower wrote that segment after reading everything before it. A quiet table
+  (no records, no segments) therefore shows an older `known_until` than the follower's last poll;
+  the choice errs on the side of refusing.
+- Writes nothing. Raises IntegrityError (exit 6) naming the object for anything hostile, never
+  quoting an item value.
+
+AWS calls (S3 only): ListObjectsV2 under the table's changes/ prefix; GetObject of each
+start.json and gap; GetObject of segment headers (a streamed read stopped after the first line)
+and of the segments in range.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Callable, Iterator
+
+from ..errors import IntegrityError
+from ..format import change_log as fmt
+from ..format.dataline import BadLine, KeySpec, key_fingerprint
+from ..format.layout import join
+from ..storage.base import ObjectStore, TooLargeError
+from .restorable import Base, Coverage, Gap, bases_of, seconds_of, utc_text  # noqa: F401 (re-exported)
+
+log = logging.getLogger(__name__)
+
+CHANGES = "changes"
+MAX_KEYS = 1_000_000  # keys listed under one table's changes/: about 2 years of a segment a minute
+MAX_GAPS = 10_000
+SMALL_OBJECT_MAX = fmt.MAX_SMALL_OBJECT  # start.json, closed.json, a gap
+SEGMENT_MAX_RECORDS = fmt.MAX_SEGMENT_RECORDS
+SEGMENT_MAX_BYTES = fmt.MAX_SEGMENT_BYTES
+UNTRUSTED = "this change log cannot be trusted there; restore to a time before it, or from a copy of the vault"
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """A segment as its key names it (format/change_log.parse_log_key): no object read."""
+
+    key: str
+    label: str
+    shard_id: str
+    first_seq: int
+    last_seq: int
+
+
+@dataclass
+class Shard:
+    segments: list[SegmentRef] = field(default_factory=list)  # sorted by (first_seq, -last_seq)
+    closed: bool = False
+    parent: str | None | bool = False  # False: not read yet
+
+
+@dataclass
+class Stream:
+    label: str
+    covered_from: int | None = None  # None: no start.json (its segments cover nothing proven)
+    stream_arn: str | None = None
+    shards: dict[str, Shard] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One change as replay needs it: where it sits in the log (stream, shard, sequence) and the
+    change (format/changes.Change: keys, new image or None, time)."""
+
+    label: str
+    shard_id: str
+    sequence: int
+    time_s: int
+    event_name: str
+    change: object
+    raw: bytes = b""
+
+
+class ChangeLog:
+    """What `read_change_log()` found. Segment headers and parents are read lazily and cached."""
+
+    def __init__(self, store: ObjectStore, root: str, table: str):
+        self.store, self.root, self.table = store, root, table
+        self.streams: dict[str, Stream] = {}
+        self.gaps: list[Gap] = []
+        self.ignored: list[str] = []
+        self._headers: dict[str, object] = {}
+        self.spec: KeySpec | None = None  # the table's key, when known: every record's Keys checked against it
+        self.reads = 0  # segments read whole
+        self.header_reads = 0  # segments read up to their first line (the bisection)
+
+    # ---- what the listing shows -------------------------------------------------------------
+    @property
+    def empty(self) -> bool:
+        return not self.streams and not self.gaps
+
+    @property
+    def segment_count(self) -> int:
+        return sum(len(shard.segments) for s in self.streams.values() for shard in s.shards.values())
+
+    def covered_from(self) -> int | None:
+        starts = [s.covered_from for s in self.streams.values() if s.covered_from is not None]
+        return min(starts) if starts else None
+
+    def known_until(self) -> int | None:
+        """The newest written_at among the last segments of the open shards (all shards when
+        every one is closed): the time the vault proves the log complete to. None: no segment."""
+        newest = None
+        for stream in self.streams.values():
+            shards = [s for s in stream.shards.values() if s.segments]
+            open_shards = [s for s in shards if not s.closed] or shards
+            for shard in open_shards:  # the segment that reaches furthest into the shard
+                last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
+                written = self.header(last).written_at
+                newest = written if newest is None else max(newest, written)
+        return newest
+
+    def coverage(self) -> Coverage:
+        """What the log covers (vault/restorable.py): reads the newest segments' headers."""
+        return Coverage(self.table, self.covered_from(), self.known_until(), list(self.gaps))
+
+    def window(self, bases: list[Base]) -> list[tuple[int, int]]:
+        """The restorable times from `bases`: sorted, merged intervals [from, to], whole seconds."""
+        return self.coverage().window(bases)
+
+    def base_for(self, at: int, bases: list[Base]) -> Base:
+        """The newest base from which `at` is restorable; see Coverage.base_for for what it raises."""
+        return self.coverage().base_for(at, bases)
+
+    def header(self, ref: SegmentRef):
+        """The header of segment `ref` (cached): its first line only (format/change_log.read_header,
+        at most MAX_HEADER_LINE bytes inflated), checked against the key and this table."""
+        cached = self._headers.get(ref.key)
+        if cached is None:
+            self.header_reads += 1
+            try:
+                with self.store.open_reader(ref.key) as reader:
+                    header = fmt.read_header(reader)
+            except (BadLine, ValueError) as exc:
+                raise IntegrityError(f"segment {self.store.url_of(ref.key)}: {exc}", hint=UNTRUSTED) from None
+            cached = self._headers[ref.key] = self._checked(ref, header)
+        return cached
+
+    def _checked(self, ref: SegmentRef, header):
+        """`header` of the segment at `ref`, proven to be this table's and to match its key."""
+        where = self.store.url_of(ref.key)
+        if header.table != self.table:
+            raise IntegrityError(f"segment {where}: its header names another table than {self.table}",
+                                 hint=UNTRUSTED)
+        if header.label != ref.label or header.shard_id != ref.shard_id:
+            raise IntegrityError(f"segment {where}: its header names another stream or shard than its key",
+                                 hint=UNTRUSTED)
+        if (header.first_int, header.last_int) != (ref.first_seq, ref.last_seq):
+            raise IntegrityError(f"segment {where}: its header's sequence range differs from its key",
+                                 hint=UNTRUSTED)
+        return header
+
+    def read_segment(self, ref) -> list:
+        """Every record of segment `ref`, checked (format/change_log.parse_segment, then
+        against its key and this table)."""
+        where = self.store.url_of(ref.key)
+        self.reads += 1
+        try:
+            data = self.store.get(ref.key, limit=SEGMENT_MAX_BYTES)
+        except TooLargeError:
+            raise IntegrityError(f"segment {where} is over {SEGMENT_MAX_BYTES:,} bytes stored", hint=UNTRUSTED) from None
+        try:
+            header, records = fmt.parse_segment(data, max_records=SEGMENT_MAX_RECORDS, max_bytes=SEGMENT_MAX_BYTES,
+                                                key=self.spec)
+        except (BadLine, ValueError) as exc:
+            raise IntegrityError(f"segment {where}: {exc}", hint=UNTRUSTED) from None
+        self._headers[ref.key] = self._checked(ref, header)
+        return records
+
+    def parents(self, label: str) -> "_Parents":
+        """Shard -> parent shard of stream `label`, read lazily from each shard's first segment
+        header (an empty shard's parent is not in the vault: None)."""
+        return _Parents(self, self.streams[label])
+
+    def newer(self, a: Record, b: Record) -> bool:
+        """True when record `a` is newer than `b` (same key): a later stream (labels are creation
+        times, ISO 8601), then shard lineage, then the larger sequence number
+        (format/change_log.is_newer)."""
+        if a.label != b.label:
+            return a.label > b.label
+        try:
+            return fmt.is_newer(a, b, self.parents(a.label))
+        except BadLine as exc:
+            raise IntegrityError(f"{self.store.url_of(self.root)}/{a.label}: {exc}", hint=UNTRUSTED) from None
+
+    def records(self, since: int, until: int) -> Iterator[Record]:
+        """Every record with since <= time <= until, de-duplicated, stream by stream, shard by
+        shard (sequence order within a shard). Reads only the segments that can hold them."""
+        for label in sorted(self.streams):
+            stream = self.streams[label]
+            for shard_id in sorted(stream.shards):
+                yield from self._shard_records(stream, shard_id, since, until)
+
+    def _shard_records(self, stream: Stream, shard_id: str, since: int, until: int) -> Iterator[Record]:
+        segments = _deduplicated(stream.shards[shard_id].segments)
+        low = _bisect(segments, lambda ref: self.header(ref).last_time >= since)
+        high = _bisect(segments, lambda ref: self.header(ref).first_time > until)
+        covered = segments[low - 1].last_seq if low else -1
+        for ref in segments[low:high]:
+            for record in self.read_segment(ref):
+                if record.sequence <= covered:
+                    continue
+                covered = record.sequence
+                if since <= record.time_s <= until:
+                    yield Record(stream.label, shard_id, record.sequence, record.time_s, record.event_name,
+                                 record.change, record.raw)
+
+
+class _Parents(Mapping):
+    """A read-only shard -> parent mapping that reads a shard's first segment header on first use."""
+
+    def __init__(self, log: ChangeLog, stream: Stream):
+        self.log, self.stream = log, stream
+
+    def __getitem__(self, shard_id: str) -> str | None:
+        shard = self.stream.shards.get(shard_id)
+        if shard is None or not shard.segments:
+            raise KeyError(shard_id)
+        if shard.parent is False:
+            shard.parent = self.log.header(shard.segments[0]).parent_shard_id
+        return shard.parent
+
+    def __iter__(self):
+        return iter(self.stream.shards)
+
+    def __len__(self) -> int:
+        return len(self.stream.shards)
+
+
+def _deduplicated(segments: list) -> list:
+    """The segments of one shard that add records: sorted by first sequence (the longest first),
+    each one wholly inside what the earlier ones cover dropped. Keys alone decide."""
+    kept, covered = [], -1
+    for ref in sorted(segments, key=lambda r: (r.first_seq, -r.last_seq)):
+        if ref.last_seq > covered:
+            kept.append(ref)
+            covered = ref.last_seq
+    return kept
+
+
+def _bisect(items: list, past: Callable[[object], bool]) -> int:
+    """The first index whose item satisfies `past` (monotone: False... then True...)."""
+    low, high = 0, len(items)
+    while low < high:
+        middle = (low + high) // 2
+        if past(items[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def changes_root(prefix: str, table: str) -> str:
+    return join(prefix, table, CHANGES)
+
+
+def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: int = MAX_KEYS) -> ChangeLog:
+    """The change log of `table` under `prefix` in `store` (see the module docstring). Raises
+    IntegrityError for more than `max_keys` keys or a start/gap object that does not parse."""
+    root = changes_root(prefix, table)
+    result = ChangeLog(store, root, table)
+    starts, gaps = [], []
+    for count, key in enumerate(store.list_keys(root + "/"), 1):
+        if count > max_keys:
+            raise IntegrityError(f"{store.url_of(root)} holds more than {max_keys:,} objects, the most ddbvault "
+                                 "lists of one table's change log", hint="restore from a copy of the log with "
+                                 "fewer, larger segments (follow --segment-max-seconds)")
+        try:
+            ref = fmt.parse_log_key(key[len(root) + 1:])
+        except (BadLine, ValueError):
+            result.ignored.append(key)
+            continue
+        if ref.kind == "gap":
+            gaps.append(key)
+            if len(gaps) > MAX_GAPS:
+                raise IntegrityError(f"{store.url_of(root)} holds more than {MAX_GAPS:,} gaps", hint=UNTRUSTED)
+            continue
+        stream = result.streams.setdefault(ref.label, Stream(ref.label))
+        if ref.kind == "start":
+            starts.append((stream, key))
+        elif ref.kind == "closed":
+            stream.shards.setdefault(ref.shard_id, Shard()).closed = True
+        elif ref.kind == "segment":
+            stream.shards.setdefault(ref.shard_id, Shard()).segments.append(
+                SegmentRef(key, ref.label, ref.shard_id, ref.first_seq, ref.last_seq))
+    for key in result.ignored[:10]:
+        log.warning("change log of %s: %s is not a change-log object; ignored", table, store.url_of(key))
+    for stream, key in starts:
+        start = _small(store, key, fmt.parse_start)
+        _check_table(store, key, start, table)
+        if start.stream_arn.rpartition("/stream/")[2] != stream.label:
+            raise IntegrityError(f"{store.url_of(key)} is of another stream than {stream.label}", hint=UNTRUSTED)
+        stream.covered_from, stream.stream_arn = start.covered_from, start.stream_arn
+    for key in gaps:
+        gap = _small(store, key, fmt.parse_gap)
+        _check_table(store, key, gap, table)
+        result.gaps.append(Gap(gap.from_s, gap.to_s, gap.reason, key))
+    for stream in result.streams.values():
+        for shard in stream.shards.values():
+            shard.segments.sort(key=lambda r: (r.first_seq, -r.last_seq))
+    return result
+
+
+def _small(store: ObjectStore, key: str, parse):
+    where = store.url_of(key)
+    try:
+        return parse(store.get(key, limit=SMALL_OBJECT_MAX))
+    except TooLargeError:
+        raise IntegrityError(f"{where} is over {SMALL_OBJECT_MAX:,} bytes", hint=UNTRUSTED) from None
+    except (BadLine, ValueError) as exc:
+        raise IntegrityError(f"{where}: {exc}", hint=UNTRUSTED) from None
+
+
+def _check_table(store: ObjectStore, key: str, obj, table: str) -> None:
+    if obj.table != table:
+        raise IntegrityError(f"{store.url_of(key)} is of another table than {table}", hint=UNTRUSTED)
+
+
+def fingerprint(keys: dict, spec: KeySpec | None) -> bytes:
+    """key_fingerprint of a key in the table's key order (stream records and JSON keys may
+    list the attributes in any order)."""
+    if spec is not None:
+        return key_fingerprint({name: keys[name] for name, _ in spec.attributes if name in keys})
+    return key_fingerprint(dict(sorted(keys.items())))
+
+
+def newest_changes(log: ChangeLog, since: int, until: int, spec: KeySpec | None,
+                   wanted: set[bytes] | None = None) -> dict[bytes, Record]:
+    """The newest record (ChangeLog.newer) of each key with since <= time <= until; only keys
+    whose fingerprint is in `wanted` when given. Memory: one record per changed key."""
+    newest: dict[bytes, Record] = {}
+    for record in log.records(since, until):
+        fp = fingerprint(record.change.keys, spec)
+        if wanted is not None and fp not in wanted:
+            continue
+        earlier = newest.get(fp)
+        if earlier is None or log.newer(record, earlier):
+            newest[fp] = record if wanted is not None else _lean(record)
+    return newest
+
+
+def _lean(record: Record) -> Record:
+    """The record without its raw line: a whole-table replay keeps one per changed key."""
+    return Record(record.label, record.shard_id, record.sequence, record.time_s, record.event_name, record.change)
+
+
+def summary(log: ChangeLog, bases: list[Base]) -> dict:
+    """What `ddbvault list` shows of a table's log: {"window": [{"from", "to"}, ...], "gaps":
+    [{"from", "to", "reason"}], "covered_from", "known_until", "streams", "segments", "ignored"}.
+    Reads no segment but the last of each open shard (its header only)."""
+    coverage = log.coverage()
+    known, covered = coverage.known_until, coverage.covered_from
+    return {"window": [{"from": utc_text(a), "to": utc_text(b)} for a, b in coverage.window(bases)],
+            "gaps": [g.to_dict() for g in sorted(log.gaps, key=lambda g: (g.end, g.start or 0))],
+            "covered_from": None if covered is None else utc_text(covered),
+            "known_until": None if known is None else utc_text(known),
+            "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}
+
+
+def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
+    """Set `change_log` (summary()) on every entry of a table that has a change log under `dest`;
+    returns the summaries by table. One listing of each table's changes/ prefix, its start and gap
+    objects, and the header of the last segment of each open shard: never every segment."""
+    from ..storage import open_store, session_for
+    from ..storage.destination import parse_destination
+
+    destination = parse_destination(dest)
+    store = open_store(destination, session_for(destination, principal))
+    summaries = {}
+    for table in sorted({e.table for e in entries}):
+        log = read_change_log(store, destination.prefix, table)
+        if log.empty:
+            continue
+        summaries[table] = summary(log, bases_of(e for e in entries if e.table == table))
+        for entry in entries:
+            if entry.table == table:
+                entry.change_log = summaries[table]
+    return summaries
+
+
+def format_summary(table: str, found: dict) -> list[str]:
+    """Text lines for `ddbvault list`: the window, then one line per gap."""
+    window = ", ".join(f"{w['from']} .. {w['to']}" for w in found["window"]) or \
+        "none yet (it needs a complete full backup taken while the log covers the table)"
+    lines = [f"{table}: restorable (--at): {window}"]
+    lines += [f"{table}: gap {g['from'] or 'unknown'} .. {g['to']} ({g['reason']})" for g in found["gaps"]]
+    if found["ignored"]:
+        lines.append(f"{table}: {found['ignored']} objects under changes/ are no change-log objects (ignored)")
+    return lines
