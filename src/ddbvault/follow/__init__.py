@@ -6,6 +6,7 @@ follow/follower.py; the vault is the checkpoint (follow/vault_state.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -16,7 +17,7 @@ from ..dynamodb.stream_source import StreamInfo, StreamSource
 from ..errors import UsageError
 from ..format import change_log as cl
 from ..format.dataline import KeySpec
-from ..format.layout import check_table_name
+from ..format.layout import parse_table_ref
 from ..storage import WriteOptions, open_store, session_for
 from ..storage.destination import parse_destination
 from .follower import DAY_S, MARGIN_S, Follower, covered_from, enable_stream_hint
@@ -42,36 +43,43 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     few segment headers and start.json, PutObject (If-None-Match: *) per segment and per
     closed.json / start.json / gap.
 
-    Raises: UsageError (2) for bad options, a table without a stream or with a KEYS_ONLY /
+    options.table is a name or a table ARN (format.layout.parse_table_ref): by ARN, DescribeTable
+    names the table by it (another account's table, through its resource-based policy:
+    docs/continuous-access.md), the table principal calls in the ARN's region, and the change
+    log is kept under the table's name. The stream calls name the stream ARN either way.
+
+    Raises: UsageError (2) for bad options (a malformed table or table ARN, a region that
+    disagrees with the ARN's), a table without a stream or with a KEYS_ONLY /
     OLD_IMAGE stream (the message gives the fix); NotFoundError (3) for a missing table or
     bucket, or a stream disabled while followed (after a stream_disabled gap); AccessDeniedError
     (4); AwsError (5), RetriesExhaustedError (5); IntegrityError (6) for a foreign or damaged
     object under changes/; InterruptedRun (130) when interrupted, after writing the buffers.
     """
     options.validate()
-    check_table_name(options.table)
+    ref = parse_table_ref(options.table)
+    principal = options.table_principal
+    principal = dataclasses.replace(principal, region=ref.region_for(principal.region))
     destination = parse_destination(options.destination)
     cancelled = cancelled or threading.Event()
     t0 = time.monotonic()
-    source = StreamSource(make_session(options.table_principal), options.table, retry=options.retry,
-                          cancelled=cancelled)
+    source = StreamSource(make_session(principal), ref.api_name, retry=options.retry, cancelled=cancelled)
     table = source.describe_table()
-    stream_arn, view_type = _checked_stream(table, options.table)
+    stream_arn, view_type = _checked_stream(table, ref.name)
     info = source.describe_stream(stream_arn)
     label = cl.label_of_stream_arn(stream_arn)
     store = open_store(destination, session_for(destination, options.vault_principal),
                        WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id),
                        stats=source.stats)
     store.check_writable()
-    meta = StreamMeta(destination.prefix, options.table, table.get("TableArn", source.arn), stream_arn, label,
+    meta = StreamMeta(destination.prefix, ref.name, table.get("TableArn", source.arn), stream_arn, label,
                       view_type, KeySpec.of(table))
     writer = LogWriter(store, meta, options.clock)
-    result = FollowResult(table=options.table, stream_arn=stream_arn)
+    result = FollowResult(table=ref.name, stream_arn=stream_arn)
     follower = Follower(source, writer, options, result, cancelled)
-    logs = read_log_state(store, destination.prefix, options.table)
+    logs = read_log_state(store, destination.prefix, ref.name)
     _open_stream(follower, info, logs)
-    log.info("following %s (stream %s, %d shards) into %s", options.table, label, len(info.shards),
-             destination.url_of(cl.stream_prefix(destination.prefix, options.table, label)))
+    log.info("following %s (stream %s, %d shards) into %s", ref, label, len(info.shards),
+             destination.url_of(cl.stream_prefix(destination.prefix, ref.name, label)))
     try:
         follower.run()
     finally:
