@@ -165,7 +165,8 @@ def parse_table_ref(text: object, *, what: str = "TABLE") -> TableRef:
                              "through the table: DescribeTable's LatestStreamArn)",
                              hint=f"pass the table's ARN, {table_arn}")
         raise UsageError(f"{what} {shown} is not a table ARN: nothing may follow table/NAME",
-                         hint=f"pass {TABLE_ARN_FORM}")
+                         hint=f"pass the table's ARN, {table_arn}" if _TABLE_NAME.fullmatch(name)
+                         else f"pass {TABLE_ARN_FORM}")
     if not _TABLE_NAME.fullmatch(name):
         raise UsageError(f"{what} {shown} names no valid table (3-255 letters, digits, '_', '-', '.' after "
                          "table/)", hint=f"pass {TABLE_ARN_FORM}")
