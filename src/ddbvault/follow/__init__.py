@@ -23,24 +23,31 @@ from ..storage.destination import parse_destination
 from .follower import DAY_S, MARGIN_S, Follower, covered_from, enable_stream_hint
 from .log_writer import LogWriter, StreamMeta
 from .options import FollowOptions, FollowResult
-from .vault_state import StreamState, read_header, read_log_state, read_start
+from .vault_state import Carried, FollowMemory, StreamState, read_header, read_log_state, read_start
 
-__all__ = ["FollowOptions", "FollowResult", "follow_table"]
+__all__ = ["FollowMemory", "FollowOptions", "FollowResult", "follow_table"]
 log = logging.getLogger(__name__)
 FOLLOWED_VIEW_TYPES = cl.VIEW_TYPES  # NEW_IMAGE, NEW_AND_OLD_IMAGES: a replay needs the new image
 
 
-def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = None) -> FollowResult:
+def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = None,
+                 memory: FollowMemory | None = None) -> FollowResult:
     """Read options.table's stream into the change log under options.destination until stopped:
     options.until_idle, options.max_seconds, `cancelled`, or Ctrl-C/SIGTERM (KeyboardInterrupt).
     Whatever is buffered is written before returning or raising (a shorter segment is complete
     in itself). Returns a FollowResult.
 
+    `memory` (a FollowMemory the caller keeps between calls; the service's follow jobs): a call
+    that ends normally leaves its checkpoint there, and the next call for the same table and
+    destination starts from it instead of listing the change log, when the stream is the same
+    and the previous call ended less than 23 h before. Without it (or after a failed call, or
+    a restart) the vault is listed, as always.
+
     AWS calls: STS AssumeRole (roles) and GetCallerIdentity; DynamoDB DescribeTable; DynamoDB
     Streams DescribeStream, GetShardIterator, GetRecords
     (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations_Amazon_DynamoDB_Streams.html);
-    S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start, GetObject of a
-    few segment headers and start.json, PutObject (If-None-Match: *) per segment and per
+    S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start (none when
+    `memory` carries the checkpoint), GetObject of a few segment headers and start.json, PutObject (If-None-Match: *) per segment and per
     closed.json / start.json / gap.
 
     options.table is a name or a table ARN (format.layout.parse_table_ref): by ARN, DescribeTable
@@ -76,8 +83,15 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     writer = LogWriter(store, meta, options.clock)
     result = FollowResult(table=ref.name, stream_arn=stream_arn)
     follower = Follower(source, writer, options, result, cancelled)
-    logs = read_log_state(store, destination.prefix, ref.name)
-    _open_stream(follower, info, logs)
+    target = (ref.api_name, destination.url_of(cl.changes_prefix(destination.prefix, ref.name)))
+    carried = memory.take(target) if memory is not None else None
+    fresh = carried is not None and 0 <= options.clock() - carried.read_at <= DAY_S - MARGIN_S
+    if fresh and carried.state.label == label:  # else: the vault's gaps rules (a new stream, a follower down)
+        follower.stream_started = True
+        follower.lost_reported = set(carried.lost_reported)
+        follower.load(info, carried.state)
+    else:
+        _open_stream(follower, info, read_log_state(store, destination.prefix, ref.name))
     log.info("following %s (stream %s, %d shards) into %s", ref, label, len(info.shards),
              destination.url_of(cl.stream_prefix(destination.prefix, ref.name, label)))
     try:
@@ -85,6 +99,8 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     finally:
         result.seconds = round(time.monotonic() - t0, 3)
         result.throttle_retries, result.transient_retries = source.stats.throttles, source.stats.transient
+    if memory is not None:  # only a run that ended normally: after a failure the next one lists
+        memory.keep(Carried(target, follower.checkpoint(), options.clock(), frozenset(follower.lost_reported)))
     return result
 
 
