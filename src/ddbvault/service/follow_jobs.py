@@ -12,6 +12,9 @@ thread per job (`follow_forever`), rather than as one call that never returns. W
 - failures: a pass that raises is recorded, counted and notified like a failed backup, and the
   next pass starts after a backoff (5 s, doubling to 5 min), so a lasting fault (a revoked role,
   a disabled stream) neither kills the job's thread nor floods the notifiers.
+- cost: a pass starts from the checkpoint the job's previous pass left in memory
+  (FollowState.memory, follow/vault_state.FollowMemory) instead of listing the whole change log;
+  the first pass of the service, and the pass after a failed one, list it.
 `ddbvault run` runs one pass with `until_idle` (stop once the stream has nothing new).
 
 Each gap a pass reports is counted (ddbvault_follow_gaps_total), kept on the status page (the last
