@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -23,14 +20,10 @@ from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
 from tests.support.change_logs import create_streamed
+from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.integration
 TABLE = "orders-by-arn"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ddbvault", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
 
 
 @pytest.fixture(scope="module")

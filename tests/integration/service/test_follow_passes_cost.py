@@ -7,8 +7,6 @@ another follower writing meanwhile only makes segments overlap."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -20,6 +18,7 @@ from ddbvault.service.metrics import Metrics
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
+from tests.support.cli import run_cli
 from tests.support.recording_proxy import RecordingProxy
 from tests.support.tables import create_table
 
@@ -129,8 +128,7 @@ def test_another_follower_meanwhile_only_overlaps(ddb, job):
     put(ddb, table, range(4, 10))
     # Another follower (a second service, an operator's `ddbvault follow`) stores the new records
     # first: the job's next pass does not know, reads them again, and only overlaps.
-    other = subprocess.run([sys.executable, "-m", "ddbvault", "follow", table, "--to", f"s3://{BUCKET}/v", "--once"],
-                           capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    other = run_cli("follow", table, "--to", f"s3://{BUCKET}/v", "--once")
     assert other.returncode == 0, other.stderr
     second = runner.run("follow")
     assert second.outcome == "success" and second.items == 6, second.error
