@@ -49,7 +49,8 @@ class Carried:
     """One stream's checkpoint as the previous pass of this process left it: per shard the
     last sequence it stored or found (`last_key` unset) and whether its closed.json exists,
     `read_at` the wall clock (epoch seconds) when that pass ended: the follower was reading the
-    stream until then, so a next pass within 23 h has no follower_down gap to record. `target` names what it is the checkpoint of: (table as given, destination URL)."""
+    stream until then, so a next pass within 23 h has no follower_down gap to record. `target`
+    names what it is the checkpoint of: (the table as given, the change log's URL)."""
 
     target: tuple[str, str]
     state: StreamState
