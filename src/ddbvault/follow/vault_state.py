@@ -5,6 +5,9 @@ label, whether its start.json exists and, per shard, the largest last sequence o
 and whether its closed.json exists. A few objects are then read on demand: a segment's header
 (its first line only, format.change_log.read_header), start.json.
 
+A follower run in passes (a service job) may instead start from the checkpoint its previous
+pass left in memory (FollowMemory, Carried): the vault is still what a new process reads.
+
 A key under `changes/` that is none of the change log's kinds is refused (IntegrityError naming
 it): the follower never writes one, so it is damage or tampering, not something to skip.
 """
