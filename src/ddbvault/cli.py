@@ -245,12 +245,15 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
 @table_role_options("read the table and its stream")
 @vault_role_options("write the change log")
 @click.option("--profile", help="AWS profile for the base credentials.")
-@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--region", help="AWS region of the table (and default for the bucket); a table ARN's region must match.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def follow(table, dest, once, duration, table_role, table_external_id, vault_role, vault_external_id, profile,
            region, as_json) -> None:
     """Follow TABLE's DynamoDB stream into a change log in DEST (continuous backup). Ctrl-C stops it
-    after writing what it holds; the next run continues after the last stored record."""
+    after writing what it holds; the next run continues after the last stored record.
+
+    TABLE is a name, or a table ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME) for another
+    account's table read through its resource-based policies; the log is kept under NAME."""
     from .follow import FollowOptions, follow_table
 
     options = FollowOptions(
@@ -505,7 +508,7 @@ def status(config_path: str, jobs: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command()
 @old_spellings(WRITERS_OLD_SPELLINGS)
-@click.option("--table", required=True, help="The table a backup would read.")
+@click.option("--table", required=True, help="The table a backup would read (with --continuous: its name or ARN).")
 @click.option("--to", "dest", required=True, metavar="s3://BUCKET/PREFIX", help="The backup destination.")
 @table_role_options("read the table")
 @vault_role_options("write the backup")

@@ -18,12 +18,14 @@ A ✗ names the missing permission and the statement of `ddbvault iam --continuo
 
 from __future__ import annotations
 
+import dataclasses
+
 from .aws.error_translation import translated
 from .aws.session import client, make_session
 from .doctor import (FAIL, OK, Check, DoctorOptions, DoctorReport, _bucket_status, _delete_check, _Doctor,
                      _identity, _probe_key)
 from .errors import DdbvaultError, IntegrityError, UsageError
-from .format.layout import join
+from .format.layout import TableRef, join, parse_table_ref
 from .storage import WriteOptions
 from .storage.s3 import S3Store
 
@@ -35,11 +37,6 @@ TABLE_GRANT = (f"statement DescribeFollowedTables of the data-follower-role-poli
                f"FollowerDescribesTable of the production-table-policy ({CONTINUOUS})")
 WRITE_GRANT = f"statement CreateChangeLogObjects of the data-follower-role-policy ({CONTINUOUS} --part data)"
 LIST_GRANT = f"statement ListChangeLog of the data-follower-role-policy ({CONTINUOUS} --part data)"
-
-
-def table_name_of(table: str) -> str:
-    """The name in a table ARN (cross-account: --table arn:aws:dynamodb:…:table/NAME), else as given."""
-    return table.rsplit(":table/", 1)[1] if ":table/" in table else table
 
 
 def stream_fix(table: str, view: str | None) -> str:
@@ -54,9 +51,16 @@ def stream_fix(table: str, view: str | None) -> str:
 
 
 def run_follow_doctor(table: str, dest: str, options: DoctorOptions | None = None) -> DoctorReport:
-    """All checks for following `table` into `dest`; never raises for a failed check. Raises
-    UsageError for a destination that is not s3:// (a local directory needs no permissions)."""
-    doc = _Doctor(table, dest, options or DoctorOptions())
+    """All checks for following `table` (a name, or a table ARN: format.layout.parse_table_ref)
+    into `dest`; never raises for a failed check. Raises UsageError for a malformed table or ARN,
+    a --region that disagrees with the ARN's, and a destination that is not s3:// (a local
+    directory needs no permissions). By ARN, the table principal calls in the ARN's region."""
+    ref = parse_table_ref(table, what="--table")
+    options = options or DoctorOptions()
+    principal = options.table_principal
+    options = dataclasses.replace(options, table_principal=dataclasses.replace(
+        principal, region=ref.region_for(principal.region)))
+    doc = _Doctor(ref.api_name, dest, options)
     if doc.destination.kind != "s3":
         raise UsageError(f"doctor checks S3 destinations, not the local directory {doc.destination.location}",
                          "pass --to s3://BUCKET/PREFIX; a local directory needs no AWS permissions")
@@ -64,16 +68,16 @@ def run_follow_doctor(table: str, dest: str, options: DoctorOptions | None = Non
                        permission="sts:AssumeRole" if doc.options.table_principal.role_arn else None)
     if source:
         doc.check("source identity", lambda: _identity(source, "source"))
-        _stream_checks(doc, source)
+        _stream_checks(doc, source, ref)
     vault = doc.check("destination credentials", lambda: make_session(doc.options.vault_principal),
                       permission="sts:AssumeRole" if doc.options.vault_principal.role_arn else None)
     if vault:
         doc.check("destination identity", lambda: _identity(vault, "destination"))
-        _change_log_checks(doc, vault)
+        _change_log_checks(doc, vault, ref)
     return doc.report
 
 
-def _stream_checks(doc: _Doctor, session) -> None:
+def _stream_checks(doc: _Doctor, session, ref: TableRef) -> None:
     ddb = client(session, "dynamodb")
 
     found: dict = {}
@@ -91,7 +95,7 @@ def _stream_checks(doc: _Doctor, session) -> None:
     arn = table.get("LatestStreamArn")
     if view not in FOLLOWED_VIEWS or not arn:
         why = "no stream is enabled" if view is None else f"the stream is {view}, which holds no new image"
-        doc.note("stream", FAIL, f"{why}; fix: {stream_fix(table_name_of(doc.table), view)}")
+        doc.note("stream", FAIL, f"{why}; fix: {stream_fix(ref.name, view)}")
         return
     doc.note("stream", OK, f"{view}: {arn}")
     streams = client(session, "dynamodbstreams")
@@ -121,11 +125,11 @@ def _shard_iterator(streams, arn: str, shards: list[dict]) -> str:
     return f"allowed on {shard['ShardId']} (LATEST: nothing read)"
 
 
-def _change_log_checks(doc: _Doctor, session) -> None:
+def _change_log_checks(doc: _Doctor, session, ref: TableRef) -> None:
     o = doc.options
     s3 = client(session, "s3")
     store = S3Store(s3, doc.destination.location, WriteOptions(acl=o.acl, sse=o.sse, kms_key_id=o.kms_key_id))
-    changes = join(doc.destination.prefix, table_name_of(doc.table), "changes") + "/"
+    changes = join(doc.destination.prefix, ref.name, "changes") + "/"
 
     def listing() -> str:
         with translated(service="s3", action="ListObjectsV2", resource=store.url_of(changes)):

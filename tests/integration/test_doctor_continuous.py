@@ -76,6 +76,22 @@ def test_a_followable_table_passes_every_check(open_server, table):
     assert found["DeleteObject allowed"]["status"] == "warn"
 
 
+def test_the_table_by_arn_is_checked_and_its_name_used_for_the_fix_and_the_log(open_server):
+    env, _ = open_server
+    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
+    proc = doctor(env, arn)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = checks(proc)
+    assert found["DescribeTable"]["detail"].startswith(arn)
+    assert "s3://vault/prod/orders/changes/" in found["change log listable"]["detail"]
+    plain = checks(doctor(env, f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/plain"))["stream"]["detail"]
+    assert "update-table --table-name plain " in plain
+    for table, extra, message in ((f"{arn}/stream/2026-11-30T00:00:00.000", (), "is a stream ARN"),
+                                  (arn, ("--region", "eu-west-1"), "disagrees with the table ARN's region")):
+        refused = doctor(env, table, *extra)
+        assert refused.returncode == 2 and message in refused.stderr + refused.stdout, refused.stderr
+
+
 def test_no_stream_fails_with_the_command_that_enables_it(open_server):
     env, _ = open_server
     proc = doctor(env, "plain")

@@ -34,7 +34,8 @@ class TableClient:
         self.table = table
         self.stats = stats or RetryStats()
         self.client = client(session, "dynamodb", pool=pool, stats=self.stats)
-        self.arn = table_arn(session, self.client.meta.region_name, table)
+        # `table` may be a table ARN (format.layout.parse_table_ref checked it): it names itself.
+        self.arn = table if table.startswith("arn:") else table_arn(session, self.client.meta.region_name, table)
         self.retry = retry or RetryPolicy()
         self.cancelled = cancelled or threading.Event()
 

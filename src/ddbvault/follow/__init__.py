@@ -6,6 +6,7 @@ follow/follower.py; the vault is the checkpoint (follow/vault_state.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -16,67 +17,90 @@ from ..dynamodb.stream_source import StreamInfo, StreamSource
 from ..errors import UsageError
 from ..format import change_log as cl
 from ..format.dataline import KeySpec
-from ..format.layout import check_table_name
+from ..format.layout import parse_table_ref
 from ..storage import WriteOptions, open_store, session_for
 from ..storage.destination import parse_destination
 from .follower import DAY_S, MARGIN_S, Follower, covered_from, enable_stream_hint
 from .log_writer import LogWriter, StreamMeta
 from .options import FollowOptions, FollowResult
-from .vault_state import StreamState, read_header, read_log_state, read_start
+from .vault_state import Carried, FollowMemory, StreamState, read_header, read_log_state, read_start
 
-__all__ = ["FollowOptions", "FollowResult", "follow_table"]
+__all__ = ["FollowMemory", "FollowOptions", "FollowResult", "follow_table"]
 log = logging.getLogger(__name__)
 FOLLOWED_VIEW_TYPES = cl.VIEW_TYPES  # NEW_IMAGE, NEW_AND_OLD_IMAGES: a replay needs the new image
 
 
-def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = None) -> FollowResult:
+def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = None,
+                 memory: FollowMemory | None = None) -> FollowResult:
     """Read options.table's stream into the change log under options.destination until stopped:
     options.until_idle, options.max_seconds, `cancelled`, or Ctrl-C/SIGTERM (KeyboardInterrupt).
     Whatever is buffered is written before returning or raising (a shorter segment is complete
     in itself). Returns a FollowResult.
 
+    `memory` (a FollowMemory the caller keeps between calls; the service's follow jobs): a call
+    that ends normally leaves its checkpoint there, and the next call for the same table and
+    destination starts from it instead of listing the change log, when the stream is the same
+    and the previous call ended less than 23 h before. Without it (or after a failed call, or
+    a restart) the vault is listed, as always.
+
     AWS calls: STS AssumeRole (roles) and GetCallerIdentity; DynamoDB DescribeTable; DynamoDB
     Streams DescribeStream, GetShardIterator, GetRecords
     (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations_Amazon_DynamoDB_Streams.html);
-    S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start, GetObject of a
-    few segment headers and start.json, PutObject (If-None-Match: *) per segment and per
-    closed.json / start.json / gap.
+    S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start (none when
+    `memory` carries the checkpoint), GetObject of a few segment headers and start.json,
+    PutObject (If-None-Match: *) per segment and per closed.json / start.json / gap.
 
-    Raises: UsageError (2) for bad options, a table without a stream or with a KEYS_ONLY /
+    options.table is a name or a table ARN (format.layout.parse_table_ref): by ARN, DescribeTable
+    names the table by it (another account's table, through its resource-based policy:
+    docs/continuous-access.md), the table principal calls in the ARN's region, and the change
+    log is kept under the table's name. The stream calls name the stream ARN either way.
+
+    Raises: UsageError (2) for bad options (a malformed table or table ARN, a region that
+    disagrees with the ARN's), a table without a stream or with a KEYS_ONLY /
     OLD_IMAGE stream (the message gives the fix); NotFoundError (3) for a missing table or
     bucket, or a stream disabled while followed (after a stream_disabled gap); AccessDeniedError
     (4); AwsError (5), RetriesExhaustedError (5); IntegrityError (6) for a foreign or damaged
     object under changes/; InterruptedRun (130) when interrupted, after writing the buffers.
     """
     options.validate()
-    check_table_name(options.table)
+    ref = parse_table_ref(options.table)
+    principal = options.table_principal
+    principal = dataclasses.replace(principal, region=ref.region_for(principal.region))
     destination = parse_destination(options.destination)
     cancelled = cancelled or threading.Event()
     t0 = time.monotonic()
-    source = StreamSource(make_session(options.table_principal), options.table, retry=options.retry,
-                          cancelled=cancelled)
+    source = StreamSource(make_session(principal), ref.api_name, retry=options.retry, cancelled=cancelled)
     table = source.describe_table()
-    stream_arn, view_type = _checked_stream(table, options.table)
+    stream_arn, view_type = _checked_stream(table, ref.name)
     info = source.describe_stream(stream_arn)
     label = cl.label_of_stream_arn(stream_arn)
     store = open_store(destination, session_for(destination, options.vault_principal),
                        WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id),
                        stats=source.stats)
     store.check_writable()
-    meta = StreamMeta(destination.prefix, options.table, table.get("TableArn", source.arn), stream_arn, label,
+    meta = StreamMeta(destination.prefix, ref.name, table.get("TableArn", source.arn), stream_arn, label,
                       view_type, KeySpec.of(table))
     writer = LogWriter(store, meta, options.clock)
-    result = FollowResult(table=options.table, stream_arn=stream_arn)
+    result = FollowResult(table=ref.name, stream_arn=stream_arn)
     follower = Follower(source, writer, options, result, cancelled)
-    logs = read_log_state(store, destination.prefix, options.table)
-    _open_stream(follower, info, logs)
-    log.info("following %s (stream %s, %d shards) into %s", options.table, label, len(info.shards),
-             destination.url_of(cl.stream_prefix(destination.prefix, options.table, label)))
+    target = (ref.api_name, destination.url_of(cl.changes_prefix(destination.prefix, ref.name)))
+    carried = memory.take(target) if memory is not None else None
+    fresh = carried is not None and 0 <= options.clock() - carried.read_at <= DAY_S - MARGIN_S
+    if fresh and carried.state.label == label:  # else: the vault's gaps rules (a new stream, a follower down)
+        follower.stream_started = True
+        follower.lost_reported = set(carried.lost_reported)
+        follower.load(info, carried.state)
+    else:
+        _open_stream(follower, info, read_log_state(store, destination.prefix, ref.name))
+    log.info("following %s (stream %s, %d shards) into %s", ref, label, len(info.shards),
+             destination.url_of(cl.stream_prefix(destination.prefix, ref.name, label)))
     try:
         follower.run()
     finally:
         result.seconds = round(time.monotonic() - t0, 3)
         result.throttle_retries, result.transient_retries = source.stats.throttles, source.stats.transient
+    if memory is not None:  # only a run that ended normally: after a failure the next one lists
+        memory.keep(Carried(target, follower.checkpoint(), options.clock(), frozenset(follower.lost_reported)))
     return result
 
 

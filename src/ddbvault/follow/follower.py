@@ -39,7 +39,7 @@ from ..format import change_log as cl
 from ..format.dataline import BadLine
 from .log_writer import LogWriter
 from .options import FollowOptions, FollowResult
-from .vault_state import StreamState, read_header
+from .vault_state import ShardCheckpoint, StreamState, read_header
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
@@ -83,6 +83,7 @@ class Follower:
         self.vault_closed: set[str] = set()  # shards the vault had closed before this run
         self.lost_reported: set[str] = set()
         self.read_shards: set[str] = set()  # shards GetRecords answered in this run
+        self.closed_now: set[str] = set()  # shards whose closed.json this run wrote or found
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -104,6 +105,20 @@ class Follower:
                 if saved.last_seq is not None:
                     entry.checkpoint = entry.continues_from = entry.last_read = str(saved.last_seq)
             self.shards[shard.shard_id] = entry
+
+    def checkpoint(self) -> StreamState:
+        """The stream's checkpoint as this run leaves it (every buffer written): per shard listed
+        by the last DescribeStream, and per parent of one, the last sequence stored and whether
+        its closed.json exists. What the next pass of a service job starts from (FollowMemory)."""
+        keep = self.listed | {e.parent for e in self.shards.values() if e.shard_id in self.listed and e.parent}
+        closed = self.vault_closed | self.closed_now
+        state = StreamState(self.meta.label, has_start=True)
+        for shard_id in sorted(keep):
+            entry = self.shards.get(shard_id)
+            if entry is not None or shard_id in closed:
+                last = int(entry.checkpoint) if entry is not None and entry.checkpoint else None
+                state.shards[shard_id] = ShardCheckpoint(last, None, shard_id in closed)
+        return state
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -243,6 +258,7 @@ class Follower:
             self._write(entry)
         if self.writer.closed(entry.shard_id, entry.last_read):
             self.result.closed_shards += 1
+        self.closed_now.add(entry.shard_id)
         entry.done = True
         log.info("%s: shard %s read to its end", self.meta.table, entry.shard_id)
         self._redescribe()  # its children may be listed now

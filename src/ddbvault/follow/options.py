@@ -21,7 +21,7 @@ class FollowOptions:
     Durations are seconds. `validate()` raises UsageError (exit 2) naming the CLI option of a
     value out of range."""
 
-    table: str = ""
+    table: str = ""  # a table name, or a table ARN (another account's table: docs/continuous-access.md)
     destination: str = ""  # s3://BUCKET[/PREFIX], file:///PATH or a directory path
     table_principal: Principal = field(default_factory=Principal)  # reads the table and its stream
     vault_principal: Principal = field(default_factory=Principal)  # writes the change log

@@ -5,12 +5,16 @@ label, whether its start.json exists and, per shard, the largest last sequence o
 and whether its closed.json exists. A few objects are then read on demand: a segment's header
 (its first line only, format.change_log.read_header), start.json.
 
+A follower run in passes (a service job) may instead start from the checkpoint its previous
+pass left in memory (FollowMemory, Carried): the vault is still what a new process reads.
+
 A key under `changes/` that is none of the change log's kinds is refused (IntegrityError naming
 it): the follower never writes one, so it is damage or tampering, not something to skip.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from ..errors import IntegrityError
@@ -41,6 +45,46 @@ class StreamState:
         numbers grow with time across a stream's shards, so it is the newest one written."""
         keyed = [(c.last_seq, c.last_key) for c in self.shards.values() if c.last_key]
         return max(keyed)[1] if keyed else None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One stream's checkpoint as the previous pass of this process left it: per shard the
+    last sequence it stored or found (`last_key` unset) and whether its closed.json exists,
+    `read_at` the wall clock (epoch seconds) when that pass ended: the follower was reading the
+    stream until then, so a next pass within 23 h has no follower_down gap to record. `target`
+    names what it is the checkpoint of: (the table as given, the change log's URL)."""
+
+    target: tuple[str, str]
+    state: StreamState
+    read_at: float
+    lost_reported: frozenset[str] = frozenset()  # parents a shard_lost gap was written for
+
+
+class FollowMemory:
+    """What a caller that runs the follower in passes (a service job: service/follow_jobs.py)
+    keeps between them, so that a pass starts from the last pass's checkpoint instead of listing
+    the whole change log. The vault stays the checkpoint across restarts: a new process has an
+    empty memory and lists; so does a pass after a failed one (`take` empties the memory, and
+    only a pass that ends normally fills it again).
+
+    A carried checkpoint can only lag behind the vault (another follower may have stored more
+    since): the pass then reads those records again and stores segments that overlap the other
+    follower's, which readers de-duplicate, as with two followers at once. One FollowMemory
+    serves one job; a checkpoint of another table or destination is never used."""
+
+    def __init__(self) -> None:
+        self._carried: Carried | None = None
+        self._lock = threading.Lock()
+
+    def take(self, target: tuple[str, str]) -> Carried | None:
+        with self._lock:
+            carried, self._carried = self._carried, None
+        return carried if carried is not None and carried.target == target else None
+
+    def keep(self, carried: Carried) -> None:
+        with self._lock:
+            self._carried = carried
 
 
 def _bad_key(store: ObjectStore, key: str, exc: BadLine) -> IntegrityError:

@@ -87,6 +87,92 @@ def check_table_name(name: str) -> str:
     return name
 
 
+# A table ARN (Service Authorization Reference, "Resource types defined by Amazon DynamoDB"):
+# arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME. The partition is aws or aws-<name> (aws-cn,
+# aws-us-gov, aws-iso-b, ...), the region a region name's shape, the account 12 ASCII digits.
+_TABLE_ARN = re.compile(r"arn:(aws(?:-[a-z]+)*):dynamodb:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):(\d{12}):table/(.*)",
+                        re.ASCII | re.DOTALL)
+# ARNs of things under a table (its streams, indexes, exports, backups, imports): not the table.
+_UNDER_TABLE = ("stream", "index", "export", "backup", "import")
+TABLE_ARN_FORM = "arn:aws:dynamodb:REGION:ACCOUNT:table/NAME"
+MAX_TABLE_REF = 1024  # DynamoDB's TableName, when it holds an ARN (the TableArn shape)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table as the user named it: by name (`arn` None: a table of the caller's own account
+    and region), or by its ARN (`arn`, `partition`, `region` and `account` set). `name` is the
+    table's name either way: the vault keeps a table's backups and change log under it."""
+
+    name: str
+    arn: str | None = None
+    partition: str | None = None
+    region: str | None = None
+    account: str | None = None
+
+    @property
+    def api_name(self) -> str:
+        """What DynamoDB's TableName takes: the ARN when given (another account's table is
+        reached only by its ARN, through its resource-based policy), else the name."""
+        return self.arn or self.name
+
+    def __str__(self) -> str:
+        return self.api_name
+
+    def region_for(self, region: str | None, *, option: str = "--region") -> str | None:
+        """The region to call the table in: the ARN's (a name: `region` as given). Raises
+        UsageError when `region` (from `option`) disagrees with the ARN's: the table and its
+        stream live in the ARN's region only."""
+        if self.region is None or region is None or region == self.region:
+            return self.region or region
+        raise UsageError(f"{option} {region} disagrees with the table ARN's region {self.region}",
+                         hint=f"drop {option} (the ARN's region is used), or name the table in {region}")
+
+
+def parse_table_ref(text: object, *, what: str = "TABLE") -> TableRef:
+    """A table name (check_table_name) or a table ARN `arn:aws[-PARTITION]:dynamodb:REGION:
+    ACCOUNT:table/NAME`, checked strictly: a 12-digit account, a region's shape, NAME a valid
+    table name, nothing after it. Raises UsageError naming `what` (the option or field) and
+    what was wrong, with a hint: a stream or index ARN (and any other ARN under a table) says
+    to pass the table's ARN instead. Pure: no AWS call.
+
+    Cross-account: DynamoDB's control and data plane calls take a table ARN as TableName
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html)."""
+    if not isinstance(text, str) or not text:
+        raise UsageError(f"{what}: no table given", hint=f"pass a table name or {TABLE_ARN_FORM}")
+    shown = repr(text[:80]) + ("..." if len(text) > 80 else "")
+    if len(text) > MAX_TABLE_REF:
+        raise UsageError(f"{what} {shown} is longer than {MAX_TABLE_REF} characters: no table name or ARN is",
+                         hint=f"pass a table name or {TABLE_ARN_FORM}")
+    if not text.startswith("arn:"):
+        try:
+            return TableRef(check_table_name(text))
+        except UsageError:
+            raise UsageError(f"{what} {shown} is neither a table name (3-255 letters, digits, '_', '-', '.') "
+                             "nor a table ARN", hint=f"pass a table name or {TABLE_ARN_FORM}") from None
+    found = _TABLE_ARN.fullmatch(text)
+    if found is None:
+        raise UsageError(f"{what} {shown} is not a table ARN ({TABLE_ARN_FORM}: a partition such as aws, "
+                         "a region such as eu-west-1, a 12-digit account)", hint=f"pass {TABLE_ARN_FORM} or the name")
+    partition, region, account, rest = found.groups()
+    name, sep, below = rest.partition("/")
+    kind = below.partition("/")[0]
+    if sep:
+        table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+        if kind in _UNDER_TABLE and _TABLE_NAME.fullmatch(name):
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise UsageError(f"{what} {shown} is {article} {kind} ARN, not a table's (a table's stream is found "
+                             "through the table: DescribeTable's LatestStreamArn)",
+                             hint=f"pass the table's ARN, {table_arn}")
+        raise UsageError(f"{what} {shown} is not a table ARN: nothing may follow table/NAME",
+                         hint=f"pass the table's ARN, {table_arn}" if _TABLE_NAME.fullmatch(name)
+                         else f"pass {TABLE_ARN_FORM}")
+    if not _TABLE_NAME.fullmatch(name):
+        raise UsageError(f"{what} {shown} names no valid table (3-255 letters, digits, '_', '-', '.' after "
+                         "table/)", hint=f"pass {TABLE_ARN_FORM}")
+    return TableRef(name, text, partition, region, account)
+
+
 def join(*parts: str) -> str:
     """Join key parts with '/', ignoring empty parts and stray slashes."""
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))

@@ -72,7 +72,8 @@ def data_arns(inputs: IacInputs) -> Arns:
     return dataclasses.replace(arns, key=get_arn("BackupKey")) if inputs.create_kms_key else arns
 
 
-ROLE_USES = {"writer": "ddbvault backup --vault-role", "follower": "runs ddbvault follow (docs/continuous-access.md)"}
+ROLE_USES = {"writer": "ddbvault backup --vault-role",
+             "follower": "runs ddbvault follow TABLE_ARN: the production table by its ARN (docs/continuous-access.md)"}
 
 
 def data_template(inputs: IacInputs) -> dict:

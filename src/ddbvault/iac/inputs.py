@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..format.layout import parse_table_ref
 from ..format.retention import KeepPolicy, parse_keep
 from ..storage.base import DEFAULT_ACL
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_TABLE_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):dynamodb:([a-z0-9-]+):(\d{12}):table/([A-Za-z0-9_.-]{3,255})$")
 _KMS_KEY_ARN = re.compile(r"^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key/[A-Za-z0-9-]{1,128}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # S3 general purpose bucket names: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.
@@ -206,17 +206,17 @@ def _tables(values, prod_account: str, region: str) -> tuple[Table, ...]:
 
 
 def _table(value: str, prod_account: str, region: str) -> Table:
-    arn = _TABLE_ARN.match(value or "")
-    if arn:
-        partition, table_region, account, name = arn.groups()
-        if account != prod_account:
-            raise UsageError(f"invalid --table {value!r}: the table is in account {account}, "
+    ref = parse_table_ref(value, what="--table")
+    if ref.arn is not None:
+        if ref.account != prod_account:
+            raise UsageError(f"invalid --table {value!r}: the table is in account {ref.account}, "
                              f"not the production account {prod_account}",
                              hint="back up tables of --prod-account only")
-        return Table(name=name, region=table_region, arn=value)
-    if (value or "").startswith("arn:"):
-        _check(_TABLE_ARN, value, "--table", "a table name or arn:aws:dynamodb:REGION:ACCOUNT:table/NAME")
-    name = _check(_TABLE_NAME, value, "--table", "a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -) or ARN")
+        if ref.partition != partition_of(ref.region):
+            raise UsageError(f"invalid --table {value!r}: region {ref.region} is in partition "
+                             f"{partition_of(ref.region)}, not {ref.partition}", hint="check the ARN's partition")
+        return Table(name=ref.name, region=ref.region, arn=ref.arn)
+    name = ref.name
     if name == DOCTOR_DIR:
         raise UsageError(f"invalid --table {name!r}: the key prefix {DOCTOR_DIR}/ is kept for `ddbvault doctor`")
     return Table(name=name, region=region,

@@ -27,7 +27,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from ..aws.session import check_external_id, check_region, check_role_arn
 from ..errors import UsageError
 from ..dynamodb.selectors import parse_selectors
-from ..format.layout import check_table_name
+from ..format.layout import parse_table_ref
 from ..format.retention import keep_from_mapping
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
@@ -131,6 +131,8 @@ class JobConfig(JobOptions):
     # `table` only, no schedule; run as back-to-back passes of `run_seconds` each.
     kind: Literal["backup", "follow"] = "backup"
     run_seconds: float | None = Field(None, ge=5, le=3600, allow_inf_nan=False)
+    # A table name; a follow job also takes a table ARN (another account's table, read through
+    # its resource-based policies: docs/continuous-access.md).
     table: str | None = None
     # Instead of `table`: selectors resolved at each run (dynamodb/selectors.py), e.g.
     # ['orders-*', 'tag:backup=daily']; every matched table is backed up (backup/many.py).
@@ -144,9 +146,10 @@ class JobConfig(JobOptions):
         if value is None:
             return None
         try:
-            return check_table_name(value)
+            parse_table_ref(value, what="table")
         except UsageError as exc:
-            raise ValueError(exc.message) from None
+            raise ValueError(f"{exc.message} ({exc.hint})") from None
+        return value
 
     @field_validator("tables")
     @classmethod
@@ -187,6 +190,9 @@ class JobConfig(JobOptions):
             return self._follow_job()
         if self.run_seconds is not None:
             raise ValueError("run_seconds is for kind: follow jobs; a backup job runs on its cron or interval_seconds")
+        if self.table is not None and parse_table_ref(self.table).arn is not None:
+            raise ValueError("a backup job's table is a table name; a table ARN is for kind: follow jobs "
+                             "(give the name, and source_role for another account's table)")
         if (self.cron is None) == (self.interval_seconds is None):
             raise ValueError("give exactly one of cron (e.g. '0 3 * * *') or interval_seconds")
         return self
@@ -251,6 +257,11 @@ class ServiceConfig(_Strict):
                 raise ValueError(f"job {job.name!r} sets monitor_external_id without monitor_role; it would be ignored")
             if job.kind == "backup":  # a follow job reads no backup option (BACKUP_ONLY)
                 _check_engine(job, options)
+            else:
+                try:
+                    parse_table_ref(job.table).region_for(options.region, option="region")
+                except UsageError as exc:
+                    raise ValueError(f"job {job.name!r}: {exc.message} ({exc.hint})") from None
         return self
 
     @property

@@ -12,6 +12,9 @@ thread per job (`follow_forever`), rather than as one call that never returns. W
 - failures: a pass that raises is recorded, counted and notified like a failed backup, and the
   next pass starts after a backoff (5 s, doubling to 5 min), so a lasting fault (a revoked role,
   a disabled stream) neither kills the job's thread nor floods the notifiers.
+- cost: a pass starts from the checkpoint the job's previous pass left in memory
+  (FollowState.memory, follow/vault_state.FollowMemory) instead of listing the whole change log;
+  the first pass of the service, and the pass after a failed one, list it.
 `ddbvault run` runs one pass with `until_idle` (stop once the stream has nothing new).
 
 Each gap a pass reports is counted (ddbvault_follow_gaps_total), kept on the status page (the last
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..aws.session import Principal
+from ..follow.vault_state import FollowMemory
 from ..notify.event import GapEvent
 from ..storage.base import DEFAULT_ACL
 from .config import JobConfig, JobOptions
@@ -57,9 +61,11 @@ class FollowState:
     error: str | None = None
     hint: str | None = None
     recent_gaps: deque = field(default_factory=lambda: deque(maxlen=RECENT_GAPS))
+    # The follower's checkpoint from the last pass (follow/vault_state.py); not shown anywhere.
+    memory: FollowMemory = field(default_factory=FollowMemory, repr=False)
 
     def to_dict(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "recent_gaps"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("recent_gaps", "memory")}
         return {**data, "recent_gaps": list(self.recent_gaps)}
 
 
@@ -77,12 +83,15 @@ def follow_options(job: JobConfig, options: JobOptions, *, until_idle: bool):
                                   external_id=options.external_id, session_name="ddbvault-follow-dest"))
 
 
-def run_pass(job: JobConfig, options: JobOptions, *, until_idle: bool, cancelled: threading.Event | None = None):
+def run_pass(job: JobConfig, options: JobOptions, *, until_idle: bool, cancelled: threading.Event | None = None,
+             memory: FollowMemory | None = None):
     """One pass of the follower (raises what follow_table raises); `cancelled` ends it early
-    (the service's cancel_all after its shutdown grace), its buffers written first."""
+    (the service's cancel_all after its shutdown grace), its buffers written first. `memory`:
+    the job's FollowMemory, so a pass starts from the previous pass's checkpoint instead of
+    listing the change log (the first pass, and one after a failed pass, list it)."""
     from ..follow import follow_table
 
-    return follow_table(follow_options(job, options, until_idle=until_idle), cancelled=cancelled)
+    return follow_table(follow_options(job, options, until_idle=until_idle), cancelled=cancelled, memory=memory)
 
 
 def record_pass(state: FollowState, result, now: datetime | None = None) -> list[GapEvent]:

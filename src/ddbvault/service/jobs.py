@@ -147,7 +147,8 @@ class JobRunner:
 
     def _follow(self, record: RunRecord, job: JobConfig, options: JobOptions, cancel: threading.Event) -> None:
         """One pass of a follow job: records, segments and gaps counted, each gap notified."""
-        result = run_pass(job, options, until_idle=self.follow_until_idle, cancelled=cancel)
+        result = run_pass(job, options, until_idle=self.follow_until_idle, cancelled=cancel,
+                          memory=self.follow_states[record.job].memory)
         record.items = result.records
         record.outcome = "success"
         self.metrics.followed(record.job, record.table, result)

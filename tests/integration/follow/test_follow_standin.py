@@ -13,7 +13,7 @@ from itertools import count
 
 import pytest
 
-from ddbvault.follow import FollowOptions, follow_table
+from ddbvault.follow import FollowMemory, FollowOptions, follow_table
 from ddbvault.format import change_log as cl
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
@@ -184,3 +184,40 @@ def test_a_follower_down_for_over_a_day_records_a_gap(ddb, standin, table, vault
     assert cl.parse_utc(gap["from"]) == header.last_time
     assert abs(cl.parse_utc(gap["to"]) - (later - 23 * 3600)) <= 5
     assert first.gaps == [] and result.records == 0
+
+
+def test_passes_with_a_memory_follow_splits_as_a_restart_does(ddb, standin, table, vault):
+    """A FollowMemory carries each shard's checkpoint and closed.json from pass to pass (the
+    service's follow jobs): across a split, the same log as restarts write, nothing twice."""
+    dest, store = vault
+    memory = FollowMemory()
+    put(ddb, table, ["a", "b", "c", "d"], 1)
+    assert follow_table(options(table, dest), memory=memory).records == 4
+    first_keys = change_logs.log_keys(store, "", table)
+    standin.split_shard(children=2)
+    put(ddb, table, ["a", "b", "c", "d"], 2)
+    again = follow_table(options(table, dest), memory=memory)
+    assert again.records == 4 and again.closed_shards == 1 and again.gaps == []
+    third = follow_table(options(table, dest), memory=memory)
+    assert (third.records, third.segments, third.closed_shards) == (0, 0, 0)  # the closed parent is not read again
+    keys = change_logs.log_keys(store, "", table)
+    assert set(first_keys) < set(keys)
+    found = change_logs.records(store, "", table)
+    assert len(found) == 8 and len({(r.shard_id, r.sequence) for r in found}) == 8
+    for header, _ in change_logs.segments(store, "", table):
+        assert header.parent_shard_id is None or header.continues_from is None
+
+
+def test_a_memory_older_than_23_hours_is_not_used(ddb, standin, table, vault):
+    """The vault's rules apply again (a follower_down gap) when the last pass ended so long ago
+    that records it had not read may be trimmed."""
+    dest, store = vault
+    memory = FollowMemory()
+    put(ddb, table, ["m1"])
+    assert follow_table(options(table, dest), memory=memory).records == 1
+    later = lambda: time.time() + 25 * 3600  # noqa: E731
+    standin.now = later
+    result = follow_table(options(table, dest, clock=later), memory=memory)
+    assert [gap["reason"] for gap in result.gaps] == ["follower_down"]
+    fresh = follow_table(options(table, dest, clock=later), memory=memory)  # the memory of that pass: fresh
+    assert fresh.gaps == [] and fresh.records == 0

@@ -56,6 +56,38 @@ def test_what_a_follow_job_refuses_is_named(tmp_path, job, message):
         load_text(tmp_path, config(job))
 
 
+XARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/orders"
+
+
+def test_a_follow_job_takes_a_table_arn_and_passes_it_to_the_follower(tmp_path):
+    from ddbvault.service.follow_jobs import follow_options
+
+    loaded = load_text(tmp_path, config(f"{{name: f, kind: follow, table: '{XARN}'}}",
+                                        f"{{name: g, kind: follow, table: '{XARN}', region: eu-west-1}}"))
+    job = loaded.job("f")
+    assert job.table == XARN and job.target == XARN
+    options = follow_options(job, loaded.effective(job), until_idle=True)
+    assert options.table == XARN and options.table_principal.region is None  # the follower takes the ARN's
+
+
+@pytest.mark.parametrize("job, message", [
+    (f"{{name: b, table: '{XARN}', cron: '0 3 * * *'}}", "a table ARN is for kind: follow jobs"),
+    (f"{{name: f, kind: follow, table: '{XARN}', region: us-east-1}}",
+     "job 'f': region us-east-1 disagrees with the table ARN's region eu-west-1"),
+    (f"{{name: f, kind: follow, table: '{XARN}/stream/2026-11-30T00:00:00.000'}}", "is a stream ARN"),
+    ("{name: f, kind: follow, table: 'arn:aws:dynamodb:eu-west-1:1111:table/orders'}", "is not a table ARN"),
+])
+def test_a_table_arn_is_checked_where_the_job_is_read(tmp_path, job, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_text(tmp_path, config(job))
+
+
+def test_a_region_in_defaults_must_agree_with_a_follow_jobs_arn(tmp_path):
+    with pytest.raises(UsageError, match="disagrees with the table ARN's region"):
+        load_text(tmp_path, config(f"{{name: f, kind: follow, table: '{XARN}'}}",
+                                   defaults='destination: "/v", region: us-east-1'))
+
+
 def test_defaults_may_keep_backup_options_for_the_backups(tmp_path):
     loaded = load_text(tmp_path, config("{name: f, kind: follow, table: orders}",
                                         "{name: b, table: orders, interval_seconds: 60}",
