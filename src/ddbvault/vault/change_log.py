@@ -31,7 +31,10 @@ Contract:
   shards, or every shard when all are closed). That is the one time the vault proves the log
   complete to: the follower wrote that segment after reading everything before it. A quiet table
   (no records, no segments) therefore shows an older `known_until` than the follower's last poll;
-  the choice errs on the side of refusing.
+  the choice errs on the side of refusing. `base_for` also proves every shard's chain of
+  segments over [base start - 1 s, T] (vault/chain.py): a hole is a gap of reason "missing"
+  (kept in `missing`, never written), refused like any gap. `window`/`summary` (for `list`) show
+  only the holes already found: they do not walk the chains.
 - Writes nothing. Raises IntegrityError (exit 6) naming the object for anything hostile, never
   quoting an item value.
 
