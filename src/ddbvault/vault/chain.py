@@ -28,6 +28,9 @@ last headers allow (docs/continuous.md says what it can and cannot prove).
 
 from __future__ import annotations
 
+import bisect
+from typing import Callable
+
 from ..errors import IntegrityError
 from ..format import change_log as fmt
 from ..format.dataline import BadLine
@@ -103,12 +106,6 @@ def deduplicated(segments: list) -> list:
 
 
 def bisect_first(items: list, past: Callable[[object], bool]) -> int:
-    """The first index whose item satisfies `past` (monotone: False... then True...)."""
-    low, high = 0, len(items)
-    while low < high:
-        middle = (low + high) // 2
-        if past(items[middle]):
-            high = middle
-        else:
-            low = middle + 1
-    return low
+    """The first index whose item satisfies `past` (monotone: False... then True...); len(items)
+    when none does. log2(n) calls of `past`."""
+    return bisect.bisect_left(items, True, key=past)

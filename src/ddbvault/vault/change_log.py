@@ -48,7 +48,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Callable, Iterator
+from typing import Iterator
 
 from ..errors import IntegrityError
 from ..format import change_log as fmt
