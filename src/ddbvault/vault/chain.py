@@ -77,6 +77,28 @@ def shard_holes(log, label: str, shard_id: str, since: int, until: int) -> list[
     return found
 
 
+def known_holes(log) -> list[Gap]:
+    """The holes that the segment headers `log` has already read show, for `list`: a segment
+    whose link reaches past the segment before it (by key) or, first of its shard, continues
+    from a sequence no segment reaches. Reads one more header per hole (the one before it),
+    never walks a chain: holes elsewhere are found only by `holes()` (restore)."""
+    found: list[Gap] = []
+    for label in sorted(log.streams):
+        for shard_id, shard in sorted(log.streams[label].shards.items()):
+            where = log.store.url_of(f"{log.root}/{label}/{shard_id}/")
+            segments = deduplicated(shard.segments)
+            for index, ref in enumerate(segments):
+                header = log.cached_header(ref)
+                if header is None or header.continues_from is None:
+                    continue
+                if index == 0:
+                    found.append(Gap(None, header.first_time + 1, MISSING, where))
+                elif int(header.continues_from) > segments[index - 1].last_seq:
+                    before = log.header(segments[index - 1]).last_time
+                    found.append(Gap(before - 1, header.first_time + 1, MISSING, where))
+    return found
+
+
 def closed_record(log, key: str):
     """closed.json at `key` (format/change_log.parse_closed), read once per ChangeLog."""
     cached = log.closed_records.get(key)

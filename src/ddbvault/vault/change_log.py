@@ -55,7 +55,7 @@ from ..format import change_log as fmt
 from ..format.dataline import BadLine, KeySpec, key_fingerprint
 from ..format.layout import join
 from ..storage.base import ObjectStore, TooLargeError
-from .chain import bisect_first as _bisect, deduplicated as _deduplicated, holes
+from .chain import bisect_first as _bisect, deduplicated as _deduplicated, holes, known_holes
 from .restorable import Base, Coverage, Gap, bases_of, seconds_of, utc_text  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,10 @@ class ChangeLog:
                 raise IntegrityError(f"segment {self.store.url_of(ref.key)}: {exc}", hint=UNTRUSTED) from None
             cached = self._headers[ref.key] = self._checked(ref, header)
         return cached
+
+    def cached_header(self, ref: SegmentRef):
+        """The header of `ref` if already read, else None (no read)."""
+        return self._headers.get(ref.key)
 
     def _checked(self, ref: SegmentRef, header):
         """`header` of the segment at `ref`, proven to be this table's and to match its key."""
@@ -378,11 +382,15 @@ def _lean(record: Record) -> Record:
 def summary(log: ChangeLog, bases: list[Base]) -> dict:
     """What `ddbvault list` shows of a table's log: {"window": [{"from", "to"}, ...], "gaps":
     [{"from", "to", "reason"}], "covered_from", "known_until", "streams", "segments", "ignored"}.
-    Reads no segment but the last of each open shard (its header only)."""
+    Reads no segment but the last of each open shard (its header only); the holes in the chain
+    those headers show (vault/chain.known_holes) are gaps of reason "missing". A hole elsewhere
+    is not seen here: restore proves the chain of what it replays."""
+    log.known_until()  # reads the headers known_holes looks at
+    log.missing += [gap for gap in known_holes(log) if gap not in log.missing]
     coverage = log.coverage()
     known, covered = coverage.known_until, coverage.covered_from
     return {"window": [{"from": utc_text(a), "to": utc_text(b)} for a, b in coverage.window(bases)],
-            "gaps": [g.to_dict() for g in sorted(log.gaps, key=lambda g: (g.end, g.start or 0))],
+            "gaps": [g.to_dict() for g in sorted(coverage.gaps, key=lambda g: (g.end, g.start or 0))],
             "covered_from": None if covered is None else utc_text(covered),
             "known_until": None if known is None else utc_text(known),
             "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}

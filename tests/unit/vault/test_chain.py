@@ -11,7 +11,7 @@ import pytest
 from ddbvault.errors import UsageError
 from ddbvault.format.dataline import KeySpec
 from ddbvault.storage.local import LocalStore
-from ddbvault.vault.change_log import Base, newest_changes, read_change_log, utc_text
+from ddbvault.vault.change_log import Base, newest_changes, read_change_log, summary, utc_text
 from tests.support.change_log_vault import T0, TABLE, put_closed, put_segment, put_start, record
 
 SPEC = KeySpec((("pk", "S"), ("sk", "N")))
@@ -121,3 +121,20 @@ def test_a_closed_shard_whose_segments_all_expired_moves_the_window_start(store)
     with pytest.raises(UsageError, match=f"gap from the beginning to {utc_text(T0 + 32)}"):
         log.base_for(T0 + 45, [EARLY])
     assert log.base_for(T0 + 45, [EARLY, Base("later", T0 + 33, T0 + 34)]).url == "later"
+
+
+def test_list_shows_a_hole_its_headers_reveal_and_reads_no_more_than_one_extra_header(store):
+    keys = three_segments(store)
+    remove(store, keys[1])
+    log = read_change_log(store, "", TABLE)
+    shown = summary(log, [EARLY])
+    assert {"from": utc_text(T0 + 9), "to": utc_text(T0 + 22), "reason": "missing"} in shown["gaps"]
+    assert shown["window"] == [{"from": utc_text(T0 + 3), "to": utc_text(T0 + 9)}]
+    assert log.header_reads == 2 and log.reads == 0  # the newest segment's header, and the one before the hole
+
+
+def test_list_does_not_walk_the_chain(store):
+    keys = three_segments(store)
+    remove(store, keys[0])  # the head: only the chain's first header shows it, and list does not read it
+    log = read_change_log(store, "", TABLE)
+    assert summary(log, [EARLY])["gaps"] == [] and log.header_reads == 1
