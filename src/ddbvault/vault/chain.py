@@ -22,8 +22,11 @@ the shard end after its last record).
 Cost (the same reads a replay of [since, until] makes): per shard, the segment headers the
 bisection of ChangeLog.records reads, plus the header of the first segment after `until` (its
 link may name a hole before `until`), plus closed.json of each closed shard whose present
-segments end at or before `until`. `list` calls none of this: it shows the window its keys and
-last headers allow (docs/continuous.md says what it can and cannot prove).
+segments end at or before `until`. `list` does not walk chains: `known_holes()` looks only at
+the headers it has read (docs/continuous-restore.md, "What `list` proves").
+
+AWS calls (S3 only, through the ChangeLog's store): GetObject of segment headers (a streamed
+read stopped after the first line) and of closed.json objects (64 KiB at most).
 """
 
 from __future__ import annotations
