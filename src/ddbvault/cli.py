@@ -902,12 +902,15 @@ def _reader(profile, region, role, external_id, session_name: str) -> Principal:
               "and table resource policies that let it read the stream (docs/continuous-access.md).")
 @click.option("--follower-role", default="ddbvault-follower", show_default=True, metavar="NAME",
               help="With --continuous: name of the data account role that runs `ddbvault follow`.")
+@click.option("--keep-changes", type=int, metavar="DAYS", help="With --continuous: a lifecycle rule expires "
+              "the change log's segments (tag ddbvault-log=segment) DAYS days after they were written; "
+              "start, closed and gap objects never expire (docs/continuous.md).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, engine, continuous, follower_role, as_json) -> None:
+        keep, engine, continuous, follower_role, keep_changes, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -920,7 +923,7 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
             restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine,
-            continuous=continuous, follower_role=follower_role)
+            continuous=continuous, follower_role=follower_role, keep_changes=keep_changes)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return

@@ -12,6 +12,10 @@ when it runs in the vault account) reads the stream, the vault principal (--vaul
       second, different write to the same key is refused (IntegrityError: nothing is overwritten)
   DeleteObject on the probe is denied (✓) or allowed (⚠)
   bucket versioning and object lock status (·)
+  the change log's lifecycle rule (GetBucketLifecycleConfiguration, with --owner-role when given):
+      a rule by <prefix>/<table>/changes/ and the tag ddbvault-log=segment expires segments after
+      N days (·: the restorable window starts about N days back); none (·: kept forever); ✗ a
+      rule that would expire the log's start.json, closed.json or gaps (no segment tag filter)
 The backup's own checks (Scan, TTL, tags) are not run: a follower needs none of them.
 A ✗ names the missing permission and the statement of `ddbvault iam --continuous` that grants it.
 """
@@ -22,9 +26,10 @@ import dataclasses
 
 from .aws.error_translation import translated
 from .aws.session import client, make_session
-from .doctor import (FAIL, OK, Check, DoctorOptions, DoctorReport, _bucket_status, _delete_check, _Doctor,
-                     _identity, _probe_key)
-from .errors import DdbvaultError, IntegrityError, UsageError
+from .doctor import (FAIL, INFO, OK, WARN, Check, DoctorOptions, DoctorReport, _bucket_status, _delete_check,
+                     _Doctor, _identity, _probe_key, _rule_filter)
+from .errors import AccessDeniedError, DdbvaultError, IntegrityError, UsageError
+from .format.change_log import SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE
 from .format.layout import TableRef, join, parse_table_ref
 from .storage import WriteOptions
 from .storage.s3 import S3Store
@@ -145,6 +150,56 @@ def _change_log_checks(doc: _Doctor, session, ref: TableRef) -> None:
         _overwrite_check(doc, store, key)
         _delete_check(doc, s3, store, key)
     _bucket_status(doc, s3, store.bucket)
+    owner = client(make_session(o.owner), "s3") if o.owner else s3
+    _change_log_rule(doc, owner, store.bucket, changes)
+
+
+def _change_log_rule(doc: _Doctor, s3, bucket: str, changes: str) -> None:
+    """Report the lifecycle rules that expire objects under `changes` (the table's changes/)."""
+    name = "change log lifecycle rule"
+    try:
+        with translated(service="s3", action="GetBucketLifecycleConfiguration", resource=f"s3://{bucket}"):
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+    except AccessDeniedError as exc:
+        doc.note(name, WARN, f"cannot check: {exc.message} (needs s3:GetLifecycleConfiguration, a data "
+                             "account permission: pass --owner-role)")
+        return
+    except DdbvaultError as exc:
+        if getattr(exc, "code", "") != "NoSuchLifecycleConfiguration":
+            doc.note(name, WARN, f"cannot check: {exc.message}")
+            return
+        rules = []
+    problem, days = change_log_expiry(rules, changes)
+    if problem:
+        doc.note(name, FAIL, f"{problem}; fix: apply the ExpireChangeLog rule of `{CONTINUOUS} --keep-changes DAYS "
+                             "--part data` instead")
+    elif days is None:
+        doc.note(name, INFO, "none: segments are kept until deleted by hand (`iam --continuous --keep-changes DAYS` "
+                             "adds one)")
+    else:
+        doc.note(name, INFO, f"segments ({SEGMENT_TAG_KEY}={SEGMENT_TAG_VALUE}) expire after {days} days: restore "
+                             f"--at reaches back about {days} days; keep a base backup younger than that")
+
+
+def change_log_expiry(rules: list[dict], changes: str) -> tuple[str | None, int | None]:
+    """(what is wrong, None) when an enabled rule of `rules` (GetBucketLifecycleConfiguration's)
+    may expire objects under `changes` other than tagged segments (start.json, closed.json and
+    gaps must stay); else (None, the fewest days after which one expires segments, or None)."""
+    segment = {"Key": SEGMENT_TAG_KEY, "Value": SEGMENT_TAG_VALUE}
+    days = None
+    for rule in (r for r in rules if r.get("Status") == "Enabled" and r.get("Expiration")):
+        tags, rule_prefix, _ = _rule_filter(rule)
+        if not (changes.startswith(rule_prefix) or rule_prefix.startswith(changes)):
+            continue  # another part of the bucket
+        if segment not in tags:
+            if tags:  # filtered by another tag: only objects that carry it, which the follower never writes
+                continue
+            return (f"rule {str(rule.get('ID'))[:64]!r} expires every object under {changes}, the change "
+                    "log's start.json, closed.json and gaps too", None)
+        after = rule["Expiration"].get("Days")
+        if after is not None:
+            days = after if days is None else min(days, after)
+    return None, days
 
 
 def _overwrite_check(doc: _Doctor, store: S3Store, key: str) -> None:

@@ -164,3 +164,26 @@ def test_without_the_stream_grant_describe_stream_fails_naming_it(enforced):
     assert found["status"] == "fail" and found["permission"] == "dynamodb:DescribeStream"
     assert "ReadTableStreams" in found["grant"] and "FollowerReadsStream" in found["grant"]
     assert "GetShardIterator" not in checks(proc)
+
+
+def test_the_change_log_lifecycle_rule_is_reported_and_one_that_expires_the_markers_fails(open_server):
+    from ddbvault.iac.render import json_documents
+
+    env, s3 = open_server
+    inputs = make_inputs(tables=["orders"], prod_account="111111111111", data_account=ACCOUNT, bucket="vault",
+                         prefix="prod", continuous=True, keep_changes=35)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="vault", LifecycleConfiguration=json_documents(inputs, "data")["data-bucket-lifecycle-configuration"])
+    try:
+        found = checks(doctor(env, "orders"))["change log lifecycle rule"]
+        assert found["status"] == "info" and "expire after 35 days" in found["detail"]
+        s3.put_bucket_lifecycle_configuration(Bucket="vault", LifecycleConfiguration={"Rules": [
+            {"ID": "everything", "Status": "Enabled", "Filter": {"Prefix": "prod/"}, "Expiration": {"Days": 9}}]})
+        proc = doctor(env, "orders")
+        found = checks(proc)["change log lifecycle rule"]
+        assert found["status"] == "fail" and "start.json, closed.json and gaps" in found["detail"]
+        assert proc.returncode != 0
+    finally:
+        s3.delete_bucket_lifecycle(Bucket="vault")
+    found = checks(doctor(env, "orders"))["change log lifecycle rule"]
+    assert found["status"] == "info" and "kept until deleted" in found["detail"]

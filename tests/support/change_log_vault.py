@@ -79,6 +79,15 @@ def put_gap(store: ObjectStore, start: int | None, end: int, reason: str = "foll
     store.put_new(fmt.gap_key(prefix, under or table, end, secrets.token_hex(3)), fmt.gap_object(gap))
 
 
+def put_closed(store: ObjectStore, last_sequence: int | None, closed_at: int, *, shard: str = "shardId-1",
+               prefix: str = "", label: str = LABEL, table: str = TABLE) -> str:
+    """closed.json of `shard`: read to its end, its last record `last_sequence` (None: empty)."""
+    closed = fmt.ClosedRecord(shard, None if last_sequence is None else str(last_sequence), closed_at)
+    name = fmt.closed_key(prefix, table, label, shard)
+    store.put_new(name, fmt.closed_object(closed))
+    return name
+
+
 class _Writer(ObjectWriter):
     def __init__(self, store: "MemoryStore", key: str):
         self.store, self.key, self.parts = store, key, []

@@ -4,7 +4,7 @@ KMS key given or created, writer role with an external id, another restore accou
 a keep policy (retention tiers), the export engine's grants (direct, and through a writer role
 with a KMS key, where the backup role gets its own S3 and KMS grants for the export), and the
 continuous backup's follower role and stream policies (alone, with a writer role and a key, with a
-created key).
+created key, and with a lifecycle rule for the change log: --keep-changes).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ VARIANTS = {
     "continuous": {"continuous": True},
     "continuous-writer-kms": {"continuous": True, "writer_role": "ddbvault-writer", "kms_key_arn": KEY, "prefix": ""},
     "continuous-created-key": {"continuous": True, "create_kms_key": True},
+    "continuous-keep-changes": {"continuous": True, "keep_changes": 35, "keep": "daily=7"},
 }
 
 

@@ -1,6 +1,10 @@
 """Writing the change log: segments, closed.json, start.json and gaps, each create-only.
 
-Every object is written with `ObjectStore.put_new` and never rewritten. A segment's key names its
+Every object is written with `ObjectStore.put_new` and never rewritten. Segments carry the S3 tag
+`ddbvault-log=segment` (format/change_log.SEGMENT_TAGGING, sent with their PutObject), so that a
+lifecycle rule by prefix and tag (`ddbvault iam --continuous --keep-changes DAYS`) expires them
+and never start.json, closed.json or a gap, which are written untagged (docs/continuous.md,
+"Retention without DeleteObject"). A segment's key names its
 shard and sequence range, so an object that already exists under it holds the same records (a
 second follower stored it first): that is logged and counted as not stored, never an error. The
 same holds for closed.json and start.json.
@@ -38,6 +42,7 @@ class StreamMeta:
 class LogWriter:
     def __init__(self, store: ObjectStore, meta: StreamMeta, clock):
         self.store = store
+        self.segments = store.tagged(cl.SEGMENT_TAGGING)  # the same store; segments carry the tag
         self.meta = meta
         self.clock = clock
 
@@ -56,7 +61,7 @@ class LogWriter:
             raise malformed_response(action="GetRecords", resource=f"{m.stream_arn} shard {shard_id}",
                                      reason=f"a stream record: {exc}") from None
         key = cl.segment_key(m.prefix, m.table, m.label, shard_id, header.first_sequence, header.last_sequence)
-        return header, self._put(key, data)
+        return header, self._put(key, data, self.segments)
 
     def closed(self, shard_id: str, last_sequence: str | None) -> bool:
         data = cl.closed_object(cl.ClosedRecord(shard_id, last_sequence, int(self.clock())))
@@ -78,9 +83,9 @@ class LogWriter:
                     record.to_dict()["from"] or "an unknown time", record.to_dict()["to"])
         return record.to_dict()
 
-    def _put(self, key: str, data: bytes) -> bool:
+    def _put(self, key: str, data: bytes, store: ObjectStore | None = None) -> bool:
         try:
-            self.store.put_new(key, data)
+            (store or self.store).put_new(key, data)
             return True
         except IntegrityError:
             if not self.store.exists(key):

@@ -28,7 +28,7 @@ from .inputs import DOCTOR_DIR, IacInputs, Table
 from .policies import (Arns, backup_role_policy, document, literal_arns, statement, trust_statement,
                        writer_role_policy, writer_trust_policy)
 from .resource_policies import bucket_policy, key_policy
-from .retention import tier_rules
+from .retention import change_log_rules, tier_rules
 
 FORMAT_VERSION = "2010-09-09"
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -134,6 +134,7 @@ def lifecycle_rules(inputs: IacInputs) -> list[dict]:
         {"Id": "ExpireDoctorProbes", "Status": "Enabled", "Prefix": inputs.key_prefix(DOCTOR_DIR),
          "ExpirationInDays": 1, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
         *tier_rules(inputs),
+        *change_log_rules(inputs),
     ]
 
 

@@ -11,7 +11,11 @@ keeps working when production credentials are revoked. What is granted, and why
   Objects: s3:PutObject only under `<prefix>/<table>/changes/*` (and the doctor's
   `<prefix>/_doctor/*` probe), with the same ACL conditions as the backup writers; GetObject and
   ListBucket there too, because the vault is the follower's checkpoint (it lists what it wrote and
-  reads the last segment's header). No DeleteObject anywhere; the bucket policy also names the
+  reads the last segment's header). s3:PutObjectTagging there, only with the segment tag
+  `ddbvault-log=segment` and no other tag key (s3:RequestObjectTag, s3:RequestObjectTagKeys): S3
+  requires it for a PutObject that carries tags, and the follower tags each segment so that a
+  lifecycle rule can expire it (iac/retention.change_log_rules; the bucket policy denies tagging
+  an existing segment or the log's start/closed/gap objects). No DeleteObject anywhere; the bucket policy also names the
   role in its overwrite and delete Denies (resource_policies.writer_principals).
 - Cross-account reads need BOTH the role's own policy and the resource's policy: the stream
   policy (attached with PutResourcePolicy to the stream ARN; only DescribeStream, GetRecords and
@@ -34,6 +38,7 @@ from __future__ import annotations
 import json
 import shlex
 
+from ..format.change_log import SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE
 from .inputs import CHANGES_DIR, DOCTOR_DIR, IacInputs, Table
 from .policies import KMS_WRITE_ACTIONS, Arns, document, kms_through_s3, statement, trust_statement
 
@@ -41,6 +46,12 @@ from .policies import KMS_WRITE_ACTIONS, Arns, document, kms_through_s3, stateme
 STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
 TABLE_ACTIONS = ("dynamodb:DescribeTable",)
 LIST_STREAMS = "dynamodb:ListStreams"  # no resource type: "*" only (it lists stream ARNs)
+
+
+# What the follower may tag: the segment tag, and no other key (a tier tag would let a backup
+# tier's lifecycle rule expire the object).
+SEGMENT_TAG_ONLY = {"StringEquals": {f"s3:RequestObjectTag/{SEGMENT_TAG_KEY}": SEGMENT_TAG_VALUE},
+                    "ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": [SEGMENT_TAG_KEY]}}
 
 
 def follower_role_arn(inputs: IacInputs) -> str:
@@ -72,6 +83,7 @@ def follower_role_policy(inputs: IacInputs, arns: Arns) -> dict:
         statement("ChangeLogBucketOwnerFullControl", "Allow", "s3:PutObjectAcl", writable,
                   condition={"StringEquals": acl}),
         statement("AbortChangeLogUploads", "Allow", "s3:AbortMultipartUpload", writable),
+        statement("TagChangeLogSegments", "Allow", "s3:PutObjectTagging", changes, condition=SEGMENT_TAG_ONLY),
         statement("ReadChangeLog", "Allow", "s3:GetObject", changes),
         statement("ListChangeLog", "Allow", "s3:ListBucket", arns.bucket, condition=listing),
     ]

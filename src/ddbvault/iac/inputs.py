@@ -74,6 +74,7 @@ class IacInputs:
     engine: str = "scan"  # --engine export: the export grants too (policies.export_statements)
     continuous: bool = False  # --continuous: the follower role and the streams' policies (policies.follower_role_policy)
     follower_role: str = DEFAULT_FOLLOWER_ROLE
+    keep_changes: int | None = None  # --keep-changes DAYS: a lifecycle rule expires change-log segments (iac/retention.py)
 
     @property
     def exports(self) -> bool:
@@ -132,7 +133,7 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                 backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
                 restore_tables: list[str] | tuple[str, ...] = (),
                 keep: str | KeepPolicy | None = None, engine: str = "scan", continuous: bool = False,
-                follower_role: str = DEFAULT_FOLLOWER_ROLE) -> IacInputs:
+                follower_role: str = DEFAULT_FOLLOWER_ROLE, keep_changes: int | None = None) -> IacInputs:
     """Validated IacInputs. Raises UsageError naming the offending option."""
     region = _check(_REGION, region, "--region", "e.g. eu-west-1")
     prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
@@ -154,7 +155,21 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
         keep=parse_keep(keep) if isinstance(keep, str) else keep,
         engine=_engine(engine), continuous=bool(continuous),
         follower_role=_follower_role(follower_role, continuous, writer_role, backup_role),
+        keep_changes=_keep_changes(keep_changes, continuous),
     )
+
+
+def _keep_changes(days: int | None, continuous: bool) -> int | None:
+    """--keep-changes: whole days, 1..36500, with --continuous only."""
+    if days is None:
+        return None
+    if not continuous:
+        raise UsageError("--keep-changes sets how long the change log's segments are kept; it needs --continuous",
+                         hint="add --continuous (the follower role and the streams' policies)")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36500:
+        raise UsageError("--keep-changes must be a whole number of days from 1 to 36500",
+                         hint="e.g. --keep-changes 35; keep the base backups at least as long (docs/continuous.md)")
+    return days
 
 
 def _follower_role(name: str, continuous: bool, writer_role: str | None, backup_role: str) -> str:

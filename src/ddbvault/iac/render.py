@@ -153,10 +153,10 @@ def _notes(inputs: IacInputs) -> dict[str, str]:
 
 
 def json_documents(inputs: IacInputs, part: str) -> dict[str, dict]:
-    """--format json: the policy documents, and under --keep the bucket's lifecycle
-    configuration (PutBucketLifecycleConfiguration's shape: it replaces every rule)."""
+    """--format json: the policy documents, and under --keep or --keep-changes the bucket's
+    lifecycle configuration (PutBucketLifecycleConfiguration's shape: it replaces every rule)."""
     docs = policy_documents(inputs, part)
-    if inputs.keep is not None and part in ("data", "all"):
+    if (inputs.keep is not None or inputs.keep_changes is not None) and part in ("data", "all"):
         docs["data-bucket-lifecycle-configuration"] = s3_lifecycle_configuration(lifecycle_rules(inputs))
     return docs
 

@@ -39,8 +39,9 @@ Pure: no I/O, no boto3.
 
 from __future__ import annotations
 
+from ..format.change_log import CLOSED_NAME, GAPS_DIR, SEGMENT_TAG_KEY, START_NAME
 from .continuous import follower_role_arn
-from .inputs import IacInputs
+from .inputs import CHANGES_DIR, IacInputs
 from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, export_read_statements,
                        keep_statements, list_condition, s3_service, statement)
 
@@ -66,7 +67,22 @@ def bucket_policy(inputs: IacInputs, arns: Arns) -> dict:
         statements += _export_writes(inputs, arns)
     if inputs.grants_cross_account_read:
         statements += _restore_reads(inputs, arns)
+    if inputs.continuous:
+        statements += change_log_tag_denies(inputs, arns)
     return document(statements)
+
+
+def change_log_tag_denies(inputs: IacInputs, arns: Arns) -> list[dict]:
+    """Nobody tags the change log's start.json, closed.json or gaps (a lifecycle rule filtered by
+    a tag would then expire what the reader needs), nor re-tags a segment once written (the
+    follower sends its tag with the PutObject that creates it, where no tag exists yet). A
+    PutObject without tags is not authorized as s3:PutObjectTagging, so these deny no write.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html"""
+    root = f"{arns.bucket}/{inputs.key_prefix()}*/{CHANGES_DIR}/"
+    markers = [f"{root}*/{START_NAME}", f"{root}*/{CLOSED_NAME}", f"{root}{GAPS_DIR}/*"]
+    return [statement("DenyTaggingChangeLogMarkers", "Deny", "s3:PutObjectTagging", markers, principal="*"),
+            statement("DenyRetaggingChangeLogSegments", "Deny", "s3:PutObjectTagging", f"{root}*", principal="*",
+                      condition={"StringLike": {f"s3:ExistingObjectTag/{SEGMENT_TAG_KEY}": "*"}})]
 
 
 def _everyone_statements(inputs: IacInputs, arns: Arns) -> list[dict]:

@@ -19,6 +19,15 @@ resource_policies.py's re-tagging deny):
   PutObjectTagging on an object that already has a tier tag (`s3:ExistingObjectTag`) is denied,
   so a backup cannot be moved into a tier that expires sooner. DeleteObjectTagging is denied too.
 
+**The change log** (`ddbvault iam --continuous --keep-changes DAYS`): one rule per table, filtered
+by the prefix `<prefix>/<table>/changes/` and the tag `ddbvault-log=segment` that the follower
+sends with every segment (format/change_log.SEGMENT_TAGGING), expires segments DAYS days after
+they were written. start.json, closed.json and gaps are untagged and never expire: they are tiny
+and the reader needs them. An expired segment moves the start of what `restore --at` can prove
+(vault/chain.py); docs/continuous.md, "Retention without DeleteObject". The follower's grant to
+send the tag is in iac/continuous.py; the bucket policy's deny of tagging the log's markers and of
+re-tagging a segment in resource_policies.py.
+
 Pure: no I/O, no boto3.
 """
 
@@ -26,8 +35,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..format.change_log import SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE
 from ..format.retention import TAG_KEY, KeepPolicy
-from .inputs import IacInputs
+from .inputs import CHANGES_DIR, IacInputs
 
 # The clean-up rules' CloudFormation parameters, at their defaults, for the S3 API document.
 PARAMETER_DEFAULTS = {"AbortIncompleteUploadsAfterDays": 2, "NoncurrentVersionExpirationDays": 90}
@@ -51,6 +61,23 @@ def tier_rules(inputs: IacInputs) -> list[dict]:
         rule["TagFilters"] = [{"Key": TAG_KEY, "Value": tier}]
         rule["ExpirationInDays"] = keep.days(tier)
         rules.append(rule)
+    return rules
+
+
+def change_log_rules(inputs: IacInputs) -> list[dict]:
+    """One CloudFormation lifecycle rule per table that expires its change-log segments after
+    `inputs.keep_changes` days (Prefix `<prefix>/<table>/changes/` and the segment tag, an And
+    filter); none without --keep-changes. IDs: `ExpireChangeLog-<table>` (S3: at most 255
+    characters; a longer one is numbered)."""
+    if inputs.keep_changes is None:
+        return []
+    rules = []
+    for number, table in enumerate(inputs.tables, 1):
+        rule_name = f"ExpireChangeLog-{table.name}"
+        rules.append({"Id": rule_name if len(rule_name) <= 255 else f"ExpireChangeLog{number}", "Status": "Enabled",
+                      "Prefix": inputs.key_prefix(table.name, CHANGES_DIR),
+                      "TagFilters": [{"Key": SEGMENT_TAG_KEY, "Value": SEGMENT_TAG_VALUE}],
+                      "ExpirationInDays": inputs.keep_changes})
     return rules
 
 

@@ -5,7 +5,8 @@ the table's change log in the vault (vault/change_log.py, docs/continuous-restor
 2. The table's backups are listed (vault/listing.list_backups) and its change log read
    (vault/change_log.read_change_log). The newest complete full backup B (scan or export) from
    which T is restorable is picked (ChangeLog.base_for): B ended at or before T, the log covers
-   B's start, no gap meets [B's start, T], and the log is known complete up to T. Otherwise the
+   B's start, no gap meets [B's start, T], the log is known complete up to T, and every shard's
+   chain of segments is proven whole over [B's start - 1 s, T] (vault/chain.py). Otherwise the
    run stops before touching any table, naming the gap (from, to, reason) or the log's end and
    the nearest restorable times.
 3. The newest change of each key with a time in [B's start - 1 s, T] is collected

@@ -109,6 +109,13 @@ class ObjectStore(ABC):
         directory): nothing; the manifest records the tier and expiry, nothing deletes."""
         return None
 
+    def tagged(self, tagging: str) -> "ObjectStore":
+        """This store, for objects that carry `tagging` (URL-encoded S3 object tags, sent with
+        each PutObject / CreateMultipartUpload, added to any tags the store already sends) — the
+        follower's segments, which a lifecycle rule expires by tag. Default (a local directory):
+        the store itself; nothing expires there."""
+        return self
+
     def read_bounded(self, key: str, reader: BinaryIO, limit: int | None) -> bytes:
         """All of `reader`, or, with `limit`, at most `limit` + 1 bytes of it: one more than the
         limit proves the object is over it (IntegrityError naming the object and the limit),

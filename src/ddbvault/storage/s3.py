@@ -218,6 +218,12 @@ class S3Store(ObjectStore):
                                retain_until=retain_until if mode else None)
         return mode
 
+    def tagged(self, tagging: str) -> "S3Store":
+        """A store on the same client and bucket whose objects also carry `tagging`; see
+        base.ObjectStore.tagged. S3 needs s3:PutObjectTagging for a PutObject with tags."""
+        both = f"{self.options.tagging}&{tagging}" if self.options.tagging else tagging
+        return S3Store(self.client, self.bucket, replace(self.options, tagging=both), self.retry, self.stats)
+
     def object_lock_mode(self) -> str | None:
         """The mode new objects should be locked in: the bucket's default retention mode, or
         GOVERNANCE when Object Lock is enabled without one; None when it is not enabled. A

@@ -31,7 +31,10 @@ Contract:
   shards, or every shard when all are closed). That is the one time the vault proves the log
   complete to: the follower wrote that segment after reading everything before it. A quiet table
   (no records, no segments) therefore shows an older `known_until` than the follower's last poll;
-  the choice errs on the side of refusing.
+  the choice errs on the side of refusing. `base_for` also proves every shard's chain of
+  segments over [base start - 1 s, T] (vault/chain.py): a hole is a gap of reason "missing"
+  (kept in `missing`, never written), refused like any gap. `window`/`summary` (for `list`) show
+  only the holes already found: they do not walk the chains.
 - Writes nothing. Raises IntegrityError (exit 6) naming the object for anything hostile, never
   quoting an item value.
 
@@ -45,13 +48,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Callable, Iterator
+from typing import Iterator
 
 from ..errors import IntegrityError
 from ..format import change_log as fmt
 from ..format.dataline import BadLine, KeySpec, key_fingerprint
 from ..format.layout import join
 from ..storage.base import ObjectStore, TooLargeError
+from .chain import bisect_first as _bisect, deduplicated as _deduplicated, holes, known_holes
 from .restorable import Base, Coverage, Gap, bases_of, seconds_of, utc_text  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
@@ -79,7 +83,11 @@ class SegmentRef:
 @dataclass
 class Shard:
     segments: list[SegmentRef] = field(default_factory=list)  # sorted by (first_seq, -last_seq)
-    closed: bool = False
+    closed_key: str | None = None  # its closed.json, when listed
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_key is not None
     parent: str | None | bool = False  # False: not read yet
 
 
@@ -112,6 +120,8 @@ class ChangeLog:
         self.store, self.root, self.table = store, root, table
         self.streams: dict[str, Stream] = {}
         self.gaps: list[Gap] = []
+        self.missing: list[Gap] = []  # holes in the segments' chains found so far (vault/chain.py), never written
+        self.closed_records: dict[str, object] = {}  # closed.json by key, read by vault/chain.py
         self.ignored: list[str] = []
         self._headers: dict[str, object] = {}
         self.spec: KeySpec | None = None  # the table's key, when known: every record's Keys checked against it
@@ -145,15 +155,25 @@ class ChangeLog:
         return newest
 
     def coverage(self) -> Coverage:
-        """What the log covers (vault/restorable.py): reads the newest segments' headers."""
-        return Coverage(self.table, self.covered_from(), self.known_until(), list(self.gaps))
+        """What the log covers (vault/restorable.py): reads the newest segments' headers. Its gaps
+        are the vault's plus the holes in the chain found so far (`missing`)."""
+        return Coverage(self.table, self.covered_from(), self.known_until(), [*self.gaps, *self.missing])
 
     def window(self, bases: list[Base]) -> list[tuple[int, int]]:
         """The restorable times from `bases`: sorted, merged intervals [from, to], whole seconds."""
         return self.coverage().window(bases)
 
     def base_for(self, at: int, bases: list[Base]) -> Base:
-        """The newest base from which `at` is restorable; see Coverage.base_for for what it raises."""
+        """The newest base from which `at` is restorable, with the chain of every shard proven
+        whole over [base start - 1 s, at] (vault/chain.py): a hole there is added to `missing`
+        as a gap and the next base is tried. Raises what Coverage.base_for raises (a hole is
+        refused like any gap, named with its shard)."""
+        for _ in range(len(bases) + 1):  # each round rules out the base it tried, or returns
+            base = self.coverage().base_for(at, bases)
+            found = [gap for gap in holes(self, base.start - 1, at) if gap not in self.missing]
+            self.missing += found
+            if not any(gap.blocks(base.start, at) for gap in found):
+                return base
         return self.coverage().base_for(at, bases)
 
     def header(self, ref: SegmentRef):
@@ -169,6 +189,10 @@ class ChangeLog:
                 raise IntegrityError(f"segment {self.store.url_of(ref.key)}: {exc}", hint=UNTRUSTED) from None
             cached = self._headers[ref.key] = self._checked(ref, header)
         return cached
+
+    def cached_header(self, ref: SegmentRef):
+        """The header of `ref` if already read, else None (no read)."""
+        return self._headers.get(ref.key)
 
     def _checked(self, ref: SegmentRef, header):
         """`header` of the segment at `ref`, proven to be this table's and to match its key."""
@@ -261,29 +285,6 @@ class _Parents(Mapping):
         return len(self.stream.shards)
 
 
-def _deduplicated(segments: list) -> list:
-    """The segments of one shard that add records: sorted by first sequence (the longest first),
-    each one wholly inside what the earlier ones cover dropped. Keys alone decide."""
-    kept, covered = [], -1
-    for ref in sorted(segments, key=lambda r: (r.first_seq, -r.last_seq)):
-        if ref.last_seq > covered:
-            kept.append(ref)
-            covered = ref.last_seq
-    return kept
-
-
-def _bisect(items: list, past: Callable[[object], bool]) -> int:
-    """The first index whose item satisfies `past` (monotone: False... then True...)."""
-    low, high = 0, len(items)
-    while low < high:
-        middle = (low + high) // 2
-        if past(items[middle]):
-            high = middle
-        else:
-            low = middle + 1
-    return low
-
-
 def changes_root(prefix: str, table: str) -> str:
     return join(prefix, table, CHANGES)
 
@@ -313,7 +314,7 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
         if ref.kind == "start":
             starts.append((stream, key))
         elif ref.kind == "closed":
-            stream.shards.setdefault(ref.shard_id, Shard()).closed = True
+            stream.shards.setdefault(ref.shard_id, Shard()).closed_key = key
         elif ref.kind == "segment":
             stream.shards.setdefault(ref.shard_id, Shard()).segments.append(
                 SegmentRef(key, ref.label, ref.shard_id, ref.first_seq, ref.last_seq))
@@ -381,11 +382,15 @@ def _lean(record: Record) -> Record:
 def summary(log: ChangeLog, bases: list[Base]) -> dict:
     """What `ddbvault list` shows of a table's log: {"window": [{"from", "to"}, ...], "gaps":
     [{"from", "to", "reason"}], "covered_from", "known_until", "streams", "segments", "ignored"}.
-    Reads no segment but the last of each open shard (its header only)."""
+    Reads no segment but the last of each open shard (its header only); the holes in the chain
+    those headers show (vault/chain.known_holes) are gaps of reason "missing". A hole elsewhere
+    is not seen here: restore proves the chain of what it replays."""
+    log.known_until()  # reads the headers known_holes looks at
+    log.missing += [gap for gap in known_holes(log) if gap not in log.missing]
     coverage = log.coverage()
     known, covered = coverage.known_until, coverage.covered_from
     return {"window": [{"from": utc_text(a), "to": utc_text(b)} for a, b in coverage.window(bases)],
-            "gaps": [g.to_dict() for g in sorted(log.gaps, key=lambda g: (g.end, g.start or 0))],
+            "gaps": [g.to_dict() for g in sorted(coverage.gaps, key=lambda g: (g.end, g.start or 0))],
             "covered_from": None if covered is None else utc_text(covered),
             "known_until": None if known is None else utc_text(known),
             "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}

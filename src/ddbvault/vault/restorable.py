@@ -37,7 +37,8 @@ def seconds_of(value) -> int:
 @dataclass(frozen=True)
 class Gap:
     """A stretch where the log may miss changes: the open interval (start, end), whole seconds;
-    start None: from the beginning."""
+    start None: from the beginning. `key`: the gap object's key, or for reason "missing" (a hole
+    in a shard's chain of segments, found by vault/chain.py, never written) the shard's URL."""
 
     start: int | None
     end: int
@@ -54,7 +55,8 @@ class Gap:
 
     def describe(self) -> str:
         start = "the beginning" if self.start is None else utc_text(self.start)
-        return f"a gap from {start} to {utc_text(self.end)} ({self.reason})"
+        where = f": segments of {self.key} are absent, their chain broken" if self.reason == "missing" else ""
+        return f"a gap from {start} to {utc_text(self.end)} ({self.reason}{where})"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,11 @@ MAX_LINEAGE = 10_000  # a parent chain longer than this is a loop or hostile
 VIEW_TYPES = ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")
 GAP_REASONS = ("trimmed", "follower_down", "stream_replaced", "stream_disabled", "shard_lost")
+# The S3 object tag every segment carries (sent with its PutObject): a lifecycle rule filtered by it
+# and the table's changes/ prefix expires segments and never start.json, closed.json or a gap.
+SEGMENT_TAG_KEY = "ddbvault-log"
+SEGMENT_TAG_VALUE = "segment"
+SEGMENT_TAGGING = f"{SEGMENT_TAG_KEY}={SEGMENT_TAG_VALUE}"  # URL-encoded, as PutObject's Tagging takes it
 
 _LABEL = re.compile(r"[0-9A-Za-z:._-]{1,64}", re.ASCII)
 _SHARD = re.compile(r"[0-9A-Za-z_.-]{1,65}", re.ASCII)
