@@ -325,16 +325,23 @@ class Follower:
         entry.iterator, entry.last_read, entry.continues_from, entry.checkpoint = None, None, None, None
 
     def _poll_covers(self, entry: ShardLog) -> bool:
-        """True when the newest poll record says the shard ended at entry's checkpoint and was
-        polled less than 23 h ago: whatever came after polled_at is not trimmed yet, so the
-        trimmed records are all at or before the checkpoint, stored."""
+        """True when the newest poll record says the shard ended at entry's checkpoint, was
+        polled less than 23 h ago, and the checkpoint's record is over 24 h old: retention
+        trimmed it, and whatever came after polled_at is not trimmed yet, so the trimmed
+        records are all at or before the checkpoint, stored. Lists the shard's segments once."""
         poll = self.poll
         if poll is None or entry.shard_id not in poll.shards or entry.last_read not in (None, entry.checkpoint):
             return False
         position, checkpoint = poll.shards[entry.shard_id], entry.checkpoint
         same = (position is None and checkpoint is None) or (
             position is not None and checkpoint is not None and int(position) == int(checkpoint))
-        return same and self.options.clock() - poll.polled_at <= DAY_S - MARGIN_S
+        now = self.options.clock()
+        if not same or now - poll.polled_at > DAY_S - MARGIN_S:
+            return False
+        # Only retention (24 h) trims in DynamoDB Streams: the checkpoint's record must be that old,
+        # else something else trimmed it, and then what followed it may be gone too.
+        stamped = self._checkpoint_time(entry) if checkpoint is not None else None
+        return checkpoint is None or (stamped is not None and now - stamped > DAY_S)
 
     def _checkpoint_time(self, entry: ShardLog) -> int | None:
         if entry.checkpoint is None:
