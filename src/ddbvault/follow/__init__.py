@@ -47,8 +47,9 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     Streams DescribeStream, GetShardIterator, GetRecords
     (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations_Amazon_DynamoDB_Streams.html);
     S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start (none when
-    `memory` carries the checkpoint), GetObject of a few segment headers and start.json,
-    PutObject (If-None-Match: *) per segment and per closed.json / start.json / gap.
+    `memory` carries the checkpoint), GetObject of a few segment headers, start.json and up to
+    3 poll records, PutObject (If-None-Match: *) per segment and per closed.json / start.json /
+    gap / poll record (a quiet stream: at most one per options.poll_record_interval_s).
 
     options.table is a name or a table ARN (format.layout.parse_table_ref): by ARN, DescribeTable
     names the table by it (another account's table, through its resource-based policy:
