@@ -161,7 +161,8 @@ def trusted_poll(store: ObjectStore, meta, state: StreamState) -> cl.PollRecord 
             poll = cl.parse_poll(store.get(key, limit=cl.MAX_SMALL_OBJECT))
         except BadLine as exc:
             raise IntegrityError(f"{store.url_of(key)}: {exc}",
-                                 hint="the change log holds a damaged poll record; check the bucket's writers") from None
+                                 hint="the change log holds a damaged poll record; check the bucket's "
+                                      "writers") from None
         if poll.table != meta.table or poll.stream_arn != meta.stream_arn:
             raise IntegrityError(f"{store.url_of(key)} is a poll record of another table or stream",
                                  hint="the change log holds a foreign poll record; check the bucket's writers")

@@ -13,5 +13,6 @@ def test_the_state_keeps_when_a_pass_last_wrote_a_poll_record():
     quiet = SimpleNamespace(records=0, segments=0, gaps=[], lag_s=None, shards=1, polls=0)
     record_pass(state, quiet, datetime(2026, 11, 30, 10, tzinfo=timezone.utc))
     assert state.last_poll_at is None
-    record_pass(state, SimpleNamespace(**{**quiet.__dict__, "polls": 1}), datetime(2026, 11, 30, 11, tzinfo=timezone.utc))
+    polled = SimpleNamespace(**{**quiet.__dict__, "polls": 1})
+    record_pass(state, polled, datetime(2026, 11, 30, 11, tzinfo=timezone.utc))
     assert state.to_dict()["last_poll_at"] == "2026-11-30T11:00:00Z" and state.last_segment_at is None
