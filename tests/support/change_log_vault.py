@@ -88,6 +88,16 @@ def put_closed(store: ObjectStore, last_sequence: int | None, closed_at: int, *,
     return name
 
 
+def put_poll(store: ObjectStore, polled_at: int, shards: dict, *, prefix: str = "", label: str = LABEL,
+             table: str = TABLE, arn_label: str | None = None, written_at: int | None = None) -> str:
+    """A poll record under stream `label` (its stream_arn names `arn_label`, default `label`)."""
+    poll = fmt.PollRecord(table, stream_arn(arn_label or label, table), polled_at, shards,
+                          polled_at if written_at is None else written_at)
+    name = fmt.poll_key(prefix, TABLE, label, polled_at, secrets.token_hex(3))
+    store.put_new(name, fmt.poll_object(poll))
+    return name
+
+
 class _Writer(ObjectWriter):
     def __init__(self, store: "MemoryStore", key: str):
         self.store, self.key, self.parts = store, key, []

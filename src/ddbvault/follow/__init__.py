@@ -23,7 +23,7 @@ from ..storage.destination import parse_destination
 from .follower import DAY_S, MARGIN_S, Follower, covered_from, enable_stream_hint
 from .log_writer import LogWriter, StreamMeta
 from .options import FollowOptions, FollowResult
-from .vault_state import Carried, FollowMemory, StreamState, read_header, read_log_state, read_start
+from .vault_state import Carried, FollowMemory, StreamState, read_header, read_log_state, read_start, trusted_poll
 
 __all__ = ["FollowMemory", "FollowOptions", "FollowResult", "follow_table"]
 log = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     Streams DescribeStream, GetShardIterator, GetRecords
     (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Operations_Amazon_DynamoDB_Streams.html);
     S3 HeadBucket, ListObjectsV2 of `<prefix>/<table>/changes/` once at start (none when
-    `memory` carries the checkpoint), GetObject of a few segment headers and start.json,
-    PutObject (If-None-Match: *) per segment and per closed.json / start.json / gap.
+    `memory` carries the checkpoint), GetObject of a few segment headers, start.json and up to
+    3 poll records, PutObject (If-None-Match: *) per segment and per closed.json / start.json /
+    gap / poll record (a quiet stream: at most one per options.poll_record_interval_s).
 
     options.table is a name or a table ARN (format.layout.parse_table_ref): by ARN, DescribeTable
     names the table by it (another account's table, through its resource-based policy:
@@ -89,6 +90,7 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
     if fresh and carried.state.label == label:  # else: the vault's gaps rules (a new stream, a follower down)
         follower.stream_started = True
         follower.lost_reported = set(carried.lost_reported)
+        follower.last_written, follower.poll = carried.last_written, carried.poll
         follower.load(info, carried.state)
     else:
         _open_stream(follower, info, read_log_state(store, destination.prefix, ref.name))
@@ -100,7 +102,8 @@ def follow_table(options: FollowOptions, *, cancelled: threading.Event | None = 
         result.seconds = round(time.monotonic() - t0, 3)
         result.throttle_retries, result.transient_retries = source.stats.throttles, source.stats.transient
     if memory is not None:  # only a run that ended normally: after a failure the next one lists
-        memory.keep(Carried(target, follower.checkpoint(), options.clock(), frozenset(follower.lost_reported)))
+        memory.keep(Carried(target, follower.checkpoint(), options.clock(), frozenset(follower.lost_reported),
+                            follower.last_written, follower.poll))
     return result
 
 
@@ -139,6 +142,7 @@ def _open_stream(follower: Follower, info: StreamInfo, logs: dict[str, StreamSta
         start = covered_from(info.created_s, now)
         _stream_replaced(follower, logs, start)
         writer.start(start)
+        follower.last_written = now
     follower.load(info, state)
 
 
@@ -158,16 +162,19 @@ def _stream_replaced(follower: Follower, logs: dict[str, StreamState], start: in
 
 
 def _follower_down(follower: Follower, state: StreamState, now: float) -> None:
-    """The vault's newest object of this stream is over 24 h old: records may have been
-    trimmed since. A gap from the newest record time known to 23 h before now."""
+    """The vault's newest object of this stream (start.json, a segment's written_at, a trusted
+    poll record's polled_at) is over 24 h old: records may have been trimmed since. A gap from
+    the newest time known covered to 23 h before now."""
     store, meta = follower.writer.store, follower.meta
     start = read_start(store, meta.prefix, meta.table, meta.label)
     newest_key = state.newest_segment()
     header = read_header(store, newest_key) if newest_key else None
-    last_seen = max(start.written_at, header.written_at if header else 0)
+    poll = follower.poll = trusted_poll(store, meta, state)
+    last_seen = max(start.written_at, header.written_at if header else 0, poll.polled_at if poll else 0)
+    follower.last_written = max(last_seen, poll.written_at if poll else 0)
     if now - last_seen <= DAY_S:
         return
-    since = header.last_time if header else start.covered_from
+    since = max(header.last_time if header else start.covered_from, poll.polled_at if poll else 0)
     until = max(since, math.floor(now - DAY_S + MARGIN_S))
     follower.down_gap_until = until
     follower.result.gaps.append(follower.writer.gap("follower_down", since, until, None))

@@ -22,6 +22,13 @@ object before any segment after it, format/change_log/):
   `stream_disabled`, and the run stops with NotFoundError.
 - a shard whose parent is gone before the vault closed it: `shard_lost` for the parent.
 ExpiredIteratorException: a fresh iterator AFTER the last sequence read (no gap).
+
+Quiet tables (docs/continuous.md, "Quiet tables"): a round in which every readable shard answered
+no records, at the end of IDLE_ROUNDS such rounds, writes a poll record when the stream's newest
+object in the vault is poll_record_interval_s old: every buffer first, then
+`polled_at` = that round's start (wall clock) minus POLL_MARGIN_S, with each shard's last stored
+sequence. A trimmed checkpoint that the newest trusted poll record names as its shard's end, with
+polled_at less than 23 h ago, lost nothing: TRIM_HORIZON, no gap.
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ MARGIN_S = 3_600  # records younger than 24 h are never trimmed; 1 h less, for c
 SEGMENT_FLUSH_BYTES = 48 * 1024 * 1024  # + one GetRecords page (<= 1 MB) stays under 64 MiB
 BUFFER_BYTES = 64 * 1024 * 1024  # all shards' buffers together
 IDLE_ROUNDS = 2  # until_idle: empty answers in a row from every readable shard
+# A record becomes readable in its shard shortly after its write; one written this long before a
+# round began is taken to be visible to that round (a poll record's polled_at margin).
+POLL_MARGIN_S = 5
 # DynamoDB Streams allows 5 GetRecords calls a second per shard (developer guide, "DynamoDB
 # Streams" quotas); rounds that found records are spaced at least this far apart: 4 a second.
 MIN_ROUND_S = 0.25
@@ -84,6 +94,8 @@ class Follower:
         self.lost_reported: set[str] = set()
         self.read_shards: set[str] = set()  # shards GetRecords answered in this run
         self.closed_now: set[str] = set()  # shards whose closed.json this run wrote or found
+        self.last_written: float | None = None  # newest written_at of this stream's objects known (epoch s)
+        self.poll: cl.PollRecord | None = None  # the newest poll record written or trusted
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -127,10 +139,12 @@ class Follower:
         described = t0
         try:
             while not self.cancelled.is_set():
-                began = time.monotonic()
+                began, began_wall = time.monotonic(), self.options.clock()
                 got = self._round()
                 now = time.monotonic()
                 self._flush_due(now)
+                if not got and self._idle():
+                    self._maybe_poll(began_wall)
                 if self.options.max_seconds is not None and now - t0 >= self.options.max_seconds:
                     break
                 if now - described >= self.options.describe_interval_s:
@@ -212,6 +226,21 @@ class Follower:
 
     # ---- writing -----------------------------------------------------------------------------
 
+    def _maybe_poll(self, began_wall: float) -> None:
+        """Every readable shard is at its end: a poll record, when the stream's newest object is
+        poll_record_interval_s old (buffers are written first: the record claims they are stored)."""
+        now = self.options.clock()
+        if self.last_written is not None and now - self.last_written < self.options.poll_record_interval_s:
+            return
+        ready = self._readable()
+        if not ready or len(ready) > cl.MAX_POLL_SHARDS:
+            return  # nothing to vouch for, or more open shards than one poll record names
+        self._flush_all()
+        polled_at = max(0, math.floor(began_wall) - POLL_MARGIN_S)
+        self.poll = self.writer.poll(polled_at, {e.shard_id: e.checkpoint for e in ready})
+        self.last_written = self.poll.written_at
+        self.result.polls += 1
+
     def _write(self, entry: ShardLog) -> None:
         """Store the first segment_max_records buffered records (at most SEGMENT_FLUSH_BYTES of them)."""
         if not entry.buffer:
@@ -230,6 +259,7 @@ class Follower:
         self.result.records += header.count
         if stored:
             self.result.segments += 1
+        self.last_written = max(self.last_written or 0, header.written_at)
         self.result.lag_s = round(max(0.0, self.options.clock() - header.last_time), 3)
 
     def _flush_due(self, now: float) -> None:
@@ -284,10 +314,34 @@ class Follower:
         then TRIM_HORIZON. Buffered records are stored first: they precede the gap."""
         while entry.buffer:
             self._write(entry)
+        if self._poll_covers(entry):
+            log.info("%s: shard %s trimmed past its checkpoint, which the poll record of %s names as its end: "
+                     "nothing lost", self.meta.table, entry.shard_id, cl.utc_text(self.poll.polled_at))
+            entry.iterator, entry.last_read = None, None  # TRIM_HORIZON; the chain continues from the checkpoint
+            return
         since = entry.last_time if entry.last_time is not None else self._checkpoint_time(entry)
         if self.down_gap_until is None or since is None or since > self.down_gap_until:
             self.result.gaps.append(self.writer.gap("trimmed", since, int(self.options.clock()), entry.shard_id))
         entry.iterator, entry.last_read, entry.continues_from, entry.checkpoint = None, None, None, None
+
+    def _poll_covers(self, entry: ShardLog) -> bool:
+        """True when the newest poll record says the shard ended at entry's checkpoint, was
+        polled less than 23 h ago, and the checkpoint's record is over 24 h old: retention
+        trimmed it, and whatever came after polled_at is not trimmed yet, so the trimmed
+        records are all at or before the checkpoint, stored. Lists the shard's segments once."""
+        poll = self.poll
+        if poll is None or entry.shard_id not in poll.shards or entry.last_read not in (None, entry.checkpoint):
+            return False
+        position, checkpoint = poll.shards[entry.shard_id], entry.checkpoint
+        same = (position is None and checkpoint is None) or (
+            position is not None and checkpoint is not None and int(position) == int(checkpoint))
+        now = self.options.clock()
+        if not same or now - poll.polled_at > DAY_S - MARGIN_S:
+            return False
+        # Only retention (24 h) trims in DynamoDB Streams: the checkpoint's record must be that old,
+        # else something else trimmed it, and then what followed it may be gone too.
+        stamped = self._checkpoint_time(entry) if checkpoint is not None else None
+        return checkpoint is None or (stamped is not None and now - stamped > DAY_S)
 
     def _checkpoint_time(self, entry: ShardLog) -> int | None:
         if entry.checkpoint is None:

@@ -1,4 +1,4 @@
-"""Writing the change log: segments, closed.json, start.json and gaps, each create-only.
+"""Writing the change log: segments, closed.json, start.json, gaps and poll records, each create-only.
 
 Every object is written with `ObjectStore.put_new` and never rewritten. Segments carry the S3 tag
 `ddbvault-log=segment` (format/change_log.SEGMENT_TAGGING, sent with their PutObject), so that a
@@ -82,6 +82,14 @@ class LogWriter:
         log.warning("%s: a gap in the change log (%s) from %s to %s", self.meta.table, reason,
                     record.to_dict()["from"] or "an unknown time", record.to_dict()["to"])
         return record.to_dict()
+
+    def poll(self, polled_at: int, shards: dict) -> cl.PollRecord:
+        """Store a poll record: at `polled_at` every shard in `shards` (id -> last stored
+        sequence | None) was read to its end. Returns it."""
+        m = self.meta
+        record = cl.PollRecord(m.table, m.stream_arn, polled_at, shards, max(polled_at, int(self.clock())))
+        self._put(cl.poll_key(m.prefix, m.table, m.label, polled_at, secrets.token_hex(3)), cl.poll_object(record))
+        return record
 
     def _put(self, key: str, data: bytes, store: ObjectStore | None = None) -> bool:
         try:

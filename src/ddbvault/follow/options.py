@@ -32,6 +32,10 @@ class FollowOptions:
     segment_max_records: int = 10_000  # records per segment, 1..100,000 (format/change_log/)
     segment_max_seconds: float = 60.0  # a shard's buffered records are written at least this often
     describe_interval_s: float = 60.0  # DescribeStream again (new shards, stream status) this often
+    # A poll record (docs/continuous.md, "Quiet tables") is written when a round finds every
+    # readable shard at its end and the stream's newest object in the vault is this old: at
+    # most 86400 / this small PUTs a day per table (24 by default).
+    poll_record_interval_s: float = 3600.0
     acl: str | None = DEFAULT_ACL  # S3 canned ACL of every object; None: no ACL header
     sse: str | None = None  # "AES256", "aws:kms" or None (the bucket's default)
     kms_key_id: str | None = None
@@ -41,7 +45,7 @@ class FollowOptions:
     def validate(self) -> None:
         if not 1 <= self.segment_max_records <= MAX_SEGMENT_RECORDS:
             raise UsageError(f"segment_max_records must be 1..{MAX_SEGMENT_RECORDS:,}, got {self.segment_max_records}")
-        for name in ("poll_interval_s", "segment_max_seconds", "describe_interval_s"):
+        for name in ("poll_interval_s", "segment_max_seconds", "describe_interval_s", "poll_record_interval_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value <= 86_400):
                 raise UsageError(f"{name} must be 0..86400 seconds, got {value}")
@@ -64,6 +68,7 @@ class FollowResult:
     records: int = 0  # stream records written into segments by this run
     segments: int = 0  # segments this run stored (one that another follower had stored already counts not)
     gaps: list[dict] = field(default_factory=list)  # the gap objects this run wrote (format/change_log/)
+    polls: int = 0  # poll records this run wrote
     # Seconds from the newest record's ApproximateCreationDateTime (whole seconds) to its segment
     # being stored, for the last segment this run wrote; None: it wrote none.
     lag_s: float | None = None

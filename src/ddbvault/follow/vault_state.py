@@ -23,6 +23,7 @@ from ..format.dataline import BadLine
 from ..storage.base import ObjectStore
 
 MAX_LOG_KEYS = 2_000_000  # one segment a minute for ~4 years, a listing of ~2,000 requests
+POLLS_KEPT = 3  # poll records remembered per stream from the listing: the newest, by key order
 
 
 @dataclass
@@ -39,6 +40,7 @@ class StreamState:
     label: str
     has_start: bool = False
     shards: dict[str, ShardCheckpoint] = field(default_factory=dict)
+    polls: list[str] = field(default_factory=list)  # the newest POLLS_KEPT poll keys, ascending
 
     def newest_segment(self) -> str | None:
         """The key of the segment with the largest last sequence across the stream: sequence
@@ -59,6 +61,11 @@ class Carried:
     state: StreamState
     read_at: float
     lost_reported: frozenset[str] = frozenset()  # parents a shard_lost gap was written for
+    # The newest written_at (epoch s) of a segment, poll record or start.json of this stream that
+    # the pass wrote or found, and the newest poll record it wrote or trusted: the next pass
+    # decides when to write a poll record, and whether a trim lost anything, without listing.
+    last_written: float | None = None
+    poll: cl.PollRecord | None = None
 
 
 class FollowMemory:
@@ -109,6 +116,9 @@ def read_log_state(store: ObjectStore, prefix: str, table: str) -> dict[str, Str
         if parsed.kind == "gap":
             continue
         stream = streams.setdefault(parsed.label, StreamState(parsed.label))
+        if parsed.kind == "poll":  # keys come in ascending order: keep the newest few
+            stream.polls = (stream.polls + [key])[-POLLS_KEPT:]
+            continue
         if parsed.kind == "start":
             stream.has_start = True
             continue
@@ -139,3 +149,25 @@ def read_start(store: ObjectStore, prefix: str, table: str, label: str) -> cl.St
     except BadLine as exc:
         raise IntegrityError(f"{store.url_of(key)}: {exc}",
                              hint="the change log's start.json is damaged; check the bucket's writers") from None
+
+
+def trusted_poll(store: ObjectStore, meta, state: StreamState) -> cl.PollRecord | None:
+    """The newest of the stream's remembered poll records whose shard positions the vault's
+    segments reach (a poll is never trusted beyond what is stored); None: none. Reads at most
+    POLLS_KEPT small objects. Raises IntegrityError for one that does not parse or names
+    another table or stream."""
+    for key in reversed(state.polls):
+        try:
+            poll = cl.parse_poll(store.get(key, limit=cl.MAX_SMALL_OBJECT))
+        except BadLine as exc:
+            raise IntegrityError(f"{store.url_of(key)}: {exc}",
+                                 hint="the change log holds a damaged poll record; check the bucket's "
+                                      "writers") from None
+        if poll.table != meta.table or poll.stream_arn != meta.stream_arn:
+            raise IntegrityError(f"{store.url_of(key)} is a poll record of another table or stream",
+                                 hint="the change log holds a foreign poll record; check the bucket's writers")
+        if all(seq is None or (shard_id in state.shards and state.shards[shard_id].last_seq is not None
+                               and state.shards[shard_id].last_seq >= int(seq))
+               for shard_id, seq in poll.shards.items()):
+            return poll
+    return None

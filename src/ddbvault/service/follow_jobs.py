@@ -13,7 +13,9 @@ thread per job (`follow_forever`), rather than as one call that never returns. W
   next pass starts after a backoff (5 s, doubling to 5 min), so a lasting fault (a revoked role,
   a disabled stream) neither kills the job's thread nor floods the notifiers.
 - cost: a pass starts from the checkpoint the job's previous pass left in memory
-  (FollowState.memory, follow/vault_state.FollowMemory) instead of listing the whole change log;
+  (FollowState.memory, follow/vault_state.FollowMemory: each shard's position, and the newest
+  object's and poll record's time, so a pass knows when the next poll record is due) instead of
+  listing the whole change log;
   the first pass of the service, and the pass after a failed one, list it.
 `ddbvault run` runs one pass with `until_idle` (stop once the stream has nothing new).
 
@@ -58,6 +60,7 @@ class FollowState:
     shards: int | None = None
     last_pass_at: str | None = None
     last_segment_at: str | None = None
+    last_poll_at: str | None = None  # when a pass last wrote a poll record (a quiet table's proof of coverage)
     error: str | None = None
     hint: str | None = None
     recent_gaps: deque = field(default_factory=lambda: deque(maxlen=RECENT_GAPS))
@@ -106,6 +109,8 @@ def record_pass(state: FollowState, result, now: datetime | None = None) -> list
     state.last_pass_at = now_text
     if result.segments:
         state.last_segment_at = now_text
+    if getattr(result, "polls", 0):
+        state.last_poll_at = now_text
     events = [GapEvent.from_gap(state.job, state.table, gap) for gap in result.gaps]
     state.gaps += len(events)
     state.recent_gaps.extend(event.to_dict() for event in events)

@@ -27,14 +27,17 @@ Contract:
 - Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
   started_at..finished_at, an export's export_time for both) when e <= T, s >= the earliest
   covered_from of the table's streams, no gap's open interval (from, to) meets [s, T], and
-  T <= `known_until`: the newest written_at among the last segments of the shards (open
-  shards, or every shard when all are closed). That is the one time the vault proves the log
-  complete to: the follower wrote that segment after reading everything before it. A quiet table
-  (no records, no segments) therefore shows an older `known_until` than the follower's last poll;
-  the choice errs on the side of refusing. `base_for` also proves every shard's chain of
-  segments over [base start - 1 s, T] (vault/chain.py): a hole is a gap of reason "missing"
-  (kept in `missing`, never written), refused like any gap. `window`/`summary` (for `list`) show
-  only the holes already found: they do not walk the chains.
+  T <= `known_until`: the later of the newest written_at among the last segments of the shards
+  (open shards, or every shard when all are closed) and the newest trusted poll record's
+  polled_at (`polled_until`: at most POLLS_READ poll records read per stream, newest first; a poll
+  record is trusted only where the vault's segments reach every shard position it names). Those
+  are the times the vault proves the log complete to: the follower wrote that segment after
+  reading everything before it, or found every shard at its end at polled_at with its records
+  stored. A quiet table's window thus reaches its last poll, not its last write.
+  `base_for` also proves every shard's chain of segments over [base start - 1 s, T]
+  (vault/chain.py): a hole is a gap of reason "missing" (kept in `missing`, never written),
+  refused like any gap. `window`/`summary` (for `list`) show only the holes already found: they
+  do not walk the chains.
 - Writes nothing. Raises IntegrityError (exit 6) naming the object for anything hostile, never
   quoting an item value.
 
@@ -46,6 +49,7 @@ and of the segments in range.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Iterator
@@ -63,6 +67,8 @@ log = logging.getLogger(__name__)
 CHANGES = "changes"
 MAX_KEYS = 1_000_000  # keys listed under one table's changes/: about 2 years of a segment a minute
 MAX_GAPS = 10_000
+POLLS_READ = 3  # poll records read per stream: the newest by key (= polled_at) order
+POLL_SKEW_S = 600  # a poll record written later than this past the reader's clock is refused
 SMALL_OBJECT_MAX = fmt.MAX_SMALL_OBJECT  # start.json, closed.json, a gap
 SEGMENT_MAX_RECORDS = fmt.MAX_SEGMENT_RECORDS
 SEGMENT_MAX_BYTES = fmt.MAX_SEGMENT_BYTES
@@ -97,6 +103,7 @@ class Stream:
     covered_from: int | None = None  # None: no start.json (its segments cover nothing proven)
     stream_arn: str | None = None
     shards: dict[str, Shard] = field(default_factory=dict)
+    polls: list[str] = field(default_factory=list)  # the newest POLLS_READ poll record keys, ascending
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,15 @@ class ChangeLog:
                 last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
                 written = self.header(last).written_at
                 newest = written if newest is None else max(newest, written)
-        return newest
+        polled = self.polled_until()
+        return polled if newest is None or (polled is not None and polled > newest) else newest
+
+    def polled_until(self) -> int | None:
+        """The newest polled_at among the streams' trusted poll records; None: none."""
+        if not hasattr(self, "_polled"):
+            found = [p.polled_at for s in self.streams.values() if (p := _trusted_poll(self, s)) is not None]
+            self._polled = max(found) if found else None
+        return self._polled
 
     def coverage(self) -> Coverage:
         """What the log covers (vault/restorable.py): reads the newest segments' headers. Its gaps
@@ -318,6 +333,8 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
         elif ref.kind == "segment":
             stream.shards.setdefault(ref.shard_id, Shard()).segments.append(
                 SegmentRef(key, ref.label, ref.shard_id, ref.first_seq, ref.last_seq))
+        elif ref.kind == "poll":  # keys come in ascending order: keep the newest few
+            stream.polls = (stream.polls + [key])[-POLLS_READ:]
     for key in result.ignored[:10]:
         log.warning("change log of %s: %s is not a change-log object; ignored", table, store.url_of(key))
     for stream, key in starts:
@@ -334,6 +351,32 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
         for shard in stream.shards.values():
             shard.segments.sort(key=lambda r: (r.first_seq, -r.last_seq))
     return result
+
+
+def _trusted_poll(changes: ChangeLog, stream: Stream):
+    """The newest of `stream`'s POLLS_READ newest poll records that the vault backs: every
+    shard position it names is reached by that shard's segments, and every shard the vault
+    holds open segments of is named (a poll older than a split vouches for nothing after it).
+    One that does not back itself is skipped (logged); one that does not parse, names another
+    table or stream, or was written over POLL_SKEW_S in the future is an IntegrityError."""
+    for key in reversed(stream.polls):
+        poll = _small(changes.store, key, fmt.parse_poll)
+        _check_table(changes.store, key, poll, changes.table)
+        where = changes.store.url_of(key)
+        if poll.stream_arn.rpartition("/stream/")[2] != stream.label:
+            raise IntegrityError(f"{where} is of another stream than {stream.label}", hint=UNTRUSTED)
+        if poll.written_at > time.time() + POLL_SKEW_S:
+            raise IntegrityError(f"{where} is written in the future (its written_at is after now)", hint=UNTRUSTED)
+        reached = {shard_id: max(ref.last_seq for ref in shard.segments)
+                   for shard_id, shard in stream.shards.items() if shard.segments}
+        open_held = {shard_id for shard_id, shard in stream.shards.items() if shard.segments and not shard.closed}
+        if all(seq is None or reached.get(shard_id, -1) >= int(seq) for shard_id, seq in poll.shards.items()) \
+                and open_held <= set(poll.shards):
+            return poll
+        changes.ignored.append(key)
+        log.warning("change log of %s: poll record %s names shard positions the vault's segments do not hold, "
+                    "or misses an open shard; not trusted", changes.table, where)
+    return None
 
 
 def _small(store: ObjectStore, key: str, parse):
@@ -393,6 +436,7 @@ def summary(log: ChangeLog, bases: list[Base]) -> dict:
             "gaps": [g.to_dict() for g in sorted(coverage.gaps, key=lambda g: (g.end, g.start or 0))],
             "covered_from": None if covered is None else utc_text(covered),
             "known_until": None if known is None else utc_text(known),
+            "polled_until": None if (polled := log.polled_until()) is None else utc_text(polled),
             "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}
 
 

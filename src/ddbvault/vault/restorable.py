@@ -72,7 +72,7 @@ class Base:
 @dataclass(frozen=True)
 class Coverage:
     """What the change log of `table` covers: from `covered_from` (None: no start.json) to
-    `known_until` (None: no segment), except its `gaps`."""
+    `known_until` (None: no segment and no poll record), except its `gaps`."""
 
     table: str
     covered_from: int | None
@@ -127,7 +127,7 @@ class Coverage:
             raise UsageError(f"cannot restore {self.table} to {utc_text(at)}: the change log has "
                              f"{gap.describe()} between the newest backup before it ({utc_text(newest.start)}) "
                              f"and {utc_text(at)}", hint=nearest or "no time around it is restorable")
-        until = "no segment yet" if known is None else f"the newest segment was written at {utc_text(known)}"
+        until = "no segment yet" if known is None else f"the newest segment or poll record vouches to {utc_text(known)}"
         raise UsageError(f"cannot restore {self.table} to {utc_text(at)}: the change log is known complete only "
                          f"up to there ({until})", hint=nearest or "let the follower run, then try again")
 

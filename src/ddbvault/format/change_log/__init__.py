@@ -6,6 +6,7 @@ Under a destination, beside the table's backups (`changes` is not a backup id):
     <prefix>/<table>/changes/<label>/<shard-id>/<first>-<last>.jsonl.gz      a segment
     <prefix>/<table>/changes/<label>/<shard-id>/closed.json                  shard fully read
     <prefix>/<table>/changes/gaps/<YYYYMMDDTHHMMSSZ>-<hex6>.json             a gap
+    <prefix>/<table>/changes/<label>/polls/<YYYYMMDDTHHMMSSZ>-<hex6>.json    a poll record
 
 <label> is the stream's StreamLabel; <first>/<last> are sequence numbers zero-padded to 40
 digits, so keys sort by sequence. Every object is created once and never rewritten.
@@ -24,7 +25,7 @@ Errors: BadLine (a ValueError) for a bad object, ValueError for a bad key or arg
 holds an attribute value. Pure: no I/O.
 
 The modules: names.py (constants, labels, shard ids, sequences, keys, times), segments.py (records
-and segments), objects.py (start.json, closed.json, gaps; the order of records), fields.py (the
+and segments), objects.py (start.json, closed.json, gaps, poll records; the order of records), fields.py (the
 checks the objects share). Import the names from here: `from ddbvault.format import change_log as cl`.
 """
 
@@ -32,7 +33,7 @@ checks the objects share). Import the names from here: `from ddbvault.format imp
 from __future__ import annotations
 
 from .names import (  # noqa: F401 - the contract's names, in one place
-    SEGMENT_FORMAT, MAJOR, CHANGES_DIR, GAPS_DIR, START_NAME, CLOSED_NAME, SEGMENT_SUFFIX, SEQUENCE_DIGITS,
+    SEGMENT_FORMAT, MAJOR, CHANGES_DIR, GAPS_DIR, POLLS_DIR, poll_key, START_NAME, CLOSED_NAME, SEGMENT_SUFFIX, SEQUENCE_DIGITS,
     MAX_SEGMENT_RECORDS, MAX_SEGMENT_BYTES, MAX_SMALL_OBJECT, MAX_LINEAGE, VIEW_TYPES, EVENT_NAMES,
     GAP_REASONS, SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE, SEGMENT_TAGGING, check_label, check_shard_id, parse_sequence, label_of_stream_arn, changes_prefix,
     stream_prefix, shard_prefix, segment_key, closed_key, start_key, gap_key, LogKey, parse_log_key,
@@ -45,7 +46,7 @@ from .segments import (  # noqa: F401 - the contract's names, in one place
 from .objects import (  # noqa: F401 - the contract's names, in one place
     START_FIELDS, CLOSED_FIELDS, GAP_FIELDS, StartRecord, ClosedRecord, GapRecord, start_object,
     closed_object, gap_object, parse_start, parse_closed, parse_gap, descends_from, is_newer, record_identity,
-    fingerprint,
+    fingerprint, POLL_FIELDS, MAX_POLL_SHARDS, PollRecord, poll_object, parse_poll,
 )
 
 __all__ = [
@@ -58,5 +59,6 @@ __all__ = [
     "build_segment", "parse_segment", "MAX_HEADER_LINE", "read_header", "parse_header", "START_FIELDS",
     "CLOSED_FIELDS", "GAP_FIELDS", "StartRecord", "ClosedRecord", "GapRecord", "start_object",
     "closed_object", "gap_object", "parse_start", "parse_closed", "parse_gap", "descends_from", "is_newer",
-    "record_identity", "fingerprint",
+    "record_identity", "fingerprint", "POLLS_DIR", "poll_key", "POLL_FIELDS", "MAX_POLL_SHARDS", "PollRecord",
+    "poll_object", "parse_poll",
 ]

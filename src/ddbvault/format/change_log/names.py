@@ -15,6 +15,7 @@ SEGMENT_FORMAT = "1.0"
 MAJOR = "1"
 CHANGES_DIR = "changes"
 GAPS_DIR = "gaps"
+POLLS_DIR = "polls"  # <label>/polls/: poll records (a shard id never is "polls": AWS's begin "shardId-")
 START_NAME = "start.json"
 CLOSED_NAME = "closed.json"
 SEGMENT_SUFFIX = ".jsonl.gz"
@@ -52,9 +53,9 @@ def check_label(label: object) -> str:
 
 
 def check_shard_id(shard_id: object) -> str:
-    """A ShardId: 1-65 of [0-9A-Za-z_.-], not `.` or `..`. Raises ValueError."""
-    if type(shard_id) is not str or not _SHARD.fullmatch(shard_id) or shard_id in (".", ".."):
-        raise ValueError("is not a shard id (1-65 of letters, digits, '_', '.', '-')")
+    """A ShardId: 1-65 of [0-9A-Za-z_.-], not `.`, `..` or `polls`. Raises ValueError."""
+    if type(shard_id) is not str or not _SHARD.fullmatch(shard_id) or shard_id in (".", "..", POLLS_DIR):
+        raise ValueError("is not a shard id (1-65 of letters, digits, '_', '.', '-'; not 'polls')")
     return shard_id
 
 
@@ -115,9 +116,18 @@ def gap_key(prefix: str, table: str, when: int | datetime, suffix: str) -> str:
     return changes_prefix(prefix, table) + f"{GAPS_DIR}/{stamp}-{suffix}.json"
 
 
+def poll_key(prefix: str, table: str, label: str, when: int | datetime, suffix: str) -> str:
+    """`.../changes/<label>/polls/<YYYYMMDDTHHMMSSZ>-<suffix>.json` (`when`: the poll's
+    polled_at); `suffix`: 6 lowercase hex digits. Keys sort by polled_at."""
+    if not re.fullmatch(r"[0-9a-f]{6}", suffix, re.ASCII):
+        raise ValueError("poll key suffix is not 6 lowercase hex digits")
+    stamp = _as_datetime(when).strftime("%Y%m%dT%H%M%SZ")
+    return stream_prefix(prefix, table, label) + f"{POLLS_DIR}/{stamp}-{suffix}.json"
+
+
 @dataclass(frozen=True, slots=True)
 class LogKey:
-    """What a key under `changes/` names. kind: "segment" | "closed" | "start" | "gap".
+    """What a key under `changes/` names. kind: "segment" | "closed" | "start" | "gap" | "poll".
     label: the stream label (None for a gap); shard_id: for a segment and closed.json;
     first_seq/last_seq: for a segment; name: the last part of the key."""
 
@@ -131,7 +141,7 @@ class LogKey:
 
 def parse_log_key(relative: str) -> LogKey:
     """A key relative to `<prefix>/<table>/changes/` (changes_prefix). Raises BadLine for a key
-    that is none of the four kinds (an odd part, '..', a first sequence past the last)."""
+    that is none of the five kinds (an odd part, '..', a first sequence past the last)."""
     parts = relative.split("/") if type(relative) is str else []
     try:
         if len(parts) == 2 and parts[0] == GAPS_DIR and (gap := _GAP_NAME.fullmatch(parts[1])):
@@ -140,6 +150,9 @@ def parse_log_key(relative: str) -> LogKey:
         if len(parts) == 2 and parts[1] == START_NAME:
             return LogKey("start", check_label(parts[0]), None, None, None, parts[1])
         if len(parts) == 3:
+            if parts[1] == POLLS_DIR and (poll := _GAP_NAME.fullmatch(parts[2])):
+                _parse_stamp(poll.group(1))
+                return LogKey("poll", check_label(parts[0]), None, None, None, parts[2])
             label, shard_id = check_label(parts[0]), check_shard_id(parts[1])
             if parts[2] == CLOSED_NAME:
                 return LogKey("closed", label, shard_id, None, None, parts[2])
@@ -150,7 +163,8 @@ def parse_log_key(relative: str) -> LogKey:
     except ValueError:
         pass
     raise BadLine("is not a change-log key (<label>/start.json, <label>/<shard>/<first>-<last>.jsonl.gz, "
-                  "<label>/<shard>/closed.json or gaps/<YYYYMMDDTHHMMSSZ>-<hex6>.json)")
+                  "<label>/<shard>/closed.json, <label>/polls/<YYYYMMDDTHHMMSSZ>-<hex6>.json or "
+                  "gaps/<YYYYMMDDTHHMMSSZ>-<hex6>.json)")
 
 
 # ---- time -------------------------------------------------------------------------------------

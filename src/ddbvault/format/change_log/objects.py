@@ -9,7 +9,8 @@ import orjson
 
 from ..dataline import BadLine, key_fingerprint
 from .fields import check_version, exact_fields, loads_object, sequence_field, shard_field, stream_arn_field, text_field, view_type_field
-from .names import GAP_REASONS, MAX_LINEAGE, MAX_SMALL_OBJECT, SEGMENT_FORMAT, parse_utc, utc_text
+from .names import (GAP_REASONS, MAX_LINEAGE, MAX_SMALL_OBJECT, SEGMENT_FORMAT, check_shard_id, parse_sequence,
+                    parse_utc, utc_text)
 from .segments import StreamRecord
 
 
@@ -18,6 +19,8 @@ from .segments import StreamRecord
 START_FIELDS = ("change_log", "table", "stream_arn", "stream_view_type", "covered_from", "written_at")
 CLOSED_FIELDS = ("change_log", "shard_id", "last_sequence", "closed_at")
 GAP_FIELDS = ("change_log", "table", "from", "to", "reason", "stream_arn", "shard_id", "detected_at")
+POLL_FIELDS = ("change_log", "table", "stream_arn", "polled_at", "shards", "written_at")
+MAX_POLL_SHARDS = 500  # shard positions in one poll record: ~120 bytes each, under MAX_SMALL_OBJECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,52 @@ class GapRecord:
                 "from": None if self.from_s is None else utc_text(self.from_s), "to": utc_text(self.to_s),
                 "reason": self.reason, "stream_arn": self.stream_arn, "shard_id": self.shard_id,
                 "detected_at": utc_text(self.detected_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """A poll record (`<label>/polls/<stamp>-<hex6>.json`): at `polled_at` (epoch s) every shard
+    of the stream in `shards` was read to its end, and the vault holds every record of each up
+    to its sequence (None: the shard had none to hold). `written_at` >= polled_at."""
+
+    table: str
+    stream_arn: str
+    polled_at: int
+    shards: dict  # shard id -> last sequence (decimal string) | None
+    written_at: int
+
+
+def poll_object(poll: PollRecord) -> bytes:
+    data = orjson.dumps({"change_log": SEGMENT_FORMAT, "table": poll.table, "stream_arn": poll.stream_arn,
+                         "polled_at": utc_text(poll.polled_at), "shards": dict(sorted(poll.shards.items())),
+                         "written_at": utc_text(poll.written_at)})
+    parse_poll(data)
+    return data
+
+
+def parse_poll(data: bytes) -> PollRecord:
+    """A poll record, checked: the fields, 1..MAX_POLL_SHARDS shard ids each with a sequence
+    number or null, polled_at not after written_at. Raises BadLine (no value quoted)."""
+    obj = _small(data, POLL_FIELDS, "the poll record")
+    shards = obj["shards"]
+    if type(shards) is not dict or not 1 <= len(shards) <= MAX_POLL_SHARDS:
+        raise BadLine(f"the poll record's shards is not an object of 1-{MAX_POLL_SHARDS} shard positions")
+    for shard_id, sequence in shards.items():
+        try:
+            check_shard_id(shard_id)
+        except ValueError:
+            raise BadLine("the poll record's shards holds a key that is not a shard id") from None
+        if sequence is not None:
+            try:
+                parse_sequence(sequence)
+            except ValueError:
+                raise BadLine("the poll record's shards holds a position that is not a sequence number "
+                              "(1-40 ASCII digits) or null") from None
+    polled_at, written_at = parse_utc(obj["polled_at"], "polled_at"), parse_utc(obj["written_at"], "written_at")
+    if polled_at > written_at:
+        raise BadLine("the poll record's polled_at is after its written_at")
+    return PollRecord(text_field(obj, "table", "the poll record", limit=255), stream_arn_field(obj, "the poll record"),
+                      polled_at, dict(shards), written_at)
 
 
 def start_object(start: StartRecord) -> bytes:
