@@ -64,10 +64,25 @@ def parse_at(text: str, option: str = "--at") -> int:
     try:
         if isinstance(text, str) and _AT.fullmatch(text):
             return seconds_of(text)
-    except ValueError:  # a 13th month
+    except ValueError:  # a 13th month, a leap second (23:59:60), year 0
         pass
     raise UsageError(f"{option} must be a UTC time in whole seconds, such as 2026-11-30T10:15:00Z",
-                     hint="the change log's timestamps are whole seconds; drop any fraction")
+                     hint=_at_hint(text))
+
+
+def _at_hint(text: object) -> str:
+    """What is wrong with a refused --at, as far as a pattern can tell (never echoes the text)."""
+    if not isinstance(text, str) or not text:
+        return "give the time as YYYY-MM-DDTHH:MM:SSZ"
+    if re.search(r"[0-9]{2}\.[0-9]", text, re.ASCII):
+        return "the change log's timestamps are whole seconds; drop the fraction"
+    if re.search(r"[+-][0-9]{2}:?[0-9]{2}$", text, re.ASCII):
+        return "convert the time to UTC and end it in Z (only +00:00 is accepted as an offset)"
+    if re.fullmatch(r"[0-9-]+", text, re.ASCII):
+        return "add the time of day: YYYY-MM-DDTHH:MM:SSZ"
+    if re.fullmatch(r"[0-9-]+T[0-9:]+", text, re.ASCII):
+        return "end the time in Z: it is read as UTC only when it says so"
+    return "give a real UTC date and time (no leap second :60, years 0001-9999) as YYYY-MM-DDTHH:MM:SSZ"
 
 
 class Vault:

@@ -27,6 +27,20 @@ def test_t_is_whole_seconds_utc():
             parse_at(bad)
 
 
+@pytest.mark.parametrize(("bad", "hint"), [
+    ("2026-11-30T10:15:00.5Z", "drop the fraction"), ("2026-11-30T10:15:00+01:00", "convert the time to UTC"),
+    ("2026-11-30T10:15:00-0500", "convert the time to UTC"), ("2026-11-30", "add the time of day"),
+    ("2026-11-30T10:15:00", "end the time in Z"), ("2016-12-31T23:59:60Z", "no leap second"),
+    ("0000-01-01T00:00:00Z", "years 0001-9999"), ("", "YYYY-MM-DDTHH:MM:SSZ"),
+    ("\uff12\uff10\uff12\uff16-11-30T10:15:00Z", "YYYY-MM-DDTHH:MM:SSZ"),
+])
+def test_a_refused_t_gets_the_hint_for_what_is_wrong(bad, hint):
+    with pytest.raises(UsageError, match="whole seconds") as refused:
+        parse_at(bad)
+    assert hint in refused.value.hint
+    assert parse_at("9999-12-31T23:59:59Z") == 253402300799 and parse_at("0001-01-01T00:00:00Z") < 0
+
+
 def test_dest_table_is_checked(tmp_path):
     assert Vault(f"{tmp_path}/orders").table == "orders"
     assert Vault(f"{tmp_path}/orders").store.path_of("orders/changes") == tmp_path / "orders" / "changes"
@@ -57,6 +71,8 @@ def test_keys_and_keys_files(tmp_path):
     (["--key", "pk=a", "x/orders", "--table", "t-1"], "they need --at"),
     (["x/orders", "--table", "t-1", "--at", "2026-11-30T10:15:00Z", "--then", "y"], "cannot be combined"),
     (["x/orders", "--table", "t-1", "--at", "2026-11-30T10:15:00Z", "--schema-only"], "cannot be combined"),
+    (["x/orders", "--table", "t-1", "--at", ""], "--at must be a UTC time"),  # not "no --at"
+    (["x/orders", "--table", "t-1", "--at", "", "--then", "y"], "cannot be combined"),
 ])
 def test_cli_forms(args, problem):
     proc = subprocess.run([sys.executable, "-m", "ddbvault", "restore", *args], capture_output=True, text=True,
