@@ -13,9 +13,11 @@ Contract:
   (stream, shard, sequence range); a key that is no log key (format/change_log.parse_log_key
   refuses it: a `..` part, a bad shard id) is never read, only named in `ignored` and logged.
 - Overlapping segments (two followers, a restarted one) are de-duplicated by (stream, shard,
-  sequence): per shard, segments in order of first sequence, a segment wholly inside what the
-  earlier ones cover is never read, and a record at or below the sequence already covered is
-  skipped.
+  sequence): per shard, segments in order of first sequence (the longest first), a segment wholly
+  inside what the earlier ones cover is never read, and a record at or below the sequence already
+  covered is skipped. Where two segments read in one pass both hold a sequence, they must agree on
+  its change (time, event, Keys, NewImage): a disagreement is an IntegrityError, never a silent
+  pick. What is not read (a contained segment) is not compared; the earlier segment wins there.
 - Times are whole seconds since the epoch (ints). A record's time is its
   ApproximateCreationDateTime floored to the second; "at or before T" means time <= T, so a
   restore to T holds every change stamped within second T.
@@ -42,10 +44,13 @@ and of the segments in range.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Callable, Iterator
+
+import orjson
 
 from ..errors import IntegrityError
 from ..format import change_log as fmt
@@ -230,11 +235,20 @@ class ChangeLog:
         low = _bisect(segments, lambda ref: self.header(ref).last_time >= since)
         high = _bisect(segments, lambda ref: self.header(ref).first_time > until)
         covered = segments[low - 1].last_seq if low else -1
+        seen: dict[int, bytes] = {}  # sequence -> digest of what an earlier segment read here held
         for ref in segments[low:high]:
+            seen = {seq: digest for seq, digest in seen.items() if seq >= ref.first_seq}  # only overlaps
             for record in self.read_segment(ref):
+                digest = _content_digest(record)
                 if record.sequence <= covered:
+                    if seen.get(record.sequence, digest) != digest:
+                        raise IntegrityError(
+                            f"segment {self.store.url_of(ref.key)} holds sequence {record.sequence} of shard "
+                            f"{shard_id} with another change than an earlier segment of the shard does",
+                            hint=UNTRUSTED)
                     continue
                 covered = record.sequence
+                seen[record.sequence] = digest
                 if since <= record.time_s <= until:
                     yield Record(stream.label, shard_id, record.sequence, record.time_s, record.event_name,
                                  record.change, record.raw)
@@ -259,6 +273,13 @@ class _Parents(Mapping):
 
     def __len__(self) -> int:
         return len(self.stream.shards)
+
+
+def _content_digest(record) -> bytes:
+    """What two copies of one stream record must agree on (its time, event, Keys and NewImage),
+    whatever the order of their JSON fields: a 32-byte digest."""
+    return hashlib.sha256(orjson.dumps([record.time_s, record.event_name, record.keys, record.new_image],
+                                       option=orjson.OPT_SORT_KEYS)).digest()
 
 
 def _deduplicated(segments: list) -> list:

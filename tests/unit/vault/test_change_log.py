@@ -258,3 +258,24 @@ def test_a_restore_to_the_base_end_itself_needs_no_change(store):
     assert log.base_for(T0 + 3, bases).url == "old"
     assert log.base_for(T0 + 12, bases).url == "new"  # the newest base that ended wins
     assert log.window(bases) == [(T0 + 3, T0 + 20)]
+
+
+def test_overlapping_segments_that_disagree_on_a_sequence_are_refused_not_picked_from(store):
+    put_start(store, T0)
+    put_segment(store, [record(seq, T0 + seq, "a", v(seq)) for seq in range(1, 11)])  # 1-10
+    # a second follower's copy of 5-15: other eventIDs (record() draws them) but the same changes: fine
+    put_segment(store, [record(seq, T0 + seq, "a", v(seq)) for seq in range(5, 16)], continues="4")
+    assert sequences(read_change_log(store, "", TABLE)) == list(range(1, 16))
+    # a third copy, 7-20, whose sequence 9 holds another image than 1-10 and 5-15 do
+    forged = [record(seq, T0 + seq, "a", v(seq if seq != 9 else 999_999)) for seq in range(7, 21)]
+    put_segment(store, forged, continues="6")
+    with pytest.raises(IntegrityError, match="holds sequence 9 of shard shardId-1 with another change") as refused:
+        sequences(read_change_log(store, "", TABLE))
+    assert "999999" not in refused.value.message
+    # the same disagreement in the event or the time is refused too
+    other = LocalStore(str(store.path_of("") / "other"))
+    put_start(other, T0)
+    put_segment(other, [record(seq, T0 + seq, "a", v(seq)) for seq in range(1, 11)])
+    put_segment(other, [record(seq, T0 + seq + (seq == 10), "a", v(seq)) for seq in range(10, 12)], continues="9")
+    with pytest.raises(IntegrityError, match="holds sequence 10"):
+        sequences(read_change_log(other, "", TABLE))
