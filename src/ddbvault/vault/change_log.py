@@ -24,8 +24,9 @@ Contract:
 - Segments are read only where needed: within a shard, sequence order is time order, so the first
   and last segment that can hold records in [since, until] are found by bisecting on segment
   headers (the first line only, read by streaming: fmt.MAX_HEADER_LINE bytes at most), and only the
-  segments between are read whole, each checked by format/change_log.parse_segment (header,
-  count, order, range, sha256) and against its key and this table.
+  segments between, plus the one on each side whose header the bisection trusted, are read
+  whole, each checked by format/change_log.parse_segment (header, count, order, range, sha256,
+  times) and against its key and this table.
 - Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
   started_at..finished_at, an export's export_time for both) when e <= T, s >= the earliest
   covered_from of the table's streams, no gap's open interval (from, to) meets [s, T], and
@@ -234,6 +235,11 @@ class ChangeLog:
         segments = _deduplicated(stream.shards[shard_id].segments)
         low = _bisect(segments, lambda ref: self.header(ref).last_time >= since)
         high = _bisect(segments, lambda ref: self.header(ref).first_time > until)
+        # The bisection trusted the headers of segments low-1 and high (the last said to end before
+        # `since`, the first said to start after `until`). A header is not covered by its
+        # records_sha256, so both are read whole too: parse_segment proves their times, and a
+        # header that lies to hide records from the range stops the read instead of dropping them.
+        low, high = max(low - 1, 0), min(high + 1, len(segments))
         covered = segments[low - 1].last_seq if low else -1
         seen: dict[int, bytes] = {}  # sequence -> digest of what an earlier segment read here held
         for ref in segments[low:high]:
