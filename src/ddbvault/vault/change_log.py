@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Callable, Iterator
@@ -137,9 +139,11 @@ class ChangeLog:
         starts = [s.covered_from for s in self.streams.values() if s.covered_from is not None]
         return min(starts) if starts else None
 
-    def known_until(self) -> int | None:
+    def known_until(self, now: float | None = None) -> int | None:
         """The newest written_at among the last segments of the open shards (all shards when
-        every one is closed): the time the vault proves the log complete to. None: no segment."""
+        every one is closed): the time the vault proves the log complete to, never later than
+        `now` (default: this machine's clock; a written_at in the future is a lie or a skewed
+        clock, and would make future times "restorable"). None: no segment."""
         newest = None
         for stream in self.streams.values():
             shards = [s for s in stream.shards.values() if s.segments]
@@ -148,7 +152,9 @@ class ChangeLog:
                 last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
                 written = self.header(last).written_at
                 newest = written if newest is None else max(newest, written)
-        return newest
+        if newest is None:
+            return None
+        return min(newest, math.floor(time.time() if now is None else now))
 
     def coverage(self) -> Coverage:
         """What the log covers (vault/restorable.py): reads the newest segments' headers."""

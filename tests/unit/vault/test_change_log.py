@@ -302,3 +302,14 @@ def test_a_header_that_lies_about_its_times_cannot_hide_records_from_a_restore(s
                     last_time=utc_text(T0 + liar * 10 + shift))
     with pytest.raises(IntegrityError, match="first_time/last_time are not the records'"):
         sequences(read_change_log(store, "", TABLE), T0 + 50, T0 + 50)
+
+
+def test_a_segment_written_in_the_future_does_not_make_the_future_restorable(store):
+    put_start(store, T0)
+    future = int(time.time()) + 365 * 86400
+    put_segment(store, [record(1, T0 + 5, "a", v(1))], written_at=future)
+    log = read_change_log(store, "", TABLE)
+    assert log.known_until() <= time.time()
+    with pytest.raises(UsageError, match="known complete only up to"):
+        log.base_for(future - 10, [Base("b", T0 + 1, T0 + 2)])
+    assert log.base_for(T0 + 10, [Base("b", T0 + 1, T0 + 2)]).url == "b"
