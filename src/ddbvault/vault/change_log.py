@@ -194,6 +194,12 @@ class ChangeLog:
         if (header.first_int, header.last_int) != (ref.first_seq, ref.last_seq):
             raise IntegrityError(f"segment {where}: its header's sequence range differs from its key",
                                  hint=UNTRUSTED)
+        shard = self.streams[ref.label].shards[ref.shard_id]
+        if shard.parent is False:  # the first header read of the shard sets its parent ...
+            shard.parent = header.parent_shard_id
+        elif shard.parent != header.parent_shard_id:  # ... and every other one must agree
+            raise IntegrityError(f"segment {where}: its header names another parent shard than the shard's "
+                                 "other segments", hint=UNTRUSTED)
         return header
 
     def read_segment(self, ref) -> list:
@@ -277,7 +283,7 @@ class _Parents(Mapping):
         if shard is None or not shard.segments:
             raise KeyError(shard_id)
         if shard.parent is False:
-            shard.parent = self.log.header(shard.segments[0]).parent_shard_id
+            self.log.header(shard.segments[0])  # sets shard.parent (ChangeLog._checked)
         return shard.parent
 
     def __iter__(self):

@@ -313,3 +313,20 @@ def test_a_segment_written_in_the_future_does_not_make_the_future_restorable(sto
     with pytest.raises(UsageError, match="known complete only up to"):
         log.base_for(future - 10, [Base("b", T0 + 1, T0 + 2)])
     assert log.base_for(T0 + 10, [Base("b", T0 + 1, T0 + 2)]).url == "b"
+
+
+def test_segments_of_one_shard_that_disagree_on_its_parent_are_refused(store):
+    put_start(store, T0)
+    put_segment(store, [record(1, T0 + 1, "a", v(1))], shard="shardId-child", parent="shardId-p1")
+    put_segment(store, [record(2, T0 + 2, "a", v(2))], shard="shardId-child", parent="shardId-p2", continues="1")
+    with pytest.raises(IntegrityError, match="another parent shard than the shard's other segments"):
+        sequences(read_change_log(store, "", TABLE))
+
+
+def test_shards_that_are_each_others_parent_stop_a_restore(store):
+    put_start(store, T0)
+    put_segment(store, [record(5, T0 + 1, "a", v(1))], shard="shardId-a", parent="shardId-b")
+    put_segment(store, [record(6, T0 + 2, "a", v(2))], shard="shardId-b", parent="shardId-a")
+    log = read_change_log(store, "", TABLE)
+    with pytest.raises(IntegrityError, match="loop"):
+        newest_changes(log, 0, T0 + 10, SPEC)
