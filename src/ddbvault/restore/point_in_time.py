@@ -183,13 +183,16 @@ def read_keys(texts: list[str], keys_file: str | None, spec: KeySpec | None) -> 
         except OSError as exc:
             raise UsageError(f"--keys-file {keys_file}: {exc.strerror or exc}") from None
         except ValueError as exc:
-            raise UsageError(f"--keys-file {keys_file}: {exc}", hint=KEY_HINT) from None
+            raise UsageError(f"--keys-file {keys_file}: {exc}", hint=KEYS_FILE_HINT) from None
     if not keys:
-        raise UsageError("--keys-file holds no key", hint=KEY_HINT)
+        raise UsageError("--keys-file holds no key", hint=KEYS_FILE_HINT)
     return keys
 
 
 KEY_HINT = "--key pk=VALUE[,sk=VALUE], or a JSON wire-form key such as '{\"pk\":{\"S\":\"a,b\"}}'"
+KEYS_FILE_HINT = ("a keys file is UTF-8 text, one JSON wire-form key per line such as {\"pk\":{\"S\":\"a\"}}, "
+                  "at most 100,000 keys; split a longer one and restore each part with --no-create "
+                  "--allow-non-empty")
 
 
 def _report(when: int, base: Base, changes: int, puts: int, deletes: int) -> dict:

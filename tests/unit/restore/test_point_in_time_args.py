@@ -62,6 +62,14 @@ def test_keys_and_keys_files(tmp_path):
     path.write_bytes(b"\n")
     with pytest.raises(UsageError, match="holds no key"):
         read_keys([], str(path), SPEC)
+    path.write_bytes(bytes(range(256)) * 64)  # a binary file
+    with pytest.raises(UsageError, match="--keys-file .*line 1") as refused:
+        read_keys([], str(path), SPEC)
+    assert "split a longer one" in refused.value.hint
+    path.write_bytes(b'{"pk":{"S":"b"},"sk":{"N":"2"}}\n' * 100_001)
+    with pytest.raises(UsageError, match="more than 100,000 keys") as refused:
+        read_keys([], str(path), SPEC)
+    assert "split a longer one" in refused.value.hint
     with pytest.raises(UsageError, match="--key: .*N is not a number") as refused:
         read_keys(["pk=a,sk=secret"], None, SPEC)
     assert "secret" not in refused.value.message
