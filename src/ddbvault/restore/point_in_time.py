@@ -42,7 +42,7 @@ from ..errors import IntegrityError, NotFoundError, UsageError
 from ..format.changes import Change
 from ..format.dataline import BadLine, KeySpec, parse_line
 from ..format.item_key import MAX_LINE, parse_key, parse_keys
-from ..format.layout import check_table_name
+from ..format.layout import check_table_name, is_backup_id
 from ..runtime.progress import Progress
 from ..storage import open_store, session_for
 from ..storage.destination import Destination, parse_destination
@@ -117,6 +117,10 @@ class Vault:
         return self._bases
 
     def base_for(self, at: int) -> Base:
+        if not self.bases and self.log.empty:  # most likely DEST alone, or a misspelt table
+            raise NotFoundError(f"{self.dest_url.rstrip('/')}/{self.table} holds no backup and no change log of table "
+                                f"{self.table}", hint=f"pass DEST/TABLE with TABLE as `ddbvault list "
+                                f"{self.dest_url}` shows it, such as {self.dest_url.rstrip('/')}/orders")
         return self.log.base_for(at, self.bases)
 
     def latest(self) -> int:
@@ -127,6 +131,16 @@ class Vault:
                                 "full backup taken while `ddbvault follow` ran",
                                 hint=f"`ddbvault list {self.dest_url}` shows the backups and the log's window")
         return window[-1][1]
+
+
+def _check_not_a_backup_url(url: str) -> None:
+    """With --at, BACKUP_URL is DEST/TABLE: a URL ending in a backup id (DEST/TABLE/BACKUP_ID) is
+    refused (UsageError) rather than read as a table named like a backup id."""
+    parts = url.rstrip("/").split("/")
+    if len(parts) >= 3 and is_backup_id(parts[-1]):
+        raise UsageError(f"{url} names one backup; with --at, BACKUP_URL is the table's folder DEST/TABLE",
+                         hint=f"ddbvault restore {'/'.join(parts[:-1])} --at TIME --table NAME (the base backup "
+                         "is chosen for TIME)")
 
 
 def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = None, restore=None, *,
@@ -147,6 +161,7 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     options.validate()
     check_table_name(target)
     when = parse_at(at)
+    _check_not_a_backup_url(url)
     t0, stats = time.monotonic(), RetryStats()
     vault = Vault(url, options.vault_principal, stats)
     base = vault.base_for(when)

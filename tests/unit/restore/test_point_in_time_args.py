@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from ddbvault.errors import UsageError
+from ddbvault.errors import NotFoundError, UsageError
 from ddbvault.exit_codes import ExitCode
 from ddbvault.format.dataline import KeySpec
-from ddbvault.restore.point_in_time import Vault, parse_at, read_keys
+from ddbvault.restore.point_in_time import Vault, parse_at, read_keys, restore_at
 from ddbvault.storage.local import LocalStore
 from ddbvault.vault.change_log import Base, read_change_log, summary, utc_text
 from tests.support.change_log_vault import T0, TABLE, put_gap, put_segment, put_start, record
@@ -39,6 +39,18 @@ def test_a_refused_t_gets_the_hint_for_what_is_wrong(bad, hint):
         parse_at(bad)
     assert hint in refused.value.hint
     assert parse_at("9999-12-31T23:59:59Z") == 253402300799 and parse_at("0001-01-01T00:00:00Z") < 0
+
+
+def test_a_backup_url_or_a_dest_alone_is_named_as_such_with_at(tmp_path):
+    at = "2026-11-30T10:15:00Z"
+    with pytest.raises(UsageError, match="names one backup; with --at, BACKUP_URL is the table's folder") as refused:
+        restore_at(f"{tmp_path}/orders/20261130T100000Z-abcdef", "orders-restored", at)
+    assert refused.value.hint.startswith(f"ddbvault restore {tmp_path}/orders --at")
+    (tmp_path / "orders").mkdir()
+    with pytest.raises(NotFoundError, match=f"{tmp_path} holds no backup and no change log of table "
+                                            f"{tmp_path.name}") as refused:
+        restore_at(str(tmp_path), "orders-restored", at)  # DEST alone: its last folder taken as the table
+    assert "ddbvault list" in refused.value.hint
 
 
 def test_dest_table_is_checked(tmp_path):
