@@ -38,7 +38,7 @@ from dataclasses import replace
 
 from ..aws.retry import RetryStats
 from ..aws.session import Principal
-from ..errors import IntegrityError, NotFoundError, UsageError
+from ..errors import IntegrityError, InterruptedRun, NotFoundError, UsageError
 from ..format.changes import Change
 from ..format.dataline import BadLine, KeySpec, parse_line
 from ..format.item_key import MAX_LINE, parse_key, parse_keys
@@ -177,7 +177,14 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     result = restore(base.url, target, options, progress=progress, cancelled=cancelled)
     base_seconds = result.seconds
     changes = [record.change for record in newest.values()]
-    puts = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress).apply(changes)
+    try:
+        puts = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress).apply(changes)
+    except InterruptedRun:
+        # the same command would find its table existing: --resume writes the base again over it
+        # (a put per item) and re-applies every change, which gives the same table
+        raise InterruptedRun(f"restore of {target} as of {utc_text(when)} was interrupted while applying "
+                             "the change log", hint="run the same command again with --resume (the base is "
+                             "written again and every change re-applied: the same table)") from None
     result.point_in_time = {**_report(when, base, len(changes), puts, len(changes) - puts),
                             "base_seconds": base_seconds}
     result.seconds = round(time.monotonic() - t0, 3)
@@ -234,7 +241,12 @@ def _restore_items(vault: Vault, backup: OpenedBackup, base: Base, when: int, ta
         notes = created.notes
         sink = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress)
         changes = [c for c in states if c.new_image is not None]  # absent at T: not written
-    puts = sink.apply(changes)
+    try:
+        puts = sink.apply(changes)
+    except InterruptedRun:
+        raise InterruptedRun(f"restore of the selected items into {target} as of {utc_text(when)} was "
+                             "interrupted", hint="run the same command again with --no-create "
+                             "--allow-non-empty (each item is set to its state at that time again)") from None
     return RestoreResult(table=target, items=puts, seconds=round(time.monotonic() - t0, 3), consumed_wcu=0.0,
                          backup=base.url, objects=0, resumed_items=0, via="batch", write_rate_wcu=None,
                          notes=notes, written=puts, throttle_retries=stats.throttles,

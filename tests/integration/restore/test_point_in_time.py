@@ -203,3 +203,36 @@ def test_an_s3_vault_restores_at_a_time_and_lists_its_window(ddb, s3, aws_env, t
     proc = run_cli("list", dest, "--table", table)
     assert proc.returncode == 0, proc.stderr
     assert f"{table}: restorable (--at): " in proc.stdout
+
+
+def test_an_interrupted_replay_is_rerun_as_its_message_says_and_gives_the_same_table(
+        history_of_a_table, ddb, tmp_path, monkeypatch):
+    from ddbvault.errors import InterruptedRun
+    from ddbvault.restore import replay
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    states, dest = history_of_a_table
+    at, items = states["t3"]
+    real_apply = replay.ChangeSink.apply
+
+    def interrupted(self, changes):  # Ctrl-C after the first batch of the replay
+        real_apply(self, changes[:1])
+        raise InterruptedRun(f"applying changes to {self.sink.table} was interrupted")
+
+    monkeypatch.setattr(replay.ChangeSink, "apply", interrupted)
+    with pytest.raises(InterruptedRun) as stopped:
+        restore_at(f"{dest}/{TABLE}", "pit-cut", utc_text(at), RestoreOptions(write_wcu=100000), restore_backup)
+    assert "--resume" in stopped.value.hint
+    with pytest.raises(InterruptedRun) as stopped:
+        restore_at(f"{dest}/{TABLE}", "pit-cut-keys", utc_text(at), RestoreOptions(write_wcu=100000), restore_backup,
+                   keys=["pk=a,sk=5", "pk=c,sk=9"])
+    assert "--no-create --allow-non-empty" in stopped.value.hint
+    monkeypatch.setattr(replay.ChangeSink, "apply", real_apply)
+    restore_at(f"{dest}/{TABLE}", "pit-cut", utc_text(at), RestoreOptions(write_wcu=100000, resume=True),
+               restore_backup)
+    assert restored(ddb, "pit-cut") == canonical_items(wire(items))
+    restore_at(f"{dest}/{TABLE}", "pit-cut-keys", utc_text(at),
+               RestoreOptions(write_wcu=100000, no_create=True, allow_non_empty=True), restore_backup,
+               keys=["pk=a,sk=5", "pk=c,sk=9"])
+    wanted = [i for i in items if i["pk"] == {"S": "a"} and i["sk"] == {"N": "5"} or i["pk"] == {"S": "c"}]
+    assert restored(ddb, "pit-cut-keys") == canonical_items(wire(wanted)) and len(wanted) == 2
