@@ -65,7 +65,7 @@ from .restorable import Base, Coverage, Gap, bases_of, seconds_of, utc_text  # n
 log = logging.getLogger(__name__)
 
 CHANGES = "changes"
-MAX_KEYS = 1_000_000  # keys listed under one table's changes/: about 2 years of a segment a minute
+MAX_KEYS = fmt.MAX_LOG_KEYS  # keys listed under one table's changes/: about 2 years of a segment a minute
 MAX_GAPS = 10_000
 SMALL_OBJECT_MAX = fmt.MAX_SMALL_OBJECT  # start.json, closed.json, a gap
 SEGMENT_MAX_RECORDS = fmt.MAX_SEGMENT_RECORDS
@@ -336,8 +336,8 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
     for count, key in enumerate(store.list_keys(root + "/"), 1):
         if count > max_keys:
             raise IntegrityError(f"{store.url_of(root)} holds more than {max_keys:,} objects, the most ddbvault "
-                                 "lists of one table's change log", hint="restore from a copy of the log with "
-                                 "fewer, larger segments (follow --segment-max-seconds)")
+                                 "lists of one table's change log", hint="restore from a copy of the vault without the "
+                                 "oldest segments, and follow into a new destination prefix from now on")
         try:
             ref = fmt.parse_log_key(key[len(root) + 1:])
         except (BadLine, ValueError):

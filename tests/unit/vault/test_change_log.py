@@ -330,3 +330,22 @@ def test_shards_that_are_each_others_parent_stop_a_restore(store):
     log = read_change_log(store, "", TABLE)
     with pytest.raises(IntegrityError, match="loop"):
         newest_changes(log, 0, T0 + 10, SPEC)
+
+
+def test_the_follower_writes_no_log_longer_than_readers_read(store, monkeypatch):
+    from ddbvault.follow import vault_state
+    from ddbvault.vault import change_log
+
+    # one bound for both sides: a follower that listed 1.5 million keys used to carry on writing a
+    # log that restore, list and history then refused whole
+    assert vault_state.MAX_LOG_KEYS == change_log.MAX_KEYS == fmt.MAX_LOG_KEYS
+    put_start(store, T0)
+    for n in range(1, 4):
+        put_segment(store, [record(n, T0 + n, "a", v(n))], continues=str(n - 1) if n > 1 else None)
+    monkeypatch.setattr(vault_state, "MAX_LOG_KEYS", 3)
+    with pytest.raises(IntegrityError, match="more than 3 objects, the most ddbvault lists") as refused:
+        vault_state.read_log_state(store, "", TABLE)
+    assert "new destination prefix" in refused.value.hint
+    with pytest.raises(IntegrityError, match="more than 3 objects, the most ddbvault lists") as refused:
+        read_change_log(store, "", TABLE, max_keys=3)
+    assert "--segment-max-seconds" not in refused.value.hint  # no such option
