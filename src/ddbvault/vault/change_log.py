@@ -116,6 +116,8 @@ class Record:
 class ChangeLog:
     """What `read_change_log()` found. Segment headers and parents are read lazily and cached."""
 
+    clock: Callable[[], float] = staticmethod(time.time)  # "now" for known_until (tests of hand-built logs move it)
+
     def __init__(self, store: ObjectStore, root: str, table: str):
         self.store, self.root, self.table = store, root, table
         self.streams: dict[str, Stream] = {}
@@ -154,7 +156,7 @@ class ChangeLog:
                 newest = written if newest is None else max(newest, written)
         if newest is None:
             return None
-        return min(newest, math.floor(time.time() if now is None else now))
+        return min(newest, math.floor(self.clock() if now is None else now))
 
     def coverage(self) -> Coverage:
         """What the log covers (vault/restorable.py): reads the newest segments' headers."""
@@ -254,9 +256,13 @@ class ChangeLog:
         low, high = max(low - 1, 0), min(high + 1, len(segments))
         covered = segments[low - 1].last_seq if low else -1
         seen: dict[int, bytes] = {}  # sequence -> digest of what an earlier segment read here held
+        previous: int | None = None  # last_time of the segment read before (None: not read)
         for ref in segments[low:high]:
             seen = {seq: digest for seq, digest in seen.items() if seq >= ref.first_seq}  # only overlaps
-            for record in self.read_segment(ref):
+            records = self.read_segment(ref)
+            self._check_continuity(ref, covered, since, until, previous)
+            previous = self.header(ref).last_time
+            for record in records:
                 digest = _content_digest(record)
                 if record.sequence <= covered:
                     if seen.get(record.sequence, digest) != digest:
@@ -270,6 +276,27 @@ class ChangeLog:
                 if since <= record.time_s <= until:
                     yield Record(stream.label, shard_id, record.sequence, record.time_s, record.event_name,
                                  record.change, record.raw)
+
+
+    def _check_continuity(self, ref: SegmentRef, covered: int, since: int, until: int,
+                          previous: int | None) -> None:
+        """Segment `ref` (its header proven) continues from a sequence the vault holds: its
+        continues_from is at most `covered` (the largest sequence of the shard's earlier
+        segments, -1 for none). Otherwise a segment is missing between them (lost, deleted by a
+        lifecycle rule); the records it held are stamped between `previous` (the last_time of the
+        segment read before, None: unknown) and ref's first_time, and when that may meet
+        [since, until] a restore would silently lack them: IntegrityError.
+        continues_from null (the shard's first segment, or the first after a `trimmed` gap,
+        which the gap accounts for) is not checked."""
+        header = self.header(ref)
+        if header.continues_from is None or int(header.continues_from) <= covered:
+            return
+        if header.first_time < since or (previous is not None and previous > until):
+            return
+        raise IntegrityError(f"segment {self.store.url_of(ref.key)} continues from sequence {header.continues_from} "
+                             f"of shard {ref.shard_id}, but the vault holds that shard only up to "
+                             f"{covered if covered >= 0 else 'nothing'} before it: a segment is missing",
+                             hint=UNTRUSTED)
 
 
 class _Parents(Mapping):

@@ -349,3 +349,21 @@ def test_the_follower_writes_no_log_longer_than_readers_read(store, monkeypatch)
     with pytest.raises(IntegrityError, match="more than 3 objects, the most ddbvault lists") as refused:
         read_change_log(store, "", TABLE, max_keys=3)
     assert "--segment-max-seconds" not in refused.value.hint  # no such option
+
+
+def test_a_missing_segment_in_the_range_stops_the_read_instead_of_skipping_its_records(store):
+    put_start(store, T0)
+    names = [put_segment(store, [record(n * 10 + 1, T0 + n * 10, "a", v(n))],
+                         continues=str(n * 10 - 9) if n else None) for n in range(10)]
+    store.path_of(names[5]).unlink()  # lost, or deleted by a lifecycle rule
+    log = read_change_log(store, "", TABLE)
+    with pytest.raises(IntegrityError, match=r"continues from sequence 51 of shard shardId-1, but the vault holds "
+                                             r"that shard only up to 41 before it: a segment is missing"):
+        sequences(log, T0 + 30, T0 + 80)
+    assert sequences(log, T0 + 61, T0 + 80) == [71, 81]  # the hole is stamped before what is needed
+    store.path_of(names[0]).unlink()  # the oldest gone: only what preceded it would be missed
+    assert sequences(read_change_log(store, "", TABLE), T0 + 20, T0 + 39) == [21, 31]
+    with pytest.raises(IntegrityError, match="continues from sequence 51"):  # 51-60 may hold second T0+40
+        sequences(read_change_log(store, "", TABLE), T0 + 20, T0 + 40)
+    with pytest.raises(IntegrityError, match="only up to nothing before it"):
+        sequences(read_change_log(store, "", TABLE), T0 + 5, T0 + 40)
