@@ -459,7 +459,9 @@ def summary(log: ChangeLog, bases: list[Base]) -> dict:
 
 def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
     """Set `change_log` (summary()) on every entry of a table that has a change log under `dest`;
-    returns the summaries by table. One listing of each table's changes/ prefix, its start and gap
+    returns the summaries by table. A table whose log cannot be read (IntegrityError: a hostile
+    or damaged object) gets an empty window and `error` (the message, naming the object), and
+    the other tables are still summarised. One listing of each table's changes/ prefix, its start and gap
     objects, and the header of the last segment of each open shard: never every segment."""
     from ..storage import open_store, session_for
     from ..storage.destination import parse_destination
@@ -468,10 +470,14 @@ def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
     store = open_store(destination, session_for(destination, principal))
     summaries = {}
     for table in sorted({e.table for e in entries}):
-        log = read_change_log(store, destination.prefix, table)
-        if log.empty:
-            continue
-        summaries[table] = summary(log, bases_of(e for e in entries if e.table == table))
+        try:
+            found = read_change_log(store, destination.prefix, table)
+            if found.empty:
+                continue
+            summaries[table] = summary(found, bases_of(e for e in entries if e.table == table))
+        except IntegrityError as exc:  # one table's damaged log: shown on its rows, the listing goes on
+            summaries[table] = {"window": [], "gaps": [], "covered_from": None, "known_until": None,
+                                "streams": None, "segments": None, "ignored": None, "error": exc.message}
         for entry in entries:
             if entry.table == table:
                 entry.change_log = summaries[table]
@@ -479,7 +485,10 @@ def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
 
 
 def format_summary(table: str, found: dict) -> list[str]:
-    """Text lines for `ddbvault list`: the window, then one line per gap."""
+    """Text lines for `ddbvault list`: the window, then one line per gap (or why the log could
+    not be read: nothing of it is restorable then)."""
+    if found.get("error"):
+        return [f"{table}: restorable (--at): none: the change log cannot be read: {found['error']}"]
     window = ", ".join(f"{w['from']} .. {w['to']}" for w in found["window"]) or \
         "none yet (it needs a complete full backup taken while the log covers the table)"
     lines = [f"{table}: restorable (--at): {window}"]

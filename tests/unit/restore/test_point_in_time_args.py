@@ -117,3 +117,24 @@ def test_list_reads_no_segment_whole_and_only_the_newest_headers(tmp_path):
     assert (found["known_until"], found["covered_from"]) == (utc_text(T0 + 30), utc_text(T0))
     assert found["segments"] == 31
     assert (log.reads, log.header_reads) == (0, 1)  # the open shard's furthest segment; a closed one is not read
+
+
+def test_list_shows_a_damaged_log_on_its_table_and_summarises_the_others(tmp_path):
+    from types import SimpleNamespace
+
+    from ddbvault.vault.change_log import attach_summaries, format_summary
+
+    store = LocalStore(str(tmp_path))
+    put_start(store, T0)
+    put_segment(store, [record(1, T0 + 5, "a", {"v": {"N": "1"}})], written_at=T0 + 6)
+    put_start(store, T0, table="invoices")
+    put_segment(store, [record(1, T0 + 5, "a", {"v": {"N": "1"}})], table="other", under="invoices")
+    entries = [SimpleNamespace(table=name, status="complete", schema_only=False, window=None, expired=False,
+                               export_time=None, started_at=utc_text(T0 + 1), finished_at=utc_text(T0 + 2),
+                               url=f"{tmp_path}/{name}/b", change_log=None) for name in ("invoices", TABLE)]
+    found = attach_summaries(str(tmp_path), entries)  # before: the listing stopped with exit 6
+    assert found[TABLE]["window"] == [{"from": utc_text(T0 + 2), "to": utc_text(T0 + 6)}]
+    assert found["invoices"]["window"] == [] and "another table than invoices" in found["invoices"]["error"]
+    assert entries[0].change_log is found["invoices"]
+    (line,) = format_summary("invoices", found["invoices"])
+    assert line.startswith("invoices: restorable (--at): none: the change log cannot be read: segment ")
