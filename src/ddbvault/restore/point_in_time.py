@@ -89,12 +89,14 @@ class Vault:
     """One table's folder in the vault (DEST/TABLE): its store, backups and change log."""
 
     def __init__(self, url: str, principal: Principal | None = None, stats: RetryStats | None = None):
-        parts = url.rstrip("/").split("/")
-        if len(parts) < 2 or not parts[-1]:
+        scheme, sep, path = url.partition("://")
+        head = f"{scheme}{sep}" if sep else ""
+        dest, slash, table = (path if sep else url).rstrip("/").rpartition("/")
+        if not slash or not table:  # s3://bucket alone is a destination with no table
             raise UsageError(f"{url!r} is not DEST/TABLE", hint="pass the --to of the backups and the table's "
                              "name: s3://vault/prefix/orders")
-        self.table = check_table_name(parts[-1])
-        base = parse_destination("/".join(parts[:-1]) or "/")
+        self.table = check_table_name(table)
+        base = parse_destination(head + (dest or "/"))
         self.destination = base if base.kind == "s3" else Destination("local", base.location)
         self.principal = principal or Principal()
         self.store = open_store(self.destination, session_for(self.destination, self.principal), stats=stats)

@@ -54,9 +54,10 @@ def test_a_backup_url_or_a_dest_alone_is_named_as_such_with_at(tmp_path):
 
 
 def test_dest_table_is_checked(tmp_path):
-    assert Vault(f"{tmp_path}/orders").table == "orders"
+    assert Vault(f"{tmp_path}/orders").table == Vault(f"{tmp_path}//orders/").table == "orders"
+    assert Vault("/orders").store.path_of("orders/changes") == Vault(f"file:///orders").store.path_of("orders/changes")
     assert Vault(f"{tmp_path}/orders").store.path_of("orders/changes") == tmp_path / "orders" / "changes"
-    for bad in ("orders", f"{tmp_path}/o", f"{tmp_path}/bad name"):
+    for bad in ("orders", f"{tmp_path}/o", f"{tmp_path}/bad name", "s3://vault", "s3://vault/", "file://"):
         with pytest.raises(UsageError):
             Vault(bad)
 
