@@ -384,7 +384,8 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
             stream.shards.setdefault(ref.shard_id, Shard()).segments.append(
                 SegmentRef(key, ref.label, ref.shard_id, ref.first_seq, ref.last_seq))
     for key in result.ignored[:10]:
-        log.warning("change log of %s: %s is not a change-log object; ignored", table, store.url_of(key))
+        # %r: a key is any bytes a bucket holds; a newline or an escape in it must not forge log lines
+        log.warning("change log of %s: %r is not a change-log object; ignored", table, store.url_of(key)[:300])
     for stream, key in starts:
         start = _small(store, key, fmt.parse_start)
         _check_table(store, key, start, table)

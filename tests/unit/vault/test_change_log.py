@@ -367,3 +367,14 @@ def test_a_missing_segment_in_the_range_stops_the_read_instead_of_skipping_its_r
         sequences(read_change_log(store, "", TABLE), T0 + 20, T0 + 40)
     with pytest.raises(IntegrityError, match="only up to nothing before it"):
         sequences(read_change_log(store, "", TABLE), T0 + 5, T0 + 40)
+
+
+def test_an_ignored_key_cannot_forge_log_lines(caplog):
+    store = MemoryStore()
+    put_start(store, T0)
+    store.objects[f"{TABLE}/changes/x\n2026-11-30 ERROR forged\x1b[2J" + "y" * 1000] = b"junk"
+    with caplog.at_level("WARNING"):
+        read_change_log(store, "", TABLE)
+    (message,) = [r.getMessage() for r in caplog.records if "not a change-log object" in r.getMessage()]
+    assert "\n" not in message and "\x1b" not in message and "\\n2026-11-30 ERROR forged" in message
+    assert len(message) < 400
