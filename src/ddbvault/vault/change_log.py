@@ -95,6 +95,7 @@ class Shard:
 class Stream:
     label: str
     covered_from: int | None = None  # None: no start.json (its segments cover nothing proven)
+    written_at: int | None = None  # start.json's
     stream_arn: str | None = None
     shards: dict[str, Shard] = field(default_factory=dict)
 
@@ -146,21 +147,44 @@ class ChangeLog:
         every one is closed): the time the vault proves the log complete to, never later than
         `now` (default: this machine's clock; a written_at in the future is a lie or a skewed
         clock, and would make future times "restorable"). None: no segment."""
-        newest = None
-        for stream in self.streams.values():
-            shards = [s for s in stream.shards.values() if s.segments]
-            open_shards = [s for s in shards if not s.closed] or shards
-            for shard in open_shards:  # the segment that reaches furthest into the shard
-                last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
-                written = self.header(last).written_at
-                newest = written if newest is None else max(newest, written)
-        if newest is None:
+        ends = [end for end in map(self._stream_end, self.streams.values()) if end is not None]
+        if not ends:
             return None
-        return min(newest, math.floor(self.clock() if now is None else now))
+        return min(max(ends), math.floor(self.clock() if now is None else now))
+
+    def _stream_end(self, stream: Stream) -> int | None:
+        """The newest written_at among the last segments of `stream`'s open shards (all its
+        shards when every one is closed); None: the stream has no segment."""
+        newest = None
+        shards = [s for s in stream.shards.values() if s.segments]
+        open_shards = [s for s in shards if not s.closed] or shards
+        for shard in open_shards:  # the segment that reaches furthest into the shard
+            last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
+            written = self.header(last).written_at
+            newest = written if newest is None else max(newest, written)
+        return newest
+
+    def implied_gaps(self) -> list[Gap]:
+        """Gaps no object states but the streams imply: when a stream's log starts
+        (covered_from) after every earlier stream's log is known to end (the newest written_at
+        of its last segments, or its start.json's when it has none), the time between is
+        covered by no stream. The follower writes a `stream_replaced` gap there; if that object
+        is lost or was never written, this one keeps a restore from crossing the hole."""
+        implied, reach = [], None
+        for stream in sorted((s for s in self.streams.values() if s.covered_from is not None),
+                             key=lambda s: (s.covered_from, s.label)):
+            if reach is not None and stream.covered_from > reach:
+                implied.append(Gap(reach, stream.covered_from, "stream_replaced",
+                                   f"{self.root}/{stream.label} (implied: no stream's log covers this time)"))
+            end = self._stream_end(stream)
+            end = stream.written_at if end is None else end
+            reach = end if reach is None else max(reach, end)
+        return implied
 
     def coverage(self) -> Coverage:
-        """What the log covers (vault/restorable.py): reads the newest segments' headers."""
-        return Coverage(self.table, self.covered_from(), self.known_until(), list(self.gaps))
+        """What the log covers (vault/restorable.py): reads the newest segments' headers. Its
+        gaps are the gap objects plus implied_gaps()."""
+        return Coverage(self.table, self.covered_from(), self.known_until(), list(self.gaps) + self.implied_gaps())
 
     def window(self, bases: list[Base]) -> list[tuple[int, int]]:
         """The restorable times from `bases`: sorted, merged intervals [from, to], whole seconds."""
@@ -392,6 +416,7 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
         if start.stream_arn.rpartition("/stream/")[2] != stream.label:
             raise IntegrityError(f"{store.url_of(key)} is of another stream than {stream.label}", hint=UNTRUSTED)
         stream.covered_from, stream.stream_arn = start.covered_from, start.stream_arn
+        stream.written_at = start.written_at
     for key in gaps:
         gap = _small(store, key, fmt.parse_gap)
         _check_table(store, key, gap, table)
@@ -452,7 +477,7 @@ def summary(log: ChangeLog, bases: list[Base]) -> dict:
     coverage = log.coverage()
     known, covered = coverage.known_until, coverage.covered_from
     return {"window": [{"from": utc_text(a), "to": utc_text(b)} for a, b in coverage.window(bases)],
-            "gaps": [g.to_dict() for g in sorted(log.gaps, key=lambda g: (g.end, g.start or 0))],
+            "gaps": [g.to_dict() for g in sorted(coverage.gaps, key=lambda g: (g.end, g.start or 0))],
             "covered_from": None if covered is None else utc_text(covered),
             "known_until": None if known is None else utc_text(known),
             "streams": len(log.streams), "segments": log.segment_count, "ignored": len(log.ignored)}

@@ -378,3 +378,25 @@ def test_an_ignored_key_cannot_forge_log_lines(caplog):
     (message,) = [r.getMessage() for r in caplog.records if "not a change-log object" in r.getMessage()]
     assert "\n" not in message and "\x1b" not in message and "\\n2026-11-30 ERROR forged" in message
     assert len(message) < 400
+
+
+def test_a_hole_between_two_streams_blocks_a_restore_even_without_its_gap_object(store):
+    later = "2026-11-30T11:00:00.000"
+    put_start(store, T0)
+    put_segment(store, [record(900, T0 + 10, "a", v(1))], written_at=T0 + 11)
+    put_start(store, T0 + 50, label=later)  # the stream replaced: nothing logged from T0+11 to T0+50
+    put_segment(store, [record(1, T0 + 60, "b", v(2))], label=later, written_at=T0 + 61)
+    base = [Base("b", T0 + 1, T0 + 2)]
+    log = read_change_log(store, "", TABLE)  # its stream_replaced gap object is lost
+    assert log.window(base) == [(T0 + 2, T0 + 11)]
+    with pytest.raises(UsageError, match=f"a gap from {utc_text(T0 + 11)} to {utc_text(T0 + 50)} "
+                                         r"\(stream_replaced\)"):
+        log.base_for(T0 + 55, base)
+    assert log.base_for(T0 + 55, [Base("b2", T0 + 51, T0 + 52)]).url == "b2"  # a base after the hole
+    # a stream with no segment is known to reach its start.json's written_at
+    other = LocalStore(str(store.path_of("") / "other"))
+    put_start(other, T0)
+    put_start(other, T0 + 50, label=later)
+    put_segment(other, [record(1, T0 + 60, "b", v(2))], label=later, written_at=T0 + 61)
+    assert read_change_log(other, "", TABLE).implied_gaps()[0].start == T0
+    assert read_change_log(other, "", TABLE).window(base) == []
