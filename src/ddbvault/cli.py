@@ -603,6 +603,8 @@ def _echo_point_in_time(result, table: str) -> None:
     pit = result.point_in_time
     if "keys" in pit:
         absent = f"{pit['absent']:,} absent then" + (", deleted" if pit["deletes"] else ", not written")
+        if pit.get("repeated_keys"):
+            absent += f"; {pit['repeated_keys']:,} keys named an item already given"
         click.echo(f"restored {pit['puts']:,} of {pit['keys']:,} items into {table} as of {pit['at']} "
                    f"({absent}) from {pit['base']} and the change log")
     else:

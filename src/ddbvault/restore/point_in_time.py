@@ -153,7 +153,7 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     JSON key per line) when given. `restore` is restore_backup, passed in as restore_chain takes
     it (modules of restore/ never import restore/__init__). Returns restore_backup's RestoreResult
     with `point_in_time` set: {"at", "base", "changes" (keys changed), "puts", "deletes",
-    "granularity"}, plus "base_seconds" for a whole table, or "keys" and "absent" with keys.
+    "granularity"}, plus "base_seconds" for a whole table, or "keys" (distinct items), "absent" and "repeated_keys" (keys naming an item already given) with keys.
 
     Raises UsageError (2): a bad T, URL or key, or T across a gap or past the log's end (the
     message names the gap and the nearest restorable times); NotFoundError (3): no full backup
@@ -254,7 +254,9 @@ def _restore_items(vault: Vault, backup: OpenedBackup, base: Base, when: int, ta
                          notes=notes, written=puts, throttle_retries=stats.throttles,
                          transient_retries=stats.transient,
                          point_in_time={**_report(when, base, len(changes), puts, len(changes) - puts),
-                                        "keys": len(keys), "absent": len(keys) - puts})
+                                        # a key given twice (or as "1" and "1.0") is one item
+                                        "keys": len(states), "absent": len(states) - puts,
+                                        "repeated_keys": len(keys) - len(states)})
 
 
 def _check_target(sink: ChangeSink, backup: OpenedBackup, options: RestoreOptions) -> None:

@@ -146,6 +146,22 @@ def test_key_restores_roll_back_only_those_items_of_the_live_table(history_of_a_
     assert restored(ddb, TABLE) == expected
 
 
+def test_a_key_given_twice_is_one_item_not_an_absent_one(history_of_a_table, ddb, tmp_path):
+    states, dest = history_of_a_table
+    at, items = states["t2"]
+    proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(at), "--table", "pit-twice", "--key", "pk=a,sk=5",
+                   "--key", "sk=5,pk=a", "--key", '{"pk":{"S":"a"},"sk":{"N":"5.0"}}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)["point_in_time"]
+    assert (report["keys"], report["puts"], report["absent"], report["repeated_keys"]) == (1, 1, 0, 2)
+    proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(at), "--table", "pit-twice", "--key", "pk=a,sk=5",
+                   "--key", "sk=5,pk=a", "--no-create", "--allow-non-empty")
+    assert "restored 1 of 1 items" in proc.stdout and "0 absent then" in proc.stdout, proc.stdout
+    assert "1 keys named an item already given" in proc.stdout
+    (item,) = [i for i in items if (i["pk"], i["sk"]) == ({"S": "a"}, {"N": "5"})]
+    assert restored(ddb, "pit-twice") == canonical_items(wire([item]))
+
+
 def test_get_and_history_read_an_item_from_the_vault(history_of_a_table):
     states, dest = history_of_a_table
     at, then = states["t2"]
