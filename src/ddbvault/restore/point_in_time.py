@@ -153,7 +153,8 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     JSON key per line) when given. `restore` is restore_backup, passed in as restore_chain takes
     it (modules of restore/ never import restore/__init__). Returns restore_backup's RestoreResult
     with `point_in_time` set: {"at", "base", "changes" (keys changed), "puts", "deletes",
-    "granularity"}, plus "base_seconds" for a whole table, or "keys" (distinct items), "absent" and "repeated_keys" (keys naming an item already given) with keys.
+    "granularity"}, plus "base_seconds" for a whole table, or with keys "keys" (distinct items),
+    "absent" and "repeated_keys" (keys naming an item already given).
 
     Raises UsageError (2): a bad T, URL or key, or T across a gap or past the log's end (the
     message names the gap and the nearest restorable times); NotFoundError (3): no full backup
