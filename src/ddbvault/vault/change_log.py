@@ -30,8 +30,8 @@ Contract:
 - Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
   started_at..finished_at, an export's export_time for both) when e <= T, s >= the earliest
   covered_from of the table's streams, no gap's open interval (from, to) meets [s, T], and
-  T <= `known_until`: the newest written_at among the last segments of the shards (open
-  shards, or every shard when all are closed). That is the one time the vault proves the log
+  T <= `known_until`: the oldest written_at among the last segments of the open shards (the
+  newest of all when every shard is closed). That is the one time the vault proves the log
   complete to: the follower wrote that segment after reading everything before it. A quiet table
   (no records, no segments) therefore shows an older `known_until` than the follower's last poll;
   the choice errs on the side of refusing.
@@ -143,26 +143,32 @@ class ChangeLog:
         return min(starts) if starts else None
 
     def known_until(self, now: float | None = None) -> int | None:
-        """The newest written_at among the last segments of the open shards (all shards when
-        every one is closed): the time the vault proves the log complete to, never later than
-        `now` (default: this machine's clock; a written_at in the future is a lie or a skewed
-        clock, and would make future times "restorable"). None: no segment."""
+        """The furthest any stream's log is proven complete (_stream_end: the oldest written_at
+        among the last segments of its open shards), never later than `now` (default: this
+        machine's clock; a written_at in the future is a lie or a skewed clock, and would make
+        future times "restorable"). None: no segment."""
         ends = [end for end in map(self._stream_end, self.streams.values()) if end is not None]
         if not ends:
             return None
         return min(max(ends), math.floor(self.clock() if now is None else now))
 
     def _stream_end(self, stream: Stream) -> int | None:
-        """The newest written_at among the last segments of `stream`'s open shards (all its
-        shards when every one is closed); None: the stream has no segment."""
-        newest = None
+        """How far `stream`'s log is proven complete: the OLDEST written_at among the last
+        segments of its open shards, or, once every shard is closed (read to its end), the
+        newest among all. None: the stream has no segment.
+
+        The oldest, not the newest: the follower cuts each shard's segments on its own, so a
+        segment written at W in one shard says nothing of another shard's records before W (a
+        follower that stopped with them buffered wrote them nowhere). A shard that gets no
+        records writes no segment, so a quiet open shard holds the end back: refusing, not
+        restoring a table that may lack changes."""
         shards = [s for s in stream.shards.values() if s.segments]
-        open_shards = [s for s in shards if not s.closed] or shards
-        for shard in open_shards:  # the segment that reaches furthest into the shard
-            last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
-            written = self.header(last).written_at
-            newest = written if newest is None else max(newest, written)
-        return newest
+        if not shards:
+            return None
+        open_shards = [s for s in shards if not s.closed]
+        pick = min if open_shards else max
+        return pick(self.header(max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))).written_at
+                    for shard in open_shards or shards)  # the segment that reaches furthest into each shard
 
     def implied_gaps(self) -> list[Gap]:
         """Gaps no object states but the streams imply: when a stream's log starts

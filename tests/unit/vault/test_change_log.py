@@ -400,3 +400,20 @@ def test_a_hole_between_two_streams_blocks_a_restore_even_without_its_gap_object
     put_segment(other, [record(1, T0 + 60, "b", v(2))], label=later, written_at=T0 + 61)
     assert read_change_log(other, "", TABLE).implied_gaps()[0].start == T0
     assert read_change_log(other, "", TABLE).window(base) == []
+
+
+def test_the_log_is_known_complete_only_as_far_as_its_most_behind_open_shard(store):
+    put_start(store, T0)
+    # two open shards (a table of two partitions): shard A's last segment was written at T0+20,
+    # then the follower stopped with A's next records buffered; shard B's was written at T0+60
+    put_segment(store, [record(1, T0 + 10, "a", v(1))], shard="shardId-A", written_at=T0 + 20)
+    put_segment(store, [record(1, T0 + 50, "b", v(1))], shard="shardId-B", written_at=T0 + 60)
+    base = [Base("b", T0 + 1, T0 + 2)]
+    log = read_change_log(store, "", TABLE)
+    assert log.known_until() == T0 + 20  # was T0+60: A's changes in (T0+20, T0+60] may be missing
+    assert log.window(base) == [(T0 + 2, T0 + 20)]
+    with pytest.raises(UsageError, match=f"known complete only up to {utc_text(T0 + 20)}"):
+        log.base_for(T0 + 40, base)
+    # once A is closed (read to its end), B alone bounds it
+    (store.path_of("") / TABLE / "changes" / LABEL / "shardId-A" / "closed.json").write_bytes(b"{}")
+    assert read_change_log(store, "", TABLE).known_until() == T0 + 60
