@@ -400,7 +400,7 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
                 source, parse_selectors(selectors), tuple(parse_rename(r) for r in renames), options,
                 progress=bars))
         _tables_summary(run, "restored", as_json)
-    if at:
+    if at is not None:
         from .restore.point_in_time import restore_at
 
         result = _with_progress(progress, "WCU", as_json, lambda bar: restore_at(
@@ -592,10 +592,10 @@ def _restore_form(backup_url, table, source, selectors, renames) -> None:
 def _point_in_time_form(at, keys, keys_file, then, source, schema_only) -> None:
     """--at restores DEST/TABLE as of a time; --key/--keys-file need it; it excludes --then,
     --from and --schema-only. UsageError otherwise."""
-    if (keys or keys_file) and not at:
+    if (keys or keys_file) and at is None:
         raise UsageError("--key and --keys-file restore items as of a time: they need --at",
                          hint="ddbvault restore DEST/TABLE --at 2026-11-30T10:15:00Z --table NAME --key pk=VALUE")
-    if at and (then or source or schema_only):
+    if at is not None and (then or source or schema_only):
         raise UsageError("--at replays the change log on the newest full backup before it; it cannot be "
                          "combined with --then, --from or --schema-only",
                          hint="ddbvault restore DEST/TABLE --at 2026-11-30T10:15:00Z --table NAME")
@@ -606,6 +606,8 @@ def _echo_point_in_time(result, table: str) -> None:
     pit = result.point_in_time
     if "keys" in pit:
         absent = f"{pit['absent']:,} absent then" + (", deleted" if pit["deletes"] else ", not written")
+        if pit.get("repeated_keys"):
+            absent += f"; {pit['repeated_keys']:,} keys named an item already given"
         click.echo(f"restored {pit['puts']:,} of {pit['keys']:,} items into {table} as of {pit['at']} "
                    f"({absent}) from {pit['base']} and the change log")
     else:

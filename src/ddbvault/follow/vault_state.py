@@ -22,7 +22,7 @@ from ..format import change_log as cl
 from ..format.dataline import BadLine
 from ..storage.base import ObjectStore
 
-MAX_LOG_KEYS = 2_000_000  # one segment a minute for ~4 years, a listing of ~2,000 requests
+MAX_LOG_KEYS = cl.MAX_LOG_KEYS  # what restore, list and history read: no follower writes a log they refuse
 POLLS_KEPT = 3  # poll records remembered per stream from the listing: the newest, by key order
 
 
@@ -108,7 +108,8 @@ def read_log_state(store: ObjectStore, prefix: str, table: str) -> dict[str, Str
     for count, key in enumerate(store.list_keys(base), 1):
         if count > MAX_LOG_KEYS:
             raise IntegrityError(f"{store.url_of(base)} holds more than {MAX_LOG_KEYS:,} objects, the most "
-                                 "the follower lists", hint="start a new prefix for this table's change log")
+                                 "ddbvault lists of one table's change log (restore could not read more)",
+                                 hint="follow into a new destination prefix, and take a base backup there")
         try:
             parsed = cl.parse_log_key(key[len(base):])
         except BadLine as exc:

@@ -39,11 +39,11 @@ from dataclasses import replace
 
 from ..aws.retry import RetryStats
 from ..aws.session import Principal
-from ..errors import IntegrityError, NotFoundError, UsageError
+from ..errors import IntegrityError, InterruptedRun, NotFoundError, UsageError
 from ..format.changes import Change
 from ..format.dataline import BadLine, KeySpec, parse_line
 from ..format.item_key import MAX_LINE, parse_key, parse_keys
-from ..format.layout import check_table_name
+from ..format.layout import check_table_name, is_backup_id
 from ..runtime.progress import Progress
 from ..storage import open_store, session_for
 from ..storage.destination import Destination, parse_destination
@@ -65,22 +65,39 @@ def parse_at(text: str, option: str = "--at") -> int:
     try:
         if isinstance(text, str) and _AT.fullmatch(text):
             return seconds_of(text)
-    except ValueError:  # a 13th month
+    except ValueError:  # a 13th month, a leap second (23:59:60), year 0
         pass
     raise UsageError(f"{option} must be a UTC time in whole seconds, such as 2026-11-30T10:15:00Z",
-                     hint="the change log's timestamps are whole seconds; drop any fraction")
+                     hint=_at_hint(text))
+
+
+def _at_hint(text: object) -> str:
+    """What is wrong with a refused --at, as far as a pattern can tell (never echoes the text)."""
+    if not isinstance(text, str) or not text:
+        return "give the time as YYYY-MM-DDTHH:MM:SSZ"
+    if re.search(r"[0-9]{2}\.[0-9]", text, re.ASCII):
+        return "the change log's timestamps are whole seconds; drop the fraction"
+    if re.search(r"[+-][0-9]{2}:?[0-9]{2}$", text, re.ASCII):
+        return "convert the time to UTC and end it in Z (only +00:00 is accepted as an offset)"
+    if re.fullmatch(r"[0-9-]+", text, re.ASCII):
+        return "add the time of day: YYYY-MM-DDTHH:MM:SSZ"
+    if re.fullmatch(r"[0-9-]+T[0-9:]+", text, re.ASCII):
+        return "end the time in Z: it is read as UTC only when it says so"
+    return "give a real UTC date and time (no leap second :60, years 0001-9999) as YYYY-MM-DDTHH:MM:SSZ"
 
 
 class Vault:
     """One table's folder in the vault (DEST/TABLE): its store, backups and change log."""
 
     def __init__(self, url: str, principal: Principal | None = None, stats: RetryStats | None = None):
-        parts = url.rstrip("/").split("/")
-        if len(parts) < 2 or not parts[-1]:
+        scheme, sep, path = url.partition("://")
+        head = f"{scheme}{sep}" if sep else ""
+        dest, slash, table = (path if sep else url).rstrip("/").rpartition("/")
+        if not slash or not table:  # s3://bucket alone is a destination with no table
             raise UsageError(f"{url!r} is not DEST/TABLE", hint="pass the --to of the backups and the table's "
                              "name: s3://vault/prefix/orders")
-        self.table = check_table_name(parts[-1])
-        base = parse_destination("/".join(parts[:-1]) or "/")
+        self.table = check_table_name(table)
+        base = parse_destination(head + (dest or "/"))
         self.destination = base if base.kind == "s3" else Destination("local", base.location)
         self.principal = principal or Principal()
         self.store = open_store(self.destination, session_for(self.destination, self.principal), stats=stats)
@@ -103,6 +120,10 @@ class Vault:
         return self._bases
 
     def base_for(self, at: int) -> Base:
+        if not self.bases and self.log.empty:  # most likely DEST alone, or a misspelt table
+            raise NotFoundError(f"{self.dest_url.rstrip('/')}/{self.table} holds no backup and no change log of table "
+                                f"{self.table}", hint=f"pass DEST/TABLE with TABLE as `ddbvault list "
+                                f"{self.dest_url}` shows it, such as {self.dest_url.rstrip('/')}/orders")
         return self.log.base_for(at, self.bases)
 
     def latest(self) -> int:
@@ -115,6 +136,16 @@ class Vault:
         return window[-1][1]
 
 
+def _check_not_a_backup_url(url: str) -> None:
+    """With --at, BACKUP_URL is DEST/TABLE: a URL ending in a backup id (DEST/TABLE/BACKUP_ID) is
+    refused (UsageError) rather than read as a table named like a backup id."""
+    parts = url.rstrip("/").split("/")
+    if len(parts) >= 3 and is_backup_id(parts[-1]):
+        raise UsageError(f"{url} names one backup; with --at, BACKUP_URL is the table's folder DEST/TABLE",
+                         hint=f"ddbvault restore {'/'.join(parts[:-1])} --at TIME --table NAME (the base backup "
+                         "is chosen for TIME)")
+
+
 def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = None, restore=None, *,
                keys: list[str] | None = None, keys_file: str | None = None, progress: Progress | None = None,
                cancelled: threading.Event | None = None) -> RestoreResult:
@@ -123,7 +154,8 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     JSON key per line) when given. `restore` is restore_backup, passed in as restore_chain takes
     it (modules of restore/ never import restore/__init__). Returns restore_backup's RestoreResult
     with `point_in_time` set: {"at", "base", "changes" (keys changed), "puts", "deletes",
-    "granularity"}, plus "base_seconds" for a whole table, or "keys" and "absent" with keys.
+    "granularity"}, plus "base_seconds" for a whole table, or with keys "keys" (distinct items),
+    "absent" and "repeated_keys" (keys naming an item already given).
 
     Raises UsageError (2): a bad T, URL or key, or T across a gap or past the log's end (the
     message names the gap and the nearest restorable times); NotFoundError (3): no full backup
@@ -133,6 +165,7 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     options.validate()
     check_table_name(target)
     when = parse_at(at)
+    _check_not_a_backup_url(url)
     t0, stats = time.monotonic(), RetryStats()
     vault = Vault(url, options.vault_principal, stats)
     base = vault.base_for(when)
@@ -148,7 +181,14 @@ def restore_at(url: str, target: str, at: str, options: RestoreOptions | None = 
     result = restore(base.url, target, options, progress=progress, cancelled=cancelled)
     base_seconds = result.seconds
     changes = [record.change for record in newest.values()]
-    puts = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress).apply(changes)
+    try:
+        puts = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress).apply(changes)
+    except InterruptedRun:
+        # the same command would find its table existing: --resume writes the base again over it
+        # (a put per item) and re-applies every change, which gives the same table
+        raise InterruptedRun(f"restore of {target} as of {utc_text(when)} was interrupted while applying "
+                             "the change log", hint="run the same command again with --resume (the base is "
+                             "written again and every change re-applied: the same table)") from None
     result.point_in_time = {**_report(when, base, len(changes), puts, len(changes) - puts),
                             "base_seconds": base_seconds}
     result.seconds = round(time.monotonic() - t0, 3)
@@ -169,13 +209,16 @@ def read_keys(texts: list[str], keys_file: str | None, spec: KeySpec | None) -> 
         except OSError as exc:
             raise UsageError(f"--keys-file {keys_file}: {exc.strerror or exc}") from None
         except ValueError as exc:
-            raise UsageError(f"--keys-file {keys_file}: {exc}", hint=KEY_HINT) from None
+            raise UsageError(f"--keys-file {keys_file}: {exc}", hint=KEYS_FILE_HINT) from None
     if not keys:
-        raise UsageError("--keys-file holds no key", hint=KEY_HINT)
+        raise UsageError("--keys-file holds no key", hint=KEYS_FILE_HINT)
     return keys
 
 
 KEY_HINT = "--key pk=VALUE[,sk=VALUE], or a JSON wire-form key such as '{\"pk\":{\"S\":\"a,b\"}}'"
+KEYS_FILE_HINT = ("a keys file is UTF-8 text, one JSON wire-form key per line such as {\"pk\":{\"S\":\"a\"}}, "
+                  "at most 100,000 keys; split a longer one and restore each part with --no-create "
+                  "--allow-non-empty")
 
 
 def _report(when: int, base: Base, changes: int, puts: int, deletes: int) -> dict:
@@ -202,13 +245,20 @@ def _restore_items(vault: Vault, backup: OpenedBackup, base: Base, when: int, ta
         notes = created.notes
         sink = ChangeSink(target, options, cancelled=cancelled, stats=stats, progress=progress)
         changes = [c for c in states if c.new_image is not None]  # absent at T: not written
-    puts = sink.apply(changes)
+    try:
+        puts = sink.apply(changes)
+    except InterruptedRun:
+        raise InterruptedRun(f"restore of the selected items into {target} as of {utc_text(when)} was "
+                             "interrupted", hint="run the same command again with --no-create "
+                             "--allow-non-empty (each item is set to its state at that time again)") from None
     return RestoreResult(table=target, items=puts, seconds=round(time.monotonic() - t0, 3), consumed_wcu=0.0,
                          backup=base.url, objects=0, resumed_items=0, via="batch", write_rate_wcu=None,
                          notes=notes, written=puts, throttle_retries=stats.throttles,
                          transient_retries=stats.transient,
                          point_in_time={**_report(when, base, len(changes), puts, len(changes) - puts),
-                                        "keys": len(keys), "absent": len(keys) - puts})
+                                        # a key given twice (or as "1" and "1.0") is one item
+                                        "keys": len(states), "absent": len(states) - puts,
+                                        "repeated_keys": len(keys) - len(states)})
 
 
 def _check_target(sink: ChangeSink, backup: OpenedBackup, options: RestoreOptions) -> None:

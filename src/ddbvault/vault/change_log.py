@@ -13,27 +13,31 @@ Contract:
   (stream, shard, sequence range); a key that is no log key (format/change_log.parse_log_key
   refuses it: a `..` part, a bad shard id) is never read, only named in `ignored` and logged.
 - Overlapping segments (two followers, a restarted one) are de-duplicated by (stream, shard,
-  sequence): per shard, segments in order of first sequence, a segment wholly inside what the
-  earlier ones cover is never read, and a record at or below the sequence already covered is
-  skipped.
+  sequence): per shard, segments in order of first sequence (the longest first), a segment wholly
+  inside what the earlier ones cover is never read, and a record at or below the sequence already
+  covered is skipped. Where two segments read in one pass both hold a sequence, they must agree on
+  its change (time, event, Keys, NewImage): a disagreement is an IntegrityError, never a silent
+  pick. What is not read (a contained segment) is not compared; the earlier segment wins there.
 - Times are whole seconds since the epoch (ints). A record's time is its
   ApproximateCreationDateTime floored to the second; "at or before T" means time <= T, so a
   restore to T holds every change stamped within second T.
 - Segments are read only where needed: within a shard, sequence order is time order, so the first
   and last segment that can hold records in [since, until] are found by bisecting on segment
   headers (the first line only, read by streaming: fmt.MAX_HEADER_LINE bytes at most), and only the
-  segments between are read whole, each checked by format/change_log.parse_segment (header,
-  count, order, range, sha256) and against its key and this table.
+  segments between, plus the one on each side whose header the bisection trusted, are read
+  whole, each checked by format/change_log.parse_segment (header, count, order, range, sha256,
+  times) and against its key and this table.
 - Restorable (`window`, computed by vault/restorable.py): T is restorable from a base backup B (start s, end e: a scan's
   started_at..finished_at, an export's export_time for both) when e <= T, s >= the earliest
   covered_from of the table's streams, no gap's open interval (from, to) meets [s, T], and
-  T <= `known_until`: the later of the newest written_at among the last segments of the shards
-  (open shards, or every shard when all are closed) and the newest trusted poll record's
-  polled_at (`polled_until`: at most POLLS_READ poll records read per stream, newest first; a poll
-  record is trusted only where the vault's segments reach every shard position it names). Those
-  are the times the vault proves the log complete to: the follower wrote that segment after
-  reading everything before it, or found every shard at its end at polled_at with its records
-  stored. A quiet table's window thus reaches its last poll, not its last write.
+  T <= `known_until`: the later of (a) the furthest any stream's log is proven complete by its
+  segments: the OLDEST written_at among the last segments of its open shards (the newest of all
+  when every shard is closed), since the follower cuts each shard's segments on its own; and (b)
+  the newest trusted poll record's polled_at (`polled_until`: at most POLLS_READ poll records
+  read per stream, newest first; a poll record is trusted only where the vault's segments reach
+  every shard position it names: at polled_at every shard was at its end with its records
+  stored). Never later than this machine's clock (a written_at in the future is a lie or a
+  skewed clock). A quiet table's window thus reaches its last poll, not its last write.
   `base_for` also proves every shard's chain of segments over [base start - 1 s, T]
   (vault/chain.py): a hole is a gap of reason "missing" (kept in `missing`, never written),
   refused like any gap. `window`/`summary` (for `list`) show only the holes already found: they
@@ -48,11 +52,15 @@ and of the segments in range.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Iterator
+
+import orjson
 
 from ..errors import IntegrityError
 from ..format import change_log as fmt
@@ -65,7 +73,7 @@ from .restorable import Base, Coverage, Gap, bases_of, seconds_of, utc_text  # n
 log = logging.getLogger(__name__)
 
 CHANGES = "changes"
-MAX_KEYS = 1_000_000  # keys listed under one table's changes/: about 2 years of a segment a minute
+MAX_KEYS = fmt.MAX_LOG_KEYS  # keys listed under one table's changes/: about 2 years of a segment a minute
 MAX_GAPS = 10_000
 POLLS_READ = 3  # poll records read per stream: the newest by key (= polled_at) order
 POLL_SKEW_S = 600  # a poll record written later than this past the reader's clock is refused
@@ -101,6 +109,7 @@ class Shard:
 class Stream:
     label: str
     covered_from: int | None = None  # None: no start.json (its segments cover nothing proven)
+    written_at: int | None = None  # start.json's
     stream_arn: str | None = None
     shards: dict[str, Shard] = field(default_factory=dict)
     polls: list[str] = field(default_factory=list)  # the newest POLLS_READ poll record keys, ascending
@@ -122,6 +131,8 @@ class Record:
 
 class ChangeLog:
     """What `read_change_log()` found. Segment headers and parents are read lazily and cached."""
+
+    clock: Callable[[], float] = staticmethod(time.time)  # "now" for known_until (tests of hand-built logs move it)
 
     def __init__(self, store: ObjectStore, root: str, table: str):
         self.store, self.root, self.table = store, root, table
@@ -148,19 +159,37 @@ class ChangeLog:
         starts = [s.covered_from for s in self.streams.values() if s.covered_from is not None]
         return min(starts) if starts else None
 
-    def known_until(self) -> int | None:
-        """The newest written_at among the last segments of the open shards (all shards when
-        every one is closed): the time the vault proves the log complete to. None: no segment."""
-        newest = None
-        for stream in self.streams.values():
-            shards = [s for s in stream.shards.values() if s.segments]
-            open_shards = [s for s in shards if not s.closed] or shards
-            for shard in open_shards:  # the segment that reaches furthest into the shard
-                last = max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))
-                written = self.header(last).written_at
-                newest = written if newest is None else max(newest, written)
+    def known_until(self, now: float | None = None) -> int | None:
+        """The furthest any stream's log is proven complete (_stream_end: the oldest written_at
+        among the last segments of its open shards) or the newest trusted poll record's polled_at
+        (polled_until), whichever is later, never later than `now` (default: this
+        machine's clock; a written_at in the future is a lie or a skewed clock, and would make
+        future times "restorable"). None: no segment."""
+        ends = [end for end in map(self._stream_end, self.streams.values()) if end is not None]
         polled = self.polled_until()
-        return polled if newest is None or (polled is not None and polled > newest) else newest
+        if polled is not None:
+            ends.append(polled)
+        if not ends:
+            return None
+        return min(max(ends), math.floor(self.clock() if now is None else now))
+
+    def _stream_end(self, stream: Stream) -> int | None:
+        """How far `stream`'s log is proven complete: the OLDEST written_at among the last
+        segments of its open shards, or, once every shard is closed (read to its end), the
+        newest among all. None: the stream has no segment.
+
+        The oldest, not the newest: the follower cuts each shard's segments on its own, so a
+        segment written at W in one shard says nothing of another shard's records before W (a
+        follower that stopped with them buffered wrote them nowhere). A shard that gets no
+        records writes no segment, so a quiet open shard holds the end back: refusing, not
+        restoring a table that may lack changes."""
+        shards = [s for s in stream.shards.values() if s.segments]
+        if not shards:
+            return None
+        open_shards = [s for s in shards if not s.closed]
+        pick = min if open_shards else max
+        return pick(self.header(max(shard.segments, key=lambda ref: (ref.last_seq, ref.first_seq))).written_at
+                    for shard in open_shards or shards)  # the segment that reaches furthest into each shard
 
     def polled_until(self) -> int | None:
         """The newest polled_at among the streams' trusted poll records; None: none."""
@@ -169,10 +198,29 @@ class ChangeLog:
             self._polled = max(found) if found else None
         return self._polled
 
+    def implied_gaps(self) -> list[Gap]:
+        """Gaps no object states but the streams imply: when a stream's log starts
+        (covered_from) after every earlier stream's log is known to end (the newest written_at
+        of its last segments, or its start.json's when it has none), the time between is
+        covered by no stream. The follower writes a `stream_replaced` gap there; if that object
+        is lost or was never written, this one keeps a restore from crossing the hole."""
+        implied, reach = [], None
+        for stream in sorted((s for s in self.streams.values() if s.covered_from is not None),
+                             key=lambda s: (s.covered_from, s.label)):
+            if reach is not None and stream.covered_from > reach:
+                implied.append(Gap(reach, stream.covered_from, "stream_replaced",
+                                   f"{self.root}/{stream.label} (implied: no stream's log covers this time)"))
+            end = self._stream_end(stream)
+            end = stream.written_at if end is None else end
+            reach = end if reach is None else max(reach, end)
+        return implied
+
     def coverage(self) -> Coverage:
-        """What the log covers (vault/restorable.py): reads the newest segments' headers. Its gaps
-        are the vault's plus the holes in the chain found so far (`missing`)."""
-        return Coverage(self.table, self.covered_from(), self.known_until(), [*self.gaps, *self.missing])
+        """What the log covers (vault/restorable.py): reads the newest segments' headers. Its
+        gaps are the gap objects, the holes in the chain found so far (`missing`) and
+        implied_gaps()."""
+        return Coverage(self.table, self.covered_from(), self.known_until(),
+                        [*self.gaps, *self.missing, *self.implied_gaps()])
 
     def window(self, bases: list[Base]) -> list[tuple[int, int]]:
         """The restorable times from `bases`: sorted, merged intervals [from, to], whole seconds."""
@@ -221,6 +269,12 @@ class ChangeLog:
         if (header.first_int, header.last_int) != (ref.first_seq, ref.last_seq):
             raise IntegrityError(f"segment {where}: its header's sequence range differs from its key",
                                  hint=UNTRUSTED)
+        shard = self.streams[ref.label].shards[ref.shard_id]
+        if shard.parent is False:  # the first header read of the shard sets its parent ...
+            shard.parent = header.parent_shard_id
+        elif shard.parent != header.parent_shard_id:  # ... and every other one must agree
+            raise IntegrityError(f"segment {where}: its header names another parent shard than the shard's "
+                                 "other segments", hint=UNTRUSTED)
         return header
 
     def read_segment(self, ref) -> list:
@@ -268,15 +322,54 @@ class ChangeLog:
         segments = _deduplicated(stream.shards[shard_id].segments)
         low = _bisect(segments, lambda ref: self.header(ref).last_time >= since)
         high = _bisect(segments, lambda ref: self.header(ref).first_time > until)
+        # The bisection trusted the headers of segments low-1 and high (the last said to end before
+        # `since`, the first said to start after `until`). A header is not covered by its
+        # records_sha256, so both are read whole too: parse_segment proves their times, and a
+        # header that lies to hide records from the range stops the read instead of dropping them.
+        low, high = max(low - 1, 0), min(high + 1, len(segments))
         covered = segments[low - 1].last_seq if low else -1
+        seen: dict[int, bytes] = {}  # sequence -> digest of what an earlier segment read here held
+        previous: int | None = None  # last_time of the segment read before (None: not read)
         for ref in segments[low:high]:
-            for record in self.read_segment(ref):
+            seen = {seq: digest for seq, digest in seen.items() if seq >= ref.first_seq}  # only overlaps
+            records = self.read_segment(ref)
+            self._check_continuity(ref, covered, since, until, previous)
+            previous = self.header(ref).last_time
+            for record in records:
+                digest = _content_digest(record)
                 if record.sequence <= covered:
+                    if seen.get(record.sequence, digest) != digest:
+                        raise IntegrityError(
+                            f"segment {self.store.url_of(ref.key)} holds sequence {record.sequence} of shard "
+                            f"{shard_id} with another change than an earlier segment of the shard does",
+                            hint=UNTRUSTED)
                     continue
                 covered = record.sequence
+                seen[record.sequence] = digest
                 if since <= record.time_s <= until:
                     yield Record(stream.label, shard_id, record.sequence, record.time_s, record.event_name,
                                  record.change, record.raw)
+
+
+    def _check_continuity(self, ref: SegmentRef, covered: int, since: int, until: int,
+                          previous: int | None) -> None:
+        """Segment `ref` (its header proven) continues from a sequence the vault holds: its
+        continues_from is at most `covered` (the largest sequence of the shard's earlier
+        segments, -1 for none). Otherwise a segment is missing between them (lost, deleted by a
+        lifecycle rule); the records it held are stamped between `previous` (the last_time of the
+        segment read before, None: unknown) and ref's first_time, and when that may meet
+        [since, until] a restore would silently lack them: IntegrityError.
+        continues_from null (the shard's first segment, or the first after a `trimmed` gap,
+        which the gap accounts for) is not checked."""
+        header = self.header(ref)
+        if header.continues_from is None or int(header.continues_from) <= covered:
+            return
+        if header.first_time < since or (previous is not None and previous > until):
+            return
+        raise IntegrityError(f"segment {self.store.url_of(ref.key)} continues from sequence {header.continues_from} "
+                             f"of shard {ref.shard_id}, but the vault holds that shard only up to "
+                             f"{covered if covered >= 0 else 'nothing'} before it: a segment is missing",
+                             hint=UNTRUSTED)
 
 
 class _Parents(Mapping):
@@ -290,7 +383,7 @@ class _Parents(Mapping):
         if shard is None or not shard.segments:
             raise KeyError(shard_id)
         if shard.parent is False:
-            shard.parent = self.log.header(shard.segments[0]).parent_shard_id
+            self.log.header(shard.segments[0])  # sets shard.parent (ChangeLog._checked)
         return shard.parent
 
     def __iter__(self):
@@ -298,6 +391,13 @@ class _Parents(Mapping):
 
     def __len__(self) -> int:
         return len(self.stream.shards)
+
+
+def _content_digest(record) -> bytes:
+    """What two copies of one stream record must agree on (its time, event, Keys and NewImage),
+    whatever the order of their JSON fields: a 32-byte digest."""
+    return hashlib.sha256(orjson.dumps([record.time_s, record.event_name, record.keys, record.new_image],
+                                       option=orjson.OPT_SORT_KEYS)).digest()
 
 
 def changes_root(prefix: str, table: str) -> str:
@@ -313,8 +413,8 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
     for count, key in enumerate(store.list_keys(root + "/"), 1):
         if count > max_keys:
             raise IntegrityError(f"{store.url_of(root)} holds more than {max_keys:,} objects, the most ddbvault "
-                                 "lists of one table's change log", hint="restore from a copy of the log with "
-                                 "fewer, larger segments (follow --segment-max-seconds)")
+                                 "lists of one table's change log", hint="restore from a copy of the vault without the "
+                                 "oldest segments, and follow into a new destination prefix from now on")
         try:
             ref = fmt.parse_log_key(key[len(root) + 1:])
         except (BadLine, ValueError):
@@ -336,13 +436,15 @@ def read_change_log(store: ObjectStore, prefix: str, table: str, *, max_keys: in
         elif ref.kind == "poll":  # keys come in ascending order: keep the newest few
             stream.polls = (stream.polls + [key])[-POLLS_READ:]
     for key in result.ignored[:10]:
-        log.warning("change log of %s: %s is not a change-log object; ignored", table, store.url_of(key))
+        # %r: a key is any bytes a bucket holds; a newline or an escape in it must not forge log lines
+        log.warning("change log of %s: %r is not a change-log object; ignored", table, store.url_of(key)[:300])
     for stream, key in starts:
         start = _small(store, key, fmt.parse_start)
         _check_table(store, key, start, table)
         if start.stream_arn.rpartition("/stream/")[2] != stream.label:
             raise IntegrityError(f"{store.url_of(key)} is of another stream than {stream.label}", hint=UNTRUSTED)
         stream.covered_from, stream.stream_arn = start.covered_from, start.stream_arn
+        stream.written_at = start.written_at
     for key in gaps:
         gap = _small(store, key, fmt.parse_gap)
         _check_table(store, key, gap, table)
@@ -442,7 +544,9 @@ def summary(log: ChangeLog, bases: list[Base]) -> dict:
 
 def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
     """Set `change_log` (summary()) on every entry of a table that has a change log under `dest`;
-    returns the summaries by table. One listing of each table's changes/ prefix, its start and gap
+    returns the summaries by table. A table whose log cannot be read (IntegrityError: a hostile
+    or damaged object) gets an empty window and `error` (the message, naming the object), and
+    the other tables are still summarised. One listing of each table's changes/ prefix, its start and gap
     objects, and the header of the last segment of each open shard: never every segment."""
     from ..storage import open_store, session_for
     from ..storage.destination import parse_destination
@@ -451,10 +555,14 @@ def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
     store = open_store(destination, session_for(destination, principal))
     summaries = {}
     for table in sorted({e.table for e in entries}):
-        log = read_change_log(store, destination.prefix, table)
-        if log.empty:
-            continue
-        summaries[table] = summary(log, bases_of(e for e in entries if e.table == table))
+        try:
+            found = read_change_log(store, destination.prefix, table)
+            if found.empty:
+                continue
+            summaries[table] = summary(found, bases_of(e for e in entries if e.table == table))
+        except IntegrityError as exc:  # one table's damaged log: shown on its rows, the listing goes on
+            summaries[table] = {"window": [], "gaps": [], "covered_from": None, "known_until": None,
+                                "streams": None, "segments": None, "ignored": None, "error": exc.message}
         for entry in entries:
             if entry.table == table:
                 entry.change_log = summaries[table]
@@ -462,7 +570,10 @@ def attach_summaries(dest: str, entries, principal=None) -> dict[str, dict]:
 
 
 def format_summary(table: str, found: dict) -> list[str]:
-    """Text lines for `ddbvault list`: the window, then one line per gap."""
+    """Text lines for `ddbvault list`: the window, then one line per gap (or why the log could
+    not be read: nothing of it is restorable then)."""
+    if found.get("error"):
+        return [f"{table}: restorable (--at): none: the change log cannot be read: {found['error']}"]
     window = ", ".join(f"{w['from']} .. {w['to']}" for w in found["window"]) or \
         "none yet (it needs a complete full backup taken while the log covers the table)"
     lines = [f"{table}: restorable (--at): {window}"]

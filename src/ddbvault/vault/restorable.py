@@ -127,9 +127,13 @@ class Coverage:
             raise UsageError(f"cannot restore {self.table} to {utc_text(at)}: the change log has "
                              f"{gap.describe()} between the newest backup before it ({utc_text(newest.start)}) "
                              f"and {utc_text(at)}", hint=nearest or "no time around it is restorable")
-        until = "no segment yet" if known is None else f"the newest segment or poll record vouches to {utc_text(known)}"
-        raise UsageError(f"cannot restore {self.table} to {utc_text(at)}: the change log is known complete only "
-                         f"up to there ({until})", hint=nearest or "let the follower run, then try again")
+        if known is None:
+            reason = "the change log has no segment yet, so it is known complete up to no time"
+        else:
+            reason = (f"the change log is known complete only up to {utc_text(known)} (what its newest "
+                      f"segment or poll record vouches for), before that time")
+        raise UsageError(f"cannot restore {self.table} to {utc_text(at)}: {reason}",
+                         hint=nearest or "let the follower run, then try again")
 
     def _nearest(self, at: int, bases: list[Base]) -> str:
         window = self.window(bases)

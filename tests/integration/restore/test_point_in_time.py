@@ -146,6 +146,22 @@ def test_key_restores_roll_back_only_those_items_of_the_live_table(history_of_a_
     assert restored(ddb, TABLE) == expected
 
 
+def test_a_key_given_twice_is_one_item_not_an_absent_one(history_of_a_table, ddb, tmp_path):
+    states, dest = history_of_a_table
+    at, items = states["t2"]
+    proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(at), "--table", "pit-twice", "--key", "pk=a,sk=5",
+                   "--key", "sk=5,pk=a", "--key", '{"pk":{"S":"a"},"sk":{"N":"5.0"}}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)["point_in_time"]
+    assert (report["keys"], report["puts"], report["absent"], report["repeated_keys"]) == (1, 1, 0, 2)
+    proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(at), "--table", "pit-twice", "--key", "pk=a,sk=5",
+                   "--key", "sk=5,pk=a", "--no-create", "--allow-non-empty")
+    assert "restored 1 of 1 items" in proc.stdout and "0 absent then" in proc.stdout, proc.stdout
+    assert "1 keys named an item already given" in proc.stdout
+    (item,) = [i for i in items if (i["pk"], i["sk"]) == ({"S": "a"}, {"N": "5"})]
+    assert restored(ddb, "pit-twice") == canonical_items(wire([item]))
+
+
 def test_get_and_history_read_an_item_from_the_vault(history_of_a_table):
     states, dest = history_of_a_table
     at, then = states["t2"]
@@ -203,3 +219,36 @@ def test_an_s3_vault_restores_at_a_time_and_lists_its_window(ddb, s3, aws_env, t
     proc = run_cli("list", dest, "--table", table)
     assert proc.returncode == 0, proc.stderr
     assert f"{table}: restorable (--at): " in proc.stdout
+
+
+def test_an_interrupted_replay_is_rerun_as_its_message_says_and_gives_the_same_table(
+        history_of_a_table, ddb, tmp_path, monkeypatch):
+    from ddbvault.errors import InterruptedRun
+    from ddbvault.restore import replay
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    states, dest = history_of_a_table
+    at, items = states["t2"]  # (a later test of this module puts a gap after t2)
+    real_apply = replay.ChangeSink.apply
+
+    def interrupted(self, changes):  # Ctrl-C after the first batch of the replay
+        real_apply(self, changes[:1])
+        raise InterruptedRun(f"applying changes to {self.sink.table} was interrupted")
+
+    monkeypatch.setattr(replay.ChangeSink, "apply", interrupted)
+    with pytest.raises(InterruptedRun) as stopped:
+        restore_at(f"{dest}/{TABLE}", "pit-cut", utc_text(at), RestoreOptions(write_wcu=100000), restore_backup)
+    assert "--resume" in stopped.value.hint
+    with pytest.raises(InterruptedRun) as stopped:
+        restore_at(f"{dest}/{TABLE}", "pit-cut-keys", utc_text(at), RestoreOptions(write_wcu=100000), restore_backup,
+                   keys=["pk=a,sk=5", "pk=b,sk=1"])
+    assert "--no-create --allow-non-empty" in stopped.value.hint
+    monkeypatch.setattr(replay.ChangeSink, "apply", real_apply)
+    restore_at(f"{dest}/{TABLE}", "pit-cut", utc_text(at), RestoreOptions(write_wcu=100000, resume=True),
+               restore_backup)
+    assert restored(ddb, "pit-cut") == canonical_items(wire(items))
+    restore_at(f"{dest}/{TABLE}", "pit-cut-keys", utc_text(at),
+               RestoreOptions(write_wcu=100000, no_create=True, allow_non_empty=True), restore_backup,
+               keys=["pk=a,sk=5", "pk=b,sk=1"])
+    wanted = [i for i in items if (i["pk"], i["sk"]) in (({"S": "a"}, {"N": "5"}), ({"S": "b"}, {"N": "1"}))]
+    assert restored(ddb, "pit-cut-keys") == canonical_items(wire(wanted)) and len(wanted) == 2

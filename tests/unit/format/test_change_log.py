@@ -222,6 +222,7 @@ def test_the_hand_made_header_is_valid():
     ({"stream_arn": ARN + "/stream/.."}, "stream_arn is not a stream ARN"),
     ({"shard_id": "../x"}, "shard_id is not a shard id"),
     ({"parent_shard_id": 5}, "parent_shard_id is not a shard id"),
+    ({"parent_shard_id": SHARD}, "parent_shard_id is its own shard_id"),
     ({"table": ""}, "table is not a string"),
     ({"extra": 1}, "has unknown fields"),
 ])
@@ -348,9 +349,25 @@ def test_a_child_shards_record_is_newer_whatever_its_sequence():
     assert not cl.is_newer(stream_record("parent", 1), stream_record("parent", 1), parents)
 
 
-def test_a_lineage_loop_is_refused():
+@pytest.mark.parametrize(("shard", "ancestor", "parents"), [
+    ("a", "z", {"a": "b", "b": "a"}),
+    ("a", "b", {"a": "b", "b": "a"}),  # the ancestor on the loop: refused, not "a descends from b"
+    ("b", "a", {"a": "b", "b": "a"}),
+    ("a", "a", {"a": "a"}),
+    ("c", "a", {"c": "b", "b": "a", "a": "c"}),
+    ("x", "a", {"x": "a", "a": "a"}),
+])
+def test_a_lineage_loop_is_refused(shard, ancestor, parents):
     with pytest.raises(BadLine, match="loop"):
-        cl.descends_from("a", "z", {"a": "b", "b": "a"})
+        cl.descends_from(shard, ancestor, parents)
+
+
+def test_two_records_in_shards_that_are_each_others_parent_have_no_order():
+    parents = {"a": "b", "b": "a"}
+    with pytest.raises(BadLine, match="loop"):
+        cl.is_newer(stream_record("a", 1), stream_record("b", 2), parents)
+    with pytest.raises(BadLine, match="loop"):
+        cl.is_newer(stream_record("b", 2), stream_record("a", 1), parents)
 
 
 def test_utc_text_and_parse_utc():

@@ -123,7 +123,8 @@ def test_only_the_segments_in_range_are_read(store):
         put_segment(store, [record(n * 10 + 1, T0 + n * 10, "a", v(n))], continues=str(n * 10 - 9) if n else None)
     log = read_change_log(store, "", TABLE)
     assert sequences(log, T0 + 100, T0 + 120) == [101, 111, 121]
-    assert log.reads == 3 and log.header_reads <= 2 * 5  # two bisections of 20 headers
+    # the three in range, and the one on each side whose header the bisection trusted
+    assert log.reads == 5 and log.header_reads <= 2 * 5  # two bisections of 20 headers
 
 
 def test_a_segment_whose_records_do_not_match_its_sha256_is_refused(store):
@@ -205,7 +206,7 @@ def test_200000_tiny_segments_are_listed_within_bounds_and_bisected():
     assert log.segment_count == count
     assert sequences(log, T0 + 150_000, T0 + 150_002) == [150_000, 150_001, 150_002]
     assert log.known_until() == T0 + count + 1
-    assert len(store.gets) < 60  # bisection: 2 x 18 headers, 3 segments, start.json, the newest header
+    assert len(store.gets) < 62  # bisection: 2 x 18 headers, 3 + 2 segments, start.json, the newest header
     assert time.monotonic() - started < 30
     with pytest.raises(IntegrityError, match="more than 100,000 objects"):
         read_change_log(store, "", TABLE, max_keys=100_000)
@@ -258,3 +259,161 @@ def test_a_restore_to_the_base_end_itself_needs_no_change(store):
     assert log.base_for(T0 + 3, bases).url == "old"
     assert log.base_for(T0 + 12, bases).url == "new"  # the newest base that ended wins
     assert log.window(bases) == [(T0 + 3, T0 + 20)]
+
+
+def test_overlapping_segments_that_disagree_on_a_sequence_are_refused_not_picked_from(store):
+    put_start(store, T0)
+    put_segment(store, [record(seq, T0 + seq, "a", v(seq)) for seq in range(1, 11)])  # 1-10
+    # a second follower's copy of 5-15: other eventIDs (record() draws them) but the same changes: fine
+    put_segment(store, [record(seq, T0 + seq, "a", v(seq)) for seq in range(5, 16)], continues="4")
+    assert sequences(read_change_log(store, "", TABLE)) == list(range(1, 16))
+    # a third copy, 7-20, whose sequence 9 holds another image than 1-10 and 5-15 do
+    forged = [record(seq, T0 + seq, "a", v(seq if seq != 9 else 999_999)) for seq in range(7, 21)]
+    put_segment(store, forged, continues="6")
+    with pytest.raises(IntegrityError, match="holds sequence 9 of shard shardId-1 with another change") as refused:
+        sequences(read_change_log(store, "", TABLE))
+    assert "999999" not in refused.value.message
+    # the same disagreement in the event or the time is refused too
+    other = LocalStore(str(store.path_of("") / "other"))
+    put_start(other, T0)
+    put_segment(other, [record(seq, T0 + seq, "a", v(seq)) for seq in range(1, 11)])
+    put_segment(other, [record(seq, T0 + seq + (seq == 10), "a", v(seq)) for seq in range(10, 12)], continues="9")
+    with pytest.raises(IntegrityError, match="holds sequence 10"):
+        sequences(read_change_log(other, "", TABLE))
+
+
+def _rewrite_header(store, name: str, **fields) -> None:
+    """Replace fields of a stored segment's header line (not covered by records_sha256)."""
+    head, body = gzip.decompress(store.get(name)).split(b"\n", 1)
+    header = {**orjson.loads(head), **fields}
+    store.path_of(name).unlink()
+    store.put_new(name, gzip.compress(orjson.dumps(header) + b"\n" + body))
+
+
+@pytest.mark.parametrize(("liar", "shift"), [(4, -1000), (5, -1000), (5, 1000), (6, 1000)])
+def test_a_header_that_lies_about_its_times_cannot_hide_records_from_a_restore(store, liar, shift):
+    put_start(store, T0)
+    names = [put_segment(store, [record(n * 10 + 1, T0 + n * 10, "a", v(n))],
+                         continues=str(n * 10 - 9) if n else None) for n in range(10)]
+    assert sequences(read_change_log(store, "", TABLE), T0 + 50, T0 + 50) == [51]
+    # segment `liar` says it holds older or newer records than it does: 5 would be bisected out of
+    # [T0+50, T0+50] and its record dropped; 4 and 6 are the neighbours the bisection trusts
+    _rewrite_header(store, names[liar], first_time=utc_text(T0 + liar * 10 + shift),
+                    last_time=utc_text(T0 + liar * 10 + shift))
+    with pytest.raises(IntegrityError, match="first_time/last_time are not the records'"):
+        sequences(read_change_log(store, "", TABLE), T0 + 50, T0 + 50)
+
+
+def test_a_segment_written_in_the_future_does_not_make_the_future_restorable(store):
+    put_start(store, T0)
+    future = int(time.time()) + 365 * 86400
+    put_segment(store, [record(1, T0 + 5, "a", v(1))], written_at=future)
+    log = read_change_log(store, "", TABLE)
+    assert log.known_until() <= time.time()
+    with pytest.raises(UsageError, match="known complete only up to"):
+        log.base_for(future - 10, [Base("b", T0 + 1, T0 + 2)])
+    assert log.base_for(T0 + 10, [Base("b", T0 + 1, T0 + 2)]).url == "b"
+
+
+def test_segments_of_one_shard_that_disagree_on_its_parent_are_refused(store):
+    put_start(store, T0)
+    put_segment(store, [record(1, T0 + 1, "a", v(1))], shard="shardId-child", parent="shardId-p1")
+    put_segment(store, [record(2, T0 + 2, "a", v(2))], shard="shardId-child", parent="shardId-p2", continues="1")
+    with pytest.raises(IntegrityError, match="another parent shard than the shard's other segments"):
+        sequences(read_change_log(store, "", TABLE))
+
+
+def test_shards_that_are_each_others_parent_stop_a_restore(store):
+    put_start(store, T0)
+    put_segment(store, [record(5, T0 + 1, "a", v(1))], shard="shardId-a", parent="shardId-b")
+    put_segment(store, [record(6, T0 + 2, "a", v(2))], shard="shardId-b", parent="shardId-a")
+    log = read_change_log(store, "", TABLE)
+    with pytest.raises(IntegrityError, match="loop"):
+        newest_changes(log, 0, T0 + 10, SPEC)
+
+
+def test_the_follower_writes_no_log_longer_than_readers_read(store, monkeypatch):
+    from ddbvault.follow import vault_state
+    from ddbvault.vault import change_log
+
+    # one bound for both sides: a follower that listed 1.5 million keys used to carry on writing a
+    # log that restore, list and history then refused whole
+    assert vault_state.MAX_LOG_KEYS == change_log.MAX_KEYS == fmt.MAX_LOG_KEYS
+    put_start(store, T0)
+    for n in range(1, 4):
+        put_segment(store, [record(n, T0 + n, "a", v(n))], continues=str(n - 1) if n > 1 else None)
+    monkeypatch.setattr(vault_state, "MAX_LOG_KEYS", 3)
+    with pytest.raises(IntegrityError, match="more than 3 objects, the most ddbvault lists") as refused:
+        vault_state.read_log_state(store, "", TABLE)
+    assert "new destination prefix" in refused.value.hint
+    with pytest.raises(IntegrityError, match="more than 3 objects, the most ddbvault lists") as refused:
+        read_change_log(store, "", TABLE, max_keys=3)
+    assert "--segment-max-seconds" not in refused.value.hint  # no such option
+
+
+def test_a_missing_segment_in_the_range_stops_the_read_instead_of_skipping_its_records(store):
+    put_start(store, T0)
+    names = [put_segment(store, [record(n * 10 + 1, T0 + n * 10, "a", v(n))],
+                         continues=str(n * 10 - 9) if n else None) for n in range(10)]
+    store.path_of(names[5]).unlink()  # lost, or deleted by a lifecycle rule
+    log = read_change_log(store, "", TABLE)
+    with pytest.raises(IntegrityError, match=r"continues from sequence 51 of shard shardId-1, but the vault holds "
+                                             r"that shard only up to 41 before it: a segment is missing"):
+        sequences(log, T0 + 30, T0 + 80)
+    assert sequences(log, T0 + 61, T0 + 80) == [71, 81]  # the hole is stamped before what is needed
+    store.path_of(names[0]).unlink()  # the oldest gone: only what preceded it would be missed
+    assert sequences(read_change_log(store, "", TABLE), T0 + 20, T0 + 39) == [21, 31]
+    with pytest.raises(IntegrityError, match="continues from sequence 51"):  # 51-60 may hold second T0+40
+        sequences(read_change_log(store, "", TABLE), T0 + 20, T0 + 40)
+    with pytest.raises(IntegrityError, match="only up to nothing before it"):
+        sequences(read_change_log(store, "", TABLE), T0 + 5, T0 + 40)
+
+
+def test_an_ignored_key_cannot_forge_log_lines(caplog):
+    store = MemoryStore()
+    put_start(store, T0)
+    store.objects[f"{TABLE}/changes/x\n2026-11-30 ERROR forged\x1b[2J" + "y" * 1000] = b"junk"
+    with caplog.at_level("WARNING"):
+        read_change_log(store, "", TABLE)
+    (message,) = [r.getMessage() for r in caplog.records if "not a change-log object" in r.getMessage()]
+    assert "\n" not in message and "\x1b" not in message and "\\n2026-11-30 ERROR forged" in message
+    assert len(message) < 400
+
+
+def test_a_hole_between_two_streams_blocks_a_restore_even_without_its_gap_object(store):
+    later = "2026-11-30T11:00:00.000"
+    put_start(store, T0)
+    put_segment(store, [record(900, T0 + 10, "a", v(1))], written_at=T0 + 11)
+    put_start(store, T0 + 50, label=later)  # the stream replaced: nothing logged from T0+11 to T0+50
+    put_segment(store, [record(1, T0 + 60, "b", v(2))], label=later, written_at=T0 + 61)
+    base = [Base("b", T0 + 1, T0 + 2)]
+    log = read_change_log(store, "", TABLE)  # its stream_replaced gap object is lost
+    assert log.window(base) == [(T0 + 2, T0 + 11)]
+    with pytest.raises(UsageError, match=f"a gap from {utc_text(T0 + 11)} to {utc_text(T0 + 50)} "
+                                         r"\(stream_replaced\)"):
+        log.base_for(T0 + 55, base)
+    assert log.base_for(T0 + 55, [Base("b2", T0 + 51, T0 + 52)]).url == "b2"  # a base after the hole
+    # a stream with no segment is known to reach its start.json's written_at
+    other = LocalStore(str(store.path_of("") / "other"))
+    put_start(other, T0)
+    put_start(other, T0 + 50, label=later)
+    put_segment(other, [record(1, T0 + 60, "b", v(2))], label=later, written_at=T0 + 61)
+    assert read_change_log(other, "", TABLE).implied_gaps()[0].start == T0
+    assert read_change_log(other, "", TABLE).window(base) == []
+
+
+def test_the_log_is_known_complete_only_as_far_as_its_most_behind_open_shard(store):
+    put_start(store, T0)
+    # two open shards (a table of two partitions): shard A's last segment was written at T0+20,
+    # then the follower stopped with A's next records buffered; shard B's was written at T0+60
+    put_segment(store, [record(1, T0 + 10, "a", v(1))], shard="shardId-A", written_at=T0 + 20)
+    put_segment(store, [record(1, T0 + 50, "b", v(1))], shard="shardId-B", written_at=T0 + 60)
+    base = [Base("b", T0 + 1, T0 + 2)]
+    log = read_change_log(store, "", TABLE)
+    assert log.known_until() == T0 + 20  # was T0+60: A's changes in (T0+20, T0+60] may be missing
+    assert log.window(base) == [(T0 + 2, T0 + 20)]
+    with pytest.raises(UsageError, match=f"known complete only up to {utc_text(T0 + 20)}"):
+        log.base_for(T0 + 40, base)
+    # once A is closed (read to its end), B alone bounds it
+    (store.path_of("") / TABLE / "changes" / LABEL / "shardId-A" / "closed.json").write_bytes(b"{}")
+    assert read_change_log(store, "", TABLE).known_until() == T0 + 60

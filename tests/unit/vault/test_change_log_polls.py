@@ -38,7 +38,7 @@ def test_a_trusted_poll_carries_the_window_past_the_last_write(store):
     assert log.known_until() == log.polled_until() == T0 + 5000
     assert log.window(BASES) == [(T0 + 20, T0 + 5000)]
     assert log.base_for(T0 + 4000, BASES).url == "b"
-    with pytest.raises(UsageError, match=f"vouches to {utc_text(T0 + 5000)}"):
+    with pytest.raises(UsageError, match=f"known complete only up to {utc_text(T0 + 5000)}"):
         log.base_for(T0 + 5001, BASES)
     shown = summary(log, BASES)
     assert shown["known_until"] == shown["polled_until"] == utc_text(T0 + 5000)

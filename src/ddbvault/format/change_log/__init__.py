@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from .names import (  # noqa: F401 - the contract's names, in one place
     SEGMENT_FORMAT, MAJOR, CHANGES_DIR, GAPS_DIR, POLLS_DIR, poll_key, START_NAME, CLOSED_NAME, SEGMENT_SUFFIX, SEQUENCE_DIGITS,
-    MAX_SEGMENT_RECORDS, MAX_SEGMENT_BYTES, MAX_SMALL_OBJECT, MAX_LINEAGE, VIEW_TYPES, EVENT_NAMES,
+    MAX_SEGMENT_RECORDS, MAX_SEGMENT_BYTES, MAX_SMALL_OBJECT, MAX_LINEAGE, MAX_LOG_KEYS, VIEW_TYPES, EVENT_NAMES,
     GAP_REASONS, SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE, SEGMENT_TAGGING, check_label, check_shard_id, parse_sequence, label_of_stream_arn, changes_prefix,
     stream_prefix, shard_prefix, segment_key, closed_key, start_key, gap_key, LogKey, parse_log_key,
     utc_text, parse_utc, record_time,
@@ -51,7 +51,7 @@ from .objects import (  # noqa: F401 - the contract's names, in one place
 
 __all__ = [
     "SEGMENT_FORMAT", "MAJOR", "CHANGES_DIR", "GAPS_DIR", "START_NAME", "CLOSED_NAME", "SEGMENT_SUFFIX",
-    "SEQUENCE_DIGITS", "MAX_SEGMENT_RECORDS", "MAX_SEGMENT_BYTES", "MAX_SMALL_OBJECT", "MAX_LINEAGE",
+    "SEQUENCE_DIGITS", "MAX_SEGMENT_RECORDS", "MAX_SEGMENT_BYTES", "MAX_SMALL_OBJECT", "MAX_LINEAGE", "MAX_LOG_KEYS",
     "VIEW_TYPES", "EVENT_NAMES", "GAP_REASONS", "SEGMENT_TAG_KEY", "SEGMENT_TAG_VALUE", "SEGMENT_TAGGING", "check_label", "check_shard_id", "parse_sequence",
     "label_of_stream_arn", "changes_prefix", "stream_prefix", "shard_prefix", "segment_key",
     "closed_key", "start_key", "gap_key", "LogKey", "parse_log_key", "utc_text", "parse_utc",

@@ -23,6 +23,7 @@ SEQUENCE_DIGITS = 40
 MAX_SEGMENT_RECORDS = 100_000
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024  # uncompressed, header included
 MAX_SMALL_OBJECT = 64 * 1024  # start.json, closed.json, a gap: what readers get(limit=...)
+MAX_LOG_KEYS = 1_000_000  # objects under one table's changes/ that followers write and readers list
 MAX_LINEAGE = 10_000  # a parent chain longer than this is a loop or hostile
 VIEW_TYPES = ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 EVENT_NAMES = ("INSERT", "MODIFY", "REMOVE")

@@ -171,15 +171,21 @@ def parse_gap(data: bytes) -> GapRecord:
 
 def descends_from(shard_id: str, ancestor: str, parents: Mapping[str, str | None]) -> bool:
     """True when `ancestor` is a (grand…)parent of `shard_id` in `parents` (shard -> parent
-    shard or None). A chain longer than MAX_LINEAGE (a loop) raises BadLine."""
+    shard or None). The whole chain up from `shard_id` is walked, so a loop in it (a shard
+    descending from itself, or two shards each the other's parent) raises BadLine even where
+    `ancestor` is on the loop; so does a chain longer than MAX_LINEAGE."""
+    seen = {shard_id}
+    found = False
     current = parents.get(shard_id)
-    for _ in range(MAX_LINEAGE):
-        if current is None:
-            return False
-        if current == ancestor:
-            return True
+    while current is not None:
+        if current in seen:
+            raise BadLine("shard lineage has a loop (a shard descends from itself through parent_shard_id)")
+        if len(seen) > MAX_LINEAGE:
+            raise BadLine(f"shard lineage is longer than {MAX_LINEAGE:,} shards")
+        seen.add(current)
+        found = found or current == ancestor
         current = parents.get(current)
-    raise BadLine(f"shard lineage is longer than {MAX_LINEAGE:,} shards (a loop in parent_shard_id)")
+    return found
 
 
 def is_newer(b: StreamRecord, a: StreamRecord, parents: Mapping[str, str | None]) -> bool:

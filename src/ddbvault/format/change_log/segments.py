@@ -285,6 +285,8 @@ def parse_header(line: bytes) -> SegmentHeader:
     count = obj["count"]
     if type(count) is not int:
         raise BadLine(f"{what}'s count is not an integer")
+    if obj["parent_shard_id"] is not None and obj["parent_shard_id"] == obj["shard_id"]:
+        raise BadLine(f"{what}'s parent_shard_id is its own shard_id (a shard cannot descend from itself)")
     sha = obj["records_sha256"]
     if type(sha) is not str or not _HEX.fullmatch(sha):
         raise BadLine(f"{what}'s records_sha256 is not 64 lowercase hex digits")
