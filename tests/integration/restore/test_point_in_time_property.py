@@ -31,7 +31,7 @@ from ddbvault.restore.point_in_time import restore_at
 from ddbvault.storage.local import LocalStore
 from ddbvault.vault.change_log import ChangeLog, seconds_of, utc_text
 from ddbvault.vault.reader import open_backup
-from tests.support.change_log_vault import put_segment, put_start, record
+from tests.support.change_log_vault import put_closed, put_segment, put_start, record
 from tests.support.tables import canonical_items, create_table, scan_all, wire
 
 pytestmark = pytest.mark.integration
@@ -141,3 +141,8 @@ def _write_log(store: LocalStore, table: str, timed: list, cuts: list[int], over
                 put_segment(store, chunk, table=table, shard=shard, parent=parent)
             except IntegrityError as exc:  # the very same range exists: the same data, as a racing follower finds
                 assert "existing object" in exc.message
+        if shard == "shardId-1" and split is not None and shards["shardId-2"]:
+            # a split closes the parent: the follower read it to its end (closed.json), so the
+            # log's end is the child's, not held back by a parent that looks open
+            last_time = max(t for t, _, _ in timed[:split]) if split else covered_from
+            put_closed(store, int(previous), last_time + 1, shard=shard, table=table)
