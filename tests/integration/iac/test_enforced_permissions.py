@@ -37,11 +37,11 @@ from ddbvault.iac.inputs import make_inputs
 from ddbvault.iac.policies import backup_role_policy, literal_arns, restore_reader_policy, restore_target_policy
 from ddbvault.iac.resource_policies import bucket_policy
 from moto.iam.access_control import IAMPolicy, PermissionResult
-from tests.support.moto_iam import for_moto
+from tests.support.moto_iam import ACCOUNT as MOTO_ACCOUNT, enforce_with_roles, for_moto
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
-ACCOUNT = "123456789012"
+ACCOUNT = MOTO_ACCOUNT  # moto's default account
 NEEDED = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive",
           "dynamodb:ListTagsOfResource", "s3:PutObject"]
 INPUTS = make_inputs(tables=["orders"], prod_account=ACCOUNT, data_account="210987654321",
@@ -83,18 +83,10 @@ def server(tmp_path_factory):
                              bucket="vault-locked", region="us-east-1", prefix="prod")
         s3.create_bucket(Bucket="vault-locked")
         s3.put_bucket_policy(Bucket="vault-locked", Policy=json.dumps(bucket_policy(locked, literal_arns(locked))))
-        iam = admin.client("iam", endpoint_url=srv.url)
         generated = for_moto(backup_role_policy(INPUTS, literal_arns(INPUTS)))
-        # moto checks trust policies by exact principal ARN (an account root does not match a user)
-        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/operator"}}]})
-        for missing in [None, *NEEDED, SELECTOR_LISTING]:
-            iam.create_role(RoleName=role_name(missing), AssumeRolePolicyDocument=trust)
-            policy = generated if missing is None else without(generated, missing)
-            iam.put_role_policy(RoleName=role_name(missing), PolicyName="backup", PolicyDocument=json.dumps(policy))
-        iam.create_role(RoleName=EXPORT_ROLE, AssumeRolePolicyDocument=trust)
-        iam.put_role_policy(RoleName=EXPORT_ROLE, PolicyName="backup", PolicyDocument=json.dumps(
-            for_moto(backup_role_policy(EXPORT_INPUTS, literal_arns(EXPORT_INPUTS)))))
+        roles = {role_name(missing): generated if missing is None else without(generated, missing)
+                 for missing in [None, *NEEDED, SELECTOR_LISTING]}
+        roles[EXPORT_ROLE] = for_moto(backup_role_policy(EXPORT_INPUTS, literal_arns(EXPORT_INPUTS)))
         ddb.update_continuous_backups(TableName="orders",
                                       PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         arns = literal_arns(INPUTS)
@@ -102,15 +94,9 @@ def server(tmp_path_factory):
                              + restore_target_policy(INPUTS, arns)["Statement"]})
         for missing in [None, *RESTORE_NEEDED]:
             name = "restorer" if missing is None else "restorer-without-" + missing.replace(":", "-")
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-            policy = restorer if missing is None else without(restorer, missing)
-            iam.put_role_policy(RoleName=name, PolicyName="restore", PolicyDocument=json.dumps(policy))
-        iam.create_user(UserName="operator")
-        iam.put_user_policy(UserName="operator", PolicyName="assume", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Resource": "*"}]}))  # moto matches STS on "*" only
-        key = iam.create_access_key(UserName="operator")["AccessKey"]
-        local_servers.set_moto_auth(srv.url, 0)
+            roles[name] = restorer if missing is None else without(restorer, missing)
+        # roles trusting the operator user (moto checks trust by exact principal ARN), then enforcement on
+        key = enforce_with_roles(srv.url, roles)
         env = {**os.environ, **local_servers.local_aws_env(srv.url),
                "AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
         env.pop("AWS_SESSION_TOKEN")
