@@ -109,6 +109,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.support.export_standin import PREFIX, ApiError, Caller, _caller
 from tests.support.loopback import LoopbackServer
 
@@ -588,3 +590,13 @@ def _handler(standin: StreamsStandIn):
             pass
 
     return Handler
+
+
+@pytest.fixture
+def standin(aws_env, monkeypatch):
+    """The one pytest fixture of the stand-in: stream calls go to a StreamsStandIn over the
+    module's moto_server (aws_env); DynamoDB itself stays on moto. A test module imports it by
+    name (`from tests.support.streams_standin import standin`)."""
+    with StreamsStandIn(aws_env) as server:
+        monkeypatch.setenv(ENDPOINT_ENV, server.url)
+        yield server

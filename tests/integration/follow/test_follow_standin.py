@@ -19,18 +19,12 @@ from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from tests.support import change_logs
 from tests.support.change_logs import create_streamed
-from tests.support.streams_standin import ENDPOINT_ENV, StreamsStandIn
+from tests.support.streams_standin import standin  # noqa: F401 - the stand-in's fixture
 
 pytestmark = pytest.mark.integration
 _tables = (f"standin-{n}" for n in count())
 
 
-@pytest.fixture
-def standin(aws_env, monkeypatch):
-    """Stream calls go to a stand-in over this module's moto_server; DynamoDB stays on moto."""
-    with StreamsStandIn(aws_env) as server:
-        monkeypatch.setenv(ENDPOINT_ENV, server.url)
-        yield server
 
 
 @pytest.fixture

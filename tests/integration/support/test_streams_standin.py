@@ -13,17 +13,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.streams_standin import ENDPOINT_ENV, ITERATOR_TTL_S, RETENTION_S, StreamsStandIn
+from tests.support.streams_standin import ITERATOR_TTL_S, RETENTION_S
+from tests.support.streams_standin import standin  # noqa: F401 - the stand-in's fixture
 
 pytestmark = pytest.mark.integration
 _names = count()
 
 
-@pytest.fixture
-def standin(aws_env, monkeypatch):
-    with StreamsStandIn(aws_env) as standin:
-        monkeypatch.setenv(ENDPOINT_ENV, standin.url)
-        yield standin
 
 
 @pytest.fixture
