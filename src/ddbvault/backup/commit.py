@@ -77,6 +77,8 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
 
 
 def _existing_manifest(opened: OpenedPlan, where: str) -> Manifest | None:
+    if not opened.store.seen(opened.layout.manifest_key):  # a 403 too, without s3:ListBucket
+        return None
     try:
         return read_manifest(opened.store, opened.layout.manifest_key, where, opened.layout.backup_id)
     except NotFoundError as exc:
@@ -92,10 +94,9 @@ def read_results(opened: OpenedPlan) -> dict[int, SegmentResult]:
 
     def read(segment: int) -> SegmentResult | None:
         key = result_key(root, segment)
-        try:
-            body = store.get(key, limit=RESULT_MAX_BYTES)
-        except NotFoundError:
+        if not store.seen(key):  # absent (a 403 too, without s3:ListBucket: then commit refuses)
             return None
+        body = store.get(key, limit=RESULT_MAX_BYTES)
         return SegmentResult.from_json(body, opened.destination.url_of(key), backup_id=plan.backup_id,
                                        segment=segment, root=root, extension=extension)
 
@@ -110,7 +111,7 @@ def missing_segments(url: str, *, vault_principal: Principal | None = None,
     opened = opened or open_plan(url, vault_principal or Principal(), stats=RetryStats(), pool=_READERS + 4)
     root = opened.layout.root
     with ThreadPoolExecutor(max_workers=_READERS, thread_name_prefix="ddbvault-results") as pool:
-        there = list(pool.map(lambda s: opened.store.exists(result_key(root, s)), range(opened.plan.segments)))
+        there = list(pool.map(lambda s: opened.store.seen(result_key(root, s)), range(opened.plan.segments)))
     return [s for s, found in enumerate(there) if not found]
 
 

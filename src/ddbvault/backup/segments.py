@@ -65,7 +65,8 @@ class SegmentOutcome:
 
 def create_once(store: ObjectStore, key: str, body: bytes) -> bool:
     """Create `key` holding `body`, create-only. True: created (by this call, or by its own
-    retried request); False: another writer's object was there first."""
+    retried request); False: another writer's object was there first (S3 answered 412, which
+    needs only s3:PutObject; the store's HeadObject then proved it is not this call's own)."""
     try:
         store.put_new(key, body)
         return True
@@ -106,7 +107,7 @@ class ScanRun:
                                      self.limiter, self.plan.consistent_read)
 
     def scan_segment(self, segment: int) -> None:
-        if self.store.exists(result_key(self.layout.root, segment)):
+        if self.store.seen(result_key(self.layout.root, segment)):
             self.outcomes[segment] = SegmentOutcome(segment, "done")
             return
         stats = RetryStats()
@@ -188,7 +189,7 @@ def _record_attempt_at(store: ObjectStore, root: str, backup_id: str, segment: i
 def count_attempts(store: ObjectStore, root: str, segment: int) -> int:
     """Attempts recorded for `segment`: the first free number - 1 (HeadObject each)."""
     number = 1
-    while number <= MAX_ATTEMPTS and store.exists(attempt_key(root, segment, number)):
+    while number <= MAX_ATTEMPTS and store.seen(attempt_key(root, segment, number)):
         number += 1
     return number - 1
 

@@ -113,6 +113,14 @@ class ObjectStore(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 
+    def seen(self, key: str) -> bool:
+        """Whether `key` is there, for a caller allowed to read it but perhaps not to list the
+        bucket. S3 answers HeadObject of a missing key with 403, not 404, to a caller without
+        s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html), so
+        S3 counts that 403 as absent. Only for probes whose answer a create-only write settles
+        anyway (backup/segments.py): never to decide that data is gone. Default: exists()."""
+        return self.exists(key)
+
     def open_staged_writer(self, key: str, staging_key: str) -> StagedWriter:
         """A writer for object `key` whose bytes are staged, not made visible: S3 uploads the
         parts of a multipart upload to `key` and leaves it open; a local directory writes the

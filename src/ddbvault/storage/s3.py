@@ -378,6 +378,15 @@ class S3Store(ObjectStore):
         except NotFoundError:
             return False
 
+    def seen(self, key: str) -> bool:
+        """HeadObject: 200 there; 404, or 403 (a missing key, to a caller without s3:ListBucket),
+        not there. See base.ObjectStore.seen."""
+        try:
+            return self.exists(key)
+        except AccessDeniedError:
+            log.debug("HeadObject %s: 403, read as absent (no s3:ListBucket to tell)", self.url_of(key))
+            return False
+
     def list_partial(self, prefix: str) -> Iterator[str]:
         """Keys of open multipart uploads (ListMultipartUploads). A principal without
         s3:ListBucketMultipartUploads sees none (logged at debug level); another failure of the
