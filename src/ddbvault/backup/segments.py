@@ -47,7 +47,7 @@ class ScanRun:
         """One Scan page under the limiter, charged with its real ConsumedCapacity.
         Runs on the fetch pool; at most one fetch per segment is in flight."""
         page = self.source.read_page(segment, self.segments, exclusive_start_key, self.sizer,
-                                     self.limiter, self.options.consistent_read)
+                                     self.limiter, self.options.consistent_read, lines=True)
         if page.estimated:  # only ever set, so threads need no lock
             self.estimated = True
         return page
@@ -68,12 +68,12 @@ class ScanRun:
                 pending = None
                 if page.last_evaluated_key and not self.cancelled.is_set():
                     pending = self.fetcher.submit(self._fetch, segment, page.last_evaluated_key)
-                size = writer.write_items(page.items)
+                size = writer.write_lines(page.lines, page.count)
                 with self.coordinator.lock:
-                    self.items += len(page.items)
+                    self.items += page.count
                     self.raw_bytes += size
                     self.consumed_rcu += page.consumed_rcu
-                self.progress.advance(len(page.items), size, page.consumed_rcu)
+                self.progress.advance(page.count, size, page.consumed_rcu)
             self.coordinator.check()
             return writer.finish()
         except BaseException:
