@@ -6,30 +6,40 @@ This measures each of those parts, in process, on one core (thread CPU, best of 
 Scan response bodies built from the benchmark's own items (sample_item, ~990 B by DynamoDB's
 size rules; compact JSON as dynalite and DynamoDB send it; pages of `--page-items`):
 
-    parse             orjson.loads of the page body            (the raw floor does this too)
-    page_check        ddbvault.dynamodb.scan's parse + checks  (parse included)
+    parse             orjson.loads of the page body, collector on   (the raw floor does this)
+    parse_nogc        the same with Python's cycle collector off
+    page_dicts        TableSource._parse_page: parse + checks, items as dicts (verify's path;
+                      the backup's until issue 10, which then encoded them: lines_per_item)
+    page_lines        TableSource._parse_page(lines=True): parse + checks + data lines, with
+                      the collector paused and the dicts dropped inside the pause (the backup's)
     lines_per_item    orjson.dumps({"Item": item}) + b"\\n" per item, joined   (before issue 10)
-    lines             format.codec.encode_lines                (what the backup runs now)
+    lines             format.codec.encode_lines_sized (the same, and the longest line)
     gzip2             ISA-L gzip level 2 of the page's lines   (the default compression)
     sha256            hashlib.sha256 of the compressed bytes
-    write_items       SegmentWriter.write_items into a null store (lines + compress + sha256)
+    write_lines       SegmentWriter.write_lines into a null store (compress + sha256)
+
+The parse parts run first, with only the page bodies and a botocore DynamoDB client alive (the
+SDK's loaded service model is most of a backup process's heap, which each collection traverses).
 
     .venv/bin/python bench/scan_cost.py --items 50000
 """
 
 from __future__ import annotations
 
-import argparse
+import gc
 import hashlib
 import time
+
+import botocore.session
 
 import orjson
 
 from ddbvault.backup.segment_writer import SegmentWriter
 from ddbvault.devtools.sample_data import sample_item
 from ddbvault.dynamodb.scan import TableSource
-from ddbvault.format.codec import Compressor, encode_lines, item_to_wire
+from ddbvault.format.codec import Compressor, encode_lines, encode_lines_sized, item_to_wire
 from ddbvault.format.layout import BackupLayout
+from line_cost import parse_cli, render_parts
 
 
 def page_bodies(n: int, page_items: int, payload_bytes: int) -> list[bytes]:
@@ -76,10 +86,24 @@ def _parse(bodies, pages, lines) -> None:
         orjson.loads(body)
 
 
-def _page_check(bodies, pages, lines) -> None:
+def _parse_nogc(bodies, pages, lines) -> None:
+    gc.disable()
+    try:
+        _parse(bodies, pages, lines)
+    finally:
+        gc.enable()
+
+
+def _page_dicts(bodies, pages, lines) -> None:
     source = _source()
     for body in bodies:
         source._parse_page(body, "segment 0 of 1")
+
+
+def _page_lines(bodies, pages, lines) -> None:
+    source = _source()
+    for body in bodies:
+        source._parse_page(body, "segment 0 of 1", lines=True)
 
 
 def _lines_per_item(bodies, pages, lines) -> None:
@@ -90,7 +114,7 @@ def _lines_per_item(bodies, pages, lines) -> None:
 
 def _lines(bodies, pages, lines) -> None:
     for page in pages:
-        encode_lines(page.items)
+        encode_lines_sized(page.items)
 
 
 def _gzip2(bodies, pages, lines) -> None:
@@ -110,30 +134,41 @@ def _sha256(bodies, pages, lines) -> None:
     return time.thread_time() - t0
 
 
-def _write_items(bodies, pages, lines) -> None:
+def _write_lines(bodies, pages, lines) -> None:
     writer = SegmentWriter(_NullStore(), BackupLayout("", "bench", "b"), 0, compression="gzip", level=2,
                            object_size=64 * 1024 * 1024)
-    for page in pages:
-        writer.write_items(page.items)
+    for chunk, page in zip(lines, pages):
+        writer.write_lines(chunk, len(page.items))
     writer.finish()
 
 
-PARTS = {"parse": _parse, "page_check": _page_check, "lines_per_item": _lines_per_item, "lines": _lines,
-         "gzip2": _gzip2, "sha256": _sha256, "write_items": _write_items}
+PARSE_PARTS = {"parse": _parse, "parse_nogc": _parse_nogc, "page_dicts": _page_dicts, "page_lines": _page_lines}
+PARTS = {**PARSE_PARTS, "lines_per_item": _lines_per_item, "lines": _lines, "gzip2": _gzip2, "sha256": _sha256,
+         "write_lines": _write_lines}
 
 
 def measure(n: int = 20_000, page_items: int = 1000, payload_bytes: int = 600, repeat: int = 3) -> dict:
     """{part: µs CPU per item (best of `repeat`)}, plus the item count and mean sizes."""
+    client = botocore.session.get_session().create_client(  # its loaded model: the SDK's heap
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     bodies = page_bodies(n, page_items, payload_bytes)
+    result: dict = {"items": n, "mean_body_bytes_per_item": round(sum(map(len, bodies)) / n)}
+    gc.collect()
+    for name, part in PARSE_PARTS.items():
+        result[name] = _best(part, repeat, n, bodies, None, None)
     source = _source()
     pages = [source._parse_page(body, "segment 0 of 1") for body in bodies]
     lines = [encode_lines(page.items) for page in pages]
-    result: dict = {"items": n, "mean_body_bytes_per_item": round(sum(map(len, bodies)) / n),
-                    "mean_line_bytes": round(sum(map(len, lines)) / n)}
+    result["mean_line_bytes"] = round(sum(map(len, lines)) / n)
     for name, part in PARTS.items():
-        best = min(_cpu(part, bodies, pages, lines) for _ in range(repeat))
-        result[name] = round(best / n * 1e6, 2)
+        if name not in PARSE_PARTS:
+            result[name] = _best(part, repeat, n, bodies, pages, lines)
+    del client
     return result
+
+
+def _best(part, repeat: int, n: int, bodies, pages, lines) -> float:
+    return round(min(_cpu(part, bodies, pages, lines) for _ in range(repeat)) / n * 1e6, 2)
 
 
 def _cpu(part, bodies, pages, lines) -> float:
@@ -143,18 +178,12 @@ def _cpu(part, bodies, pages, lines) -> float:
 
 
 def render(cost: dict) -> str:
-    parts = ", ".join(f"{name} {cost[name]:.2f}" for name in PARTS)
-    return (f"backup page handling, µs CPU per item ({cost['items']:,} items, {cost['mean_line_bytes']} B "
-            f"per line, one core): {parts}")
+    return render_parts(f"backup page handling, µs CPU per item ({cost['items']:,} items, "
+                        f"{cost['mean_line_bytes']} B per line, one core)", cost, PARTS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=50_000)
-    parser.add_argument("--page-items", type=int, default=1000)
-    parser.add_argument("--payload-bytes", type=int, default=600)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_cli(__doc__, page_items=1000)
     print(render(measure(args.items, args.page_items, args.payload_bytes, args.repeat)))
 
 
