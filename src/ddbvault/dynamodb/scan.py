@@ -9,7 +9,7 @@ loop: a body that is not a JSON object (orjson refuses it: malformed JSON, inval
 surrogate escape, nesting deeper than orjson's limit), Items that is not a list, a
 LastEvaluatedKey that is not an object, a Count that is not the number of Items, a ScannedCount
 that is not a whole number at least Count, a ConsumedCapacity.CapacityUnits that is not a
-non-negative number, an item orjson cannot write back, or a LastEvaluatedKey equal to the
+non-negative number, or a LastEvaluatedKey equal to the
 ExclusiveStartKey the page was asked for (the scan would never advance).
 
 A backup asks for its pages as data lines (`read_page(..., lines=True)`): the body is parsed and
@@ -220,15 +220,20 @@ def _check_counts(body: dict, items: int, consumed_rcu) -> None:
     Count, CapacityUnits (when sent) a finite number >= 0: what DynamoDB's Scan reference says
     they are. Raises TypeError/ValueError naming the field (never a value of an item)."""
     count, scanned = body.get("Count"), body.get("ScannedCount")
-    if count is not None and (type(count) is not int or count != items):
-        raise ValueError(f"Count is {_shown(count)} but the page holds {items} Items")
-    if scanned is not None and (type(scanned) is not int or scanned < items):
-        raise ValueError(f"ScannedCount is {_shown(scanned)}, fewer than the {items} Items returned")
+    for name, value in (("Count", count), ("ScannedCount", scanned)):
+        if value is not None and type(value) is not int:
+            raise TypeError(f"{name} is {_kind(value)}, not a whole number")
+    if count is not None and count != items:
+        raise ValueError(f"Count is {count} but the page holds {items} Items")
+    if scanned is not None and scanned < items:
+        raise ValueError(f"ScannedCount is {scanned}, fewer than the {items} Items returned")
     if consumed_rcu is not None and (type(consumed_rcu) not in (int, float) or not math.isfinite(consumed_rcu)
                                      or consumed_rcu < 0):
-        raise ValueError(f"ConsumedCapacity.CapacityUnits is {_shown(consumed_rcu)}, not a number >= 0")
+        shown = consumed_rcu if type(consumed_rcu) in (int, float) else _kind(consumed_rcu)
+        raise ValueError(f"ConsumedCapacity.CapacityUnits is {shown}, not a number >= 0")
 
 
-def _shown(value) -> str:
-    """A count field for a message: the number itself, or only its JSON type otherwise."""
-    return str(value) if type(value) in (int, float) else f"a {type(value).__name__}"
+def _kind(value) -> str:
+    """A response field's JSON type for a message, never its value."""
+    return {str: "a string", bool: "a boolean", list: "a list", dict: "an object", float: "a fraction"}.get(
+        type(value), "not a number")

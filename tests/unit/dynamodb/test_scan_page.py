@@ -103,12 +103,13 @@ SECRET = "s3cr3t-value"
     (b'{"Items": {"pk": {"S": "x"}}}', "Items is not a list"),
     (b'{"Items": [], "LastEvaluatedKey": "' + SECRET.encode() + b'"}', "LastEvaluatedKey is not an object"),
     (b'{"Items": [{"pk": {"S": "' + SECRET.encode() + b'"}}], "Count": 2}', "Count is 2 but the page holds 1"),
-    (b'{"Items": [{"pk": {"S": "x"}}], "Count": "1"}', "Count is a str"),
-    (b'{"Items": [{"pk": {"S": "x"}}], "Count": true}', "Count is a bool"),
+    (b'{"Items": [{"pk": {"S": "x"}}], "Count": "1"}', "Count is a string, not a whole number"),
+    (b'{"Items": [{"pk": {"S": "x"}}], "Count": true}', "Count is a boolean, not a whole number"),
     (b'{"Items": [{"pk": {"S": "x"}}, {"pk": {"S": "y"}}], "Count": 2, "ScannedCount": 1}',
      "ScannedCount is 1, fewer than the 2 Items"),
+    (b'{"Items": [], "Count": 0, "ScannedCount": 1.5}', "ScannedCount is a fraction, not a whole number"),
     (b'{"Items": [], "ConsumedCapacity": {"CapacityUnits": -1}}', "CapacityUnits is -1"),
-    (b'{"Items": [], "ConsumedCapacity": {"CapacityUnits": "' + SECRET.encode() + b'"}}', "CapacityUnits is a str"),
+    (b'{"Items": [], "ConsumedCapacity": {"CapacityUnits": "' + SECRET.encode() + b'"}}', "CapacityUnits is a string"),
 ])
 @pytest.mark.parametrize("lines", [True, False])
 def test_an_unusable_body_is_one_malformed_response_without_values(body, reason, lines):
