@@ -53,6 +53,13 @@ class SegmentWriter:
         """Append items (wire form); returns the uncompressed line bytes written."""
         if not items:
             return 0
+        return self.write_lines(encode_lines(items), len(items))
+
+    def write_lines(self, lines: bytes, count: int) -> int:
+        """Append `count` items given as data lines (format/codec.encode_lines' bytes, e.g. a
+        ScanPage read with lines=True); returns the uncompressed line bytes written (len(lines))."""
+        if not count:
+            return 0
         if self._open is None:
             extension = EXTENSIONS[self.compression]
             key = self.layout.data_key(self.segment, len(self.objects), extension)
@@ -60,10 +67,9 @@ class SegmentWriter:
                                  segment_object_name(self.segment, len(self.objects), extension))
             self._open = _OpenObject(self.store.open_staged_writer(key, staged),
                                      Compressor(self.compression, self.level))
-        lines = encode_lines(items)
         current = self._open
         current.put(current.compressor.feed(lines))
-        current.items += len(items)
+        current.items += count
         self.raw_bytes += len(lines)
         if current.stored >= self.object_size:
             self._commit()

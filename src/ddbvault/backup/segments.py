@@ -104,7 +104,7 @@ class ScanRun:
         """One Scan page under the limiter, charged with its real ConsumedCapacity.
         Runs on the fetch pool; at most one fetch per segment is in flight."""
         return self.source.read_page(segment, self.plan.segments, exclusive_start_key, self.sizer,
-                                     self.limiter, self.plan.consistent_read)
+                                     self.limiter, self.plan.consistent_read, lines=True)
 
     def scan_segment(self, segment: int) -> None:
         if self.store.seen(result_key(self.layout.root, segment)):
@@ -136,15 +136,15 @@ class ScanRun:
                 pending = None
                 if page.last_evaluated_key and not self.cancelled.is_set():
                     pending = self.fetcher.submit(context.run, self._fetch, segment, page.last_evaluated_key)
-                size = writer.write_items(page.items)
-                items, raw, rcu = items + len(page.items), raw + size, rcu + page.consumed_rcu
+                size = writer.write_lines(page.lines, page.count)
+                items, raw, rcu = items + page.count, raw + size, rcu + page.consumed_rcu
                 estimated = estimated or page.estimated
                 with self.coordinator.lock:
-                    self.items += len(page.items)
+                    self.items += page.count
                     self.raw_bytes += size
                     self.consumed_rcu += page.consumed_rcu
                     self.estimated = self.estimated or page.estimated
-                self.progress.advance(len(page.items), size, page.consumed_rcu)
+                self.progress.advance(page.count, size, page.consumed_rcu)
             self.coordinator.check()
             staged = writer.finish()
         except BaseException:
