@@ -59,6 +59,8 @@ def plan_args(inputs: IacInputs, arns: Arns, *, table, backup_id, parallelism) -
             "--parallelism", parallelism, "--sse", inputs.sse]
     if arns.key is not None:
         args += ["--kms-key-id", arns.key]
+    if inputs.keep is not None:  # the plan chooses the tier and the retention of every object
+        args += ["--keep", inputs.keep.to_text()]
     return args + principal_options(inputs, arns) + ["--json"]
 
 
