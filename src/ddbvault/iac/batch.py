@@ -152,7 +152,7 @@ def submit_commands(inputs: IacInputs) -> str:
     url = f"{inputs.destination}/$TABLE/$ID"
     submit = "aws batch submit-job --job-queue ${JobQueue} --query jobId --output text"
     return "\n".join([
-        f"TABLE=...  # one of: {names}",
+        f"TABLE={inputs.tables[0].name}  # one of: {names}",
         "ID=$(date -u +%Y%m%dT%H%M%SZ)-$(openssl rand -hex 3)",
         f"PLAN=$({submit} --job-name ddbvault-plan --job-definition ${{PlanJobDefinition}} "
         "--parameters table=$TABLE,backup_id=$ID)",

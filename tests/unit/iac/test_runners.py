@@ -164,6 +164,13 @@ def test_batch_with_writer_role_and_created_key():
     assert work[work.index("--external-id") + 1] == "acme-prod"
 
 
+def test_plan_carries_the_keep_policy_and_workers_do_not():
+    template = batch_template(inputs("batch", keep="daily=7,weekly=5"))
+    plan = command(template, "plan")
+    assert plan[plan.index("--keep") + 1] == "daily=7,weekly=5"
+    assert "--keep" not in command(template, "work") and "--keep" not in command(template, "commit")
+
+
 # ------------------------------------------------------------------ Kubernetes
 
 @pytest.fixture(params=["kubernetes", "kubernetes-writer-kms"])
