@@ -17,6 +17,7 @@ from ..errors import IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter, StagedWriter
 
 PARTIAL_MARK = ".partial-"
+STAGING = "staging"  # format/plan.py STAGING_DIR: an attempt's staged files, under the backup root
 
 
 class LocalWriter(ObjectWriter):
@@ -134,6 +135,10 @@ class LocalStore(ObjectStore):
         else:
             _fsync_dir(final.parent)
         staged.unlink(missing_ok=True)
+        try:
+            staged.parent.rmdir()  # the attempt's own directory, once its last file is in place
+        except OSError:
+            pass
 
     def _differs(self, key: str, size: int, sha256: str) -> str | None:
         """None when the file at `key` is `size` bytes with that sha256 (hex); else why not."""
@@ -184,8 +189,10 @@ class LocalStore(ObjectStore):
         return iter(sorted(key for key in self._walk(prefix) if PARTIAL_MARK not in key))
 
     def list_partial(self, prefix: str) -> Iterator[str]:
-        """The `<key>.partial-<hex>` temporary files of writers that never finished."""
-        return iter(sorted(key for key in self._walk(prefix) if PARTIAL_MARK in key))
+        """The `<key>.partial-<hex>` temporary files of writers that never finished, and the files
+        killed segment attempts left staged under a backup's `staging/` (docs/scale.md)."""
+        return iter(sorted(key for key in self._walk(prefix)
+                           if PARTIAL_MARK in key or f"/{STAGING}/" in f"/{key}" and not key.endswith("/")))
 
     def _walk(self, prefix: str) -> Iterator[str]:
         """Every non-directory entry and link (special files and links to directories too:
