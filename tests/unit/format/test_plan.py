@@ -16,6 +16,9 @@ from ddbvault.errors import IntegrityError
 from ddbvault.format.manifest import DataObject, Manifest
 from ddbvault.format.plan import (PLAN_MAX_BYTES, RESULT_MAX_BYTES, BackupPlan, SegmentResult, StagedObject,
                                   staging_key)
+from tests.support.documents import Change
+from tests.support.documents import drop_at as _drop
+from tests.support.documents import set_at as _set
 
 BACKUP_ID = "20261127T081900Z-3f9a1c"
 TABLE = "orders"
@@ -30,8 +33,6 @@ PART_SHA = "A" * 43 + "="
 SECRET = "SECRET-7f3a-value"
 SECRET_NUMBER = 987654321
 WHERE = "s3://vault/prod/orders/20261127T081900Z-3f9a1c/doc.json"
-
-Change = Callable[[dict], None]
 
 
 def _plan(**changes: Any) -> BackupPlan:
@@ -76,29 +77,6 @@ def _changed(document: bytes, change: Change) -> bytes:
     body = copy.deepcopy(orjson.loads(document))
     change(body)
     return orjson.dumps(body)
-
-
-def _set(path: str, value: Any) -> Change:
-    def change(body: dict) -> None:
-        *parents, last = path.split(".")
-        node: Any = body
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return change
-
-
-def _drop(path: str) -> Change:
-    def change(body: dict) -> None:
-        *parents, last = path.split(".")
-        node: Any = body
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        del node[last]
-    return change
 
 
 def _refused(read: Callable[[bytes], Any], data: bytes, *named: str) -> IntegrityError:
