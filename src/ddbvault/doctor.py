@@ -9,6 +9,11 @@ Checks, in order; each is ✓ (ok), ✗ (fail), ⚠ (works, but unsafe) or · (i
   the bucket owner can read the probe (with --owner-role)
   DeleteObject on the probe is denied (✓) or allowed (⚠: production could delete backups)
   bucket versioning and object lock status (·; ⚠ if versioning is off)
+  an enabled lifecycle rule aborts incomplete multipart uploads under <prefix>/<table>/
+      (GetBucketLifecycleConfiguration, as the owner when --owner-role is given): ✓ with its age,
+      ⚠ naming the rule to add; · "cannot tell" when the call is denied (s3:GetLifecycleConfiguration
+      is the bucket owner's, not a backup permission). Attempts leave their parts uncompleted for
+      the winner or commit, and the rule removes what killed attempts left (docs/scale.md)
   with a keep policy (--keep): one enabled lifecycle rule per tier that expires objects tagged
       ddbvault-tier=<tier> under the prefix after the tier's days (GetBucketLifecycleConfiguration,
       as the owner when --owner-role is given); ✗ names the fix, ⚠ when the call is denied
@@ -36,11 +41,14 @@ from .aws.session import Principal, client, make_session
 from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
 from .format.layout import join
 from .format.retention import TAG_KEY, KeepPolicy, tag_of
+from .iac.retention import PARAMETER_DEFAULTS
 from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
 
 PROBE_DIR = "_doctor"  # the probes' folder under the prefix (iac/inputs.py's DOCTOR_DIR: its own rule)
+# The age of the abort rule doctor tells to add: the one the generated data stack sets by default.
+DEFAULT_ABORT_DAYS = PARAMETER_DEFAULTS["AbortIncompleteUploadsAfterDays"]
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", INFO: "·"}
@@ -289,25 +297,71 @@ def _bucket_checks(doc: _Doctor, session) -> None:
     if written:
         _delete_check(doc, s3, store, key)
     _bucket_status(doc, s3, store.bucket)
-    if o.keep is not None:
-        _lifecycle_check(doc, client(make_session(o.owner), "s3") if o.owner else s3, store.bucket, o.keep)
+    rules = lifecycle_rules(doc, client(make_session(o.owner), "s3") if o.owner else s3, store.bucket,
+                            WARN if o.keep else INFO)
+    if rules is not None:
+        _abort_uploads_check(doc, rules)
+        if o.keep is not None:
+            _lifecycle_check(doc, rules, o.keep)
 
 
-def _lifecycle_check(doc: _Doctor, s3, bucket: str, keep: KeepPolicy) -> None:
-    """One enabled rule per tier: the tier's tag, a prefix that covers the destination's, and
-    Expiration after exactly the tier's days."""
+def lifecycle_rules(doc: _Doctor, s3, bucket: str, status: str, name: str = "lifecycle rules") -> list[dict] | None:
+    """The bucket's lifecycle rules ([] when it has none), or None after noting (with `status`)
+    that they cannot be read: s3:GetLifecycleConfiguration is a permission of the bucket's
+    owner, which backups never need, so a denial is "cannot tell", never a failed check."""
     try:
         with translated(service="s3", action="GetBucketLifecycleConfiguration", resource=f"s3://{bucket}"):
-            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
+            return s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
     except AccessDeniedError as exc:
-        doc.note("lifecycle rules", WARN, f"cannot check: {exc.message} (needs s3:GetLifecycleConfiguration, "
-                                          "a data account permission: pass --owner-role)")
-        return
+        doc.report.checks.append(Check(name, status, f"cannot tell: {exc.message} (reading them needs "
+                                       "s3:GetLifecycleConfiguration, a data account permission: pass --owner-role)",
+                                       "s3:GetLifecycleConfiguration"))
     except DdbvaultError as exc:
-        if getattr(exc, "code", "") != "NoSuchLifecycleConfiguration":
-            doc.note("lifecycle rules", WARN, f"cannot check: {exc.message}")
-            return
-        rules = []
+        if getattr(exc, "code", "") == "NoSuchLifecycleConfiguration":
+            return []
+        doc.note(name, status, f"cannot tell: {exc.message}")
+    return None
+
+
+ABORT_RULE = "incomplete uploads aborted"
+
+
+def _abort_uploads_check(doc: _Doctor, rules: list[dict]) -> None:
+    """✓ when an enabled rule aborts incomplete multipart uploads under the table's backups;
+    ⚠ with the rule to add otherwise (docs/scale.md: its age must exceed the longest backup)."""
+    covered = join(doc.destination.prefix.strip("/"), doc.table) + "/"
+    found = abort_uploads_rules(rules, covered)
+    age = "; its age must exceed the longest backup, from plan to commit (docs/scale.md)"
+    if found:
+        days, rule_id = min(found)
+        doc.note(ABORT_RULE, OK, f"rule {rule_id[:64]!r} aborts uploads under {covered} {days} days after they "
+                                 f"start{age}")
+        return
+    prefix = doc.destination.prefix.strip("/")
+    doc.note(ABORT_RULE, WARN, f"no enabled lifecycle rule aborts incomplete multipart uploads under {covered}: the "
+                               "parts of killed or losing backup attempts are kept, and billed, until one does; add "
+                               "rule AbortIncompleteMultipartUploads of `ddbvault iam --part data` "
+                               f"(AbortIncompleteMultipartUpload DaysAfterInitiation {DEFAULT_ABORT_DAYS}, no filter"
+                               f"{f' or Prefix {prefix}/' if prefix else ''}){age}")
+
+
+def abort_uploads_rules(rules: list[dict], covered: str) -> list[tuple[int, str]]:
+    """(DaysAfterInitiation, rule ID) of each enabled rule of `rules` (GetBucketLifecycleConfiguration's)
+    that aborts the incomplete multipart uploads of every key under `covered` (a key prefix
+    ending in "/"): no tag or size filter (S3 applies neither to uploads), and a prefix that
+    `covered` starts with."""
+    found = []
+    for rule in (r for r in rules if r.get("Status") == "Enabled"):
+        days = (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation")
+        tags, rule_prefix, sized = _rule_filter(rule)
+        if isinstance(days, int) and days > 0 and not tags and not sized and covered.startswith(rule_prefix):
+            found.append((days, str(rule.get("ID", ""))))
+    return found
+
+
+def _lifecycle_check(doc: _Doctor, rules: list[dict], keep: KeepPolicy) -> None:
+    """One enabled rule per tier: the tier's tag, a prefix that covers the destination's, and
+    Expiration after exactly the tier's days."""
     prefix = doc.destination.prefix.strip("/")
     for tier in reversed(keep.tiers):
         problem = lifecycle_problem(rules, prefix, tier, keep.days(tier))

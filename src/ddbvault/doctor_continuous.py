@@ -27,8 +27,8 @@ import dataclasses
 from .aws.error_translation import translated
 from .aws.session import client, make_session
 from .doctor import (FAIL, INFO, OK, WARN, Check, DoctorOptions, DoctorReport, _bucket_status, _delete_check,
-                     _Doctor, _identity, _probe_key, _rule_filter)
-from .errors import AccessDeniedError, DdbvaultError, IntegrityError, UsageError
+                     _Doctor, _identity, _probe_key, _rule_filter, lifecycle_rules)
+from .errors import DdbvaultError, IntegrityError, UsageError
 from .format.change_log import SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE
 from .format.layout import TableRef, join, parse_table_ref
 from .storage import WriteOptions
@@ -157,18 +157,9 @@ def _change_log_checks(doc: _Doctor, session, ref: TableRef) -> None:
 def _change_log_rule(doc: _Doctor, s3, bucket: str, changes: str) -> None:
     """Report the lifecycle rules that expire objects under `changes` (the table's changes/)."""
     name = "change log lifecycle rule"
-    try:
-        with translated(service="s3", action="GetBucketLifecycleConfiguration", resource=f"s3://{bucket}"):
-            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
-    except AccessDeniedError as exc:
-        doc.note(name, WARN, f"cannot check: {exc.message} (needs s3:GetLifecycleConfiguration, a data "
-                             "account permission: pass --owner-role)")
+    rules = lifecycle_rules(doc, s3, bucket, WARN, name)
+    if rules is None:
         return
-    except DdbvaultError as exc:
-        if getattr(exc, "code", "") != "NoSuchLifecycleConfiguration":
-            doc.note(name, WARN, f"cannot check: {exc.message}")
-            return
-        rules = []
     problem, days = change_log_expiry(rules, changes)
     if problem:
         doc.note(name, FAIL, f"{problem}; fix: apply the ExpireChangeLog rule of `{CONTINUOUS} --keep-changes DAYS "

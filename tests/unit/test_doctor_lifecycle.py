@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddbvault.doctor import lifecycle_problem
+from ddbvault.doctor import abort_uploads_rules, lifecycle_problem
 
 TIER_TAG = [{"Key": "ddbvault-tier", "Value": "daily"}]
 
@@ -47,3 +47,36 @@ def test_rules_elsewhere_or_disabled_do_not_count():
     elsewhere = _rule({"Prefix": "staging/"}, {"Days": 1})
     disabled = _rule({"Prefix": "prod/"}, {"Days": 1}, status="Disabled")
     assert lifecycle_problem([TIER_RULE, elsewhere, disabled], "prod", "daily", 7) is None
+
+
+def _abort(days: int, filter_: dict | None = None, rule_id: str = "abort", status: str = "Enabled") -> dict:
+    rule = {"ID": rule_id, "Status": status, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days}}
+    if filter_ is not None:
+        rule["Filter"] = filter_
+    return rule
+
+
+@pytest.mark.parametrize("rule", [
+    _abort(7), _abort(7, {}), _abort(7, {"Prefix": ""}), _abort(7, {"Prefix": "prod/"}), _abort(7, {"Prefix": "pr"}),
+    _abort(7, {"Prefix": "prod/orders/"}), _abort(7, {"And": {"Prefix": "prod/"}}),
+    {"ID": "legacy", "Status": "Enabled", "Prefix": "prod/", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+])
+def test_an_enabled_abort_rule_whose_prefix_covers_the_tables_backups_counts(rule):
+    assert abort_uploads_rules([rule], "prod/orders/") == [(7, rule["ID"])]
+
+
+@pytest.mark.parametrize("rule", [
+    _abort(7, status="Disabled"), _abort(7, {"Prefix": "staging/"}), _abort(7, {"Prefix": "prod/users/"}),
+    _abort(7, {"Prefix": "prod/orders/2026"}),  # only some of the table's backups
+    _abort(7, {"Tag": TIER_TAG[0]}), _abort(7, {"And": {"Prefix": "prod/", "Tags": TIER_TAG}}),
+    _abort(7, {"ObjectSizeGreaterThan": 1024}),
+    _rule({"Prefix": "prod/"}, {"Days": 7}),  # expires objects; aborts no upload
+    _abort(0), {"ID": "odd", "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": "7"}},
+])
+def test_other_rules_do_not_count(rule):
+    assert abort_uploads_rules([rule], "prod/orders/") == []
+
+
+def test_the_earliest_of_several_abort_rules_is_the_one_s3_applies():
+    assert min(abort_uploads_rules([_abort(9, rule_id="late"), _abort(3, {"Prefix": "prod/"}, "early")],
+                                   "prod/orders/")) == (3, "early")

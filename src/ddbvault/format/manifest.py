@@ -224,7 +224,7 @@ class _Totals(_Stored):
 
 def _tier(text: str) -> str:
     if text not in TIER_DAYS:
-        raise ValueError(f"{text[:20]!r} is not a tier ({', '.join(TIER_DAYS)})")
+        raise ValueError(f"not a tier ({', '.join(TIER_DAYS)})")
     return text
 
 
@@ -236,8 +236,9 @@ def _utc_time(text: str) -> str:
     return text
 
 
-class _Retention(_Stored):
-    """`retention` (format 1.2): the tier a keep policy gave the backup, and its expiry."""
+class StoredRetention(_Stored):
+    """`retention` (format 1.2): the tier a keep policy gave the backup, and its expiry. Also
+    the plan's `retention` (format/plan.py), which commit copies into the manifest."""
 
     tier: Annotated[str, AfterValidator(_tier)]
     expires_at: Annotated[str, AfterValidator(_utc_time)]
@@ -307,7 +308,7 @@ class _Document(_Stored):
     totals: _Totals
     consumed_capacity: dict[str, Any]
     objects: list[_Object]
-    retention: _Retention | None = None
+    retention: StoredRetention | None = None
     export: _Export | None = None
     segments: list[_SegmentRecord] | None = Field(default=None, max_length=1_000_000)
 

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import IntegrityError
-from .codec import COMPRESSIONS
+from .codec import COMPRESSIONS, Compressor
 from .layout import DATA_DIR, is_backup_id, join
+from .manifest import StoredRetention
 
 PLAN_FORMAT = "ddbvault-plan"
 RESULT_FORMAT = "ddbvault-segment-result"
@@ -51,6 +53,19 @@ RESULT_MAX_BYTES = 16 * 1024 * 1024
 PLAN_MAX_BYTES = 4 * 1024 * 1024  # the table's schema is the bulk: at most a few hundred KB
 ATTEMPT_MAX_BYTES = 64 * 1024
 _ATTEMPT_ID = re.compile(r"[0-9a-f]{16}", re.ASCII)
+# The one form now_utc (backup/segments.py) and the plan write: UTC, ISO 8601, at most microseconds.
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z", re.ASCII)
+# What S3 hands back as an upload id or an ETag, and what a part's checksum is (base64 of 32
+# bytes): printable ASCII, so that no stored byte reaches a request header or a log unchecked.
+_PRINTABLE = r"^[!-~]+$"
+_SHA256_BASE64 = r"^[A-Za-z0-9+/]{43}=$"
+# Bounds of a segment's account, far above any real one: 100 years of scanning; 10^15 RCU
+# (at least 4 EB read, at 4 KB per RCU).
+MAX_SECONDS = 100 * 366 * 86_400
+MAX_RCU = 10 ** 15
+# Relative slack when checking worker_read_rate_rcu_per_s == read_rate_rcu_per_s / parallelism
+# (the division is done once, in floating point, by `backup plan`).
+_RATE_SLACK = 1e-9
 UNTRUSTED_HINT = ("this backup's in-progress documents cannot be trusted: start a new backup "
                   "(ddbvault backup TABLE --to DEST)")
 
@@ -103,6 +118,19 @@ def _attempt_id(text: str) -> str:
     return text
 
 
+def _instant(text: str) -> str:
+    if not _INSTANT.fullmatch(text):
+        raise ValueError("not a UTC time such as 2026-12-01T02:12:35.123Z")
+    try:
+        datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        raise ValueError("not a UTC time such as 2026-12-01T02:12:35.123Z") from None
+    return text
+
+
+Instant = Annotated[str, AfterValidator(_instant)]
+
+
 def _rate(value: float | None) -> float | None:
     if value is not None and not (0 < value < float("inf")):
         raise ValueError("a read rate is a finite number of RCU/s above 0, or null (unlimited)")
@@ -115,7 +143,7 @@ class _Plan(_Stored):
     tool_version: str = Field(max_length=100)
     backup_id: Annotated[str, AfterValidator(_backup_id)]
     table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
-    created_at: str = Field(max_length=40)
+    created_at: Instant
     segments: int = Field(ge=1, le=MAX_SEGMENTS)
     parallelism: int = Field(ge=1, le=MAX_PARALLELISM)
     read_rate_rcu_per_s: Annotated[float | int | None, AfterValidator(_rate)]
@@ -132,7 +160,7 @@ class _Plan(_Stored):
     storage_class: str | None = Field(max_length=100)
     source: dict[str, Any]
     table_schema: dict[str, Any] = Field(alias="schema")
-    retention: dict[str, Any] | None = None
+    retention: StoredRetention | None = None
 
 
 @dataclass(frozen=True)
@@ -194,9 +222,7 @@ class BackupPlan:
             doc = _Plan.model_validate(body)
         except ValidationError as exc:
             raise _invalid(where, exc) from None
-        if doc.compression not in COMPRESSIONS:
-            raise IntegrityError(f"{where} is invalid: compression: not one of {', '.join(COMPRESSIONS)}",
-                                 hint=UNTRUSTED_HINT)
+        _check_plan(doc, where)
         if doc.backup_id != backup_id or doc.table != table:
             raise IntegrityError(f"{where}: the plan is of another backup than the one whose path holds it",
                                  hint=UNTRUSTED_HINT)
@@ -208,7 +234,27 @@ class BackupPlan:
                    compression=doc.compression, compression_level=doc.compression_level,
                    object_size=doc.object_size, part_size=doc.part_size, acl=doc.acl, sse=doc.sse,
                    kms_key_id=doc.kms_key_id, storage_class=doc.storage_class, source=doc.source, schema=doc.table_schema,
-                   tool_version=doc.tool_version, retention=doc.retention, url=url)
+                   tool_version=doc.tool_version,
+                   retention=None if doc.retention is None else doc.retention.model_dump(), url=url)
+
+
+def _check_plan(doc: _Plan, where: str) -> None:
+    """What no single field says: the compression and its level, the per-worker rate."""
+    if doc.compression not in COMPRESSIONS:
+        raise IntegrityError(f"{where} is invalid: compression: not one of {', '.join(COMPRESSIONS)}",
+                             hint=UNTRUSTED_HINT)
+    try:
+        Compressor(doc.compression, doc.compression_level)
+    except ValueError:
+        raise IntegrityError(f"{where} is invalid: compression_level: not a level of its compression",
+                             hint=UNTRUSTED_HINT) from None
+    # Each worker's limiter allows worker_read_rate_rcu_per_s: more than cap / parallelism would
+    # let the workers together read past the cap the plan claims (format/plan.BackupPlan).
+    cap, worker = doc.read_rate_rcu_per_s, doc.worker_read_rate_rcu_per_s
+    if (cap is None) != (worker is None) or (
+            cap is not None and abs(worker * doc.parallelism - cap) > _RATE_SLACK * cap):
+        raise IntegrityError(f"{where} is invalid: worker_read_rate_rcu_per_s: not read_rate_rcu_per_s / "
+                             "parallelism", hint=UNTRUSTED_HINT)
 
 
 def _float(value: float | int | None) -> float | None:
@@ -219,22 +265,22 @@ def _float(value: float | int | None) -> float | None:
 
 class _Part(_Stored):
     PartNumber: int = Field(ge=1, le=10_000)
-    ETag: str = Field(min_length=1, max_length=200)
-    ChecksumSHA256: str | None = Field(default=None, max_length=100)
+    ETag: str = Field(max_length=200, pattern=_PRINTABLE)
+    ChecksumSHA256: str | None = Field(default=None, pattern=_SHA256_BASE64)
 
 
 class _Completion(_Stored):
     """How a staged object is made visible: an S3 multipart upload, or a local staged file."""
 
-    upload_id: str | None = Field(default=None, min_length=1, max_length=2000)
+    upload_id: str | None = Field(default=None, max_length=2000, pattern=_PRINTABLE)
     parts: list[_Part] | None = Field(default=None, max_length=10_000)
     staged: str | None = Field(default=None, max_length=1024)
 
 
 class _ResultObject(_Stored):
     key: str = Field(max_length=1024)
-    items: int = Field(ge=0)
-    bytes: int = Field(ge=0)
+    items: int = Field(ge=1)  # an attempt opens an object for its first item (SegmentWriter)
+    bytes: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     completion: _Completion
 
@@ -245,12 +291,12 @@ class _Result(_Stored):
     backup_id: Annotated[str, AfterValidator(_backup_id)]
     segment: int = Field(ge=0, lt=MAX_SEGMENTS)
     attempt_id: Annotated[str, AfterValidator(_attempt_id)]
-    started_at: str = Field(max_length=40)
-    finished_at: str = Field(max_length=40)
-    seconds: float | int = Field(ge=0)
+    started_at: Instant
+    finished_at: Instant
+    seconds: float | int = Field(ge=0, le=MAX_SECONDS)
     items: int = Field(ge=0)
     raw_bytes: int = Field(ge=0)
-    consumed_rcu: float | int = Field(ge=0)
+    consumed_rcu: float | int = Field(ge=0, le=MAX_RCU)
     estimated: bool
     throttle_retries: int = Field(ge=0)
     transient_retries: int = Field(ge=0)
@@ -322,8 +368,9 @@ class SegmentResult:
             expected = join(DATA_DIR, segment_object_name(segment, seq, extension))
             if obj.key != expected:
                 raise IntegrityError(f"{where}: objects.{seq}.key is not {expected}", hint=UNTRUSTED_HINT)
+            staged = staging_key(root, doc.attempt_id, segment_object_name(segment, seq, extension))
             objects.append(StagedObject(obj.key, obj.items, obj.bytes, obj.sha256,
-                                        _completion(obj.completion, where, seq, root, doc.attempt_id)))
+                                        _completion(obj.completion, where, seq, staged)))
         if sum(o.items for o in objects) != doc.items:
             raise IntegrityError(f"{where}: the objects' item counts do not add up to items", hint=UNTRUSTED_HINT)
         return cls(backup_id=doc.backup_id, segment=doc.segment, attempt_id=doc.attempt_id,
@@ -333,7 +380,9 @@ class SegmentResult:
                    transient_retries=doc.transient_retries, objects=objects)
 
 
-def _completion(c: _Completion, where: str, seq: int, root: str, attempt_id: str) -> dict[str, Any]:
+def _completion(c: _Completion, where: str, seq: int, staged: str) -> dict[str, Any]:
+    """The completion of object `seq`: an S3 upload with parts 1..N, or exactly the staged
+    file this attempt writes for it (`staged`: staging/<attempt_id>/<its data object name>)."""
     if c.upload_id is not None and c.parts and c.staged is None:
         numbers = [p.PartNumber for p in c.parts]
         if numbers != list(range(1, len(numbers) + 1)):
@@ -341,11 +390,9 @@ def _completion(c: _Completion, where: str, seq: int, root: str, attempt_id: str
                                  hint=UNTRUSTED_HINT)
         return {"upload_id": c.upload_id, "parts": [p.model_dump(exclude_none=True) for p in c.parts]}
     if c.staged is not None and c.upload_id is None and c.parts is None:
-        staging = join(root, STAGING_DIR, attempt_id) + "/"
-        name = c.staged.removeprefix(staging)
-        if not c.staged.startswith(staging) or not re.fullmatch(r"[0-9A-Za-z.-]{1,100}", name, re.ASCII):
-            raise IntegrityError(f"{where}: objects.{seq}.completion.staged is not under this attempt's "
-                                 f"{STAGING_DIR}/", hint=UNTRUSTED_HINT)
+        if c.staged != staged:
+            raise IntegrityError(f"{where}: objects.{seq}.completion.staged is not this object's file under "
+                                 f"this attempt's {STAGING_DIR}/", hint=UNTRUSTED_HINT)
         return {"staged": c.staged}
     raise IntegrityError(f"{where}: objects.{seq}.completion holds neither an upload (upload_id and parts) "
                          "nor a staged file", hint=UNTRUSTED_HINT)
@@ -380,10 +427,22 @@ def _load(data: bytes, where: str, limit: int) -> Any:
         raise IntegrityError(f"{where} is not valid JSON", hint=UNTRUSTED_HINT) from None
 
 
+def _field_names() -> frozenset[str]:
+    names = {"float", "int", "[key]"}  # pydantic's names of a union's members and of a dict's key
+    for model in (_Plan, _Part, _Completion, _ResultObject, _Result, StoredRetention):
+        for name, info in model.model_fields.items():
+            names.update({name, info.alias or name})
+    return frozenset(names)
+
+
+_FIELD_NAMES = _field_names()
+
+
 def _invalid(where: str, exc: ValidationError) -> IntegrityError:
-    """Names the fields that were wrong, never their values."""
+    """Names the fields that were wrong, never their values: a dict's key in the path (a keep
+    policy's tier) is stored data, shown as `*`."""
     parts = []
     for error in exc.errors()[:5]:
-        loc = ".".join(str(p) for p in error["loc"])
+        loc = ".".join(str(p) if isinstance(p, int) or p in _FIELD_NAMES else "*" for p in error["loc"])
         parts.append(f"{loc}: {error['msg'].removeprefix('Value error, ')}" if loc else error["msg"])
     return IntegrityError(f"{where} is invalid: " + "; ".join(parts), hint=UNTRUSTED_HINT)

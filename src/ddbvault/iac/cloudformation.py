@@ -28,7 +28,7 @@ from .inputs import DOCTOR_DIR, IacInputs, Table
 from .policies import (Arns, backup_role_policy, document, literal_arns, statement, trust_statement,
                        writer_role_policy, writer_trust_policy)
 from .resource_policies import bucket_policy, key_policy
-from .retention import change_log_rules, tier_rules
+from .retention import PARAMETER_DEFAULTS, change_log_rules, tier_rules
 
 FORMAT_VERSION = "2010-09-09"
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -60,8 +60,9 @@ DATA_PARAMETERS = {
         "Type": "Number", "Default": 90, "MinValue": 1,
         "Description": "Days after which a non-current (overwritten or deleted) version is removed."},
     "AbortIncompleteUploadsAfterDays": {
-        "Type": "Number", "Default": 2, "MinValue": 1,
-        "Description": "Days after which multipart uploads left by a killed backup are aborted."},
+        "Type": "Number", "Default": PARAMETER_DEFAULTS["AbortIncompleteUploadsAfterDays"], "MinValue": 1,
+        "Description": "Days after which multipart uploads left by a killed backup attempt are aborted; "
+                       "more than the longest backup, plan to commit (docs/scale.md)."},
 }
 DATA_CONDITIONS = {"UseObjectLock": {"Fn::Not": [{"Fn::Equals": [ref("ObjectLockMode"), "NONE"]}]}}
 

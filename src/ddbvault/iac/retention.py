@@ -40,7 +40,12 @@ from ..format.retention import TAG_KEY, KeepPolicy
 from .inputs import CHANGES_DIR, IacInputs
 
 # The clean-up rules' CloudFormation parameters, at their defaults, for the S3 API document.
-PARAMETER_DEFAULTS = {"AbortIncompleteUploadsAfterDays": 2, "NoncurrentVersionExpirationDays": 90}
+# AbortIncompleteUploadsAfterDays must exceed the longest backup, from `backup plan` to `backup
+# commit`: a segment's winner leaves its uploads open until it completes them, and one that died
+# after winning leaves them to commit (or a `backup --resume` days later); an upload aborted
+# before then makes that backup impossible to commit (docs/scale.md). 7 days covers a resume
+# after a long weekend; killed attempts' parts are billed that long.
+PARAMETER_DEFAULTS = {"AbortIncompleteUploadsAfterDays": 7, "NoncurrentVersionExpirationDays": 90}
 
 
 def rule_id(tier: str) -> str:

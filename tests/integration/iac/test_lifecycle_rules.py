@@ -1,7 +1,9 @@
 """Lifecycle rules of a keep policy against moto_server: `ddbvault iam --keep` emits a lifecycle
 configuration that S3's PutBucketLifecycleConfiguration accepts, and `ddbvault doctor --keep`
 passes on a bucket that has it, fails (with the fix) on one that lacks a rule or has the wrong
-days, and says "cannot check" when GetBucketLifecycleConfiguration is denied.
+days, and says "cannot tell" when GetBucketLifecycleConfiguration is denied. Without --keep, doctor
+checks the rule that aborts incomplete multipart uploads (what plan/work/commit's killed attempts
+leave): ✓ with its age, ⚠ with the rule to add, · "cannot tell" when denied.
 (cfn-lint checks the same rules in the data template: test_iac_lint.py's keep variants.)"""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 
 import pytest
 
-from ddbvault.doctor import FAIL, OK, WARN, DoctorOptions, run_doctor
+from ddbvault.doctor import ABORT_RULE, FAIL, INFO, OK, WARN, DoctorOptions, run_doctor
 from ddbvault.format.retention import parse_keep
 from ddbvault.iac import make_inputs
 from ddbvault.iac.cloudformation import data_template
@@ -99,7 +101,7 @@ def test_doctor_cli_exit_and_message(s3, table):
     assert "✗ lifecycle rule for tier daily:" in proc.stdout and "--keep daily=3" in proc.stdout
 
 
-def test_doctor_says_cannot_check_when_denied(aws_env, s3, table, monkeypatch):
+def test_doctor_says_cannot_tell_when_denied(aws_env, s3, table, monkeypatch):
     denied = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
 
     def answer(method, path, headers):
@@ -109,8 +111,80 @@ def test_doctor_says_cannot_check_when_denied(aws_env, s3, table, monkeypatch):
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
         report = run_doctor(table, "s3://doctor-keep/prod", DoctorOptions(keep=parse_keep(KEEP)))
     check = _lifecycle_checks(report)["lifecycle rules"]
-    assert check.status == WARN and check.detail.startswith("cannot check:")
-    assert "s3:GetLifecycleConfiguration" in check.detail
+    assert check.status == WARN and check.detail.startswith("cannot tell:")
+    assert "s3:GetLifecycleConfiguration" in check.detail and check.permission == "s3:GetLifecycleConfiguration"
+    assert ABORT_RULE not in {c.name for c in report.checks}
+    assert report.ok  # the backup's own permissions are all there
+
+
+def test_without_keep_a_denied_lifecycle_read_is_information_not_a_failure(aws_env, s3, table, monkeypatch):
+    denied = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+
+    def answer(method, path, headers):
+        return (403, denied) if method == "GET" and path.endswith("?lifecycle") else None
+
+    s3.create_bucket(Bucket="doctor-abort-denied")
+    with RecordingProxy(aws_env, answer=answer) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url)
+        proc = subprocess.run([sys.executable, "-m", "ddbvault", "doctor", "--table", table, "--to",
+                               "s3://doctor-abort-denied/prod", "--json"], capture_output=True, text=True,
+                              env=dict(os.environ), timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert found["lifecycle rules"]["status"] == INFO and found["lifecycle rules"]["detail"].startswith("cannot tell:")
+    assert found["lifecycle rules"]["permission"] == "s3:GetLifecycleConfiguration"
+    assert ABORT_RULE not in found
+
+
+def _abort_check(s3, table, bucket: str, rules: list[dict] | None):
+    if rules is not None:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    report = run_doctor(table, f"s3://{bucket}/prod", DoctorOptions())
+    assert report.ok, report.to_dict()
+    return next(c for c in report.checks if c.name == ABORT_RULE)
+
+
+def _abort_rule(prefix: str, days: int = 7, status: str = "Enabled") -> dict:
+    return {"ID": f"abort-{status}-{prefix or 'all'}", "Status": status, "Filter": {"Prefix": prefix},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days}}
+
+
+@pytest.mark.parametrize("rules, why", [
+    (None, "no lifecycle configuration at all"),
+    ([_abort_rule("staging/")], "a rule on another prefix"),
+    ([_abort_rule("prod/users/")], "a rule on another table's prefix"),
+    ([_abort_rule("prod/", status="Disabled")], "a disabled rule"),
+    ([{"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "prod/"}, "Expiration": {"Days": 30}}],
+     "a rule that expires objects but aborts no upload"),
+])
+def test_doctor_warns_without_an_abort_rule_over_the_tables_backups(s3, table, rules, why):
+    bucket = f"doctor-abort-{abs(hash(why)) % 10**8}"
+    s3.create_bucket(Bucket=bucket)
+    check = _abort_check(s3, table, bucket, rules)
+    assert check.status == WARN, why
+    assert f"under prod/{table}/" in check.detail and "AbortIncompleteMultipartUploads of `ddbvault iam --part data`" \
+        in check.detail and "DaysAfterInitiation 7" in check.detail
+    assert "must exceed the longest backup" in check.detail and "docs/scale.md" in check.detail
+
+
+@pytest.mark.parametrize("rules, days", [
+    ([_abort_rule("prod/", 5)], 5),
+    ([_abort_rule("", 9), _abort_rule("prod/", 4, "Disabled")], 9),
+    ([_abort_rule("prod/doc-table/", 3), _abort_rule("", 8)], 3),
+])
+def test_doctor_passes_with_an_enabled_abort_rule_and_names_its_age(s3, table, rules, days):
+    bucket = f"doctor-abort-ok-{days}"
+    s3.create_bucket(Bucket=bucket)
+    check = _abort_check(s3, table, bucket, rules)
+    assert check.status == OK and f"{days} days after they start" in check.detail
+    assert "must exceed the longest backup" in check.detail
+
+
+def test_the_generated_lifecycle_configuration_passes_doctor(s3, table):
+    s3.create_bucket(Bucket="doctor-abort-generated")
+    config = iam("doctor-abort-generated", "--keep", KEEP)["data-bucket-lifecycle-configuration"]
+    check = _abort_check(s3, table, "doctor-abort-generated", config["Rules"])
+    assert check.status == OK and "'AbortIncompleteMultipartUploads'" in check.detail and "7 days" in check.detail
 
 
 def test_doctor_fails_when_another_rule_expires_the_backups_sooner(s3, table):

@@ -12,6 +12,7 @@ import pytest
 
 from ddbvault.errors import IntegrityError
 from ddbvault.format.manifest import DataObject, Manifest
+from tests.support.documents import set_at as _set
 
 SHA = "ab" * 32
 
@@ -23,19 +24,6 @@ def _body() -> dict:
                                  DataObject("data/000001-0000.json.gz", 2, 7, SHA)],
                         consumed_capacity={"read_capacity_units": 1.0})
     return orjson.loads(manifest.to_json())
-
-
-def _set(path: str, value) -> Callable[[dict], None]:
-    def change(body: dict) -> None:
-        *parents, last = path.split(".")
-        node = body
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return change
 
 
 def _drop(name: str) -> Callable[[dict], None]:

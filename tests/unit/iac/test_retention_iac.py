@@ -42,7 +42,7 @@ def test_json_output_has_the_s3_lifecycle_document_only_with_keep():
     rules = {r["ID"]: r for r in docs["data-bucket-lifecycle-configuration"]["Rules"]}
     assert rules["ExpireTierDaily"]["Filter"] == {
         "And": {"Prefix": "prod/", "Tags": [{"Key": "ddbvault-tier", "Value": "daily"}]}}
-    assert rules["AbortIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 2}
+    assert rules["AbortIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
     assert "data-bucket-lifecycle-configuration" not in json_documents(inputs(keep="daily=7"), "production")
     assert json_documents(inputs(), "all") == policy_documents(inputs(), "all")

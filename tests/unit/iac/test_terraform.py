@@ -334,3 +334,21 @@ def test_parts_and_files():
         "after the data account.",
         f"# restore-account/main.tf: apply with credentials of the account that restores ({PROD}); "
         "attach the policies there."]
+
+
+def test_incomplete_uploads_are_aborted_bucket_wide_after_an_input_age_of_7_days_by_default(variant):
+    # plan/work/commit leaves a killed attempt's parts uncompleted, never deleted: this rule removes
+    # them, and its age must exceed the longest backup (docs/scale.md), hence an input
+    _, mods, stacks = variant
+    template = stacks["data-account-stack"]
+    rules = {r["Id"]: r for r in template["Resources"]["BackupBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["AbortIncompleteMultipartUploads"] == {
+        "Id": "AbortIncompleteMultipartUploads", "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": {"Ref": "AbortIncompleteUploadsAfterDays"}}}
+    assert template["Parameters"]["AbortIncompleteUploadsAfterDays"]["Default"] == 7
+    tf_rules = {r["id"]: r for r in resources(mods["data-account"])["aws_s3_bucket_lifecycle_configuration.backup"]["rule"]}
+    abort = tf_rules["AbortIncompleteMultipartUploads"]
+    assert abort["abort_incomplete_multipart_upload"] == [
+        {"days_after_initiation": "${var.abort_incomplete_uploads_after_days}"}]
+    assert abort["filter"] in ([{}], [{"prefix": ""}]) and abort["status"] == "Enabled"
+    assert named(mods["data-account"], "variable")["abort_incomplete_uploads_after_days"]["default"] == 7
