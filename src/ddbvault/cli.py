@@ -24,6 +24,7 @@ import orjson
 from ._version import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
+from .cli_executors import executor_fields, executor_options
 from .cli_roles import (READERS_OLD_SPELLINGS, RESTORE_OLD_SPELLINGS, VAULT_EXTERNAL_ID, WRITERS_OLD_SPELLINGS,
                         old_spellings, table_role_options, vault_role_options)
 from .format.codec import COMPRESSIONS
@@ -180,13 +181,14 @@ def _service_logs(stream, log_format: str) -> None:
               "the same as a second --to TIME.")
 @click.option("--backup-id", metavar="ID", help="Use this backup id (YYYYMMDDTHHMMSSZ-xxxxxx) instead of a "
               "new one: with --engine export, resumes the export a run that passed its deadline left running.")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
            compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
            table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
            keep, engine, export_time, export_deadline, incremental, export_from, export_to, backup_id,
-           as_json, progress) -> None:
+           executor, as_json, progress) -> None:
     """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
     from .backup.via_export import parse_time
     from .format.retention import parse_keep
@@ -196,6 +198,7 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         policy = parse_keep(keep) if keep is not None else None
         dest, export_to = _dest_and_end(dest, export_to, parse_time)
         times = _export_times(engine, export_time, incremental, export_from, export_to, parse_time)
+        run_on = executor_fields(executor, engine=engine, schema_only=schema_only)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     options = BackupOptions(keep=policy,
@@ -204,7 +207,7 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
         storage_class=storage_class, schema_only=schema_only, engine=engine, export_deadline_s=export_deadline,
-        backup_id=backup_id, **times,
+        backup_id=backup_id, **times, **run_on,
         table_principal=Principal(profile=profile, region=region, role_arn=table_role,
                          external_id=table_external_id, session_name="ddbvault-source"),
         vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,

@@ -1,0 +1,95 @@
+"""`ddbvault backup --executor dask --scheduler tcp://HOST:PORT`: the segments as tasks on a real
+Dask cluster (a distributed.LocalCluster of 2 worker processes under nannies) against the real
+moto_server. A backup through it verifies and restores identical; a worker killed with SIGKILL
+mid-segment has its segment run again elsewhere; an unreachable scheduler fails in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+from distributed import Client, LocalCluster
+
+from ddbvault import BackupOptions, backup_table
+from tests.support.cli import run_cli
+from tests.support.segment_attempts import attempts_of, read_manifest, running_attempt, verify_and_restore
+from tests.support.tables import create_table, fill_table
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(aws_env):
+    """Two worker processes, one thread each; started after aws_env, so they reach moto."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local, Client(local) as client:
+        yield local.scheduler_address, client
+
+
+@pytest.fixture(scope="module")
+def table(ddb):
+    create_table(ddb, "dasked")
+    fill_table(ddb, "dasked", 300)  # with the edge cases: every type, 38 digits, ~400 KB items
+    return "dasked"
+
+
+@pytest.fixture(scope="module")
+def slow(ddb):
+    """Scanned at 2 RCU/s (1 per task): a segment takes seconds, so "mid-segment" is real."""
+    create_table(ddb, "dasked-slow")
+    fill_table(ddb, "dasked-slow", 240, edge_cases=False, payload_bytes=100)
+    return "dasked-slow"
+
+
+def test_a_backup_through_the_cluster_restores_identical(cluster, table, ddb, aws_env, tmp_path):
+    address, _ = cluster
+    result = backup_table(table, str(tmp_path), BackupOptions(executor="dask", scheduler=address, segments=4,
+                                                              read_rcu=100000))
+    manifest = read_manifest(str(tmp_path), f"{table}/{result.backup_id}")
+    assert manifest["options"]["parallelism"] == 2  # the cluster's worker threads, by default
+    assert [s["attempts"] for s in manifest["segments"]] == [1, 1, 1, 1]
+    verify_and_restore(ddb, result.url, table, "dasked-copy")
+
+
+def test_a_worker_killed_mid_segment_has_its_segment_run_again(cluster, slow, ddb, s3, aws_env):
+    address, client = cluster
+    s3.create_bucket(Bucket="dask-vault")
+    workers = set(client.run(os.getpid).values())
+    outcome: dict = {}
+
+    def backup() -> None:
+        try:
+            outcome["result"] = backup_table(slow, "s3://dask-vault/p", BackupOptions(
+                executor="dask", scheduler=address, segments=4, read_rcu=2))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=backup)
+    runner.start()
+    root, segment, pid = running_attempt("s3://dask-vault/p", slow, alive=workers.__contains__)
+    os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=300)
+    assert not runner.is_alive() and "error" not in outcome, outcome.get("error")
+    manifest = read_manifest("s3://dask-vault/p", root)
+    assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
+    assert manifest["totals"]["items"] == 240
+    verify_and_restore(ddb, outcome["result"].url, slow, "dasked-after-kill")
+    assert pid not in set(client.run(os.getpid).values())  # the nanny started a new worker
+
+
+def test_an_unreachable_scheduler_fails_in_one_line_within_the_timeout(table, aws_env, tmp_path):
+    with socket.socket() as bound:  # bound, never listening: every connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        started = time.monotonic()
+        run = run_cli("backup", table, "--to", str(tmp_path), "--executor", "dask", "--scheduler",
+                      f"tcp://127.0.0.1:{port}", timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert time.monotonic() - started < 60
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 10 s" in run.stderr
+    assert "Try: start it" in run.stderr and "Traceback" not in run.stderr
+    assert not list(tmp_path.rglob("*"))  # refused before the plan was written

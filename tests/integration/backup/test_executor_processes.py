@@ -1,0 +1,127 @@
+"""`ddbvault backup --processes P`: the segments on a local pool of spawned processes (real
+moto_server, real child processes). A backup into a directory and into S3 verifies and restores
+identical; a child killed with SIGKILL mid-segment has its segment run again and the backup
+still completes; SIGTERM stops every child with exit 130 and no manifest, and `--resume` then
+finishes the backup; bad executor options are refused in one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import orjson
+import psutil
+import pytest
+
+from ddbvault import BackupOptions, backup_table
+from tests.support.cli import run_cli
+from tests.support.segment_attempts import attempts_of, read_manifest, running_attempt, verify_and_restore
+from tests.support.tables import create_table, fill_table
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def table(ddb):
+    create_table(ddb, "procs")
+    fill_table(ddb, "procs", 300)  # with the edge cases: every type, 38 digits, ~400 KB items
+    return "procs"
+
+
+@pytest.fixture(scope="module")
+def slow(ddb):
+    """Scanned at 2 RCU/s (1 per worker): a segment takes seconds, so "mid-segment" is real."""
+    create_table(ddb, "procs-slow")
+    fill_table(ddb, "procs-slow", 240, edge_cases=False, payload_bytes=100)
+    return "procs-slow"
+
+
+def test_a_backup_on_two_processes_into_a_directory_restores_identical(table, ddb, aws_env, tmp_path):
+    result = backup_table(table, str(tmp_path), BackupOptions(executor="processes", processes=2, segments=4,
+                                                              read_rcu=100000))
+    manifest = read_manifest(str(tmp_path), f"{table}/{result.backup_id}")
+    assert manifest["options"]["parallelism"] == 2 and manifest["options"]["segments"] == 4
+    assert [s["segment"] for s in manifest["segments"]] == [0, 1, 2, 3]
+    assert manifest["options"]["worker_read_rate_rcu_per_s"] == 50000  # the cap shared by 2
+    verify_and_restore(ddb, result.url, table, "procs-copy-dir")
+
+
+def test_a_backup_on_two_processes_into_s3_by_the_cli_restores_identical(table, ddb, s3, aws_env):
+    s3.create_bucket(Bucket="procs-vault")
+    run = run_cli("backup", table, "--to", "s3://procs-vault/p", "--processes", "2", "--segments", "3",
+                  "--read-rcu", "100000", "--json", timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = orjson.loads(run.stdout)
+    assert result["url"].startswith(f"s3://procs-vault/p/{table}/") and result["segments"] == 3
+    verify_and_restore(ddb, result["url"], table, "procs-copy-s3")
+
+
+def _backup(dest, table: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ddbvault", "backup", table, "--to", str(dest), "--processes", "2",
+                             "--segments", "4", "--read-rcu", "2", "--no-progress", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def _child_of(parent: subprocess.Popen):
+    def alive(pid: int) -> bool:
+        return pid in {p.pid for p in psutil.Process(parent.pid).children(recursive=True)}
+    return alive
+
+
+def test_a_child_killed_mid_segment_has_its_segment_run_again(slow, ddb, aws_env, tmp_path):
+    proc = _backup(tmp_path, slow)
+    try:
+        root, segment, pid = running_attempt(str(tmp_path), slow, alive=_child_of(proc))
+        os.kill(pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "worker process died" in stderr and "restart 1 of 3" in stderr
+    manifest = read_manifest(str(tmp_path), root)
+    assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
+    assert manifest["totals"]["items"] == 240
+    verify_and_restore(ddb, str(tmp_path / root), slow, "procs-after-kill")
+
+
+def test_sigterm_stops_every_child_with_130_and_resume_finishes_the_backup(slow, ddb, aws_env, tmp_path):
+    proc = _backup(tmp_path, slow)
+    try:
+        root, _, _ = running_attempt(str(tmp_path), slow, alive=_child_of(proc))
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and f"ddbvault backup --resume {tmp_path / root}" in stderr
+    assert not (tmp_path / root / "manifest.json").exists()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, "a worker process outlived the backup"
+    assert not [p for p in (tmp_path / root / "data").rglob("*") if p.is_file()]  # no loser's data visible
+
+    run = run_cli("backup", "--resume", str(tmp_path / root), "--processes", "2", "--json", timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert orjson.loads(run.stdout)["items"] == 240
+    verify_and_restore(ddb, str(tmp_path / root), slow, "procs-resumed")
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--processes", "0"], "'--processes': 0 is not in the range 1<=x<=256"),
+    (["--processes", "10000"], "'--processes': 10000 is not in the range 1<=x<=256"),
+    (["--processes", "2", "--executor", "threads"], "--processes is for --executor processes"),
+    (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler needs --executor dask"),
+    (["--executor", "dask"], "--executor dask needs --scheduler"),
+    (["--executor", "dask", "--scheduler", "127.0.0.1:8786"], "is not tcp://HOST:PORT"),
+    (["--parallelism", "4"], "threads in one process share one limiter"),
+    (["--processes", "2", "--parallelism", "0"], "'--parallelism': 0 is not in the range"),
+    (["--processes", "2", "--schema-only"], "--schema-only scans nothing"),
+    (["--executor", "fork"], "'fork' is not one of 'threads', 'processes', 'dask'"),
+])
+def test_bad_executor_options_are_refused_in_one_line(table, aws_env, tmp_path, args, why):
+    run = run_cli("backup", table, "--to", str(tmp_path), *args)
+    assert run.returncode == 2, run.stderr
+    assert why in run.stderr and "Traceback" not in run.stderr
+    assert not list(tmp_path.rglob("*"))  # refused before anything was written

@@ -1,0 +1,64 @@
+"""What the executor tests need to kill a worker mid-segment and check the backup afterwards.
+
+An attempt writes attempts/SSSSSS-<id>.json when it starts, with its host and pid
+(format/plan.AttemptRecord): that pid is the process running the segment, so a test can
+SIGKILL exactly the worker of a segment that has no result yet.
+"""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import orjson
+
+from ddbvault.restore import RestoreOptions, restore_backup
+from ddbvault.storage import open_store
+from ddbvault.storage.destination import parse_destination
+from ddbvault.verify import verify_backup
+from tests.support.tables import canonical_items, scan_all, wire
+
+
+def backup_store(dest: str):
+    """The store of `dest` (a directory or s3://BUCKET/PREFIX), read with the default chain."""
+    destination = parse_destination(dest)
+    return open_store(destination, session=boto3.Session() if destination.kind == "s3" else None), destination
+
+
+def running_attempt(dest: str, table: str, timeout: float = 60, alive=None) -> tuple[str, int, int]:
+    """(backup root, segment, pid) of an attempt under DEST/TABLE whose segment has no result
+    yet, as soon as there is one (and `alive(pid)` holds, when given); AssertionError after
+    `timeout` seconds."""
+    store, destination = backup_store(dest)
+    prefix = f"{destination.prefix}/{table}/".lstrip("/")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for key in list(store.list_keys(prefix)):
+            root, _, name = key.rpartition("/attempts/")
+            if not root or not name.endswith(".json"):
+                continue
+            record = orjson.loads(store.get(key))
+            segment, pid = record["segment"], record["pid"]
+            if not store.exists(f"{root}/segments/{segment:06d}.json") and (alive is None or alive(pid)):
+                return root, segment, pid
+        time.sleep(0.05)
+    raise AssertionError(f"no attempt of {table} started within {timeout} s")
+
+
+def attempts_of(manifest: dict, segment: int) -> int:
+    """The attempts the manifest (format 1.4) counted for `segment`."""
+    return manifest["segments"][segment]["attempts"]
+
+
+def read_manifest(dest: str, root: str) -> dict:
+    store, _ = backup_store(dest)
+    return orjson.loads(store.get(f"{root}/manifest.json"))
+
+
+def verify_and_restore(ddb, url: str, source: str, target: str) -> None:
+    """The backup at `url` verifies, and restored into `target` equals `source`, every
+    attribute bit-exact (sets as sorted members)."""
+    report = verify_backup(url)
+    assert report.ok, report.problems
+    restore_backup(url, target, RestoreOptions(write_wcu=100000))
+    assert canonical_items(wire(scan_all(ddb, target))) == canonical_items(wire(scan_all(ddb, source)))
