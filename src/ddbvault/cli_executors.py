@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import click
 
-from .backup.executors import EXECUTORS, MAX_PROCESSES, ExecutorSpec
+from .backup.executors.spec import EXECUTORS, MAX_PROCESSES, ExecutorSpec
 from .errors import UsageError
 from .format.plan import MAX_PARALLELISM
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..backup.executors import MAX_PROCESSES, parse_scheduler
+from ..backup.executors.spec import MAX_PROCESSES, parse_scheduler
 from ..errors import UsageError
 from ..format.plan import MAX_PARALLELISM
 

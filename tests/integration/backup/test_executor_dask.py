@@ -41,7 +41,7 @@ def table(ddb):
 def slow(ddb):
     """Scanned at 2 RCU/s (1 per task): a segment takes seconds, so "mid-segment" is real."""
     create_table(ddb, "dasked-slow")
-    fill_table(ddb, "dasked-slow", 240, edge_cases=False, payload_bytes=100)
+    fill_table(ddb, "dasked-slow", 120, edge_cases=False, payload_bytes=100)
     return "dasked-slow"
 
 
@@ -76,7 +76,7 @@ def test_a_worker_killed_mid_segment_has_its_segment_run_again(cluster, slow, dd
     assert not runner.is_alive() and "error" not in outcome, outcome.get("error")
     manifest = read_manifest("s3://dask-vault/p", root)
     assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
-    assert manifest["totals"]["items"] == 240
+    assert manifest["totals"]["items"] == 120
     verify_and_restore(ddb, outcome["result"].url, slow, "dasked-after-kill")
     assert pid not in set(client.run(os.getpid).values())  # the nanny started a new worker
 

@@ -34,7 +34,7 @@ def table(ddb):
 def slow(ddb):
     """Scanned at 2 RCU/s (1 per worker): a segment takes seconds, so "mid-segment" is real."""
     create_table(ddb, "procs-slow")
-    fill_table(ddb, "procs-slow", 240, edge_cases=False, payload_bytes=100)
+    fill_table(ddb, "procs-slow", 120, edge_cases=False, payload_bytes=100)
     return "procs-slow"
 
 
@@ -82,7 +82,7 @@ def test_a_child_killed_mid_segment_has_its_segment_run_again(slow, ddb, aws_env
     assert "worker process died" in stderr and "restart 1 of 3" in stderr
     manifest = read_manifest(str(tmp_path), root)
     assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
-    assert manifest["totals"]["items"] == 240
+    assert manifest["totals"]["items"] == 120
     verify_and_restore(ddb, str(tmp_path / root), slow, "procs-after-kill")
 
 
@@ -104,7 +104,7 @@ def test_sigterm_stops_every_child_with_130_and_resume_finishes_the_backup(slow,
 
     run = run_cli("backup", "--resume", str(tmp_path / root), "--processes", "2", "--json", timeout=300)
     assert run.returncode == 0, run.stderr
-    assert orjson.loads(run.stdout)["items"] == 240
+    assert orjson.loads(run.stdout)["items"] == 120
     verify_and_restore(ddb, str(tmp_path / root), slow, "procs-resumed")
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ddbvault.backup.executors import ExecutorSpec, parse_scheduler
+from ddbvault.backup.executors import ExecutorSpec, default_parallelism, parse_scheduler
 from ddbvault.backup.executors.cluster import connect
 from ddbvault.cli_executors import ExecutorChoice, executor_fields
 from ddbvault.errors import UsageError
@@ -54,8 +54,8 @@ def test_a_spec_out_of_range_or_ignored_is_refused(spec, why):
 
 
 def test_default_parallelism_is_one_for_threads_and_the_pool_for_processes():
-    assert ExecutorSpec().default_parallelism() == 1
-    assert ExecutorSpec(kind="processes", processes=6).default_parallelism() == 6
+    assert default_parallelism(ExecutorSpec()) == 1
+    assert default_parallelism(ExecutorSpec(kind="processes", processes=6)) == 6
 
 
 def test_processes_alone_means_the_process_executor():

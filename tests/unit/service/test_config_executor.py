@@ -37,7 +37,7 @@ def test_the_executor_reaches_the_backup(tmp_path, executor, fields):
 
 def test_the_executor_is_inherited_from_defaults_and_a_job_may_override_it(tmp_path):
     config = _load(tmp_path, "defaults: {executor: {kind: processes, processes: 3}}\n"
-                             f"jobs: [{JOB}}}, {{name: b, table: t2, interval_seconds: 60, destination: /v, "
+                             f"jobs: [{JOB}}}, {{name: b, table: users, interval_seconds: 60, destination: /v, "
                              "executor: threads}]\n")
     a, b = (backup_options(config.effective(job)) for job in config.jobs)
     assert (a.executor, a.processes) == ("processes", 3)

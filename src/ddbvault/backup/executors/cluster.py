@@ -23,7 +23,7 @@ from ...errors import DdbvaultError, InterruptedRun, UsageError
 from ...format.plan import BackupPlan
 from ...runtime.progress import Progress
 from ..work import WorkOptions
-from . import ExecutorSpec, parse_scheduler, resume_hint, workers_lost
+from .spec import ExecutorSpec, parse_scheduler, resume_hint, workers_lost
 from .task import SegmentDone, run_segment
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,8 @@ def _dask_segment(url: str, segment: int, options: WorkOptions, stop_name: str) 
     import distributed
 
     cancelled, finished = threading.Event(), threading.Event()
-    stop = distributed.Event(stop_name)
+    # The worker's client, taken here in the task's thread: the watcher thread has no context.
+    stop = distributed.Event(stop_name, client=distributed.get_client())
 
     def watch() -> None:
         while not finished.is_set():
@@ -132,7 +133,9 @@ def _dask_segment(url: str, segment: int, options: WorkOptions, stop_name: str) 
                 if stop.wait(WATCH_S):
                     cancelled.set()
                     return
-            except Exception:  # noqa: BLE001 - the scheduler is gone: stop as if told to
+            except Exception as exc:  # noqa: BLE001 - the scheduler is gone: stop as if told to
+                log.warning("segment %d: the Dask scheduler cannot be asked whether to stop (%s); stopping",
+                            segment, type(exc).__name__)
                 cancelled.set()
                 return
 

@@ -30,7 +30,7 @@ from ...errors import InterruptedRun
 from ...format.plan import BackupPlan
 from ...runtime.progress import Progress
 from ..work import WorkOptions
-from . import ExecutorSpec, resume_hint, workers_lost
+from .spec import ExecutorSpec, resume_hint, workers_lost
 from .task import SegmentDone, run_segment
 
 log = logging.getLogger(__name__)
