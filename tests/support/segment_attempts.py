@@ -7,16 +7,30 @@ SIGKILL exactly the worker of a segment that has no result yet.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import boto3
 import orjson
 
 from ddbvault.restore import RestoreOptions, restore_backup
+from ddbvault.runtime.progress import Progress
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from ddbvault.verify import verify_backup
 from tests.support.tables import canonical_items, scan_all, wire
+
+
+class CountingProgress(Progress):
+    """Adds up what a run reports (from any thread)."""
+
+    def __init__(self):
+        self.items, self.capacity_units, self._lock = 0, 0.0, threading.Lock()
+
+    def advance(self, items: int, size_bytes: int, capacity_units: float) -> None:
+        with self._lock:
+            self.items += items
+            self.capacity_units += capacity_units
 
 
 def backup_store(dest: str):

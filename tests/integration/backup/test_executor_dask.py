@@ -16,7 +16,7 @@ from distributed import Client, LocalCluster
 
 from ddbvault import BackupOptions, backup_table
 from tests.support.cli import run_cli
-from tests.support.segment_attempts import attempts_of, read_manifest, running_attempt, verify_and_restore
+from tests.support.segment_attempts import CountingProgress, attempts_of, read_manifest, running_attempt, verify_and_restore
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -47,8 +47,10 @@ def slow(ddb):
 
 def test_a_backup_through_the_cluster_restores_identical(cluster, table, ddb, aws_env, tmp_path):
     address, _ = cluster
+    progress = CountingProgress()
     result = backup_table(table, str(tmp_path), BackupOptions(executor="dask", scheduler=address, segments=4,
-                                                              read_rcu=100000))
+                                                              read_rcu=100000), progress=progress)
+    assert progress.items == result.items  # each task's count, as its segment finished
     manifest = read_manifest(str(tmp_path), f"{table}/{result.backup_id}")
     assert manifest["options"]["parallelism"] == 2  # the cluster's worker threads, by default
     assert [s["attempts"] for s in manifest["segments"]] == [1, 1, 1, 1]

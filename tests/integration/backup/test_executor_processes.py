@@ -17,7 +17,7 @@ import pytest
 
 from ddbvault import BackupOptions, backup_table
 from tests.support.cli import run_cli
-from tests.support.segment_attempts import attempts_of, read_manifest, running_attempt, verify_and_restore
+from tests.support.segment_attempts import CountingProgress, attempts_of, read_manifest, running_attempt, verify_and_restore
 from tests.support.tables import create_table, fill_table
 
 pytestmark = pytest.mark.integration
@@ -39,8 +39,10 @@ def slow(ddb):
 
 
 def test_a_backup_on_two_processes_into_a_directory_restores_identical(table, ddb, aws_env, tmp_path):
+    progress = CountingProgress()
     result = backup_table(table, str(tmp_path), BackupOptions(executor="processes", processes=2, segments=4,
-                                                              read_rcu=100000))
+                                                              read_rcu=100000), progress=progress)
+    assert progress.items == result.items  # every child's pages reached this process's progress
     manifest = read_manifest(str(tmp_path), f"{table}/{result.backup_id}")
     assert manifest["options"]["parallelism"] == 2 and manifest["options"]["segments"] == 4
     assert [s["segment"] for s in manifest["segments"]] == [0, 1, 2, 3]

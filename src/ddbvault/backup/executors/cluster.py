@@ -65,7 +65,12 @@ def run_on_dask(plan: BackupPlan, todo: list[int], spec: ExecutorSpec, work_opti
     distributed = _distributed()
     from distributed.scheduler import KilledWorker
 
-    with connect(spec) as client:
+    try:
+        client = connect(spec)
+    except DdbvaultError as exc:  # the plan is written: say how to carry on
+        exc.hint = f"{exc.hint}; then {resume_hint(plan)}"
+        raise
+    with client:
         stop = distributed.Event(f"ddbvault-stop-{plan.backup_id}-{uuid.uuid4().hex[:8]}", client=client)
         run = _Run(client, plan, spec, work_options, stop.name)
         try:
