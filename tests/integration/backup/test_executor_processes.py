@@ -2,7 +2,8 @@
 moto_server, real child processes). A backup into a directory and into S3 verifies and restores
 identical; a child killed with SIGKILL mid-segment has its segment run again and the backup
 still completes; SIGTERM stops every child with exit 130 and no manifest, and `--resume` then
-finishes the backup; bad executor options are refused in one line."""
+finishes the backup; a cancelled run (the service's shutdown) stops its children too; a service
+job runs on its `executor:`; bad executor options are refused in one line."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import orjson
 import psutil
 import pytest
 
 from ddbvault import BackupOptions, backup_table
+from ddbvault.errors import InterruptedRun
+from ddbvault.service import load_config, run_once
 from tests.support.cli import run_cli
 from tests.support.segment_attempts import CountingProgress, attempts_of, read_manifest, running_attempt, verify_and_restore
 from tests.support.tables import create_table, fill_table
@@ -127,3 +131,42 @@ def test_bad_executor_options_are_refused_in_one_line(table, aws_env, tmp_path, 
     assert run.returncode == 2, run.stderr
     assert why in run.stderr and "Traceback" not in run.stderr
     assert not list(tmp_path.rglob("*"))  # refused before anything was written
+
+
+def test_a_service_job_runs_on_its_executor(table, aws_env, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+jobs:
+  - {{name: pooled, table: {table}, interval_seconds: 3600, destination: "{tmp_path / 'vault'}", read_rcu: 100000,
+      segments: 3, executor: {{kind: processes, processes: 2}}}}
+""")
+    [record] = run_once(load_config(config))
+    assert record.outcome == "success", record.error
+    manifest = read_manifest(str(tmp_path / "vault"), record.url.removeprefix(str(tmp_path / "vault") + "/"))
+    assert manifest["options"]["parallelism"] == 2 and len(manifest["segments"]) == 3
+
+
+def test_a_cancelled_run_stops_its_children_and_writes_no_manifest(slow, aws_env, tmp_path):
+    cancelled, outcome = threading.Event(), {}
+    me = psutil.Process()
+
+    def backup() -> None:
+        try:
+            backup_table(slow, str(tmp_path), BackupOptions(executor="processes", processes=2, segments=4, read_rcu=2),
+                         cancelled=cancelled)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=backup)
+    runner.start()
+    root, _, _ = running_attempt(str(tmp_path), slow, alive=lambda pid: pid in {c.pid for c in me.children(True)})
+    # the pool's workers, not spawn's resource tracker
+    children = [c for c in me.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
+    assert len(children) == 2
+    cancelled.set()  # what the service's shutdown does to a run past its grace period
+    runner.join(timeout=120)
+    assert isinstance(outcome.get("error"), InterruptedRun), outcome
+    assert "ddbvault backup --resume" in outcome["error"].hint
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, "a worker process outlived the cancelled run"
+    assert not (tmp_path / root / "manifest.json").exists()
