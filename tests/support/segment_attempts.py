@@ -12,13 +12,35 @@ import time
 
 import boto3
 import orjson
+import pytest
 
 from ddbvault.restore import RestoreOptions, restore_backup
 from ddbvault.runtime.progress import Progress
 from ddbvault.storage import open_store
 from ddbvault.storage.destination import parse_destination
 from ddbvault.verify import verify_backup
-from tests.support.tables import canonical_items, scan_all, wire
+from tests.support.tables import canonical_items, create_table, fill_table, scan_all, wire
+
+SLOW_ITEMS = 120
+SLOW_RCU = "2"  # the slow table's read cap, RCU/s: a segment then takes seconds on moto_server
+
+
+@pytest.fixture(scope="module")
+def table(ddb):
+    """A table of 300 items with the edge cases: every type, 38 digits, ~400 KB items. (Each
+    module starts from a reset moto_server, so the executor modules may share the name.)"""
+    create_table(ddb, "executed")
+    fill_table(ddb, "executed", 300)
+    return "executed"
+
+
+@pytest.fixture(scope="module")
+def slow(ddb):
+    """SLOW_ITEMS small items: read at SLOW_RCU (half of it per worker of two), a segment takes
+    seconds, so a worker killed as soon as its attempt starts is really killed mid-segment."""
+    create_table(ddb, "executed-slow")
+    fill_table(ddb, "executed-slow", SLOW_ITEMS, edge_cases=False, payload_bytes=100)
+    return "executed-slow"
 
 
 class CountingProgress(Progress):

@@ -16,8 +16,8 @@ from distributed import Client, LocalCluster
 
 from ddbvault import BackupOptions, backup_table
 from tests.support.cli import run_cli
-from tests.support.segment_attempts import CountingProgress, attempts_of, read_manifest, running_attempt, verify_and_restore
-from tests.support.tables import create_table, fill_table
+from tests.support.segment_attempts import (  # noqa: F401 (table and slow are fixtures)
+    SLOW_ITEMS, SLOW_RCU, CountingProgress, attempts_of, read_manifest, running_attempt, slow, table, verify_and_restore)
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +30,6 @@ def cluster(aws_env):
         yield local.scheduler_address, client
 
 
-@pytest.fixture(scope="module")
-def table(ddb):
-    create_table(ddb, "dasked")
-    fill_table(ddb, "dasked", 300)  # with the edge cases: every type, 38 digits, ~400 KB items
-    return "dasked"
-
-
-@pytest.fixture(scope="module")
-def slow(ddb):
-    """Scanned at 2 RCU/s (1 per task): a segment takes seconds, so "mid-segment" is real."""
-    create_table(ddb, "dasked-slow")
-    fill_table(ddb, "dasked-slow", 120, edge_cases=False, payload_bytes=100)
-    return "dasked-slow"
-
-
 def test_a_backup_through_the_cluster_restores_identical(cluster, table, ddb, aws_env, tmp_path):
     address, _ = cluster
     progress = CountingProgress()
@@ -54,7 +39,7 @@ def test_a_backup_through_the_cluster_restores_identical(cluster, table, ddb, aw
     manifest = read_manifest(str(tmp_path), f"{table}/{result.backup_id}")
     assert manifest["options"]["parallelism"] == 2  # the cluster's worker threads, by default
     assert [s["attempts"] for s in manifest["segments"]] == [1, 1, 1, 1]
-    verify_and_restore(ddb, result.url, table, "dasked-copy")
+    verify_and_restore(ddb, result.url, table, "copy-dask")
 
 
 def test_a_worker_killed_mid_segment_has_its_segment_run_again(cluster, slow, ddb, s3, aws_env):
@@ -66,7 +51,7 @@ def test_a_worker_killed_mid_segment_has_its_segment_run_again(cluster, slow, dd
     def backup() -> None:
         try:
             outcome["result"] = backup_table(slow, "s3://dask-vault/p", BackupOptions(
-                executor="dask", scheduler=address, segments=4, read_rcu=2))
+                executor="dask", scheduler=address, segments=4, read_rcu=float(SLOW_RCU)))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             outcome["error"] = exc
 
@@ -78,8 +63,8 @@ def test_a_worker_killed_mid_segment_has_its_segment_run_again(cluster, slow, dd
     assert not runner.is_alive() and "error" not in outcome, outcome.get("error")
     manifest = read_manifest("s3://dask-vault/p", root)
     assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
-    assert manifest["totals"]["items"] == 120
-    verify_and_restore(ddb, outcome["result"].url, slow, "dasked-after-kill")
+    assert manifest["totals"]["items"] == SLOW_ITEMS
+    verify_and_restore(ddb, outcome["result"].url, slow, "after-kill")
     assert pid not in set(client.run(os.getpid).values())  # the nanny started a new worker
 
 

@@ -21,25 +21,10 @@ from ddbvault import BackupOptions, backup_table
 from ddbvault.errors import InterruptedRun
 from ddbvault.service import load_config, run_once
 from tests.support.cli import run_cli
-from tests.support.segment_attempts import CountingProgress, attempts_of, read_manifest, running_attempt, verify_and_restore
-from tests.support.tables import create_table, fill_table
+from tests.support.segment_attempts import (  # noqa: F401 (table and slow are fixtures)
+    SLOW_ITEMS, SLOW_RCU, CountingProgress, attempts_of, read_manifest, running_attempt, slow, table, verify_and_restore)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def table(ddb):
-    create_table(ddb, "procs")
-    fill_table(ddb, "procs", 300)  # with the edge cases: every type, 38 digits, ~400 KB items
-    return "procs"
-
-
-@pytest.fixture(scope="module")
-def slow(ddb):
-    """Scanned at 2 RCU/s (1 per worker): a segment takes seconds, so "mid-segment" is real."""
-    create_table(ddb, "procs-slow")
-    fill_table(ddb, "procs-slow", 120, edge_cases=False, payload_bytes=100)
-    return "procs-slow"
 
 
 def test_a_backup_on_two_processes_into_a_directory_restores_identical(table, ddb, aws_env, tmp_path):
@@ -51,7 +36,7 @@ def test_a_backup_on_two_processes_into_a_directory_restores_identical(table, dd
     assert manifest["options"]["parallelism"] == 2 and manifest["options"]["segments"] == 4
     assert [s["segment"] for s in manifest["segments"]] == [0, 1, 2, 3]
     assert manifest["options"]["worker_read_rate_rcu_per_s"] == 50000  # the cap shared by 2
-    verify_and_restore(ddb, result.url, table, "procs-copy-dir")
+    verify_and_restore(ddb, result.url, table, "copy-dir")
 
 
 def test_a_backup_on_two_processes_into_s3_by_the_cli_restores_identical(table, ddb, s3, aws_env):
@@ -61,12 +46,12 @@ def test_a_backup_on_two_processes_into_s3_by_the_cli_restores_identical(table, 
     assert run.returncode == 0, run.stderr
     result = orjson.loads(run.stdout)
     assert result["url"].startswith(f"s3://procs-vault/p/{table}/") and result["segments"] == 3
-    verify_and_restore(ddb, result["url"], table, "procs-copy-s3")
+    verify_and_restore(ddb, result["url"], table, "copy-s3")
 
 
 def _backup(dest, table: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ddbvault", "backup", table, "--to", str(dest), "--processes", "2",
-                             "--segments", "4", "--read-rcu", "2", "--no-progress", *extra],
+                             "--segments", "4", "--read-rcu", SLOW_RCU, "--no-progress", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
 
 
@@ -88,8 +73,8 @@ def test_a_child_killed_mid_segment_has_its_segment_run_again(slow, ddb, aws_env
     assert "worker process died" in stderr and "restart 1 of 3" in stderr
     manifest = read_manifest(str(tmp_path), root)
     assert attempts_of(manifest, segment) >= 2  # the killed attempt, then the one that won
-    assert manifest["totals"]["items"] == 120
-    verify_and_restore(ddb, str(tmp_path / root), slow, "procs-after-kill")
+    assert manifest["totals"]["items"] == SLOW_ITEMS
+    verify_and_restore(ddb, str(tmp_path / root), slow, "after-kill")
 
 
 def test_sigterm_stops_every_child_with_130_and_resume_finishes_the_backup(slow, ddb, aws_env, tmp_path):
@@ -110,8 +95,8 @@ def test_sigterm_stops_every_child_with_130_and_resume_finishes_the_backup(slow,
 
     run = run_cli("backup", "--resume", str(tmp_path / root), "--processes", "2", "--json", timeout=300)
     assert run.returncode == 0, run.stderr
-    assert orjson.loads(run.stdout)["items"] == 120
-    verify_and_restore(ddb, str(tmp_path / root), slow, "procs-resumed")
+    assert orjson.loads(run.stdout)["items"] == SLOW_ITEMS
+    verify_and_restore(ddb, str(tmp_path / root), slow, "resumed")
 
 
 @pytest.mark.parametrize("args, why", [
@@ -152,8 +137,8 @@ def test_a_cancelled_run_stops_its_children_and_writes_no_manifest(slow, aws_env
 
     def backup() -> None:
         try:
-            backup_table(slow, str(tmp_path), BackupOptions(executor="processes", processes=2, segments=4, read_rcu=2),
-                         cancelled=cancelled)
+            backup_table(slow, str(tmp_path), BackupOptions(executor="processes", processes=2, segments=4,
+                                                            read_rcu=float(SLOW_RCU)), cancelled=cancelled)
         except BaseException as exc:  # noqa: BLE001 - checked below
             outcome["error"] = exc
 

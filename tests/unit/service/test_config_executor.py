@@ -21,7 +21,8 @@ def _options(tmp_path, executor: str, defaults: str = ""):
 
 def test_without_executor_a_job_runs_on_threads(tmp_path):
     options = _options(tmp_path, "")
-    assert (options.executor, options.processes, options.scheduler, options.parallelism) == ("threads", None, None, None)
+    fields = (options.executor, options.processes, options.scheduler, options.parallelism)
+    assert fields == ("threads", None, None, None)
 
 
 @pytest.mark.parametrize("executor, fields", [
