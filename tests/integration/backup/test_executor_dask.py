@@ -1,13 +1,16 @@
 """`ddbvault backup --executor dask --scheduler tcp://HOST:PORT`: the segments as tasks on a real
 Dask cluster (a distributed.LocalCluster of 2 worker processes under nannies) against the real
 moto_server. A backup through it verifies and restores identical; a worker killed with SIGKILL
-mid-segment has its segment run again elsewhere; an unreachable scheduler fails in one line."""
+mid-segment has its segment run again elsewhere; an unreachable scheduler fails in one line, and
+one lost mid-backup fails the run naming the segments left and how to resume."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -15,6 +18,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from ddbvault import BackupOptions, backup_table
+from ddbvault.devtools.local_servers import free_port
+from ddbvault.errors import DdbvaultError
 from tests.support.cli import run_cli
 from tests.support.segment_attempts import (  # noqa: F401 (table and slow are fixtures)
     SLOW_ITEMS, SLOW_RCU, CountingProgress, attempts_of, read_manifest, running_attempt, slow, table, verify_and_restore)
@@ -80,3 +85,41 @@ def test_an_unreachable_scheduler_fails_in_one_line_within_the_timeout(table, aw
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 10 s" in run.stderr
     assert "Try: start it" in run.stderr and "Traceback" not in run.stderr
     assert not list(tmp_path.rglob("*"))  # refused before the plan was written
+
+
+def test_a_scheduler_lost_mid_backup_fails_naming_the_segments_left(slow, aws_env, tmp_path):
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--no-dashboard"], stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                               "--no-dashboard"], stderr=subprocess.DEVNULL)
+    try:
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=30)
+        outcome: dict = {}
+
+        def backup() -> None:
+            try:
+                backup_table(slow, str(tmp_path), BackupOptions(executor="dask", scheduler=address, segments=2,
+                                                                read_rcu=float(SLOW_RCU)))
+            except BaseException as exc:  # noqa: BLE001 - checked below
+                outcome["error"] = exc
+
+        runner = threading.Thread(target=backup)
+        runner.start()
+        root, _, _ = running_attempt(str(tmp_path), slow)
+        scheduler.kill()
+        started = time.monotonic()
+        runner.join(timeout=120)
+        assert time.monotonic() - started < 60 and not runner.is_alive()
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait(timeout=30)
+    error = outcome.get("error")
+    assert isinstance(error, DdbvaultError) and error.exit_code == 1, outcome
+    assert f"the Dask scheduler {address} cancelled segment" in error.message
+    assert "segments have no result" in error.message and "no manifest written" in error.message
+    assert error.hint.startswith(f"ddbvault backup --resume {tmp_path / root}")
+    assert not (tmp_path / root / "manifest.json").exists()

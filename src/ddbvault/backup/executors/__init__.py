@@ -2,12 +2,12 @@
 
     run_work(plan, spec, work_options)   every segment of `plan` without a result gets one
 
-A backup is plan -> work -> commit (docs/scale.md). `backup_table` writes the plan, calls
-run_work with the ExecutorSpec its options name, then commits. Each executor runs
-`work.work_segments(plan.url, [segment], ...)` once per segment, one task per segment so that a
-slow segment holds back no other, on its own:
+A backup is plan -> work -> commit (docs/scale.md, docs/executors.md). `backup_table` writes
+the plan, calls run_work with the executor its options name, then commits. The processes and
+dask executors run `work.work_segments(plan.url, [segment], ...)` as one task per segment, so
+that a slow segment holds back no other and a lost task redoes one segment:
 
-- "threads": this process, work_segments' own threads (the one-shot backup of before).
+- "threads": work_segments on every segment at once, with its own threads, in this process.
 - "processes": executors/pool.py, a pool of P processes started with "spawn" (boto3 is not
   fork-safe, so never "fork"). A child that dies is not fatal by itself: the segments still
   without a result run again in a fresh pool, at most `spec.restarts` times.

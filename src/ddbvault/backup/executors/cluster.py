@@ -9,6 +9,8 @@
   `allowed-failures`, 3 by default); a task that raised runs again up to spec.retries times.
   A segment whose workers kept dying (KilledWorker) is submitted again, at most spec.restarts
   times, then run_work fails naming it. Attempts that overlap are safe (format/plan.py).
+- A task the scheduler cancels (it lost the connection to this client, or restarted) fails the
+  run, naming the segments left, with the hint to resume.
 - Stopping: a distributed.Event named after the backup is set; each running task watches it
   and cancels its segment (aborting its uploads); queued tasks are cancelled.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from concurrent.futures import CancelledError
 
 from ...errors import DdbvaultError, InterruptedRun, UsageError
 from ...format.plan import BackupPlan
@@ -76,12 +79,22 @@ def run_on_dask(plan: BackupPlan, todo: list[int], spec: ExecutorSpec, work_opti
         try:
             run.drain(todo, progress, cancelled, KilledWorker)
         except BaseException as exc:
-            stop.set()
-            client.cancel(list(run.running), force=True)
+            _stop_tasks(stop, client, list(run.running))
             if isinstance(exc, (KeyboardInterrupt, InterruptedRun)):
                 raise InterruptedRun(f"backup {plan.url} interrupted; the Dask tasks were stopped and no "
                                      "manifest was written", hint=resume_hint(plan)) from None
             raise
+
+
+def _stop_tasks(stop, client, futures: list) -> None:
+    """Tell the running tasks to stop (each aborts its uploads) and cancel the others. Best
+    effort: when the scheduler is gone, so are its tasks' connections, and they stop by
+    themselves (their watcher fails)."""
+    try:
+        stop.set()
+        client.cancel(futures, force=True)
+    except Exception as exc:  # noqa: BLE001 - the error that stopped the run is the one to report
+        log.warning("could not tell the Dask tasks to stop (%s)", type(exc).__name__)
 
 
 class _Run:
@@ -89,6 +102,7 @@ class _Run:
         self.client, self.plan, self.spec = client, plan, spec
         self.work_options, self.stop_name = work_options, stop_name
         self.running: dict = {}  # future -> segment
+        self.queued: list[int] = []  # not submitted yet, the next one last
         self.killed: dict[int, int] = {}  # segment -> times its workers kept dying
 
     def submit(self, segment: int) -> None:
@@ -98,10 +112,10 @@ class _Run:
         self.running[future] = segment
 
     def drain(self, todo: list[int], progress: Progress, cancelled: threading.Event, killed_worker) -> None:
-        queued = list(reversed(todo))
-        while queued or self.running:
-            while queued and len(self.running) < self.plan.parallelism:
-                self.submit(queued.pop())
+        self.queued = list(reversed(todo))
+        while self.queued or self.running:
+            while self.queued and len(self.running) < self.plan.parallelism:
+                self.submit(self.queued.pop())
             if cancelled.wait(POLL_S):
                 raise InterruptedRun("cancelled")
             for future in [f for f in self.running if f.done()]:
@@ -111,13 +125,20 @@ class _Run:
                 except killed_worker:
                     self._again(segment)
                     continue
+                except CancelledError:  # not by us: the scheduler dropped it, or the connection
+                    raise workers_lost(self.plan, self._left(segment),
+                                       f"the Dask scheduler {self.spec.scheduler} cancelled segment {segment}'s "
+                                       "task (was its connection lost?)") from None
                 progress.advance(done.items, 0, done.consumed_rcu)  # a task reports no line bytes
+
+    def _left(self, segment: int) -> list[int]:
+        return [segment, *self.running.values(), *self.queued]
 
     def _again(self, segment: int) -> None:
         """The workers running `segment` kept dying: submit it again, or give up."""
         self.killed[segment] = self.killed.get(segment, 0) + 1
         if self.killed[segment] > self.spec.restarts:
-            raise workers_lost(self.plan, [segment, *self.running.values()],
+            raise workers_lost(self.plan, self._left(segment),
                                f"the Dask workers running segment {segment} died {self.killed[segment]} times")
         log.warning("%s: the Dask workers running segment %d kept dying; submitting it again (%d of %d)",
                     self.plan.url, segment, self.killed[segment], self.spec.restarts)
