@@ -48,6 +48,9 @@ def run_in_pool(plan: BackupPlan, todo: list[int], spec: ExecutorSpec, work_opti
     """Run `todo`'s segments on a pool of min(spec.processes or plan.parallelism,
     plan.parallelism) processes; restart the pool after a child died (see the module)."""
     size = min(spec.processes or plan.parallelism, plan.parallelism)
+    if spec.processes and spec.processes > size:  # e.g. --resume of a backup planned for fewer
+        log.warning("%s: the plan shares its read cap among %d workers, so %d processes run, not %d",
+                    plan.url, plan.parallelism, size, spec.processes)
     remaining = sorted(todo)
     for restart in range(spec.restarts + 1):
         remaining = _Generation(plan, work_options, min(size, len(remaining)), progress, cancelled).run(remaining)
