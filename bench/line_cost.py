@@ -85,17 +85,29 @@ def _cpu(step, lines: list[bytes]) -> float:
 
 
 def render(cost: dict) -> str:
-    steps = ", ".join(f"{name} {cost[name]:.2f}" for name in STEPS)
-    return (f"restore line handling, µs CPU per line ({cost['lines']:,} lines of {cost['mean_line_bytes']} B, "
-            f"one core): {steps}")
+    return render_parts(f"restore line handling, µs CPU per line ({cost['lines']:,} lines of "
+                        f"{cost['mean_line_bytes']} B, one core)", cost, STEPS)
+
+
+def render_parts(title: str, cost: dict, names) -> str:
+    """`title: name figure, ...` for the µs-per-item figures of `names` in `cost`."""
+    return title + ": " + ", ".join(f"{name} {cost[name]:.2f}" for name in names)
+
+
+def parse_cli(doc: str, **more: int) -> argparse.Namespace:
+    """--items, --payload-bytes, --repeat, and one integer option per keyword (page_items=1000
+    is --page-items, default 1000), for this script and bench/scan_cost.py."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=50_000)
+    for name, default in more.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    parser.add_argument("--payload-bytes", type=int, default=600)
+    parser.add_argument("--repeat", type=int, default=3)
+    return parser.parse_args()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=50_000)
-    parser.add_argument("--payload-bytes", type=int, default=600)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_cli(__doc__)
     print(render(measure(args.items, args.payload_bytes, args.repeat)))
 
 

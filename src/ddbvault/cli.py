@@ -131,35 +131,72 @@ def _service_logs(stream, log_format: str) -> None:
     configure_logs(stream, logging.DEBUG if verbose >= 2 else logging.INFO, log_format)
 
 
-@cli.command()
+class _BackupGroup(click.Group):
+    """`ddbvault backup [TABLE] ...` runs a whole backup (the hidden `run` command); `backup plan`,
+    `backup work` and `backup commit` run its three steps apart (docs/scale.md). A table named
+    like a step is backed up with `ddbvault backup run NAME ...`."""
+
+    _ONE_SHOT = "ddbvault.backup.one_shot_args"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            return super().parse_args(ctx, args)
+        ctx.meta[self._ONE_SHOT] = list(args)  # the one-shot: `run`'s own parser reads them
+        return []
+
+    def invoke(self, ctx: click.Context):
+        args = ctx.meta.pop(self._ONE_SHOT, None)
+        if args is None:
+            return super().invoke(ctx)
+        run = self.commands["run"]
+        # In place of this group, named `backup`: its usage, errors and hints say `ddbvault backup`.
+        with run.make_context("backup", args, parent=ctx.parent) as sub:
+            return run.invoke(sub)
+
+
+def _scan_options(func):
+    """The options a scan backup's plan fixes: shared by `backup` and `backup plan`."""
+    for option in reversed([
+        click.option("--segments", type=click.IntRange(1, 1_000_000), help="Parallel scan segments "
+                     "[default: ~1 per GiB of table, at least --workers x --parallelism]."),
+        click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
+                     help="Threads scanning segments at once (in each worker process)."),
+        click.option("--read-share", type=_SHARE, help="Share of the table's provisioned RCU to use [default: 0.5]."),
+        click.option("--read-rcu", type=_CAP, help="Absolute read cap in RCU/s (on-demand tables default to 1000)."),
+        click.option("--consistent-read", is_flag=True, help="Strongly consistent Scan (twice the RCU)."),
+        click.option("--compression", type=click.Choice(COMPRESSIONS), default="gzip", show_default=True),
+        click.option("--compression-level", type=int,
+                     help="gzip 1-9 (default 2; 1-3 use ISA-L, 4-9 zlib), zstd 1-22 (default 3)."),
+        click.option("--object-size", type=_Size(), default="256MiB", show_default=True,
+                     help="Stored size at which a data object rolls over."),
+        click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
+                     help="S3 multipart part size; memory per worker."),
+        click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS,
+                     help="Canned ACL on every object; 'none' sends no ACL."),
+        click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's]."),
+        click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms."),
+        click.option("--storage-class", help="S3 storage class, e.g. STANDARD_IA."),
+    ]):
+        func = option(func)
+    return func
+
+
+@cli.group(cls=_BackupGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def backup() -> None:
+    """Back up TABLE (or every table --tables matches) into DEST; `backup plan|work|commit` run
+    the steps of one backup apart, on many processes or machines (docs/scale.md)."""
+
+
+@backup.command("run", hidden=True)
 @old_spellings(WRITERS_OLD_SPELLINGS)
 @click.argument("table", required=False)
 @click.option("--tables", "selectors", multiple=True, metavar="SELECTOR",
               help="Back up every table matching: a name glob ('orders-*') or tag:KEY=VALUE; repeat for "
               "a union. Each table gets its own backup. Instead of TABLE.")
-@click.option("--to", "dest", required=True, metavar="DEST", multiple=True,
+@click.option("--to", "dest", metavar="DEST", multiple=True,
               help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID. "
               "With --incremental, given twice: the destination and the window's end time.")
-@click.option("--segments", type=click.IntRange(1, 1_000_000), help="Parallel scan segments "
-              "[default: ~1 per GiB of table, at least --workers].")
-@click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
-              help="Threads scanning segments at once.")
-@click.option("--read-share", type=_SHARE,
-              help="Share of the table's provisioned RCU to use [default: 0.5].")
-@click.option("--read-rcu", type=_CAP,
-              help="Absolute read cap in RCU/s (on-demand tables default to 1000).")
-@click.option("--consistent-read", is_flag=True, help="Strongly consistent Scan (twice the RCU).")
-@click.option("--compression", type=click.Choice(COMPRESSIONS), default="gzip", show_default=True)
-@click.option("--compression-level", type=int, help="gzip 1-9 (default 2; 1-3 use ISA-L, 4-9 zlib), zstd 1-22 (default 3).")
-@click.option("--object-size", type=_Size(), default="256MiB", show_default=True,
-              help="Stored size at which a data object rolls over.")
-@click.option("--part-size", type=_Size(), default="8MiB", show_default=True,
-              help="S3 multipart part size; memory per worker.")
-@click.option("--acl", default=DEFAULT_ACL, show_default=True, type=_ACLS,
-              help="Canned ACL on every object; 'none' sends no ACL.")
-@click.option("--sse", type=click.Choice(SSE_CHOICES), help="Server-side encryption [default: bucket's].")
-@click.option("--kms-key-id", help="KMS key id or ARN for --sse aws:kms.")
-@click.option("--storage-class", help="S3 storage class, e.g. STANDARD_IA.")
+@_scan_options
 @table_role_options("read the table")
 @vault_role_options("write the backup")
 @click.option("--profile", help="AWS profile for the base credentials.")
@@ -181,22 +218,36 @@ def _service_logs(stream, log_format: str) -> None:
               "the same as a second --to TIME.")
 @click.option("--backup-id", metavar="ID", help="Use this backup id (YYYYMMDDTHHMMSSZ-xxxxxx) instead of a "
               "new one: with --engine export, resumes the export a run that passed its deadline left running.")
+@click.option("--resume", "resume_url", metavar="BACKUP_URL", help="Finish a backup a crash or a kill left "
+              "without a manifest: scan only its segments without a result, then commit (instead of TABLE).")
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
-def backup(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
-           compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
-           table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
-           keep, engine, export_time, export_deadline, incremental, export_from, export_to, backup_id,
-           executor, as_json, progress) -> None:
-    """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the manifest last."""
+def backup_run(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
+               compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
+               table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
+               keep, engine, export_time, export_deadline, incremental, export_from, export_to, backup_id,
+               resume_url, executor, as_json, progress) -> None:
+    """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the
+    manifest last. `--resume BACKUP_URL` finishes a backup that has no manifest yet.
+
+    Its steps, apart (docs/scale.md): `ddbvault backup plan TABLE --to DEST`, then `ddbvault
+    backup work --backup URL` on any number of processes or machines, then `ddbvault backup
+    commit --backup URL`. A table named plan, work, commit or run: `ddbvault backup run NAME`."""
     from .backup.via_export import parse_time
     from .format.retention import parse_keep
 
-    _one_of_table_or_selectors(table, selectors)
+    if resume_url is not None:
+        if table or selectors or dest:
+            _fail(UsageError("--resume BACKUP_URL finishes that backup: give no TABLE, --tables or --to with it",
+                             hint=f"ddbvault backup --resume {resume_url}"), as_json)
+    elif not dest:
+        _fail(UsageError("missing option --to DEST", hint="ddbvault backup TABLE --to s3://BUCKET/PREFIX"), as_json)
+    else:
+        _one_of_table_or_selectors(table, selectors)
     try:
         policy = parse_keep(keep) if keep is not None else None
-        dest, export_to = _dest_and_end(dest, export_to, parse_time)
+        dest, export_to = _dest_and_end(dest, export_to, parse_time) if dest else (None, export_to)
         times = _export_times(engine, export_time, incremental, export_from, export_to, parse_time)
         run_on = executor_fields(executor, engine=engine, schema_only=schema_only)
     except DdbvaultError as exc:
@@ -208,11 +259,13 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
         storage_class=storage_class, schema_only=schema_only, engine=engine, export_deadline_s=export_deadline,
         backup_id=backup_id, **times, **run_on,
-        table_principal=Principal(profile=profile, region=region, role_arn=table_role,
-                         external_id=table_external_id, session_name="ddbvault-source"),
-        vault_principal=Principal(profile=profile, region=region, role_arn=vault_role, external_id=vault_external_id,
-                       session_name="ddbvault-dest"),
-    )
+        **_principals(profile, region, table_role, table_external_id, vault_role, vault_external_id))
+    if resume_url is not None:
+        from .backup import resume_backup
+
+        result = _with_progress(progress, "RCU", as_json, lambda bar: resume_backup(resume_url, options, progress=bar))
+        _backup_summary(result, result.table, as_json, incremental=False)
+        return
     if selectors:
         from .backup.many import backup_tables
         from .dynamodb.selectors import parse_selectors
@@ -221,6 +274,11 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
             run = _guarded(as_json, lambda: backup_tables(parse_selectors(selectors), dest, options, progress=bars))
         _tables_summary(run, "backed up", as_json)
     result = _with_progress(progress, "RCU", as_json, lambda bar: backup_table(table, dest, options, progress=bar))
+    _backup_summary(result, table, as_json, incremental)
+
+
+def _backup_summary(result, table: str, as_json: bool, incremental: bool) -> None:
+    """A finished backup, on stdout: one JSON object, or a line (two with a tier)."""
     if as_json:
         _emit_json(result.to_dict())
     elif result.schema_only:
@@ -236,6 +294,110 @@ def backup(table, selectors, dest, segments, workers, read_share, read_rcu, cons
     if result.tier and not as_json:
         lock = f", Object Lock {result.object_lock_mode}" if result.object_lock_mode else ""
         click.echo(f"tier {result.tier}: expires {result.expires_at}{lock}")
+
+
+def _principals(profile, region, table_role, table_external_id, vault_role, vault_external_id) -> dict:
+    """BackupOptions' table_principal and vault_principal from the CLI's role options."""
+    return {"table_principal": Principal(profile=profile, region=region, role_arn=table_role,
+                                         external_id=table_external_id, session_name="ddbvault-source"),
+            "vault_principal": Principal(profile=profile, region=region, role_arn=vault_role,
+                                         external_id=vault_external_id, session_name="ddbvault-dest")}
+
+
+@backup.command("plan")
+@click.argument("table")
+@click.option("--to", "dest", required=True, metavar="DEST", help="s3://bucket/prefix or a local directory.")
+@click.option("--parallelism", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Workers that will scan at once (processes, Batch children, Kubernetes pods); each "
+              "gets the read cap / parallelism.")
+@_scan_options
+@table_role_options("read the table")
+@vault_role_options("write the plan")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--keep", metavar="POLICY", help="Keep policy, as for `ddbvault backup`.")
+@click.option("--backup-id", metavar="ID", help="Use this backup id (YYYYMMDDTHHMMSSZ-xxxxxx) instead of a new one.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def backup_plan(table, dest, parallelism, segments, workers, read_share, read_rcu, consistent_read, compression,
+                compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class, table_role,
+                table_external_id, vault_role, vault_external_id, profile, region, keep, backup_id,
+                as_json) -> None:
+    """Plan a backup of TABLE into DEST: describe the table, fix the segments and each worker's read
+    rate, and write DEST/TABLE/BACKUP_ID/plan.json. Prints the backup's URL for `work` and `commit`."""
+    from .backup.plan import plan_backup
+    from .format.retention import parse_keep
+
+    def plan():
+        options = BackupOptions(
+            keep=parse_keep(keep) if keep is not None else None, segments=segments, workers=workers,
+            read_share=read_share, read_rcu=read_rcu, consistent_read=consistent_read, compression=compression,
+            compression_level=compression_level, object_size=object_size, part_size=part_size,
+            acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id, storage_class=storage_class,
+            backup_id=backup_id, parallelism=parallelism,
+            **_principals(profile, region, table_role, table_external_id, vault_role, vault_external_id))
+        return plan_backup(table, dest, options, parallelism=parallelism).plan
+
+    planned = _guarded(as_json, plan)
+    if as_json:
+        _emit_json(planned.to_dict())
+        return
+    rate = ("unlimited" if planned.worker_read_rate_rcu_per_s is None
+            else f"{planned.worker_read_rate_rcu_per_s:,.1f} RCU/s each")
+    click.echo(f"planned {planned.url}: {planned.segments} segments for {planned.parallelism} workers ({rate})")
+
+
+@backup.command("work")
+@click.option("--backup", "url", required=True, metavar="BACKUP_URL", help="The planned backup (what `plan` printed).")
+@click.option("--segment", "segments", multiple=True, type=click.IntRange(0, 999_999),
+              help="Scan this segment; repeatable [default: the worker's --index, else every segment].")
+@click.option("--index", type=click.IntRange(0, 9_999), help="This worker's index among the plan's parallelism: "
+              "segments S with S % parallelism == INDEX [default: JOB_COMPLETION_INDEX or "
+              "AWS_BATCH_JOB_ARRAY_INDEX when set].")
+@click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Threads scanning segments at once in this process.")
+@table_role_options("read the table")
+@vault_role_options("write the backup")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
+def backup_work(url, segments, index, workers, table_role, table_external_id, vault_role, vault_external_id,
+                profile, region, as_json, progress) -> None:
+    """Scan segments of the planned backup BACKUP_URL that have no result yet. Any number of
+    workers may run, even on the same segments: each segment gets exactly one result."""
+    from .backup.work import WorkOptions, index_from_env, work_segments
+
+    def work(bar):
+        chosen = index if index is not None or segments else index_from_env()
+        options = WorkOptions(threads=workers, **_principals(profile, region, table_role, table_external_id,
+                                                             vault_role, vault_external_id))
+        return work_segments(url, list(segments) or None, index=chosen, options=options, progress=bar)
+
+    report = _with_progress(progress, "RCU", as_json, work)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    won = sum(1 for s in report.segments if s.outcome == "won")
+    others = {o: sum(1 for s in report.segments if s.outcome == o) for o in ("lost", "done")}
+    click.echo(f"worked on {report.url}: {won} segments won, {others['lost']} lost to another attempt, "
+               f"{others['done']} done before; {report.items:,} items, {report.consumed_rcu:,.1f} RCU, "
+               f"{report.seconds:.1f}s")
+
+
+@backup.command("commit")
+@click.option("--backup", "url", required=True, metavar="BACKUP_URL", help="The planned backup (what `plan` printed).")
+@vault_role_options("read the results and write the manifest")
+@click.option("--profile", help="AWS profile for the base credentials.")
+@click.option("--region", help="AWS region of the bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def backup_commit(url, vault_role, vault_external_id, profile, region, as_json) -> None:
+    """Check that every segment of BACKUP_URL has a result and write its manifest last (exit 6,
+    naming the segments, when one has none). A committed backup is left as it is."""
+    from .backup.commit import commit_backup
+
+    principal = _principals(profile, region, None, None, vault_role, vault_external_id)["vault_principal"]
+    result = _guarded(as_json, lambda: commit_backup(url, vault_principal=principal))
+    _backup_summary(result, result.table, as_json, incremental=False)
 
 
 @cli.command()

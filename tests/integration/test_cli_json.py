@@ -27,7 +27,9 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_every_verb_has_json():
     assert set(cli.commands) == set(HOSTILE), "a new verb: give it --json and a case below"
     for name, command in cli.commands.items():
-        assert any("--json" in p.opts for p in command.params), f"ddbvault {name} has no --json"
+        # a group (backup: the one-shot `run` and its plan/work/commit steps): each of its commands
+        for sub, each in getattr(command, "commands", {name: command}).items():
+            assert any("--json" in p.opts for p in each.params), f"ddbvault {name} {sub} has no --json"
 
 
 HOSTILE = {  # verb -> (arguments that must be refused, expected exit code)

@@ -16,11 +16,13 @@ it into RetriesExhaustedError. Nothing is ever retried without a delay, and noth
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import random
 import threading
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -76,7 +78,9 @@ class RetryPolicy:
 
 class RetryStats:
     """Counts retries across threads, for the run's summary: every failed attempt that was
-    followed by another attempt, by botocore or by call_with_retries."""
+    followed by another attempt, by botocore or by call_with_retries. A retry is also counted
+    in the RetryStats `attributed_to()` set for the calling context (a segment attempt's own
+    count, recorded in its result), when there is one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -87,11 +91,34 @@ class RetryStats:
         self.add(throttle=is_throttle(exc))
 
     def add(self, *, throttle: bool) -> None:
+        self._add(throttle)
+        extra = _ATTRIBUTED.get()
+        if extra is not None and extra is not self:
+            extra._add(throttle)
+
+    def _add(self, throttle: bool) -> None:
         with self._lock:
             if throttle:
                 self.throttles += 1
             else:
                 self.transient += 1
+
+
+# The RetryStats of the work the current context does (a segment attempt), beside the run's own:
+# botocore's hooks and call_with_retries run in the calling thread, so a contextvar reaches them.
+# Work handed to another thread carries it with contextvars.copy_context().run.
+_ATTRIBUTED: contextvars.ContextVar[RetryStats | None] = contextvars.ContextVar("ddbvault_retry_stats",
+                                                                                default=None)
+
+
+@contextlib.contextmanager
+def attributed_to(stats: RetryStats) -> Iterator[RetryStats]:
+    """Within the block (this context), every retry counted anywhere is also counted in `stats`."""
+    token = _ATTRIBUTED.set(stats)
+    try:
+        yield stats
+    finally:
+        _ATTRIBUTED.reset(token)
 
 
 _ATTEMPTS = "ddbvault_attempts"  # key in botocore's per-call context: one entry per attempt

@@ -1,12 +1,15 @@
 """backup_table(): one table into one new backup. The library API the CLI and scheduler call.
 
-Order of work, which is the format's safety argument:
-1. Describe the table (schema, TTL, tags) and check the destination, before writing anything.
-2. Workers (threads) take segments from a queue; each scans its segment page by page, under the
-   shared read-capacity limiter, and streams its own data objects. The first failure cancels the others;
-   each aborts its open upload.
-3. Only when every segment has finished, and the item counts add up, is the manifest written,
-   create-only. A run that fails or is interrupted leaves no manifest: it is never complete.
+A scan backup is three steps (docs/scale.md), which the one-shot backup_table runs in turn:
+1. plan (backup/plan.py): describe the table (schema, TTL, tags), check the destination, fix the
+   segments and each worker's read rate, and write plan.json, before any Scan.
+2. work (backup/work.py, backup/segments.py): every segment is scanned by one attempt (threads
+   in this process, or other processes: backup/executors/), which stages its data objects
+   and wins the segment by creating its result, create-only; only the winner's objects become
+   visible. The first failure cancels the others; each aborts its own uploads.
+3. commit (backup/commit.py): only when every segment has a result, and the item counts add up,
+   is the manifest written, create-only. A run that fails or is interrupted leaves no manifest:
+   it is never complete, and `resume_backup` (backup --resume) finishes it later.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .._version import __version__
@@ -26,22 +29,21 @@ from ..errors import AccessDeniedError, IntegrityError, InterruptedRun, UsageErr
 from ..format.layout import BackupLayout, check_table_name, new_backup_id
 from ..storage.destination import Destination, parse_destination
 from ..format.manifest import MANIFEST_MAX_BYTES, SCHEMA_ONLY_FORMAT_VERSION, Manifest
-from ..format.retention import (KeepPolicy, Retention, choose_tier, lookback_start, parse_utc,
-                                retention_for, tag_of)
-from ..vault.listing import tier_history
-from ..capacity.limiter import limiter_for
-from ..capacity.rates import CapacityRate
-from ..capacity.read_plan import plan_read_rate, plan_segments
+from ..format.plan import MAX_PARALLELISM
+from ..format.retention import KeepPolicy, Retention
 from ..runtime.progress import Progress
-from .segments import ScanRun, run_workers
+from .commit import commit_backup
+from .executors.spec import ExecutorSpec
+from .plan import apply_keep, open_destination, plan_backup, source_info, write_options_for
+from .result import BackupResult
 from .via_export import backup_via_export, check_export_options
+from .work import OpenedPlan, WorkOptions, open_plan, run_segments
 from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
-from ..storage import DEFAULT_ACL, ObjectStore, WriteOptions, open_store, session_for
+from ..storage import DEFAULT_ACL, ObjectStore
 from ..storage.base import CANNED_ACLS, SSE_CHOICES
-from ..storage.s3_limits import plan_part_size
 
-__all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table"]
+__all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table", "resume_backup"]
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 
@@ -103,6 +105,15 @@ class BackupOptions:
     export_from: datetime | None = None
     export_to: datetime | None = None
     export_deadline_s: float = 14400.0  # export: how long DescribeExport is polled before giving up
+    # Scale (docs/scale.md). "threads": every segment in this process (`workers` threads);
+    # "processes": a local pool of `processes` processes; "dask": the Dask cluster at `scheduler`
+    # (tcp://HOST:PORT). `parallelism`: the workers that scan at once, among which the read cap
+    # is shared (each gets cap / parallelism); None: 1 for threads, `processes` for processes,
+    # the scheduler's worker threads for dask (backup/executors, docs/executors.md).
+    executor: str = "threads"
+    processes: int | None = None
+    scheduler: str | None = None
+    parallelism: int | None = None
 
     def validate(self) -> None:
         if self.engine not in ("scan", "export"):
@@ -128,39 +139,26 @@ class BackupOptions:
             raise UsageError(f"--object-size must be at least 1 MiB, got {self.object_size} bytes")
         if self.part_size < 5 * MIB:
             raise UsageError("--part-size must be at least 5 MiB (S3's minimum part size)")
+        ExecutorSpec.of(self).validate()  # the executor's own checks and combinations
+        if (self.engine == "export" or self.schema_only) and self.executor != "threads":
+            raise UsageError(f"--executor {self.executor} runs a scan's segments, and "
+                             + ("--engine export has DynamoDB do the work" if self.engine == "export"
+                                else "--schema-only scans nothing"), hint="drop --executor, --processes and --scheduler")
+        if self.parallelism is not None and not 1 <= self.parallelism <= MAX_PARALLELISM:
+            raise UsageError(f"--parallelism must be 1..{MAX_PARALLELISM:,}, got {self.parallelism}")
 
+    def work_options(self) -> WorkOptions:
+        """How each work unit of this backup runs (backup/work.py)."""
+        return WorkOptions(threads=self.workers, table_principal=self.table_principal,
+                           vault_principal=self.vault_principal, retry=self.retry)
 
-@dataclass
-class BackupResult:
-    """What `backup_table()` returns once the manifest is written; `to_dict()` is the CLI's
-    `--json` object. Counts are items, sizes bytes, durations seconds, capacity RCU."""
+    def declared_parallelism(self) -> int:
+        """The concurrent workers the read cap is shared among (see `parallelism`)."""
+        if self.parallelism is not None:
+            return self.parallelism
+        from .executors import default_parallelism  # dask: asks the scheduler (the dask extra)
 
-    url: str  # the backup, DEST/TABLE/BACKUP_ID: what restore_backup and verify_backup take
-    backup_id: str
-    table: str
-    items: int  # items scanned, every one in a data object (checked before the manifest)
-    bytes: int  # stored (compressed) bytes of the data objects: the manifest's totals.bytes
-    objects: int  # data objects written
-    consumed_rcu: float  # ConsumedCapacity DynamoDB reported (estimated from size where it did not)
-    seconds: float  # wall-clock duration of the call
-    manifest: str  # the URL of manifest.json
-    read_rate_rcu: float | None  # the read cap used, RCU/s; None: unlimited
-    segments: int  # parallel Scan segments
-    raw_bytes: int  # data-line bytes before compression
-    # Retries of the run's AWS calls, ours and botocore's own (aws/retry.py), after a throttle
-    # and after a transient failure (5xx, reset, timeout), the manifest's own write included.
-    # The manifest records those made before it was written.
-    throttle_retries: int
-    transient_retries: int = 0
-    schema_only: bool = False  # the backup holds the schema only (BackupOptions.schema_only)
-    tier: str | None = None  # its retention tier under BackupOptions.keep; None: no keep policy
-    expires_at: str | None = None  # UTC; when the tier's lifecycle rule may remove it
-    object_lock_mode: str | None = None  # the Object Lock mode its objects are retained in, if any
-    engine: str = "scan"  # "scan" or "export" (BackupOptions.engine)
-    export_arn: str | None = None  # engine "export": the DynamoDB export the backup holds
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return default_parallelism(ExecutorSpec.of(self))
 
 
 def _now() -> str:
@@ -209,7 +207,7 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     options.validate()
     check_table_name(table)
     destination = parse_destination(dest)
-    write_options = _write_options(destination, options)  # S3's limits, checked before any work
+    write_options = write_options_for(destination, options)  # S3's limits, checked before any work
     progress = progress or Progress()
     cancelled = cancelled or threading.Event()
     started, t0 = _now(), time.monotonic()
@@ -217,61 +215,65 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
     stats = RetryStats()
     if options.engine == "export":
         check_export_options(options, destination)
-        store = _open_destination(destination, options, write_options, stats)
+        store = open_destination(destination, options, write_options, stats)
         return backup_via_export(table, destination, store, options, progress=progress, cancelled=cancelled,
                                  stats=stats, started=started, t0=t0, manifest_bytes=_manifest_bytes,
-                                 source_info=_source_info, result_type=BackupResult)
-    source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
-                         retry=options.retry, stats=stats, cancelled=cancelled)
-    description = source.describe()
-    schema = table_schema(description, source.time_to_live(), source.tags())
-    store = _open_destination(destination, options, write_options, stats)
-
-    now = options.now or datetime.now(timezone.utc)
-    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
-    retention, lock_mode = _apply_keep(store, destination, table, options.keep, now)
+                                 source_info=source_info, result_type=BackupResult)
     if options.schema_only:
+        source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
+                             retry=options.retry, stats=stats, cancelled=cancelled)
+        description = source.describe()
+        schema = table_schema(description, source.time_to_live(), source.tags())
+        store = open_destination(destination, options, write_options, stats)
+        now = options.now or datetime.now(timezone.utc)
+        layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
+        retention, lock_mode = apply_keep(store, destination, table, options.keep, now)
         result = _schema_only(table, destination, store, layout, description, schema, options, stats,
                               started, t0, retention)
         return _with_retention(result, retention, lock_mode)
-    rate = plan_read_rate(description, options.read_share, options.read_rcu)
-    segments = plan_segments(description, options.workers, options.segments)
-    limiter = limiter_for(rate.units_per_s)
-    log.info("backing up %s to %s: %d segments, %d workers, read rate %s", table,
-             destination.url_of(layout.root), segments, options.workers, rate.reason)
-    progress.start(table, int(description.get("ItemCount") or 0))
-
-    run = ScanRun(table, source, store, layout, options, limiter, segments, progress, cancelled)
-    run_workers(run, options.workers)
-    manifest = _manifest_of(run, description, schema, options, rate, stats, started, retention)
-    store.put_new(layout.manifest_key, _manifest_bytes(manifest, destination.url_of(layout.root)))
-    return _with_retention(BackupResult(
-        url=destination.url_of(layout.root), backup_id=layout.backup_id, table=table,
-        items=run.items, bytes=manifest.totals["bytes"], objects=len(manifest.objects),
-        consumed_rcu=round(run.consumed_rcu, 3), seconds=round(time.monotonic() - t0, 3),
-        manifest=destination.url_of(layout.manifest_key), read_rate_rcu=_finite(rate.units_per_s),
-        segments=segments, raw_bytes=run.raw_bytes, throttle_retries=stats.throttles,
-        transient_retries=stats.transient), retention, lock_mode)
+    planned = plan_backup(table, dest, options, parallelism=options.declared_parallelism(), stats=stats)
+    progress.start(table, int(planned.description.get("ItemCount") or 0))
+    opened = OpenedPlan(planned.plan, planned.destination, planned.layout, planned.store)
+    completed = _work(opened, planned.source, options, stats, progress, cancelled)
+    result = commit_backup(planned.plan.url, opened=opened, stats=stats, t0=t0,
+                           work_counted=options.executor == "threads", completed=completed)
+    return _with_retention(result, planned.retention, planned.lock_mode)
 
 
-def _apply_keep(store: ObjectStore, destination: Destination, table: str, keep: KeepPolicy | None,
-                now: datetime) -> tuple[Retention | None, str | None]:
-    """Under a keep policy: the new backup's tier (from the table's earlier manifests) and
-    expiry, set on the store so that every object carries them. Before the first write."""
-    if keep is None:
-        return None, None
-    try:
-        history = tier_history(store, destination.prefix, table, lookback_start(keep, now))
-    except AccessDeniedError as exc:
-        exc.hint = ("a keep policy reads the table's earlier manifests to choose the tier: grant "
-                    "s3:ListBucket and s3:GetObject on the prefix (ddbvault iam --keep ...)")
-        raise
-    tier = choose_tier(keep, now, history)
-    retention = retention_for(keep, tier, now)
-    lock_mode = store.apply_retention(tag_of(tier), parse_utc(retention.expires_at))
-    log.info("%s: tier %s (keep %s), expires %s%s", table, tier, keep.to_text(), retention.expires_at,
-             f", Object Lock {lock_mode} until then" if lock_mode else "")
-    return retention, lock_mode
+def resume_backup(url: str, options: BackupOptions | None = None, *, progress: Progress | None = None,
+                  cancelled: threading.Event | None = None) -> BackupResult:
+    """Finish the planned scan backup at `url` (DEST/TABLE/BACKUP_ID) that a crash, a kill or a
+    failure left without a manifest: scan only the segments without a result (on the executor
+    `options` names; the plan's segments, rate and write options are kept), then commit. A backup
+    that has its manifest is returned as it is. Raises as backup_table; NotFoundError (3) when
+    `url` has no plan (a backup made before plan/work/commit cannot be resumed)."""
+    options = options or BackupOptions()
+    options.validate()
+    progress = progress or Progress()
+    cancelled = cancelled or threading.Event()
+    t0, stats = time.monotonic(), RetryStats()
+    opened = open_plan(url, options.vault_principal, stats=stats, pool=options.workers + 4)
+    log.info("resuming %s", opened.plan.url)
+    source = TableSource(make_session(options.table_principal), opened.plan.table, pool=options.workers + 4,
+                         retry=options.retry, stats=stats, cancelled=cancelled)
+    progress.start(opened.plan.table, int(opened.plan.source.get("item_count_estimate") or 0))
+    completed = _work(opened, source, options, stats, progress, cancelled)
+    return commit_backup(opened.plan.url, opened=opened, stats=stats, t0=t0,
+                         work_counted=options.executor == "threads", completed=completed)
+
+
+def _work(opened: OpenedPlan, source: TableSource, options: BackupOptions, stats: RetryStats,
+          progress: Progress, cancelled: threading.Event) -> frozenset[int]:
+    """Step 2 on the chosen executor: every segment without a result gets one, or this raises.
+    Returns the segments whose winners were seen completing their objects (commit skips them)."""
+    if options.executor == "threads":
+        report = run_segments(opened, source, list(range(opened.plan.segments)), options.workers, stats,
+                              progress=progress, cancelled=cancelled)
+        return frozenset(s.segment for s in report.segments if s.outcome == "won")
+    from .executors import run_work
+
+    run_work(opened.plan, options, options.work_options(), progress=progress, cancelled=cancelled)
+    return frozenset()
 
 
 def _with_retention(result: BackupResult, retention: Retention | None, lock_mode: str | None) -> BackupResult:
@@ -287,7 +289,7 @@ def _schema_only(table: str, destination: Destination, store: ObjectStore, layou
     url = destination.url_of(layout.root)
     log.info("backing up the schema of %s to %s (schema only: no Scan)", table, url)
     manifest = Manifest(
-        tool_version=__version__, backup_id=layout.backup_id, source=_source_info(description, options),
+        tool_version=__version__, backup_id=layout.backup_id, source=source_info(description, options),
         schema=schema, options={"schema_only": True}, started_at=started, finished_at=_now(),
         objects=[], consumed_capacity={"read_capacity_units": 0, "estimated_from_bytes": False,
                                        "throttle_retries": stats.throttles,
@@ -305,20 +307,6 @@ def _finite(rate: float) -> float | None:
     return None if math.isinf(rate) else rate
 
 
-def _write_options(destination: Destination, options: BackupOptions) -> WriteOptions:
-    """How objects are written. For S3, the part size is raised if --object-size needs it
-    (storage/s3_limits.py); an object size S3 cannot hold raises UsageError."""
-    part_size = options.part_size
-    if destination.kind == "s3":
-        part_size = plan_part_size(options.object_size, options.part_size)
-        if part_size != options.part_size:
-            log.info("part size raised from %d MiB to %d MiB so that a %s data object fits in "
-                     "S3's 10,000 parts", options.part_size // MIB, part_size // MIB,
-                     f"{options.object_size / MIB:,.0f} MiB")
-    return WriteOptions(acl=options.acl, sse=options.sse, kms_key_id=options.kms_key_id,
-                        storage_class=options.storage_class, part_size=part_size)
-
-
 def _manifest_bytes(manifest: Manifest, url: str) -> bytes:
     """The manifest as stored; one over MANIFEST_MAX_BYTES is refused, as every reader would
     refuse it (the backup stays incomplete: no manifest)."""
@@ -331,52 +319,3 @@ def _manifest_bytes(manifest: Manifest, url: str) -> bytes:
     return body
 
 
-def _open_destination(destination: Destination, options: BackupOptions,
-                      write_options: WriteOptions, stats: RetryStats) -> ObjectStore:
-    session = session_for(destination, options.vault_principal)
-    store = open_store(destination, session, write_options, pool=options.workers + 4, stats=stats)
-    store.check_writable()
-    return store
-
-
-def _manifest_of(run: ScanRun, description: dict, schema: dict, options: BackupOptions,
-                 rate: CapacityRate, stats: RetryStats, started: str,
-                 retention: Retention | None) -> Manifest:
-    """The manifest of a finished run. Raises instead if the run did not finish whole."""
-    if run.errors:
-        raise run.errors[0]
-    if run.cancelled.is_set():
-        raise InterruptedRun(f"backup of {run.table} cancelled; no manifest written")
-    objects = [obj for segment in sorted(run.objects) for obj in run.objects[segment]]
-    if len(run.objects) != run.segments or sum(o.items for o in objects) != run.items:
-        raise IntegrityError(f"backup of {run.table}: {len(run.objects)}/{run.segments} segments "
-                             f"finished, {sum(o.items for o in objects)} items in objects vs "
-                             f"{run.items} scanned; no manifest written")
-    return Manifest(
-        tool_version=__version__, backup_id=run.layout.backup_id,
-        source=_source_info(description, options), schema=schema,
-        options={"segments": run.segments, "workers": options.workers,
-                 "consistent_read": options.consistent_read,
-                 "read_rate_rcu_per_s": _finite(rate.units_per_s), "read_rate_reason": rate.reason,
-                 "compression": options.compression,
-                 "import_compression_type": IMPORT_COMPRESSION[options.compression],
-                 "object_size": options.object_size, "acl": options.acl, "sse": options.sse,
-                 "kms_key_id": options.kms_key_id, "storage_class": options.storage_class},
-        started_at=started, finished_at=_now(), objects=objects,
-        consumed_capacity={"read_capacity_units": round(run.consumed_rcu, 3),
-                           "estimated_from_bytes": run.estimated,
-                           "throttle_retries": stats.throttles, "transient_retries": stats.transient},
-        retention=retention,
-    )
-
-
-def _source_info(description: dict, options: BackupOptions) -> dict:
-    arn = description.get("TableArn", "")
-    parts = arn.split(":")
-    return {"table_name": description["TableName"], "table_arn": arn,
-            "account": parts[4] if len(parts) > 5 else None,
-            "region": parts[3] if len(parts) > 5 else None,
-            "table_id": description.get("TableId"),
-            "item_count_estimate": description.get("ItemCount"),
-            "table_size_bytes_estimate": description.get("TableSizeBytes"),
-            "role": options.table_principal.role_arn}

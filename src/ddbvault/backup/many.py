@@ -19,7 +19,8 @@ from ..dynamodb.table_listing import resolve_tables
 from ..runtime.each_table import TablesRun, run_each
 from ..runtime.progress import Progress
 from ..storage.destination import parse_destination
-from . import BackupOptions, BackupResult, _open_destination, _write_options, backup_table
+from . import BackupOptions, BackupResult, backup_table
+from .plan import open_destination, write_options_for
 from .via_export import check_export_options
 
 
@@ -42,11 +43,11 @@ def backup_tables(selectors: tuple[Selector, ...], dest: str, options: BackupOpt
     destination = parse_destination(dest)
     if options.engine == "export":  # the run's usage error, not each table's (a local directory, --keep)
         check_export_options(options, destination)
-    write_options = _write_options(destination, options)
+    write_options = write_options_for(destination, options)
     tables = resolve_tables(selectors, options.table_principal)
     # A bucket that does not exist (or a directory that cannot be written) is the run's failure,
     # not each table's: found once here, instead of one HeadBucket error per matched table.
-    _open_destination(destination, options, write_options, RetryStats())
+    open_destination(destination, options, write_options, RetryStats())
 
     def one(table: str, table_cancelled: threading.Event):
         result = backup_table(table, dest, options, progress=progress(table) if progress else None,

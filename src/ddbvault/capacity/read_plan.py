@@ -116,17 +116,24 @@ class PageSizer:
         """Learn from a page read: its items (wire form) and the units it consumed."""
         if self.unlimited or self.whole_pages:
             return
+        self.observe_sizes(len(items), max((len(orjson.dumps(item)) for item in items), default=0), units)
+
+    def observe_sizes(self, count: int, largest_bytes: int, units: float) -> None:
+        """Learn from a page read: how many items, the largest one's wire-JSON length (bytes),
+        and the units (RCU) it consumed."""
+        if self.unlimited or self.whole_pages:
+            return
         largest = 0
-        if items:
+        if count:
             # The page's own cost proves its items average at least this size (less its rounding).
-            implied = max(units / self._unit - 1, 0) * 4096 / len(items)
-            largest = max(int(implied), max(len(orjson.dumps(item)) for item in items))
+            implied = max(units / self._unit - 1, 0) * 4096 / count
+            largest = max(int(implied), largest_bytes)
         with self._changed:
             self._probing = False
-            if items:
-                self._recent.append((len(items), largest))
-                self._recent_items += len(items)
-                self._seen += len(items)
+            if count:
+                self._recent.append((count, largest))
+                self._recent_items += count
+                self._seen += count
                 while self._recent_items - self._recent[0][0] >= RECENT_ITEMS:
                     self._recent_items -= self._recent.popleft()[0]
             self._changed.notify_all()

@@ -41,6 +41,10 @@ RETENTION_FORMAT_VERSION = "1.2"
 # export/AWSDynamoDB/<export-id>/data/: format 1.3. A 1.0-1.2 reader refuses those keys (they
 # are not under data/), so it never restores such a backup as an empty one.
 EXPORT_FORMAT_VERSION = "1.3"
+# A scan backup made by plan/work/commit (docs/scale.md) records each segment's winning attempt:
+# items, objects, consumed capacity, seconds, attempt id and the attempts counted (`segments`):
+# format 1.4. A 1.0-1.3 reader ignores the field; data/ and objects are as in 1.0.
+SEGMENTS_FORMAT_VERSION = "1.4"
 EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")
 SUPPORTED_MAJOR = 1
 # The most bytes a manifest may hold; readers read no more (a stored manifest is untrusted: a
@@ -89,12 +93,17 @@ class Manifest:
     # export_time (FULL_EXPORT) or from/to/view_type (INCREMENTAL_EXPORT), item_count,
     # billed_size_bytes, s3_prefix. None: a scan backup.
     export: dict[str, Any] | None = None
+    # format 1.4: per segment of a scan backup, in segment order: segment, items, objects,
+    # consumed_rcu, seconds, attempt_id, attempts (1..1000: the attempts recorded). None: a backup without the record (before 1.4, schema-only, export).
+    segments: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.retention is not None:
             self.format_version = RETENTION_FORMAT_VERSION
         if self.export is not None:
             self.format_version = EXPORT_FORMAT_VERSION
+        if self.segments is not None:
+            self.format_version = SEGMENTS_FORMAT_VERSION
         if not self.totals:
             self.totals = {"items": sum(o.items for o in self.objects),
                            "bytes": sum(o.size for o in self.objects),
@@ -127,8 +136,8 @@ class Manifest:
         body["retention"] = self.retention.to_stored() if self.retention else None
         ordered = {k: body[k] for k in ("format", "format_version", "tool_version", "backup_id",
                                         "source", "schema", "options", "export", "retention", "started_at",
-                                        "finished_at", "totals", "consumed_capacity", "objects")
-                   if k not in ("retention", "export") or body[k] is not None}
+                                        "finished_at", "totals", "consumed_capacity", "segments", "objects")
+                   if k not in ("retention", "export", "segments") or body[k] is not None}
         return orjson.dumps(ordered, option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
@@ -157,7 +166,8 @@ class Manifest:
                    schema=doc.table_schema, options=doc.options, started_at=doc.started_at,
                    finished_at=doc.finished_at, objects=objects, consumed_capacity=doc.consumed_capacity,
                    totals=doc.totals.model_dump(), retention=retention,
-                   export=None if doc.export is None else doc.export.model_dump(exclude_none=True))
+                   export=None if doc.export is None else doc.export.model_dump(exclude_none=True),
+                   segments=None if doc.segments is None else [r.model_dump() for r in doc.segments])
 
 
 UNTRUSTED_HINT = "restore from another backup; this one cannot be trusted"
@@ -274,6 +284,18 @@ class _Export(_Stored):
         return super().model_dump(by_alias=True, **kwargs)
 
 
+class _SegmentRecord(_Stored):
+    """One entry of `segments` (format 1.4)."""
+
+    segment: int = Field(ge=0, lt=1_000_000)
+    items: int = Field(ge=0)
+    objects: int = Field(ge=0)
+    consumed_rcu: float | int = Field(ge=0)
+    seconds: float | int = Field(ge=0)
+    attempt_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    attempts: int = Field(ge=1, le=1000)
+
+
 class _Document(_Stored):
     tool_version: str
     backup_id: Annotated[str, AfterValidator(_backup_id)]
@@ -287,6 +309,7 @@ class _Document(_Stored):
     objects: list[_Object]
     retention: _Retention | None = None
     export: _Export | None = None
+    segments: list[_SegmentRecord] | None = Field(default=None, max_length=1_000_000)
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "_Document":
@@ -329,10 +352,11 @@ def _minor(body: dict) -> int:
 def _fields_of_its_version(body: dict) -> dict:
     """A field means something only from the minor version that defined it: in a manifest of
     an earlier minor version it is a field this reader does not know, and is ignored like any
-    other (`retention` from 1.2; `export` and the objects' `md5` from 1.3). So a 1.1 manifest
+    other (`retention` from 1.2; `export` and the objects' `md5` from 1.3; `segments` from 1.4). So a 1.1 manifest
     that carries an `md5` of its own is read as 1.1 readers read it (its sha256s are checked)."""
     minor = _minor(body)
-    dropped = {name for name, since in (("retention", 2), ("export", 3)) if minor < since and name in body}
+    dropped = {name for name, since in (("retention", 2), ("export", 3), ("segments", 4))
+               if minor < since and name in body}
     objects = body.get("objects")
     strip_md5 = minor < 3 and isinstance(objects, list)
     if not dropped and not strip_md5:

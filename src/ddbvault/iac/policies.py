@@ -205,6 +205,7 @@ def object_write_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
         statement("GrantBucketOwnerFullControl", "Allow", "s3:PutObjectAcl", arns.write_objects,
                   condition={"StringEquals": acl}),
         statement("AbortOwnMultipartUploads", "Allow", "s3:AbortMultipartUpload", arns.write_objects),
+        *progress_statements(inputs, arns),
         *keep_statements(inputs, arns),
         *export_read_statements(inputs, arns),
     ]
@@ -234,6 +235,20 @@ def export_read_statements(inputs: IacInputs, arns: Arns, *, principal: Any = No
         statement(f"ListTableExports{sid}", "Allow", "s3:ListBucket", arns.bucket, principal=principal,
                   condition={**(condition or {}), **listing}),
     ]
+
+
+def progress_statements(inputs: IacInputs, arns: Arns, *, principal: Any = None,
+                        condition: dict | None = None) -> list[dict]:
+    """What plan/work/commit read back of a backup in progress (docs/scale.md): its plan.json
+    (every worker reads the plan), segments/ (is a segment done? the results commit gathers),
+    attempts/ (HeadObject: the next free attempt number, and commit's count of them) and data/
+    (HeadObject, to prove an object found already completed is the winner's own). Granted on
+    the named tables' own prefixes (where the writer already creates objects): a production role
+    may read back the backups of the tables it reads anyway, never another table's, and never
+    list, change or delete them. `principal` and `condition` make them bucket policy statements."""
+    sid = "" if principal is None else "ToBackupRole"
+    return [statement(f"ReadBackupProgress{sid}", "Allow", "s3:GetObject", arns.write_objects, principal=principal,
+                      condition=condition)]
 
 
 def keep_statements(inputs: IacInputs, arns: Arns, *, principal: Any = None,

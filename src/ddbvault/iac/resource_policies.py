@@ -43,7 +43,7 @@ from ..format.change_log import CLOSED_NAME, GAPS_DIR, SEGMENT_TAG_KEY, START_NA
 from .continuous import follower_role_arn
 from .inputs import CHANGES_DIR, IacInputs
 from .policies import (EXPORT_OBJECT_ACTIONS, KMS_WRITE_ACTIONS, RETAG_GUARD, Arns, document, export_read_statements,
-                       keep_statements, list_condition, s3_service, statement)
+                       keep_statements, progress_statements, list_condition, s3_service, statement)
 
 # What neither production nor the writer role may ever do to the backup bucket.
 DENIED_TO_WRITERS = (
@@ -180,6 +180,7 @@ def _production_writes(inputs: IacInputs, arns: Arns) -> list[dict]:
                   principal=principal, condition={**only_backup_role, "StringEquals": acl}),
         statement("AllowAbortUploads", "Allow", "s3:AbortMultipartUpload", arns.all_objects,
                   principal=principal, condition=only_backup_role),
+        *progress_statements(inputs, arns, principal=principal, condition=only_backup_role),
         *keep_statements(inputs, arns, principal=principal, condition=only_backup_role),
         *export_read_statements(inputs, arns, principal=principal, condition=only_backup_role),
     ]

@@ -66,6 +66,27 @@ class ObjectWriter(ABC):
         """Discard the object. Idempotent; never raises."""
 
 
+class StagedWriter(ABC):
+    """Streams one new object that is NOT made visible when it ends: `stage()` returns how to
+    make it visible later (ObjectStore.complete_staged), by this process or another one. The
+    plan/work/commit protocol (docs/scale.md): an attempt of a segment stages its objects, and
+    only the attempt that wins the segment makes them visible. Not thread-safe."""
+
+    key: str
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def stage(self) -> dict:
+        """Finish sending the bytes; returns the completion record (JSON-able, stored in the
+        segment's result): S3 `{"upload_id", "parts"}`, local `{"staged": key}`."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard the object. Idempotent; never raises."""
+
+
 class ObjectStore(ABC):
     """A bucket or a directory holding backups."""
 
@@ -91,6 +112,32 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
+
+    def seen(self, key: str) -> bool:
+        """Whether `key` is there, for a caller allowed to read it but perhaps not to list the
+        bucket. S3 answers HeadObject of a missing key with 403, not 404, to a caller without
+        s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html), so
+        S3 counts that 403 as absent. Only for probes whose answer a create-only write settles
+        anyway (backup/segments.py): never to decide that data is gone. Default: exists()."""
+        return self.exists(key)
+
+    def open_staged_writer(self, key: str, staging_key: str) -> StagedWriter:
+        """A writer for object `key` whose bytes are staged, not made visible: S3 uploads the
+        parts of a multipart upload to `key` and leaves it open; a local directory writes the
+        file at `staging_key` (outside data/)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stage objects")
+
+    def complete_staged(self, key: str, completion: dict, size: int, sha256: str) -> None:
+        """Make a staged object visible at `key`, create-only. Idempotent: when `key` already
+        holds this very object (`size` bytes, `sha256` hex; another process completed it first)
+        it returns. Raises IntegrityError when `key` holds anything else, or when the staged
+        bytes are gone (an upload aborted by the lifecycle rule, a deleted staging file)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stage objects")
+
+    def discard_staged(self, key: str, completion: dict) -> None:
+        """Drop a staged object that lost (S3 AbortMultipartUpload; local unlink). Never raises:
+        what is left is removed by the bucket's AbortIncompleteMultipartUpload rule."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stage objects")
 
     @abstractmethod
     def list_keys(self, prefix: str) -> Iterator[str]:

@@ -6,6 +6,7 @@ fails if the name exists, so nothing is overwritten, and the final name appears 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from ..errors import IntegrityError, NotFoundError, UsageError
-from .base import ObjectStore, ObjectWriter
+from .base import ObjectStore, ObjectWriter, StagedWriter
 
 PARTIAL_MARK = ".partial-"
 
@@ -45,6 +46,34 @@ class LocalWriter(ObjectWriter):
         try:
             self._file.close()
             self._tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class LocalStagedWriter(StagedWriter):
+    """Writes the file at its staging key (an attempt's own directory, outside data/), created
+    exclusively; `stage()` syncs it. complete_staged links it to the final name."""
+
+    def __init__(self, store: "LocalStore", key: str, staging_key: str):
+        self.key, self.staging_key = key, staging_key
+        self._path = store.path_of(staging_key)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self._path, "xb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def stage(self) -> dict:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        _fsync_dir(self._path.parent)
+        return {"staged": self.staging_key}
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+            self._path.unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -81,6 +110,52 @@ class LocalStore(ObjectStore):
 
     def open_writer(self, key: str) -> ObjectWriter:
         return LocalWriter(self, key)
+
+    def open_staged_writer(self, key: str, staging_key: str) -> StagedWriter:
+        return LocalStagedWriter(self, key, staging_key)
+
+    def complete_staged(self, key: str, completion: dict, size: int, sha256: str) -> None:
+        """Hard-link the staged file to `key` (fails if `key` exists: create-only), then unlink
+        the staged name. See base.ObjectStore.complete_staged."""
+        staged, final = self.path_of(completion["staged"]), self.path_of(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(staged, final)
+        except FileExistsError:
+            why = self._differs(key, size, sha256)
+            if why is not None:
+                raise IntegrityError(f"refusing to overwrite existing object {final} ({why})",
+                                     hint="a backup is never modified; start a new backup") from None
+        except FileNotFoundError:
+            if self._differs(key, size, sha256) is not None:
+                raise IntegrityError(f"staged file {staged} of {final} is gone, so the segment's winning "
+                                     "attempt cannot be completed",
+                                     hint="start a new backup; do not delete a backup's staging/ while it runs") from None
+        else:
+            _fsync_dir(final.parent)
+        staged.unlink(missing_ok=True)
+
+    def _differs(self, key: str, size: int, sha256: str) -> str | None:
+        """None when the file at `key` is `size` bytes with that sha256 (hex); else why not."""
+        try:
+            with self.open_reader(key) as reader:
+                digest, read = hashlib.sha256(), 0
+                while chunk := reader.read(1024 * 1024):
+                    digest.update(chunk)
+                    read += len(chunk)
+        except NotFoundError:
+            return "it does not exist"
+        if read != size or digest.hexdigest() != sha256:
+            return "it holds other bytes than the staged object"
+        return None
+
+    def discard_staged(self, key: str, completion: dict) -> None:
+        try:
+            path = self.path_of(completion["staged"])
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()  # the attempt's own directory, once empty
+        except (OSError, UsageError, KeyError):
+            pass
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         with self.open_reader(key) as reader:

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 from ..aws.error_translation import translated
 from ..aws.retry import RetryPolicy, RetryStats, call_with_retries
 from ..errors import AccessDeniedError, AwsError, DdbvaultError, IntegrityError, NotFoundError, UsageError
-from .base import ObjectStore, ObjectWriter, WriteOptions, TooLargeError
+from .base import ObjectStore, ObjectWriter, StagedWriter, WriteOptions, TooLargeError
 from .s3_limits import MAX_PART, MAX_PARTS, MIN_PART
 from .s3_reader import ResumableReader
 
@@ -170,6 +170,31 @@ class S3Writer(ObjectWriter):
             log.warning("could not abort multipart upload of %s: %s", self._store.url_of(self.key), exc)
 
 
+class S3StagedWriter(StagedWriter):
+    """Uploads the object's parts to a multipart upload of `key` and leaves it open: `stage()`
+    returns the upload id and the parts (with their ETags and SHA-256 checksums), which is all
+    CompleteMultipartUpload needs, in any process. An object smaller than one part is one part:
+    S3 allows the last (here the only) part to be under 5 MiB
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)."""
+
+    def __init__(self, store: "S3Store", key: str):
+        self.key = key
+        self._writer = S3Writer(store, key)  # the same part upload, checks and abort rules
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def stage(self) -> dict:
+        w = self._writer
+        with w._aborting():
+            if w._buffer or w._upload_id is None:
+                w._upload_part()
+        return {"upload_id": w._upload_id, "parts": list(w._parts)}
+
+    def abort(self) -> None:
+        self._writer.abort()
+
+
 def _multipart_etag(parts: list[dict]) -> str | None:
     """S3's ETag of a multipart object, md5(part MD5s)-N, if every part ETag is an MD5."""
     try:
@@ -285,6 +310,54 @@ class S3Store(ObjectStore):
     def open_writer(self, key: str) -> ObjectWriter:
         return S3Writer(self, key)
 
+    def open_staged_writer(self, key: str, staging_key: str) -> StagedWriter:
+        return S3StagedWriter(self, key)
+
+    def complete_staged(self, key: str, completion: dict, size: int, sha256: str) -> None:
+        """CompleteMultipartUpload of the recorded upload, If-None-Match: * (create-only). A 412
+        (the key exists) or NoSuchUpload (completed already, by the winner or a racing commit, or
+        aborted) is settled by HeadObject: the object there must be the staged one (its size and
+        the composite SHA-256 of its parts, or their MD5 ETag), else IntegrityError. See
+        base.ObjectStore.complete_staged; `sha256` (of the whole object) is checked by verify."""
+        parts = completion["parts"]
+        try:
+            digests = b"".join(base64.b64decode(p["ChecksumSHA256"], validate=True) for p in parts)
+        except (KeyError, ValueError):
+            digests = b""
+        sent = SentObject(size, _b64(hashlib.sha256(digests).digest()) if digests else "",
+                          _multipart_etag(parts))
+        url = self.url_of(key)
+        try:
+            with translated(service="s3", action="CompleteMultipartUpload", resource=url, acl=self.options.acl):
+                call_with_retries(lambda: self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=completion["upload_id"],
+                    MultipartUpload={"Parts": parts}, IfNoneMatch="*"),
+                    policy=self.retry, stats=self.stats, what=f"CompleteMultipartUpload {key}")
+            return
+        except NotFoundError as exc:  # NoSuchUpload: completed by someone else, or aborted
+            if not self.exists(key):
+                raise IntegrityError(f"the upload of {url} is gone and no object is there: the segment's "
+                                     "winning attempt cannot be completed (was it aborted by the bucket's "
+                                     "AbortIncompleteMultipartUpload rule?)",
+                                     hint="start a new backup; the lifecycle rule's age must exceed the "
+                                     "longest backup (docs/scale.md)") from exc
+            cause: DdbvaultError = exc
+        except DdbvaultError as exc:
+            if not _precondition_failed(exc):
+                raise
+            cause = exc
+        why = self.differs(key, sent)
+        if why is not None:
+            raise IntegrityError(f"refusing to overwrite existing object {url} ({why})",
+                                 hint="a backup is never modified; start a new backup") from cause
+        log.debug("%s was completed already; it is the staged object", url)
+
+    def discard_staged(self, key: str, completion: dict) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=completion["upload_id"])
+        except Exception as exc:  # best effort; the lifecycle rule cleans up the rest
+            log.warning("could not abort multipart upload of %s: %s", self.url_of(key), type(exc).__name__)
+
     def get(self, key: str, limit: int | None = None) -> bytes:
         """GetObject; with `limit`, an object whose ContentLength is over it is refused before
         its body is read, and no more than `limit` + 1 bytes are ever read of it."""
@@ -303,6 +376,15 @@ class S3Store(ObjectStore):
                 self.client.head_object(Bucket=self.bucket, Key=key)
             return True
         except NotFoundError:
+            return False
+
+    def seen(self, key: str) -> bool:
+        """HeadObject: 200 there; 404, or 403 (a missing key, to a caller without s3:ListBucket),
+        not there. See base.ObjectStore.seen."""
+        try:
+            return self.exists(key)
+        except AccessDeniedError:
+            log.debug("HeadObject %s: 403, read as absent (no s3:ListBucket to tell)", self.url_of(key))
             return False
 
     def list_partial(self, prefix: str) -> Iterator[str]:

@@ -60,7 +60,11 @@ def test_manifest_records_source_options_and_objects(source_table, aws_env, tmp_
     result = backup_table(table, str(tmp_path), BackupOptions(segments=2, workers=2, read_rcu=5000))
     store = open_store(parse_destination(str(tmp_path)))
     manifest, _ = read_backup(store, f"{table}/{result.backup_id}")
-    assert manifest.format_version == "1.0"
+    assert manifest.format_version == "1.4"  # plan/work/commit: the per-segment record
+    assert [(s["segment"], s["attempts"]) for s in manifest.segments] == [(0, 1), (1, 1)]
+    assert sum(s["items"] for s in manifest.segments) == result.items == len(put)
+    assert sum(s["objects"] for s in manifest.segments) == len(manifest.objects)
+    assert manifest.consumed_capacity["aggregate_rcu_per_s"] > 0
     assert manifest.source["table_name"] == table
     assert manifest.source["table_arn"].endswith(f":table/{table}")
     assert manifest.source["account"] == "123456789012"

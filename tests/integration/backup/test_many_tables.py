@@ -187,7 +187,7 @@ def test_sigterm_stops_the_whole_run_with_exit_130(tables, ddb, tmp_path):
                              "--read-rcu", "1", "--no-progress", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     deadline = time.monotonic() + 60
-    while not any(".partial-" in p.name for p in tmp_path.rglob("*")):
+    while not any(p.is_file() and "staging" in p.parts for p in tmp_path.rglob("*")):  # staged data
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)

@@ -209,7 +209,7 @@ scheduler: {{shutdown_grace_s: 1}}
     proc = subprocess.Popen([sys.executable, "-m", "ddbvault", "serve", "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
-        _wait(lambda: any(".partial-" in p.name for p in dest.rglob("*")), what="a backup in progress")
+        _wait(lambda: any(p.is_file() and "staging" in p.parts for p in dest.rglob("*")), what="a backup in progress")
         time.sleep(2.5)  # two intervals pass while the one slow run goes on
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

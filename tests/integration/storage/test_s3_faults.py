@@ -163,12 +163,12 @@ def test_every_failure_after_create_aborts_the_upload(proxy, bucket, s3, match, 
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
-def test_segment_writer_aborts_an_object_whose_commit_failed(proxy, bucket, s3):
-    proxy.faults.add(is_complete, Fault("error", status=400, code="InvalidPart"))
+def test_segment_writer_aborts_an_object_whose_staging_failed(proxy, bucket, s3):
+    proxy.faults.add(is_part(1), Fault("error", status=400, code="InvalidArgument"))  # the only part, sent by stage()
     writer = SegmentWriter(_store(proxy, bucket), BackupLayout("p", "t", "20260101T000000Z-abcdef"), 0,
-                           compression="none", level=None, object_size=64 * MIB)
+                           attempt_id="0123456789abcdef", compression="none", level=None, object_size=64 * MIB)
     blob = os.urandom(150_000).hex()
-    writer.write_items([{"pk": {"S": f"k{i}"}, "v": {"S": blob}} for i in range(30)])  # ~9 MB
+    writer.write_items([{"pk": {"S": f"k{i}"}, "v": {"S": blob}} for i in range(10)])  # ~3 MB: under one part
     with pytest.raises(AwsError):
         writer.finish()
     writer.abort()  # what a failing worker does next: nothing is left to abort

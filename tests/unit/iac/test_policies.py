@@ -124,7 +124,12 @@ def test_objects_are_written_only_under_the_tables_prefixes_with_the_acl():
     assert sids["GrantBucketOwnerFullControl"]["Condition"] == {"StringEquals": {"s3:x-amz-acl": ACL}}
     assert sids["AbortOwnMultipartUploads"]["Action"] == "s3:AbortMultipartUpload"
     assert allowed_actions(doc) - set(BACKUP_TABLE_ACTIONS) == {
-        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "dynamodb:ListTables"}
+        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "s3:GetObject", "dynamodb:ListTables"}
+    # plan/work/commit read back the backup in progress (plan, results, attempts): only under
+    # the tables' own prefixes, and never a listing (docs/scale.md)
+    assert sids["ReadBackupProgress"]["Action"] == "s3:GetObject"
+    assert sids["ReadBackupProgress"]["Resource"] == objects
+    assert "s3:ListBucket" not in allowed_actions(doc)
 
 
 def test_every_put_object_grant_carries_the_acl_condition(variant):
@@ -154,7 +159,8 @@ def test_writer_role_takes_over_the_s3_permissions():
                                                                       "sts:AssumeRole"}
     assert by_sid(docs["production-backup-role-policy"])["AssumeDataAccountWriter"]["Resource"] == writer_arn
     assert allowed_actions(docs["data-writer-role-policy"]) == {
-        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "kms:GenerateDataKey", "kms:Decrypt"}
+        "s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload", "s3:GetObject", "kms:GenerateDataKey",
+        "kms:Decrypt"}
     trust = docs["data-writer-role-trust-policy"]["Statement"][0]
     assert trust["Principal"] == {"AWS": f"arn:aws:iam::{PROD}:root"}
     assert trust["Condition"] == {
@@ -231,7 +237,13 @@ def test_bucket_policy_lets_only_the_backup_role_write_without_a_writer_role():
     assert write["Condition"] == {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{PROD}:role/ddbvault-backup"},
                                   "StringEqualsIfExists": {"s3:x-amz-acl": ACL}}
     assert {a for s in statements(policy_documents(inputs())["data-bucket-policy"], "Allow")
-            for a in as_list(s["Action"])} == {"s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"}
+            for a in as_list(s["Action"])} == {"s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload",
+                                               "s3:GetObject"}
+    read = sids["AllowReadBackupProgressToBackupRole"] if "AllowReadBackupProgressToBackupRole" in sids \
+        else sids["ReadBackupProgressToBackupRole"]
+    assert read["Resource"] == ["arn:aws:s3:::acme-backups/prod/orders/*", "arn:aws:s3:::acme-backups/prod/users/*",
+                                "arn:aws:s3:::acme-backups/prod/_doctor/*"]
+    assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{PROD}:role/ddbvault-backup"}}
 
 
 def test_restore_account_is_granted_reads_only():
