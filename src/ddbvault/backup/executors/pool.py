@@ -1,7 +1,10 @@
 """The "processes" executor: a backup's segments on a local pool of P processes.
 
 - Started with multiprocessing's "spawn": boto3 sessions, clients and their connection pools are
-  not fork-safe, so a child starts a fresh interpreter and makes its own.
+  not fork-safe, so a child starts a fresh interpreter and makes its own. Not "forkserver",
+  though it would import ddbvault once instead of once per child: its server keeps the
+  environment of the moment it started, so a later change of AWS_* variables (another profile,
+  endpoint or region in the same process) would silently not reach the children.
 - One task per segment, at most 2 x P submitted at once (P running, P queued), so memory stays
   bounded by P, not by the segment count, and a slow segment holds back no other.
 - Each child reports every page's items, bytes and RCU on a queue; a thread here passes them to
