@@ -1053,9 +1053,10 @@ def _reader(profile, region, role, external_id, session_name: str) -> Principal:
               "another account than the data account is granted read access to the backups.")
 @click.option("--restore-table", "restore_tables", multiple=True, metavar="NAME",
               help="Target table of restores (repeat; default: the --table names).")
-@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "cloudformation-json", "terraform"]),
-              default="json", show_default=True,
-              help="IAM policy documents, CloudFormation templates, or Terraform modules (one per account).")
+@click.option("--format", "fmt", type=click.Choice(["json", "cloudformation", "cloudformation-json", "terraform",
+                                                   "kubernetes"]), default="json", show_default=True,
+              help="IAM policy documents, CloudFormation templates, Terraform modules (one per account), or "
+              "the Kubernetes objects of --runner kubernetes.")
 @click.option("--part", type=click.Choice(["production", "data", "restore", "all"]), default="all",
               show_default=True, help="Only the documents of one account or of restores.")
 @click.option("--out-dir", type=click.Path(file_okay=False),
@@ -1072,12 +1073,22 @@ def _reader(profile, region, role, external_id, session_name: str) -> Principal:
 @click.option("--keep-changes", type=int, metavar="DAYS", help="With --continuous: a lifecycle rule expires "
               "the change log's segments (tag ddbvault-log=segment) DAYS days after they were written; "
               "start, closed and gap objects never expire (docs/continuous.md).")
+@click.option("--runner", type=click.Choice(["batch", "kubernetes"]), help="Run backups as `backup plan`, an "
+              "array of `backup work` and `backup commit` jobs: an AWS Batch stack, or Kubernetes Jobs with an IRSA role "
+              "(docs/scale-batch-kubernetes.md).")
+@click.option("--parallelism", type=int, metavar="P", help="With --runner: workers of one backup (array size, "
+              "completions) [default: 4].")
+@click.option("--namespace", metavar="NS", help="With --runner kubernetes: the jobs' namespace [default: ddbvault].")
+@click.option("--image", metavar="IMAGE", help="With --runner kubernetes: the ddbvault container image.")
+@click.option("--oidc-provider", metavar="ISSUER", help="With --runner kubernetes: the EKS cluster's OIDC issuer "
+              "without https:// (oidc.eks.REGION.amazonaws.com/id/ID), which the role trusts.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"format", "part", "files": {NAME: TEXT}} on stdout; with --out-dir, '
               '{"format", "part", "written": [PATH, ...]}.')
 def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn, create_kms_key,
         writer_role, external_id, backup_role, restore_account, restore_tables, fmt, part, out_dir,
-        keep, engine, continuous, follower_role, keep_changes, as_json) -> None:
+        keep, engine, continuous, follower_role, keep_changes, runner, parallelism, namespace, image,
+        oidc_provider, as_json) -> None:
     """Print least-privilege IAM policies, the bucket policy, CloudFormation templates or Terraform."""
     from pathlib import Path
 
@@ -1090,7 +1101,8 @@ def iam(tables, prod_account, data_account, bucket, prefix, region, kms_key_arn,
             region=region, prefix=prefix, kms_key_arn=kms_key_arn, create_kms_key=create_kms_key,
             writer_role=writer_role, external_id=external_id, backup_role=backup_role,
             restore_account=restore_account, restore_tables=restore_tables, keep=keep, engine=engine,
-            continuous=continuous, follower_role=follower_role, keep_changes=keep_changes)
+            continuous=continuous, follower_role=follower_role, keep_changes=keep_changes, runner=runner,
+            parallelism=parallelism, namespace=namespace, image=image, oidc_provider=oidc_provider)
         if not (out_dir or as_json):
             click.echo(render_stream(inputs, fmt, part), nl=False)
             return

@@ -270,11 +270,23 @@ class FaultRun:
         differ = sum(1 for k, v in found.items() if k in self.source_items and self.source_items[k] != v)
         return lost, extra, differ
 
+    def _awaiting_commit(self) -> set[str]:
+        """Upload ids named by the segment results (segments/*.json) in the bucket."""
+        ids: set[str] = set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for obj in page.get("Contents", []):
+                if "/segments/" in obj["Key"]:
+                    result = json.loads(self.s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read())
+                    ids |= {o["completion"]["upload_id"] for o in result["objects"] if "upload_id" in o["completion"]}
+        return ids
+
     def _check_uploads(self, attempt: Attempt, created: set[str]) -> None:
         if not created:
             return
         listed = self.s3.list_multipart_uploads(Bucket=self.bucket)
-        still_open = {u["UploadId"] for u in listed.get("Uploads", [])} & created
+        # An upload a segment's winning result names is not left open: it is the segment's data,
+        # which commit (`backup --resume`) completes (docs/scale.md). Any other is a leak.
+        still_open = {u["UploadId"] for u in listed.get("Uploads", [])} & created - self._awaiting_commit()
         orphaned = {u for u in still_open if not self.proxy.uploads.get(u)}
         TOTALS.orphaned_by_fault += len(orphaned)
         if still_open - orphaned:

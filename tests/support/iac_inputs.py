@@ -5,6 +5,10 @@ a keep policy (retention tiers), the export engine's grants (direct, and through
 with a KMS key, where the backup role gets its own S3 and KMS grants for the export), and the
 continuous backup's follower role and stream policies (alone, with a writer role and a key, with a
 created key, and with a lifecycle rule for the change log: --keep-changes).
+
+RUNNER_VARIANTS are the `--runner` combinations (AWS Batch, Kubernetes; direct writes, through a
+writer role, with a created or a given key). They have no Terraform modules, so the Terraform
+tests iterate VARIANTS only; `inputs()` takes a name from either.
 """
 
 from __future__ import annotations
@@ -29,9 +33,19 @@ VARIANTS = {
     "continuous-created-key": {"continuous": True, "create_kms_key": True},
     "continuous-keep-changes": {"continuous": True, "keep_changes": 35, "keep": "daily=7"},
 }
+IMAGE = f"{PROD}.dkr.ecr.us-east-1.amazonaws.com/ddbvault:1.4"
+OIDC = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+RUNNER_VARIANTS = {
+    "batch": {"runner": "batch", "parallelism": 8},
+    "batch-writer-created-key": {"runner": "batch", "writer_role": "ddbvault-writer", "external_id": "acme-prod",
+                                 "create_kms_key": True},
+    "kubernetes": {"runner": "kubernetes", "image": IMAGE, "oidc_provider": OIDC},
+    "kubernetes-writer-kms": {"runner": "kubernetes", "image": IMAGE, "oidc_provider": OIDC, "namespace": "backups",
+                              "writer_role": "ddbvault-writer", "kms_key_arn": KEY, "parallelism": 16},
+}
 
 
 def inputs(name: str, **extra):
     base = dict(tables=["orders", f"arn:aws:dynamodb:us-east-1:{PROD}:table/users.v2"], prod_account=PROD,
                 data_account=DATA, bucket=f"acme-{name}", region="us-east-1", prefix="prod")
-    return make_inputs(**{**base, **VARIANTS[name], **extra})
+    return make_inputs(**{**base, **{**VARIANTS, **RUNNER_VARIANTS}[name], **extra})

@@ -43,7 +43,7 @@ from ..dynamodb.scan import TableSource
 from ..storage import DEFAULT_ACL, ObjectStore
 from ..storage.base import CANNED_ACLS, SSE_CHOICES
 
-__all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table", "resume_backup"]
+__all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table", "resume_backup", "unfinished_backup"]
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 
@@ -260,6 +260,43 @@ def resume_backup(url: str, options: BackupOptions | None = None, *, progress: P
     completed = _work(opened, source, options, stats, progress, cancelled)
     return commit_backup(opened.plan.url, opened=opened, stats=stats, t0=t0,
                          work_counted=options.executor == "threads", completed=completed)
+
+
+# The service resumes an unfinished backup of a job's table only when it was started this recently:
+# an older one has likely lost its open uploads to the AbortIncompleteMultipartUpload rule.
+RESUME_WINDOW_S = 24 * 3600.0
+
+
+def unfinished_backup(table: str, dest: str, options: BackupOptions, *,
+                      within_s: float = RESUME_WINDOW_S) -> str | None:
+    """The URL of the newest backup of `table` under `dest` that a crash left unfinished: it has a
+    plan and no manifest, is newer than the table's newest complete backup, and was started
+    within `within_s` seconds (default 24 h). None when there is none, or when `dest` cannot be
+    listed (logged: the caller then starts a new backup). The scheduler service calls it before
+    each backup of a job (docs/scale.md#resuming). S3: ListObjectsV2, GetObject (manifests, plan)."""
+    from ..errors import AwsError, DdbvaultError, NotFoundError
+    from ..vault.listing import COMPLETE, INCOMPLETE, list_backups
+
+    try:
+        entries = list_backups(dest, table=table, vault_principal=options.vault_principal)
+    except NotFoundError:  # nothing there yet
+        return None
+    except AwsError as exc:
+        log.info("cannot list %s for an unfinished backup of %s (%s); starting a new one", dest, table, exc.message)
+        return None
+    now = datetime.now(timezone.utc)
+    for entry in entries:  # newest first
+        if entry.status == COMPLETE:
+            return None
+        started = datetime.strptime(entry.backup_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        if entry.status != INCOMPLETE or (now - started).total_seconds() > within_s:
+            continue
+        try:
+            open_plan(entry.url, options.vault_principal, stats=RetryStats())
+        except DdbvaultError:  # no plan (an older backup, an export), or not one to trust
+            continue
+        return entry.url
+    return None
 
 
 def _work(opened: OpenedPlan, source: TableSource, options: BackupOptions, stats: RetryStats,

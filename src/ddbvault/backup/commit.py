@@ -71,7 +71,14 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
                          f"{len(manifest.objects):,} data objects, over the {MANIFEST_MAX_BYTES:,} bytes a "
                          "manifest may hold, so it is not written",
                          hint="back up again with a larger --object-size: fewer, larger data objects")
-    store.put_new(layout.manifest_key, body)
+    try:
+        store.put_new(layout.manifest_key, body)
+    except IntegrityError:  # another commit of this backup wrote it first: that one stands
+        existing = _existing_manifest(opened, manifest_url)
+        if existing is None:
+            raise
+        log.info("%s was committed by another process at the same time; its manifest stands", plan.url)
+        return result_of(plan, existing, manifest_url, stats, t0)
     return result_of(plan, manifest, manifest_url, stats, t0,
                      raw_bytes=sum(r.raw_bytes for r in results.values()))
 

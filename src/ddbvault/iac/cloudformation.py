@@ -197,9 +197,8 @@ def production_template(inputs: IacInputs) -> dict:
     if inputs.create_kms_key:
         parameters["KmsKeyArn"] = KEY_PARAMETER
         arns = dataclasses.replace(arns, key=ref("KmsKeyArn"))
-    resources = {"BackupRole": _backup_role(inputs, arns), "TaskExecutionRole": _execution_role(inputs),
-                 "BackupLogGroup": {"Type": "AWS::Logs::LogGroup", **DELETE, "Properties": {
-                     "LogGroupName": {"Fn::Sub": "/ddbvault/${AWS::StackName}"}, "RetentionInDays": 90}}}
+    resources = {"BackupRole": _backup_role(inputs, arns), "TaskExecutionRole": execution_role(inputs),
+                 "BackupLogGroup": log_group()}
     for index, table in enumerate(inputs.tables, start=1):
         resources[f"BackupTask{index}"] = _task_definition(inputs, arns, table)
         resources[f"BackupSchedule{index}"] = _schedule(table, index)
@@ -245,7 +244,13 @@ def _backup_role(inputs: IacInputs, arns: Arns) -> dict:
         "Policies": [{"PolicyName": "ddbvault-backup", "PolicyDocument": backup_role_policy(inputs, arns)}]}}
 
 
-def _execution_role(inputs: IacInputs) -> dict:
+def log_group() -> dict:
+    """The stack's log group, /ddbvault/<stack name>, 90 days; deleted with the stack."""
+    return {"Type": "AWS::Logs::LogGroup", **DELETE, "Properties": {
+        "LogGroupName": {"Fn::Sub": "/ddbvault/${AWS::StackName}"}, "RetentionInDays": 90}}
+
+
+def execution_role(inputs: IacInputs) -> dict:
     """What ECS itself needs to start the task: pull the image, write the log stream."""
     return {"Type": "AWS::IAM::Role", "Properties": {
         "AssumeRolePolicyDocument": service_trust(inputs, "ecs-tasks.amazonaws.com"),

@@ -41,6 +41,22 @@ EXPORT_DIR = "export"
 # under <prefix>/<table>/changes/ (docs/continuous-access.md).
 DEFAULT_FOLLOWER_ROLE = "ddbvault-follower"
 CHANGES_DIR = "changes"
+# `--runner`: the production side runs `ddbvault backup plan / work / commit` as jobs instead of
+# one scheduled ECS task per table (iac/runners.py): an AWS Batch array job (CloudFormation) or a
+# Kubernetes Indexed Job (YAML, with the role for IRSA). `--parallelism` is the number of workers
+# (array size / completions); AWS Batch allows array sizes up to 10,000
+# (https://docs.aws.amazon.com/batch/latest/userguide/array_jobs.html).
+RUNNERS = ("batch", "kubernetes")
+MAX_PARALLELISM = 10_000
+DEFAULT_PARALLELISM = 4
+DEFAULT_NAMESPACE = "ddbvault"
+# An OIDC issuer as IAM names its provider: host and path, no scheme (EKS:
+# oidc.eks.REGION.amazonaws.com/id/ID).
+_OIDC_PROVIDER = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(/[A-Za-z0-9._-]+)*$")
+# A Kubernetes namespace is a DNS-1123 label.
+_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A container image reference: [registry[:port]/]path[:tag][@digest], no spaces or quotes.
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,11 @@ class IacInputs:
     continuous: bool = False  # --continuous: the follower role and the streams' policies (policies.follower_role_policy)
     follower_role: str = DEFAULT_FOLLOWER_ROLE
     keep_changes: int | None = None  # --keep-changes DAYS: a lifecycle rule expires change-log segments (iac/retention.py)
+    runner: str | None = None  # --runner batch|kubernetes: plan/work/commit jobs (iac/runners.py)
+    parallelism: int = DEFAULT_PARALLELISM  # --parallelism: workers of the work step
+    namespace: str = DEFAULT_NAMESPACE  # --namespace: the Kubernetes namespace of the jobs
+    image: str | None = None  # --image: the container image the Kubernetes jobs run
+    oidc_provider: str | None = None  # --oidc-provider: the EKS cluster's OIDC issuer (IRSA trust)
 
     @property
     def exports(self) -> bool:
@@ -133,7 +154,9 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
                 backup_role: str = DEFAULT_BACKUP_ROLE, restore_account: str | None = None,
                 restore_tables: list[str] | tuple[str, ...] = (),
                 keep: str | KeepPolicy | None = None, engine: str = "scan", continuous: bool = False,
-                follower_role: str = DEFAULT_FOLLOWER_ROLE, keep_changes: int | None = None) -> IacInputs:
+                follower_role: str = DEFAULT_FOLLOWER_ROLE, keep_changes: int | None = None,
+                runner: str | None = None, parallelism: int | None = None, namespace: str | None = None,
+                image: str | None = None, oidc_provider: str | None = None) -> IacInputs:
     """Validated IacInputs. Raises UsageError naming the offending option."""
     region = _check(_REGION, region, "--region", "e.g. eu-west-1")
     prod = _check(_ACCOUNT, prod_account, "--prod-account", "12 digits")
@@ -142,8 +165,13 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
         raise UsageError("--prod-account and --data-account are the same account; the backups "
                          "must live in a separate account", hint="pass the data account's id")
     _check_options(kms_key_arn, create_kms_key, writer_role, external_id)
+    table_refs = _tables(tables, prod, region)
+    runner_fields = _runner_fields(runner, parallelism, namespace, image, oidc_provider, engine)
+    if runner_fields and (other := next((t for t in table_refs if t.region != region), None)):
+        raise UsageError(f"--table {other.arn}: the table is in {other.region}; a --runner's jobs run in --region {region}",
+                         hint="generate the jobs once per region, each with the tables of that region")
     return IacInputs(
-        tables=_tables(tables, prod, region), prod_account=prod, data_account=data,
+        tables=table_refs, prod_account=prod, data_account=data,
         bucket=_check(_BUCKET, bucket, "--bucket", "3-63 characters of a-z, 0-9, '.' and '-'"),
         region=region, prefix=_prefix(prefix), kms_key_arn=kms_key_arn,
         create_kms_key=create_kms_key, writer_role=writer_role, external_id=external_id,
@@ -156,7 +184,54 @@ def make_inputs(*, tables: list[str] | tuple[str, ...], prod_account: str, data_
         engine=_engine(engine), continuous=bool(continuous),
         follower_role=_follower_role(follower_role, continuous, writer_role, backup_role),
         keep_changes=_keep_changes(keep_changes, continuous),
+        **runner_fields,
     )
+
+
+def _runner_fields(runner, parallelism, namespace, image, oidc_provider, engine) -> dict:
+    """--runner and the options that only it takes, checked together: each of --parallelism,
+    --namespace, --image and --oidc-provider without the runner it belongs to is a usage error,
+    and so is a Kubernetes runner without its image and OIDC provider (nothing is guessed)."""
+    if runner is None:
+        given = [name for name, value in (("--parallelism", parallelism), ("--namespace", namespace),
+                                          ("--image", image), ("--oidc-provider", oidc_provider)) if value is not None]
+        if given:
+            raise UsageError(f"{given[0]} applies to --runner batch|kubernetes only",
+                             hint="add --runner batch or --runner kubernetes, or drop " + given[0])
+        return {}
+    if runner not in RUNNERS:
+        raise UsageError(f"invalid --runner {runner!r}: expected one of {', '.join(RUNNERS)}",
+                         hint="--runner batch (AWS Batch array job) or --runner kubernetes (Indexed Job)")
+    if engine != "scan":
+        raise UsageError("--runner splits a Scan into segments; --engine export is one DynamoDB export",
+                         hint="drop --engine export, or drop --runner")
+    fields = {"runner": runner, "parallelism": _parallelism(parallelism, 2 if runner == "batch" else 1)}
+    if runner == "batch":
+        for name, value in (("--namespace", namespace), ("--image", image), ("--oidc-provider", oidc_provider)):
+            if value is not None:
+                raise UsageError(f"{name} applies to --runner kubernetes only",
+                                 hint=f"drop {name}: the Batch template takes the image as its ContainerImage parameter")
+        return fields
+    if image is None or oidc_provider is None:
+        missing = "--image" if image is None else "--oidc-provider"
+        raise UsageError(f"--runner kubernetes needs {missing}",
+                         hint="pass --image REGISTRY/ddbvault:TAG and --oidc-provider oidc.eks.REGION.amazonaws.com/id/ID "
+                              "(aws eks describe-cluster --query cluster.identity.oidc.issuer, without https://)")
+    return {**fields, "image": _check(_IMAGE, image, "--image", "an image reference such as 123456789012.dkr.ecr."
+                                                          "eu-west-1.amazonaws.com/ddbvault:1.4"),
+            "oidc_provider": _check(_OIDC_PROVIDER, oidc_provider.removeprefix("https://"), "--oidc-provider",
+                                    "the cluster's OIDC issuer without https://, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC"),
+            "namespace": _check(_NAMESPACE, namespace or DEFAULT_NAMESPACE, "--namespace", "a DNS-1123 label")}
+
+
+def _parallelism(value: int | None, least: int) -> int:
+    """--parallelism: least..10,000 (an AWS Batch array job has at least 2 children)."""
+    if value is None:
+        return DEFAULT_PARALLELISM
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= MAX_PARALLELISM:
+        raise UsageError(f"invalid --parallelism {value!r}: expected a whole number from {least} to {MAX_PARALLELISM:,}",
+                         hint="the number of workers that scan at once, e.g. --parallelism 8")
+    return value
 
 
 def _keep_changes(days: int | None, continuous: bool) -> int | None:

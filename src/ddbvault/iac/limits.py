@@ -40,6 +40,7 @@ DOCUMENT_LIMITS = {
     "production-backup-role-policy": (INLINE_ROLE_POLICY_CHARS, "a role's inline policies", "characters"),
     "data-writer-role-policy": (INLINE_ROLE_POLICY_CHARS, "a role's inline policies", "characters"),
     "data-writer-role-trust-policy": (TRUST_POLICY_CHARS, "a role's trust policy", "characters"),
+    "production-backup-role-trust-policy": (TRUST_POLICY_CHARS, "a role's trust policy", "characters"),
     "restore-reader-policy": (MANAGED_POLICY_CHARS, "a managed policy", "characters"),
     "restore-target-policy": (MANAGED_POLICY_CHARS, "a managed policy", "characters"),
     "restore-import-policy": (MANAGED_POLICY_CHARS, "a managed policy", "characters"),

@@ -49,6 +49,11 @@ RESTORE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DescribeTable", "dyna
 # type, so it can only be granted on "*" (it lists names); a tag selector reads the tags of every
 # table of the account and region, so ListTagsOfResource is granted on table/* (tags only).
 SELECTOR_LISTING = "dynamodb:ListTables"
+# --runner (iac/runners.py): `backup plan` describes the table (DescribeTable, DescribeTimeToLive,
+# ListTagsOfResource: the schema the manifest records); `backup work` scans its segments;
+# `backup commit` touches no table. No selectors (the jobs name their table), no PITR status.
+RUNNER_TABLE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive",
+                        "dynamodb:ListTagsOfResource", "dynamodb:Scan")
 SELECTOR_TAGS = "dynamodb:ListTagsOfResource"
 IMPORT_TABLE_ACTIONS = ("dynamodb:ImportTable", "dynamodb:DescribeImport")
 # What DynamoDB's import from S3 documents for its CloudWatch Logs output (/aws-dynamodb/*).
@@ -147,11 +152,25 @@ def backup_role_policy(inputs: IacInputs, arns: Arns) -> dict:
     statements = [statement("ReadBackedUpTables", "Allow", BACKUP_TABLE_ACTIONS, arns.tables),
                   statement("ListTablesForSelectors", "Allow", SELECTOR_LISTING, "*"),
                   statement("ReadTagsForTagSelectors", "Allow", SELECTOR_TAGS, every_table)]
+    return document(statements + vault_access_statements(inputs, arns) + export_statements(inputs, arns))
+
+
+def vault_access_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
+    """How the production role reaches the vault: assume the writer role (--writer-role), or
+    write the objects itself (object_write_statements)."""
     if inputs.writer_role:
-        statements.append(statement("AssumeDataAccountWriter", "Allow", "sts:AssumeRole", arns.writer_role))
-    else:
-        statements += object_write_statements(inputs, arns)
-    return document(statements + export_statements(inputs, arns))
+        return [statement("AssumeDataAccountWriter", "Allow", "sts:AssumeRole", arns.writer_role)]
+    return object_write_statements(inputs, arns)
+
+
+def runner_role_policy(inputs: IacInputs, arns: Arns) -> dict:
+    """The backup role when `--runner` runs `backup plan`, `work` and `commit` as jobs (AWS Batch,
+    Kubernetes): the four table reads those steps make (RUNNER_TABLE_ACTIONS) on the named tables,
+    and the same vault access as the scheduled backups. It keeps the name --backup-role, because
+    the bucket policy and the writer role's trust policy name that one production principal;
+    plan, work and commit therefore share it (docs/iam.md, "Runners")."""
+    return document([statement("ReadBackedUpTables", "Allow", RUNNER_TABLE_ACTIONS, arns.tables),
+                     *vault_access_statements(inputs, arns)])
 
 
 def export_statements(inputs: IacInputs, arns: Arns) -> list[dict]:
@@ -188,9 +207,10 @@ def writer_trust_policy(inputs: IacInputs, arns: Arns) -> dict:
     return document([trust_statement("TrustProductionBackupRole", {"AWS": arns.prod_root}, condition)])
 
 
-def trust_statement(sid: str, principal: dict, condition: dict | None = None) -> dict:
+def trust_statement(sid: str, principal: dict, condition: dict | None = None, *,
+                    action: str = "sts:AssumeRole") -> dict:
     """A role trust policy statement (trust policies have no Resource element)."""
-    result = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    result = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": action}
     if condition:
         result["Condition"] = condition
     return result

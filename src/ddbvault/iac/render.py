@@ -1,5 +1,5 @@
 """Which documents `ddbvault iam` prints, their labels, and how they are rendered (JSON, YAML,
-Terraform's HCL through terraform.py).
+Terraform's HCL through terraform.py, Kubernetes objects from kubernetes.py as YAML).
 
 Labels name the account each document belongs to, so a printed set reads as a checklist:
 `production-...` in the production account, `data-...` in the data account, `restore-...` in
@@ -19,15 +19,17 @@ import json
 import re
 
 from ..errors import UsageError
+from .batch import batch_template
 from .cloudformation import data_template, lifecycle_rules, production_template
+from .kubernetes import irsa_trust_policy, kubernetes_documents, role_template
 from .retention import s3_lifecycle_configuration
 from .inputs import IacInputs
 from .continuous import follower_role_policy, follower_trust_policy
 from .continuous import production_documents as continuous_documents
 from .limits import check_documents, check_templates
 from .policies import (backup_role_policy, document, literal_arns, restore_import_policy,
-                       restore_reader_policy, restore_target_policy, writer_role_policy,
-                       writer_trust_policy)
+                       restore_reader_policy, restore_target_policy, runner_role_policy,
+                       writer_role_policy, writer_trust_policy)
 from .resource_policies import bucket_policy, key_policy_grants
 from .terraform import modules
 
@@ -47,7 +49,10 @@ def policy_documents(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
     arns = literal_arns(inputs)
     docs: dict[str, dict] = {}
     if part in ("production", "all"):
-        docs["production-backup-role-policy"] = backup_role_policy(inputs, arns)
+        docs["production-backup-role-policy"] = (runner_role_policy(inputs, arns) if inputs.runner
+                                                 else backup_role_policy(inputs, arns))
+        if inputs.runner == "kubernetes":
+            docs["production-backup-role-trust-policy"] = irsa_trust_policy(inputs)
         if inputs.continuous:
             docs.update(continuous_documents(inputs, arns))
     if part in ("data", "all"):
@@ -77,8 +82,28 @@ def templates(inputs: IacInputs, part: str = "all") -> dict[str, dict]:
     if part in ("data", "all"):
         result["data-account-stack"] = data_template(inputs)
     if part in ("production", "all"):
-        result["production-account-stack"] = production_template(inputs)
+        result.update(production_templates(inputs))
     return result
+
+
+def production_templates(inputs: IacInputs) -> dict[str, dict]:
+    """The production account's stack: scheduled ECS tasks, or the --runner's."""
+    if inputs.runner == "batch":
+        return {"production-batch-stack": batch_template(inputs)}
+    if inputs.runner == "kubernetes":
+        return {"production-kubernetes-role-stack": role_template(inputs)}
+    return {"production-account-stack": production_template(inputs)}
+
+
+def manifests(inputs: IacInputs, part: str) -> dict[str, dict]:
+    """Label -> Kubernetes object, for --format kubernetes (the jobs run in production)."""
+    if inputs.runner != "kubernetes":
+        raise UsageError("--format kubernetes prints the jobs of --runner kubernetes",
+                         hint="add --runner kubernetes --image IMAGE --oidc-provider ISSUER")
+    if part not in ("production", "all"):
+        raise UsageError(f"--format kubernetes has no documents for --part {part}: the jobs run in production",
+                         hint="use --part production (or all), or --format json/cloudformation for that part")
+    return kubernetes_documents(inputs)
 
 
 def to_json(value) -> str:
@@ -142,14 +167,21 @@ def yaml_stream(labelled: dict[str, dict], notes: dict[str, str]) -> str:
     return "---\n".join(parts)
 
 
-FORMATS = ("json", "cloudformation", "cloudformation-json", "terraform")
+FORMATS = ("json", "cloudformation", "cloudformation-json", "terraform", "kubernetes")
 
 
 def _notes(inputs: IacInputs) -> dict[str, str]:
-    return {"data-account-stack": f"deploy in the data account {inputs.data_account} first "
-                                  "(--capabilities CAPABILITY_NAMED_IAM)",
-            "production-account-stack": f"deploy in the production account {inputs.prod_account} "
-                                        "(--capabilities CAPABILITY_NAMED_IAM)"}
+    production = f"deploy in the production account {inputs.prod_account} (--capabilities CAPABILITY_NAMED_IAM)"
+    steps = "kubectl create it after the previous step completed, with BACKUP_ID set (docs/scale-batch-kubernetes.md)"
+    notes = {"data-account-stack": f"deploy in the data account {inputs.data_account} first "
+                                   "(--capabilities CAPABILITY_NAMED_IAM)",
+             "production-account-stack": production, "production-batch-stack": production,
+             "production-kubernetes-role-stack": production,
+             "kubernetes-service-account": f"kubectl apply once, in namespace {inputs.namespace}"}
+    for table in inputs.tables if inputs.runner == "kubernetes" else ():
+        for number, step in enumerate(("plan", "work", "commit"), start=1):
+            notes[f"kubernetes-{step}-{table.name}"] = f"step {number} of a backup of {table.name}: {steps}"
+    return notes
 
 
 def json_documents(inputs: IacInputs, part: str) -> dict[str, dict]:
@@ -167,6 +199,9 @@ def check_quotas(inputs: IacInputs, fmt: str, part: str) -> None:
     if inputs.create_kms_key:  # sized with a key ARN of the length AWS's have, in its place
         inputs = dataclasses.replace(inputs, create_kms_key=False, kms_key_arn=(
             f"arn:{inputs.partition}:kms:{inputs.region}:{inputs.data_account}:key/{'0' * 36}"))
+    if fmt == "terraform" and inputs.runner:
+        raise UsageError("--runner has CloudFormation (and Kubernetes) output only, no Terraform modules",
+                         hint="use --format cloudformation (and --format kubernetes), or drop --runner")
     check_documents(policy_documents(inputs, part))
     if fmt in ("cloudformation", "cloudformation-json") and part != "restore":
         check_templates(templates(inputs, part))
@@ -181,6 +216,8 @@ def render_stream(inputs: IacInputs, fmt: str, part: str) -> str:
         return yaml_stream(templates(inputs, part), _notes(inputs))
     if fmt == "terraform":  # each module starts with a comment naming its folder and account
         return "\n".join(modules(inputs, part).values())
+    if fmt == "kubernetes":
+        return yaml_stream(manifests(inputs, part), _notes(inputs))
     return to_json(templates(inputs, part))
 
 
@@ -193,6 +230,9 @@ def render_files(inputs: IacInputs, fmt: str, part: str) -> dict[str, str]:
     if fmt == "json":
         return {f"{label}.json": to_json(doc) for label, doc in json_documents(inputs, part).items()}
     notes = _notes(inputs)
+    if fmt == "kubernetes":
+        return {f"{label}.yaml": f"# {label}: {notes[label]}\n" + to_yaml(doc)
+                for label, doc in manifests(inputs, part).items()}
     if fmt == "cloudformation":
         return {f"{label}.yaml": f"# {label}: {notes[label]}\n" + to_yaml(template)
                 for label, template in templates(inputs, part).items()}

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from ..aws.session import Principal
-from ..backup import BackupOptions, backup_table
+from ..backup import BackupOptions, backup_table, resume_backup, unfinished_backup
 from ..backup.many import backup_tables
 from ..dynamodb.selectors import parse_selectors
 from ..errors import DdbvaultError
@@ -173,7 +173,14 @@ class JobRunner:
 
     def _backup(self, record: RunRecord, options: JobOptions, cancel: threading.Event) -> None:
         log.info("job %s: backing up %s to %s", record.job, record.table, options.destination)
-        result = backup_table(record.table, options.destination, backup_options(options), cancelled=cancel)
+        backup = backup_options(options)
+        # After a crash (the service killed mid-backup), finish that backup rather than start over.
+        unfinished = unfinished_backup(record.table, options.destination, backup)
+        if unfinished is not None:
+            log.info("job %s: resuming the unfinished backup %s", record.job, unfinished)
+            result = resume_backup(unfinished, backup, cancelled=cancel)
+        else:
+            result = backup_table(record.table, options.destination, backup, cancelled=cancel)
         record.items, record.bytes, record.url = result.items, result.bytes, result.url
         record.consumed_rcu, record.read_rate_rcu = result.consumed_rcu, result.read_rate_rcu
         if options.verify_after:

@@ -2,7 +2,8 @@
 
 - parliament (PyPI), with its community auditors, reports nothing on any generated policy
   document. The few false positives are configured narrowly in parliament-exceptions.yaml.
-- cfn-lint (PyPI) reports no error and no warning on any generated template, YAML or JSON.
+- cfn-lint (PyPI) reports no error and no warning on any generated template, YAML or JSON,
+  the `--runner` stacks (AWS Batch, the Kubernetes jobs' role) included.
 - Both templates create in moto's CloudFormation, each in its own account (assumed roles), and
   the bucket, the roles, the KMS key and the task definitions exist afterwards. moto 5.1.22's
   CloudFormation skips AWS::S3::BucketPolicy and AWS::Scheduler::Schedule and ignores a bucket's
@@ -23,7 +24,7 @@ import yaml
 
 from ddbvault.aws.session import Principal, make_session
 from ddbvault.iac import key_policy, literal_arns, policy_documents, templates, to_json, to_yaml
-from tests.support.iac_inputs import DATA, PROD, VARIANTS, inputs
+from tests.support.iac_inputs import DATA, PROD, RUNNER_VARIANTS, VARIANTS, inputs
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -57,7 +58,7 @@ def is_excepted(finding: dict) -> bool:
 def write_policies(directory: Path) -> list[Path]:
     """Every policy document of every variant, as <variant>/<label>.json."""
     files = []
-    for name in VARIANTS:
+    for name in (*VARIANTS, *RUNNER_VARIANTS):
         inp = inputs(name)
         docs = {} if inp.create_kms_key else policy_documents(inp)
         if inp.uses_kms:
@@ -91,7 +92,7 @@ def test_parliament_harness_does_report_findings(tmp_path):
 
 def test_cfn_lint_reports_no_error_or_warning(tmp_path):
     files = []
-    for name in VARIANTS:
+    for name in (*VARIANTS, *RUNNER_VARIANTS):
         for label, template in templates(inputs(name)).items():
             files.append(tmp_path / f"{name}-{label}.yaml")
             files[-1].write_text(to_yaml(template))
@@ -113,6 +114,18 @@ def test_cfn_lint_harness_does_report_errors(tmp_path):
     proc = subprocess.run([tool("cfn-lint"), "--format", "json", "--", str(path)],
                           capture_output=True, text=True, timeout=300)
     assert any(m["Rule"]["Id"].startswith("E") for m in json.loads(proc.stdout)), proc.stdout[-2000:]
+
+
+def test_cfn_lint_checks_the_batch_stack(tmp_path):
+    """The control for the --runner batch stack: a job definition property misspelt is flagged."""
+    template = templates(inputs("batch"), "production")["production-batch-stack"]
+    properties = template["Resources"]["WorkJobDefinition"]["Properties"]
+    properties["PlatformCapability"] = properties.pop("PlatformCapabilities")
+    path = tmp_path / "broken-batch.yaml"
+    path.write_text(to_yaml(template))
+    proc = subprocess.run([tool("cfn-lint"), "--format", "json", "--", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert any(m["Rule"]["Id"] == "E3002" for m in json.loads(proc.stdout)), proc.stdout[-2000:]
 
 
 # ------------------------------------------------------------------ moto deployment
