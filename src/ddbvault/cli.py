@@ -24,6 +24,7 @@ import orjson
 from ._version import __version__
 from .aws.session import Principal
 from .backup import BackupOptions, backup_table
+from .cli_executors import executor_fields, executor_options
 from .cli_roles import (READERS_OLD_SPELLINGS, RESTORE_OLD_SPELLINGS, VAULT_EXTERNAL_ID, WRITERS_OLD_SPELLINGS,
                         old_spellings, table_role_options, vault_role_options)
 from .format.codec import COMPRESSIONS
@@ -219,13 +220,14 @@ def backup() -> None:
               "new one: with --engine export, resumes the export a run that passed its deadline left running.")
 @click.option("--resume", "resume_url", metavar="BACKUP_URL", help="Finish a backup a crash or a kill left "
               "without a manifest: scan only its segments without a result, then commit (instead of TABLE).")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup_run(table, selectors, dest, segments, workers, read_share, read_rcu, consistent_read, compression,
                compression_level, object_size, part_size, acl, sse, kms_key_id, storage_class,
                table_role, table_external_id, vault_role, vault_external_id, profile, region, schema_only,
                keep, engine, export_time, export_deadline, incremental, export_from, export_to, backup_id,
-               resume_url, as_json, progress) -> None:
+               resume_url, executor, as_json, progress) -> None:
     """Back up TABLE (or every table --tables matches) into DEST. Writes data objects, then the
     manifest last. `--resume BACKUP_URL` finishes a backup that has no manifest yet.
 
@@ -247,6 +249,7 @@ def backup_run(table, selectors, dest, segments, workers, read_share, read_rcu, 
         policy = parse_keep(keep) if keep is not None else None
         dest, export_to = _dest_and_end(dest, export_to, parse_time) if dest else (None, export_to)
         times = _export_times(engine, export_time, incremental, export_from, export_to, parse_time)
+        run_on = executor_fields(executor, engine=engine, schema_only=schema_only)
     except DdbvaultError as exc:
         _fail(exc, as_json)
     options = BackupOptions(keep=policy,
@@ -255,8 +258,8 @@ def backup_run(table, selectors, dest, segments, workers, read_share, read_rcu, 
         compression_level=compression_level, object_size=object_size, part_size=part_size,
         acl=None if acl.lower() == "none" else acl, sse=sse, kms_key_id=kms_key_id,
         storage_class=storage_class, schema_only=schema_only, engine=engine, export_deadline_s=export_deadline,
-        backup_id=backup_id, **times, **_principals(profile, region, table_role, table_external_id, vault_role,
-                                                    vault_external_id))
+        backup_id=backup_id, **times, **run_on,
+        **_principals(profile, region, table_role, table_external_id, vault_role, vault_external_id))
     if resume_url is not None:
         from .backup import resume_backup
 

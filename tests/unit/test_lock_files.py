@@ -61,7 +61,7 @@ def test_one_version_per_package_and_each_lock_contains_the_one_below(locks):
 
 def _declared(lock: str) -> list[Requirement]:
     requirements = [Requirement(r) for r in PROJECT["dependencies"]]
-    extras = {"runtime": [], "demo": ["demo"], "dev": ["demo", "dev"]}[lock]
+    extras = {"runtime": [], "demo": ["demo"], "dev": ["demo", "dask", "dev"]}[lock]
     for extra in extras:
         requirements += [Requirement(r) for r in PROJECT["optional-dependencies"][extra]]
     return [r for r in requirements if canonicalize_name(r.name) != "ddbvault"]

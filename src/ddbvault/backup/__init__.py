@@ -4,7 +4,7 @@ A scan backup is three steps (docs/scale.md), which the one-shot backup_table ru
 1. plan (backup/plan.py): describe the table (schema, TTL, tags), check the destination, fix the
    segments and each worker's read rate, and write plan.json, before any Scan.
 2. work (backup/work.py, backup/segments.py): every segment is scanned by one attempt (threads
-   in this process, or other processes: backup/executors.py), which stages its data objects
+   in this process, or other processes: backup/executors/), which stages its data objects
    and wins the segment by creating its result, create-only; only the winner's objects become
    visible. The first failure cancels the others; each aborts its own uploads.
 3. commit (backup/commit.py): only when every segment has a result, and the item counts add up,
@@ -33,6 +33,7 @@ from ..format.plan import MAX_PARALLELISM
 from ..format.retention import KeepPolicy, Retention
 from ..runtime.progress import Progress
 from .commit import commit_backup
+from .executors.spec import ExecutorSpec
 from .plan import apply_keep, open_destination, plan_backup, source_info, write_options_for
 from .result import BackupResult
 from .via_export import backup_via_export, check_export_options
@@ -43,7 +44,6 @@ from ..storage import DEFAULT_ACL, ObjectStore
 from ..storage.base import CANNED_ACLS, SSE_CHOICES
 
 __all__ = ["BackupOptions", "BackupResult", "Progress", "backup_table", "resume_backup", "unfinished_backup"]
-EXECUTORS = ("threads", "processes", "dask")
 log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 
@@ -108,7 +108,8 @@ class BackupOptions:
     # Scale (docs/scale.md). "threads": every segment in this process (`workers` threads);
     # "processes": a local pool of `processes` processes; "dask": the Dask cluster at `scheduler`
     # (tcp://HOST:PORT). `parallelism`: the workers that scan at once, among which the read cap
-    # is shared (each gets cap / parallelism); None: 1 for threads, `processes` for processes.
+    # is shared (each gets cap / parallelism); None: 1 for threads, `processes` for processes,
+    # the scheduler's worker threads for dask (backup/executors, docs/executors.md).
     executor: str = "threads"
     processes: int | None = None
     scheduler: str | None = None
@@ -138,8 +139,11 @@ class BackupOptions:
             raise UsageError(f"--object-size must be at least 1 MiB, got {self.object_size} bytes")
         if self.part_size < 5 * MIB:
             raise UsageError("--part-size must be at least 5 MiB (S3's minimum part size)")
-        if self.executor not in EXECUTORS:
-            raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        ExecutorSpec.of(self).validate()  # the executor's own checks and combinations
+        if (self.engine == "export" or self.schema_only) and self.executor != "threads":
+            raise UsageError(f"--executor {self.executor} runs a scan's segments, and "
+                             + ("--engine export has DynamoDB do the work" if self.engine == "export"
+                                else "--schema-only scans nothing"), hint="drop --executor, --processes and --scheduler")
         if self.parallelism is not None and not 1 <= self.parallelism <= MAX_PARALLELISM:
             raise UsageError(f"--parallelism must be 1..{MAX_PARALLELISM:,}, got {self.parallelism}")
 
@@ -152,7 +156,9 @@ class BackupOptions:
         """The concurrent workers the read cap is shared among (see `parallelism`)."""
         if self.parallelism is not None:
             return self.parallelism
-        return self.processes or 1 if self.executor == "processes" else 1
+        from .executors import default_parallelism  # dask: asks the scheduler (the dask extra)
+
+        return default_parallelism(ExecutorSpec.of(self))
 
 
 def _now() -> str:

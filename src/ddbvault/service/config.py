@@ -32,6 +32,7 @@ from ..format.retention import keep_from_mapping
 from ..storage.destination import parse_destination
 from ..notify.config import NotificationConfig
 from .cron import check_cron
+from .executor_config import Executor
 from .rpo import parse_duration
 
 MAX_INTERVAL_S = 366 * 86400
@@ -115,12 +116,15 @@ class JobOptions(_Strict):
     engine: Literal["scan", "export"] | None = None
     # engine export: how long the export is followed before the run fails. None: BackupOptions' 4 h.
     export_deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    # Where the backup's segments run (service/executor_config.py, docs/scale.md): threads (the
+    # default), `{kind: processes, processes: 4}` or `{kind: dask, scheduler: tcp://HOST:PORT}`.
+    executor: Executor | None = None
 
 
 # Options that only a backup reads: a `kind: follow` job that sets one is refused (it would be
 # ignored). `defaults` may still set them for the backup jobs among others.
 BACKUP_ONLY = ("read_share", "read_rcu", "segments", "workers", "compression", "storage_class", "verify_after",
-               "rpo", "retention", "engine", "export_deadline_s", "monitor_role", "monitor_external_id")
+               "rpo", "retention", "engine", "export_deadline_s", "monitor_role", "monitor_external_id", "executor")
 FOLLOW_RUN_S = 30.0  # a follow job's pass, by default (service/follow_jobs.py says why passes)
 
 
@@ -300,6 +304,9 @@ def _check_engine(job: JobConfig, options: JobOptions) -> None:
         raise ValueError(f"job {job.name!r} has engine export and a retention policy; DynamoDB writes the "
                          "export's objects and cannot tag them with a tier, so no lifecycle rule would expire "
                          "them: drop retention for this job, or use engine scan")
+    if options.engine == "export" and options.executor is not None and options.executor.kind != "threads":
+        raise ValueError(f"job {job.name!r} has engine export and executor {options.executor.kind}; DynamoDB "
+                         "does an export's work, so no segment would run there: drop executor for this job")
     if job.export_deadline_s is not None and options.engine != "export":
         raise ValueError(f"job {job.name!r} sets export_deadline_s without engine export; it would be ignored")
 

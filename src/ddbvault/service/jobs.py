@@ -71,6 +71,7 @@ def backup_options(options: JobOptions) -> BackupOptions:
         keep=None if options.retention is None else keep_from_mapping(options.retention),
         engine=options.engine or base.engine,
         export_deadline_s=base.export_deadline_s if options.export_deadline_s is None else options.export_deadline_s,
+        **(options.executor.backup_fields() if options.executor else {}),
         table_principal=Principal(region=options.region, role_arn=options.source_role, session_name="ddbvault-source"),
         vault_principal=Principal(region=options.region, role_arn=options.dest_role, external_id=options.external_id,
                        session_name="ddbvault-dest"))
