@@ -181,6 +181,24 @@ def _scan_options(func):
     return func
 
 
+# `backup` options that a scan backup's plan fixes, so that `--resume` refuses them: the plan's
+# segments, read rate, write options, retention and engine are kept, whatever is given.
+_FIXED_BY_PLAN = ("segments", "read_share", "read_rcu", "consistent_read", "compression", "compression_level",
+                  "object_size", "part_size", "acl", "sse", "kms_key_id", "storage_class", "schema_only", "keep",
+                  "engine", "export_time", "export_deadline", "incremental", "export_from", "export_to",
+                  "backup_id")
+
+
+def _given(ctx: click.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among `names` (parameter names) given on the command line, as spelled in --help."""
+    given = []
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if param.name in names and source is not None and source != click.core.ParameterSource.DEFAULT:
+            given.append(max(param.opts, key=len))
+    return given
+
+
 @cli.group(cls=_BackupGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def backup() -> None:
     """Back up TABLE (or every table --tables matches) into DEST; `backup plan|work|commit` run
@@ -241,6 +259,13 @@ def backup_run(table, selectors, dest, segments, workers, read_share, read_rcu, 
         if table or selectors or dest:
             _fail(UsageError("--resume BACKUP_URL finishes that backup: give no TABLE, --tables or --to with it",
                              hint=f"ddbvault backup --resume {resume_url}"), as_json)
+        fixed = _given(click.get_current_context(), _FIXED_BY_PLAN) + (
+            ["--parallelism"] if executor.parallelism is not None else [])
+        if fixed:  # refused, not ignored: a resume reads and writes as the plan says (docs/scale.md)
+            _fail(UsageError(f"{', '.join(fixed)}: the backup's plan fixed {'it' if len(fixed) == 1 else 'them'}, "
+                             "and --resume keeps the plan's", hint=f"ddbvault backup --resume {resume_url} "
+                             "without them (it takes --workers, the executor and the credentials' options), "
+                             "or start a new backup"), as_json)
     elif not dest:
         _fail(UsageError("missing option --to DEST", hint="ddbvault backup TABLE --to s3://BUCKET/PREFIX"), as_json)
     else:

@@ -153,12 +153,14 @@ class BackupOptions:
                            vault_principal=self.vault_principal, retry=self.retry)
 
     def declared_parallelism(self) -> int:
-        """The concurrent workers the read cap is shared among (see `parallelism`)."""
+        """The concurrent workers the read cap is shared among (see `parallelism`). When not
+        declared, never more than an explicit `segments`: no more segments than that can run at
+        once, and each extra worker would only lower every worker's share of the cap."""
         if self.parallelism is not None:
             return self.parallelism
         from .executors import default_parallelism  # dask: asks the scheduler (the dask extra)
 
-        return default_parallelism(ExecutorSpec.of(self))
+        return min(default_parallelism(ExecutorSpec.of(self)), self.segments or MAX_PARALLELISM)
 
 
 def _now() -> str:

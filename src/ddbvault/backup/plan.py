@@ -70,13 +70,20 @@ def plan_backup(table: str, dest: str, options, *, parallelism: int | None = Non
     source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
                          retry=options.retry, stats=stats)
     description = source.describe()
+    segments = plan_segments(description, options.workers * parallelism, options.segments)
+    if parallelism > segments:
+        # Each worker reads at cap / parallelism, but at most `segments` of them ever scan at
+        # once: the backup would use segments / parallelism of its cap (3 / 10,000: a crawl).
+        raise UsageError(f"--parallelism {parallelism:,} is more than the plan's {segments:,} segments: each "
+                         f"worker would read at 1/{parallelism:,} of the cap, and at most {segments:,} can "
+                         "ever scan at once",
+                         hint=f"give --segments at least {parallelism:,}, or --parallelism at most {segments:,}")
     schema = table_schema(description, source.time_to_live(), source.tags())
     store = open_destination(destination, options, write_options, stats)
     now = options.now or datetime.now(timezone.utc)
     layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
     retention, lock_mode = apply_keep(store, destination, table, options.keep, now)
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
-    segments = plan_segments(description, options.workers * parallelism, options.segments)
     cap = None if math.isinf(rate.units_per_s) else rate.units_per_s
     plan = BackupPlan(
         backup_id=layout.backup_id, table=table, created_at=_iso(datetime.now(timezone.utc)),

@@ -80,7 +80,8 @@ class OpenedPlan:
 def open_plan(url: str, principal: Principal, *, stats: RetryStats, pool: int = 10) -> OpenedPlan:
     """The plan of the backup at `url` (DEST/TABLE/BACKUP_ID), read and checked, with a store
     that writes as the plan says (ACL, SSE, storage class, part size, the keep policy's tags).
-    Raises UsageError (not a backup URL), NotFoundError (no plan: `backup plan` first),
+    Raises UsageError (not a backup URL; a complete backup made without a plan: schema-only,
+    export engine or older), NotFoundError (no plan: `backup plan` first),
     IntegrityError (a malformed plan), AwsError. S3: GetObject of plan.json."""
     destination, layout = parse_backup_url(url)
     session = session_for(destination, principal)
@@ -91,6 +92,10 @@ def open_plan(url: str, principal: Principal, *, stats: RetryStats, pool: int = 
     except NotFoundError as exc:
         if getattr(exc, "code", "") == "NoSuchBucket":
             raise
+        if store.seen(layout.manifest_key):  # complete, and not planned: nothing to work on or commit
+            raise UsageError(f"{url} is a complete backup that has no plan (--schema-only, --engine export, or "
+                             "made before plan/work/commit), so there is nothing to work on, commit or resume",
+                             hint=f"ddbvault verify {url}") from None
         raise NotFoundError(f"{url} has no plan ({where})",
                             hint="plan the backup first: ddbvault backup plan TABLE --to DEST") from None
     plan = BackupPlan.from_json(body, where, layout.backup_id, layout.table, url=destination.url_of(layout.root))
@@ -144,7 +149,8 @@ def segments_of_index(plan: BackupPlan, index: int) -> list[int]:
 
 def _chosen(plan: BackupPlan, segments: Sequence[int] | None, index: int | None) -> list[int]:
     if segments is not None and index is not None:
-        raise UsageError("--segment and --index are exclusive")
+        raise UsageError("--segment and --index are exclusive",
+                         hint="give --segment S (repeatable) or --index I, not both")
     if index is not None:
         return segments_of_index(plan, index)
     if segments is None:
@@ -153,7 +159,7 @@ def _chosen(plan: BackupPlan, segments: Sequence[int] | None, index: int | None)
     bad = [s for s in chosen if not 0 <= s < plan.segments]
     if bad:
         raise UsageError(f"segment {bad[0]} is out of range: the plan has {plan.segments} segments "
-                         f"(0..{plan.segments - 1})")
+                         f"(0..{plan.segments - 1})", hint="give segments the plan has, as `backup plan` printed")
     return chosen
 
 

@@ -307,6 +307,11 @@ def _check_engine(job: JobConfig, options: JobOptions) -> None:
     if options.engine == "export" and options.executor is not None and options.executor.kind != "threads":
         raise ValueError(f"job {job.name!r} has engine export and executor {options.executor.kind}; DynamoDB "
                          "does an export's work, so no segment would run there: drop executor for this job")
+    parallelism = options.executor.parallelism if options.executor is not None else None
+    if parallelism is not None and options.segments is not None and parallelism > options.segments:
+        raise ValueError(f"job {job.name!r} has executor parallelism {parallelism} and only {options.segments} "
+                         "segments; each worker would read at 1/parallelism of the cap, and at most segments "
+                         "can scan at once: raise segments or lower parallelism")
     if job.export_deadline_s is not None and options.engine != "export":
         raise ValueError(f"job {job.name!r} sets export_deadline_s without engine export; it would be ignored")
 

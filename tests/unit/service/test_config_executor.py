@@ -73,3 +73,10 @@ def test_an_export_job_on_processes_is_refused(tmp_path):
 def test_a_follow_job_with_an_executor_is_refused(tmp_path):
     with pytest.raises(UsageError, match="executor is a backup option"):
         _load(tmp_path, "jobs: [{name: f, kind: follow, table: orders, destination: /v, executor: threads}]\n")
+
+
+def test_a_job_whose_parallelism_outnumbers_its_segments_is_refused(tmp_path):
+    # each of 8 workers would read at cap / 8, yet only 2 segments can ever scan at once
+    with pytest.raises(UsageError, match="executor parallelism 8 and only 2 segments"):
+        _load(tmp_path, f"jobs: [{JOB}, segments: 2, executor: {{kind: processes, processes: 8, parallelism: 8}}}}]\n")
+    _load(tmp_path, f"jobs: [{JOB}, segments: 8, executor: {{kind: processes, processes: 8, parallelism: 8}}}}]\n")
