@@ -44,6 +44,12 @@ class Destination:
         return f"{self.location.rstrip('/')}/{key}"
 
 
+def shown(text: str) -> str:
+    """`text` as an error message may quote it: a URL's USER:PASSWORD@ (never a credential
+    ddbvault uses) replaced by `***@`."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)[^/]*@", r"\1***@", text)
+
+
 def parse_destination(text: str) -> Destination:
     """Parse `s3://bucket[/prefix]`, `file:///abs/path` or a local path (see the module docstring).
 
@@ -61,6 +67,12 @@ def parse_destination(text: str) -> Destination:
         raise UsageError(f"unsupported destination {text!r}: a Windows drive path",
                          hint="use a POSIX path, s3://BUCKET/PREFIX or file:///ABSOLUTE/PATH")
     name, rest = scheme.group(1), text[scheme.end():]
+    if "@" in rest.lstrip("/").partition("/")[0]:
+        # USER:PASSWORD@ in the authority: never echoed (no credential in any output), never used
+        raise UsageError(f"destination {name}://... has a user name or password before '@' (not shown); "
+                         "ddbvault takes no credentials in a URL",
+                         hint="use s3://BUCKET/PREFIX; credentials come from --profile, the roles' options or "
+                         "the environment")
     if name == "s3" and rest.startswith("//"):
         return _s3_destination(text, rest[2:])
     if name == "file" and rest.startswith("//"):

@@ -24,7 +24,7 @@ from ..aws.session import Principal
 from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_table_name, is_backup_id, join
-from ..storage.destination import Destination, parse_destination
+from ..storage.destination import Destination, parse_destination, shown
 from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest, check_backup_id, too_large
 from ..storage import ObjectStore, open_store, session_for
 from ..storage.base import TooLargeError
@@ -63,7 +63,7 @@ def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
     """Split `s3://bucket/prefix/table/id` or `/dir/prefix/table/id` into store root and layout."""
     parts = url.rstrip("/").split("/")
     if len(parts) < 3 or not is_backup_id(parts[-1]):
-        raise UsageError(f"{url!r} is not a backup URL",
+        raise UsageError(f"{shown(url)!r} is not a backup URL",
                          hint="pass DEST/TABLE/BACKUP_ID, as `ddbvault backup --json` prints it "
                               "in `url`, or as `ddbvault list DEST` shows it")
     table, backup_id = check_table_name(parts[-2]), parts[-1]

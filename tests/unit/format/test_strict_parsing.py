@@ -66,6 +66,28 @@ def test_valid_destinations(text, kind, location, prefix):
     assert (dest.kind, dest.location, dest.prefix) == (kind, location, prefix)
 
 
+@pytest.mark.parametrize("text", [
+    "s3://AKIAEXAMPLE:s3cr3tpass@bucket/prefix",
+    "s3://user@bucket",
+    "s3:/user:s3cr3tpass@bucket/p",      # also with a typo'd scheme, whose message echoes the URL
+    "file://user:s3cr3tpass@host/srv",
+    "https://user:s3cr3tpass@example.com/b",
+])
+def test_a_url_with_credentials_is_refused_without_echoing_them(text):
+    with pytest.raises(UsageError) as err:
+        parse_destination(text)
+    shown = f"{err.value.message} {err.value.hint}"
+    assert "s3cr3tpass" not in shown and "user" not in shown.replace("user name", "") and "AKIA" not in shown
+    assert "not shown" in err.value.message and err.value.hint
+
+
+@pytest.mark.parametrize("url", ["s3://user:s3cr3tpass@vault", "s3://user:s3cr3tpass@vault/p/orders/not-an-id"])
+def test_a_backup_url_with_credentials_is_not_echoed(url):
+    with pytest.raises(UsageError) as err:
+        parse_backup_url(url)
+    assert "s3cr3tpass" not in err.value.message and "***@vault" in err.value.message
+
+
 def test_the_hint_shows_the_corrected_url():
     with pytest.raises(UsageError) as err:
         parse_destination("s3:/bucket/prefix")
