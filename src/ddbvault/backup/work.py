@@ -199,13 +199,15 @@ def run_segments(opened: OpenedPlan, source: TableSource, chosen: list[int], thr
              plan.segments, min(threads, max(1, len(chosen))),
              "unlimited" if plan.worker_read_rate_rcu_per_s is None
              else f"{plan.worker_read_rate_rcu_per_s:,.1f} RCU/s")
-    run_workers(run, threads, interrupted=f"work on {plan.url} interrupted; segments without a result "
-                                          "are re-run by `ddbvault backup --resume`")
+    resume = f"ddbvault backup --resume {plan.url} (it runs only the segments without a result)"
+    try:
+        run_workers(run, threads, interrupted=f"work on {plan.url} interrupted; no manifest written")
+    except InterruptedRun as exc:
+        raise InterruptedRun(exc.message, hint=resume) from None
     if run.errors:
         raise run.errors[0]
     if run.cancelled.is_set():
-        raise InterruptedRun(f"work on {plan.url} cancelled; segments without a result are re-run by "
-                             "`ddbvault backup --resume`")
+        raise InterruptedRun(f"work on {plan.url} cancelled; no manifest written", hint=resume)
     outcomes = [run.outcomes[s] for s in chosen if s in run.outcomes]
     return WorkReport(url=plan.url, segments=outcomes, items=run.items, consumed_rcu=round(run.consumed_rcu, 3),
                       seconds=round(time.monotonic() - t0, 3), throttle_retries=stats.throttles,

@@ -61,7 +61,11 @@ def test_sigterm_stops_cleanly_with_exit_130_and_no_manifest(table, aws_env, tmp
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr.decode()
-    assert "interrupted" in stderr.decode()
+    lines = stderr.decode().strip().splitlines()
+    assert "interrupted" in lines[-2] and "Traceback" not in stderr.decode()
+    # one line, then what to do: the resume of this very backup
+    url = str(next(tmp_path.rglob("plan.json")).parent)
+    assert lines[-1].startswith(f"Try: ddbvault backup --resume {url} "), lines
     assert not list(tmp_path.rglob("manifest.json"))
     # the open data objects were aborted, not made visible as if complete: what is left is the
     # plan and the attempts' records (and results of segments that finished), nothing staged
