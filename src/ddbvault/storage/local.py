@@ -121,7 +121,15 @@ class LocalStore(ObjectStore):
         staged, final = self.path_of(completion["staged"]), self.path_of(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(staged, final)
+            # What the attempt staged is a regular file of the size its result records: a link
+            # (followed by link() by default: it would put another file under data/, even one
+            # outside the vault) or a truncated file is never completed. The sha256 is checked by verify.
+            found = os.lstat(staged)
+            if not stat.S_ISREG(found.st_mode) or found.st_size != size:
+                raise IntegrityError(f"staged file {staged} of {final} is not the {size:,}-byte regular file its "
+                                     "attempt wrote, so the segment's winning attempt cannot be completed",
+                                     hint="start a new backup; nothing but ddbvault may write a backup's staging/")
+            os.link(staged, final, follow_symlinks=False)
         except FileExistsError:
             why = self._differs(key, size, sha256)
             if why is not None:

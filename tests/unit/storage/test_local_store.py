@@ -99,3 +99,29 @@ def test_an_empty_directory_is_listed_as_a_folder_key(tmp_path):
     (tmp_path / "t" / "b" / "manifest.json").mkdir(parents=True)
     store.put_new("t/a/one", b"1")
     assert list(store.list_keys("t/")) == ["t/a/one", "t/b/manifest.json/"]
+
+
+@pytest.mark.parametrize("tampered", ["link to a file outside the vault", "truncated", "directory"])
+def test_a_staged_file_that_is_not_what_its_attempt_wrote_is_never_completed(tmp_path, tampered):
+    import hashlib
+
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    store = LocalStore(str(vault))
+    body = b"x" * 1000
+    writer = store.open_staged_writer("t/data/000000-0000.json.gz", "t/staging/a1/000000-0000.json.gz")
+    writer.write(body)
+    completion = writer.stage()
+    staged = vault / "t/staging/a1/000000-0000.json.gz"
+    staged.unlink()
+    if tampered == "truncated":
+        staged.write_bytes(body[:10])
+    elif tampered == "directory":
+        staged.mkdir()
+    else:  # as large as what was staged: only its nature tells
+        secret = tmp_path / "not-in-the-vault"
+        secret.write_bytes(b"s" * len(body))
+        staged.symlink_to(secret)
+    with pytest.raises(IntegrityError, match="is not the 1,000-byte regular file its attempt wrote"):
+        store.complete_staged("t/data/000000-0000.json.gz", completion, len(body), hashlib.sha256(body).hexdigest())
+    assert not (vault / "t/data/000000-0000.json.gz").exists()
