@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 
 from .._version import __version__
 from ..aws.retry import RetryPolicy, RetryStats
@@ -184,9 +184,10 @@ def result_of(plan: BackupPlan, manifest: Manifest, manifest_url: str, stats: Re
               raw_bytes: int | None = None):
     if t0 is not None:
         seconds = time.monotonic() - t0
-    else:  # a commit on its own: the backup's duration, from its plan
+    else:  # a commit on its own: the backup's duration, from its plan to its manifest (the same
+        # for a retried commit of a committed backup, which changes nothing)
         try:
-            seconds = (datetime.now(timezone.utc) - _instant(plan.created_at)).total_seconds()
+            seconds = (_instant(manifest.finished_at) - _instant(plan.created_at)).total_seconds()
         except ValueError:
             seconds = 0.0
     retention = manifest.retention

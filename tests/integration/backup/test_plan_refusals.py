@@ -1,7 +1,7 @@
-"""Inputs an operator can get wrong around plan / work / commit / --resume (docs/scale.md), each
+"""What an operator sees around plan / work / commit / --resume (docs/scale.md). Inputs they can get wrong, each
 refused in one line with a Try: and the right exit code, before anything is written: a plan
 whose workers outnumber its segments, a resume given options its plan fixed, a resume or commit
-of a complete backup made without a plan."""
+of a complete backup made without a plan; and a retried commit, which reports the backup unchanged."""
 
 from __future__ import annotations
 
@@ -84,3 +84,18 @@ def test_work_refusals_say_what_to_do(table, tmp_path):
     refused(run_cli("backup", "work", "--backup", url, "--segment", "5"), ExitCode.USAGE, "segment 5 is out of range")
     refused(run_cli("backup", "work", "--backup", url, "--segment", "1", "--index", "0"), ExitCode.USAGE,
             "--segment and --index are exclusive")
+
+
+def test_a_retried_commit_reports_the_committed_backup_unchanged(table, tmp_path):
+    import time
+
+    url = json.loads(run_cli("backup", "plan", table, "--to", str(tmp_path), "--segments", "2", "--json").stdout)["url"]
+    assert run_cli("backup", "work", "--backup", url).returncode == 0
+    first = run_cli("backup", "commit", "--backup", url, "--json")
+    time.sleep(1.5)
+    again = run_cli("backup", "commit", "--backup", url, "--json")
+    assert first.returncode == again.returncode == 0, again.stderr
+    # the duration is the backup's (plan to manifest), not the time since its plan: a retried
+    # commit job changes nothing, and says so
+    # (raw_bytes, the uncompressed size, is in the results, not the manifest: 0 when committed already)
+    assert {**json.loads(again.stdout), "raw_bytes": None} == {**json.loads(first.stdout), "raw_bytes": None}
