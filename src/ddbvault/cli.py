@@ -154,6 +154,20 @@ class _BackupGroup(click.Group):
             return run.invoke(sub)
 
 
+def _table_and_vault_options(vault_purpose: str):
+    """--table-role, --vault-role (and their external ids), --profile and --region: the backup
+    steps' two principals (`_principals`)."""
+    def apply(func):
+        for option in reversed([
+            table_role_options("read the table"), vault_role_options(vault_purpose),
+            click.option("--profile", help="AWS profile for the base credentials."),
+            click.option("--region", help="AWS region of the table (and default for the bucket)."),
+        ]):
+            func = option(func)
+        return func
+    return apply
+
+
 def _scan_options(func):
     """The options a scan backup's plan fixes: shared by `backup` and `backup plan`."""
     for option in reversed([
@@ -215,10 +229,7 @@ def backup() -> None:
               help="s3://bucket/prefix or a local directory. The backup goes to DEST/TABLE/BACKUP_ID. "
               "With --incremental, given twice: the destination and the window's end time.")
 @_scan_options
-@table_role_options("read the table")
-@vault_role_options("write the backup")
-@click.option("--profile", help="AWS profile for the base credentials.")
-@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@_table_and_vault_options("write the backup")
 @click.option("--schema-only", is_flag=True, help="Save the table's schema and settings only: no Scan, no items.")
 @click.option("--keep", metavar="POLICY", help="Keep policy, e.g. daily=7,weekly=5,monthly=12 (yearly=N too): "
               "tag the backup with its tier for the bucket's lifecycle rules (docs/backup.md#retention).")
@@ -336,10 +347,7 @@ def _principals(profile, region, table_role, table_external_id, vault_role, vaul
               help="Workers that will scan at once (processes, Batch children, Kubernetes pods); each "
               "gets the read cap / parallelism.")
 @_scan_options
-@table_role_options("read the table")
-@vault_role_options("write the plan")
-@click.option("--profile", help="AWS profile for the base credentials.")
-@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@_table_and_vault_options("write the plan")
 @click.option("--keep", metavar="POLICY", help="Keep policy, as for `ddbvault backup`.")
 @click.option("--backup-id", metavar="ID", help="Use this backup id (YYYYMMDDTHHMMSSZ-xxxxxx) instead of a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
@@ -380,10 +388,7 @@ def backup_plan(table, dest, parallelism, segments, workers, read_share, read_rc
               "AWS_BATCH_JOB_ARRAY_INDEX when set].")
 @click.option("--workers", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Threads scanning segments at once in this process.")
-@table_role_options("read the table")
-@vault_role_options("write the backup")
-@click.option("--profile", help="AWS profile for the base credentials.")
-@click.option("--region", help="AWS region of the table (and default for the bucket).")
+@_table_and_vault_options("write the backup")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a terminal].")
 def backup_work(url, segments, index, workers, table_role, table_external_id, vault_role, vault_external_id,

@@ -24,21 +24,20 @@ from datetime import datetime, timezone
 from .._version import __version__
 from ..aws.retry import RetryPolicy, RetryStats
 from ..aws.session import Principal, make_session
-from ..format.codec import COMPRESSIONS, IMPORT_COMPRESSION, Compressor
-from ..errors import AccessDeniedError, IntegrityError, InterruptedRun, UsageError
-from ..format.layout import BackupLayout, check_table_name, new_backup_id
+from ..format.codec import COMPRESSIONS, Compressor
+from ..errors import UsageError
+from ..format.layout import BackupLayout, check_table_name
 from ..storage.destination import Destination, parse_destination
-from ..format.manifest import MANIFEST_MAX_BYTES, SCHEMA_ONLY_FORMAT_VERSION, Manifest
+from ..format.manifest import SCHEMA_ONLY_FORMAT_VERSION, Manifest
 from ..format.plan import MAX_PARALLELISM
 from ..format.retention import KeepPolicy, Retention
 from ..runtime.progress import Progress
-from .commit import commit_backup
+from .commit import commit_backup, manifest_bytes
 from .executors.spec import ExecutorSpec
-from .plan import apply_keep, open_destination, plan_backup, source_info, write_options_for
+from .plan import describe_and_open, open_destination, plan_backup, source_info, write_options_for
 from .result import BackupResult
 from .via_export import backup_via_export, check_export_options
 from .work import OpenedPlan, WorkOptions, open_plan, run_segments
-from ..format.schema import table_schema
 from ..dynamodb.scan import TableSource
 from ..storage import DEFAULT_ACL, ObjectStore
 from ..storage.base import CANNED_ACLS, SSE_CHOICES
@@ -219,17 +218,12 @@ def backup_table(table: str, dest: str, options: BackupOptions | None = None, *,
         check_export_options(options, destination)
         store = open_destination(destination, options, write_options, stats)
         return backup_via_export(table, destination, store, options, progress=progress, cancelled=cancelled,
-                                 stats=stats, started=started, t0=t0, manifest_bytes=_manifest_bytes,
+                                 stats=stats, started=started, t0=t0, manifest_bytes=manifest_bytes,
                                  source_info=source_info, result_type=BackupResult)
     if options.schema_only:
-        source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
-                             retry=options.retry, stats=stats, cancelled=cancelled)
-        description = source.describe()
-        schema = table_schema(description, source.time_to_live(), source.tags())
-        store = open_destination(destination, options, write_options, stats)
-        now = options.now or datetime.now(timezone.utc)
-        layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
-        retention, lock_mode = apply_keep(store, destination, table, options.keep, now)
+        d = describe_and_open(table, destination, options, write_options, stats)
+        description, schema, store, layout, retention, lock_mode = (
+            d.description, d.schema, d.store, d.layout, d.retention, d.lock_mode)
         result = _schema_only(table, destination, store, layout, description, schema, options, stats,
                               started, t0, retention)
         return _with_retention(result, retention, lock_mode)
@@ -334,7 +328,7 @@ def _schema_only(table: str, destination: Destination, store: ObjectStore, layou
                                        "throttle_retries": stats.throttles,
                                        "transient_retries": stats.transient},
         format_version=SCHEMA_ONLY_FORMAT_VERSION, retention=retention)
-    store.put_new(layout.manifest_key, _manifest_bytes(manifest, url))
+    store.put_new(layout.manifest_key, manifest_bytes(manifest, url))
     return BackupResult(
         url=url, backup_id=layout.backup_id, table=table, items=0, bytes=0, objects=0, consumed_rcu=0.0,
         seconds=round(time.monotonic() - t0, 3), manifest=destination.url_of(layout.manifest_key),
@@ -344,17 +338,5 @@ def _schema_only(table: str, destination: Destination, store: ObjectStore, layou
 
 def _finite(rate: float) -> float | None:
     return None if math.isinf(rate) else rate
-
-
-def _manifest_bytes(manifest: Manifest, url: str) -> bytes:
-    """The manifest as stored; one over MANIFEST_MAX_BYTES is refused, as every reader would
-    refuse it (the backup stays incomplete: no manifest)."""
-    body = manifest.to_json()
-    if len(body) > MANIFEST_MAX_BYTES:
-        raise UsageError(f"backup {url}: its manifest would be {len(body):,} bytes for "
-                         f"{len(manifest.objects):,} data objects, over the {MANIFEST_MAX_BYTES:,} "
-                         "bytes a manifest may hold, so it is not written",
-                         hint="back up again with a larger --object-size: fewer, larger data objects")
-    return body
 
 

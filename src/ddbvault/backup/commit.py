@@ -65,12 +65,7 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
         list(pool.map(lambda r: complete_objects(store, layout.root, r), todo))
         attempts = dict(zip(results, pool.map(lambda s: count_attempts(store, layout.root, s), results)))
     manifest = manifest_of(plan, results, attempts, stats, work_counted)
-    body = manifest.to_json()
-    if len(body) > MANIFEST_MAX_BYTES:
-        raise UsageError(f"backup {plan.url}: its manifest would be {len(body):,} bytes for "
-                         f"{len(manifest.objects):,} data objects, over the {MANIFEST_MAX_BYTES:,} bytes a "
-                         "manifest may hold, so it is not written",
-                         hint="back up again with a larger --object-size: fewer, larger data objects")
+    body = manifest_bytes(manifest, plan.url)
     try:
         store.put_new(layout.manifest_key, body)
     except IntegrityError:  # another commit of this backup wrote it first: that one stands
@@ -81,6 +76,18 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
         return result_of(plan, existing, manifest_url, stats, t0)
     return result_of(plan, manifest, manifest_url, stats, t0,
                      raw_bytes=sum(r.raw_bytes for r in results.values()))
+
+
+def manifest_bytes(manifest: Manifest, url: str) -> bytes:
+    """The manifest as stored; one over MANIFEST_MAX_BYTES is refused (UsageError), as every
+    reader would refuse it (the backup stays incomplete: no manifest)."""
+    body = manifest.to_json()
+    if len(body) > MANIFEST_MAX_BYTES:
+        raise UsageError(f"backup {url}: its manifest would be {len(body):,} bytes for "
+                         f"{len(manifest.objects):,} data objects, over the {MANIFEST_MAX_BYTES:,} "
+                         "bytes a manifest may hold, so it is not written",
+                         hint="back up again with a larger --object-size: fewer, larger data objects")
+    return body
 
 
 def _existing_manifest(opened: OpenedPlan, where: str) -> Manifest | None:

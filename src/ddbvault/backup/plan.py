@@ -67,9 +67,9 @@ def plan_backup(table: str, dest: str, options, *, parallelism: int | None = Non
     destination = parse_destination(dest)
     write_options = write_options_for(destination, options)  # S3's limits, checked before any work
     stats = stats or RetryStats()
-    source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
-                         retry=options.retry, stats=stats)
-    description = source.describe()
+    d = describe_and_open(table, destination, options, write_options, stats)
+    source, description, schema, store, layout, retention, lock_mode = (
+        d.source, d.description, d.schema, d.store, d.layout, d.retention, d.lock_mode)
     segments = plan_segments(description, options.workers * parallelism, options.segments)
     if parallelism > segments:
         # Each worker reads at cap / parallelism, but at most `segments` of them ever scan at
@@ -78,11 +78,6 @@ def plan_backup(table: str, dest: str, options, *, parallelism: int | None = Non
                          f"worker would read at 1/{parallelism:,} of the cap, and at most {segments:,} can "
                          "ever scan at once",
                          hint=f"give --segments at least {parallelism:,}, or --parallelism at most {segments:,}")
-    schema = table_schema(description, source.time_to_live(), source.tags())
-    store = open_destination(destination, options, write_options, stats)
-    now = options.now or datetime.now(timezone.utc)
-    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
-    retention, lock_mode = apply_keep(store, destination, table, options.keep, now)
     rate = plan_read_rate(description, options.read_share, options.read_rcu)
     cap = None if math.isinf(rate.units_per_s) else rate.units_per_s
     plan = BackupPlan(
@@ -101,6 +96,34 @@ def plan_backup(table: str, dest: str, options, *, parallelism: int | None = Non
              segments, parallelism, rate.reason,
              "" if cap is None else f" ({cap / parallelism:,.1f} RCU/s per worker)")
     return Planned(plan, destination, layout, store, source, description, retention, lock_mode)
+
+
+@dataclass
+class Described:
+    """What every scan or schema-only backup opens first, before writing anything."""
+
+    source: TableSource
+    description: dict
+    schema: dict
+    store: ObjectStore
+    layout: BackupLayout
+    retention: Retention | None
+    lock_mode: str | None
+
+
+def describe_and_open(table: str, destination: Destination, options, write_options: WriteOptions,
+                      stats: RetryStats) -> Described:
+    """Describe the table (DescribeTable, DescribeTimeToLive, ListTagsOfResource), open and check
+    the destination, name the new backup, and, under a keep policy, choose its tier."""
+    source = TableSource(make_session(options.table_principal), table, pool=options.workers + 4,
+                         retry=options.retry, stats=stats)
+    description = source.describe()
+    schema = table_schema(description, source.time_to_live(), source.tags())
+    store = open_destination(destination, options, write_options, stats)
+    now = options.now or datetime.now(timezone.utc)
+    layout = BackupLayout(destination.prefix, table, options.backup_id or new_backup_id(now))
+    retention, lock_mode = apply_keep(store, destination, table, options.keep, now)
+    return Described(source, description, schema, store, layout, retention, lock_mode)
 
 
 def _iso(moment: datetime) -> str:

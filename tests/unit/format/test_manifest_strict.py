@@ -131,7 +131,7 @@ def test_a_manifest_belongs_to_the_backup_id_of_its_path():
 
 
 def test_a_backup_never_writes_a_manifest_that_readers_would_refuse():
-    from ddbvault.backup import _manifest_bytes
+    from ddbvault.backup.commit import manifest_bytes as _manifest_bytes
     from ddbvault.errors import UsageError
     from ddbvault.format.manifest import MANIFEST_MAX_BYTES
 
