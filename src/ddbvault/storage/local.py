@@ -6,42 +6,70 @@ fails if the name exists, so nothing is overwritten, and the final name appears 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
 import stat
 from pathlib import Path
+from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
-from ..errors import IntegrityError, NotFoundError, UsageError
+from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from .base import ObjectStore, ObjectWriter, StagedWriter
 
 PARTIAL_MARK = ".partial-"
 STAGING = "staging"  # format/plan.py STAGING_DIR: an attempt's staged files, under the backup root
 
 
+# A write the file system refuses, whatever the step (mkdir, open, write, fsync, link): one
+# line naming the path and the system's reason. Other OSErrors (FileExistsError: create-only)
+# keep their meaning for the caller.
+_REFUSED = (errno.EROFS, errno.EACCES, errno.EPERM)
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def _writing(path: Path):
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _REFUSED:
+            raise UsageError(f"cannot write {path}: {exc.strerror}",
+                             hint="make the destination writable (or choose another), then run the same "
+                             "command again; a planned backup carries on with `ddbvault backup --resume URL`") from None
+        if exc.errno in _FULL:
+            raise DdbvaultError(f"cannot write {path}: {exc.strerror}",
+                                hint="free space on its file system, then run the same command again; a "
+                                "planned backup carries on with `ddbvault backup --resume URL`") from None
+        raise
+
+
 class LocalWriter(ObjectWriter):
     def __init__(self, store: "LocalStore", key: str):
         self.key = key
         self._final = store.path_of(key)
-        self._final.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self._final.with_name(self._final.name + PARTIAL_MARK + secrets.token_hex(4))
-        self._file = open(self._tmp, "xb")
+        with _writing(self._final):
+            self._final.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self._tmp, "xb")
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        with _writing(self._final):
+            self._file.write(data)
 
     def close(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        try:
-            os.link(self._tmp, self._final)
-        except FileExistsError as exc:
-            self.abort()
-            raise IntegrityError(f"refusing to overwrite existing object {self._final}") from exc
-        os.unlink(self._tmp)
-        _fsync_dir(self._final.parent)
+        with _writing(self._final):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            try:
+                os.link(self._tmp, self._final)
+            except FileExistsError as exc:
+                self.abort()
+                raise IntegrityError(f"refusing to overwrite existing object {self._final}") from exc
+            os.unlink(self._tmp)
+            _fsync_dir(self._final.parent)
 
     def abort(self) -> None:
         try:
@@ -58,17 +86,20 @@ class LocalStagedWriter(StagedWriter):
     def __init__(self, store: "LocalStore", key: str, staging_key: str):
         self.key, self.staging_key = key, staging_key
         self._path = store.path_of(staging_key)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self._path, "xb")
+        with _writing(self._path):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self._path, "xb")
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        with _writing(self._path):
+            self._file.write(data)
 
     def stage(self) -> dict:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        _fsync_dir(self._path.parent)
+        with _writing(self._path):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            _fsync_dir(self._path.parent)
         return {"staged": self.staging_key}
 
     def abort(self) -> None:
@@ -119,7 +150,8 @@ class LocalStore(ObjectStore):
         """Hard-link the staged file to `key` (fails if `key` exists: create-only), then unlink
         the staged name. See base.ObjectStore.complete_staged."""
         staged, final = self.path_of(completion["staged"]), self.path_of(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        with _writing(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
         try:
             # What the attempt staged is a regular file of the size its result records: a link
             # (followed by link() by default: it would put another file under data/, even one
@@ -129,7 +161,8 @@ class LocalStore(ObjectStore):
                 raise IntegrityError(f"staged file {staged} of {final} is not the {size:,}-byte regular file its "
                                      "attempt wrote, so the segment's winning attempt cannot be completed",
                                      hint="start a new backup; nothing but ddbvault may write a backup's staging/")
-            os.link(staged, final, follow_symlinks=False)
+            with _writing(final):
+                os.link(staged, final, follow_symlinks=False)
         except FileExistsError:
             why = self._differs(key, size, sha256)
             if why is not None:

@@ -125,3 +125,16 @@ def test_a_staged_file_that_is_not_what_its_attempt_wrote_is_never_completed(tmp
     with pytest.raises(IntegrityError, match="is not the 1,000-byte regular file its attempt wrote"):
         store.complete_staged("t/data/000000-0000.json.gz", completion, len(body), hashlib.sha256(body).hexdigest())
     assert not (vault / "t/data/000000-0000.json.gz").exists()
+
+
+def test_a_write_the_file_system_refuses_is_one_line_naming_the_path():
+    # sysfs refuses to create files or directories, to root too: a real refusal on any Linux
+    from ddbvault.errors import UsageError
+
+    store = LocalStore("/sys/kernel/ddbvault-test-vault")
+    for write in (lambda: store.put_new("t/plan.json", b"{}"),
+                  lambda: store.open_staged_writer("t/data/000000-0000.json.gz", "t/staging/a1/000000-0000.json.gz")):
+        with pytest.raises(UsageError) as refused:
+            write()
+        assert refused.value.message.startswith("cannot write /sys/kernel/ddbvault-test-vault/t/")
+        assert "\n" not in refused.value.message and refused.value.hint
