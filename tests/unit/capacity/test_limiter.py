@@ -35,8 +35,21 @@ def test_sustained_rate_matches_the_cap():
 
 def test_starts_empty_so_the_first_second_is_not_a_burst():
     lim, clock = limiter(50.0)
-    lim.acquire(10)
-    assert clock.now == pytest.approx(0.2)
+    lim.acquire(10)  # the whole burst (0.2 s x 50): it goes once half of it is there
+    assert clock.now == pytest.approx(0.1)
+    lim.settle(10, 10)
+    lim.acquire(10)  # the first left a debt of 5: this one waits 0.2 s for -5 to become +5
+    assert clock.now == pytest.approx(0.3)
+
+
+def test_a_request_that_waits_for_half_a_bucket_loses_no_refill_to_the_clip():
+    """Pages reserve about the whole burst. Had each waited for a full bucket, the refill of every
+    moment the bucket sat full would be lost; going at half keeps the long-run rate."""
+    lim, clock = limiter(50.0)
+    for _ in range(50):  # 50 requests of the whole burst, each settled at what it reserved
+        lim.acquire(10)
+        lim.settle(10, 10)
+    assert 500 / clock.now == pytest.approx(50.0, rel=0.02)
 
 
 def test_no_one_second_window_exceeds_rate_times_1_2():
