@@ -51,11 +51,19 @@ def test_backup_lands_in_the_data_account_with_acl_and_sse_kms(setup, aws_env, m
             sse="aws:kms", kms_key_id=key_arn, read_rcu=10000, vault_principal=Principal(role_arn=WRITER)))
         monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
     writes = _object_writes(proxy)
-    assert len(writes) == result.objects + 1  # data objects, then the manifest
+    # data objects (CreateMultipartUpload), the plan, an attempt record and a result per segment,
+    # and the manifest (docs/scale.md): each carries the ACL and the SSE
+    assert len(writes) == result.objects + 1 + 2 * result.segments + 1
     assert all(h.get("x-amz-acl") == "bucket-owner-full-control" for h in writes)
     assert all(h.get("x-amz-server-side-encryption") == "aws:kms" for h in writes)
     assert all(h.get("x-amz-server-side-encryption-aws-kms-key-id") == key_arn for h in writes)
-    assert all(h.get("if-none-match") == "*" for h in writes if "x-amz-copy-source" not in h)
+    # create-only: every PutObject, and every CompleteMultipartUpload (a CreateMultipartUpload
+    # creates nothing visible; its completion is the create)
+    puts = [h for m, path, h in proxy.requests if m == "PUT" and "partNumber=" not in path
+            and "/data-account-backups/" in path]
+    completes = [h for m, path, h in proxy.requests if m == "POST" and "uploadId=" in path]
+    assert len(completes) == result.objects
+    assert all(h.get("if-none-match") == "*" for h in puts + completes)
     assert not [r for r in proxy.requests if r[0] == "DELETE"], "the writer must never delete"
 
     s3_data = data.client("s3")  # the bucket owner reads what production wrote
