@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${LOWEST_VENV:-.venv-lowest}
 PY=${PY:-.venv/bin/python}
-# What tests/unit imports beyond ddbvault's own dependencies.
-TEST_TOOLS="pytest pytest-timeout hypothesis psutil cryptography packaging python-hcl2"
+# What tests/unit imports beyond ddbvault's own dependencies (jsonschema: the Kubernetes Job check).
+TEST_TOOLS="pytest pytest-timeout hypothesis psutil cryptography packaging python-hcl2 jsonschema"
 rm -rf "$VENV"
 python3 -m venv "$VENV"
 mkdir -p build
