@@ -17,7 +17,7 @@ from datetime import datetime
 from .._version import __version__
 from ..aws.retry import RetryPolicy, RetryStats
 from ..aws.session import Principal
-from ..errors import IntegrityError, NotFoundError, UsageError
+from ..errors import AccessDeniedError, IntegrityError, NotFoundError, UsageError
 from ..format.codec import EXTENSIONS, IMPORT_COMPRESSION
 from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest
 from ..format.plan import RESULT_MAX_BYTES, BackupPlan, SegmentResult, result_key
@@ -108,9 +108,12 @@ def read_results(opened: OpenedPlan) -> dict[int, SegmentResult]:
 
     def read(segment: int) -> SegmentResult | None:
         key = result_key(root, segment)
-        if not store.seen(key):  # absent (a 403 too, without s3:ListBucket: then commit refuses)
+        try:  # one GetObject: a HeadObject first would send two requests per segment
+            body = store.get(key, limit=RESULT_MAX_BYTES)
+        except (NotFoundError, AccessDeniedError):
+            # absent; S3 answers 403 for a missing key to a caller without s3:ListBucket (as
+            # ObjectStore.seen reads it): commit then refuses, naming the segment
             return None
-        body = store.get(key, limit=RESULT_MAX_BYTES)
         return SegmentResult.from_json(body, opened.destination.url_of(key), backup_id=plan.backup_id,
                                        segment=segment, root=root, extension=extension)
 
