@@ -114,13 +114,10 @@ class ScanRun:
         with attributed_to(stats):
             self.outcomes[segment] = self._attempt(segment, stats)
 
-    def _record_attempt(self, segment: int, attempt_id: str, started: str) -> int:
-        return _record_attempt_at(self.store, self.layout.root, self.plan.backup_id, segment, attempt_id, started)
-
     def _attempt(self, segment: int, stats: RetryStats) -> SegmentOutcome:
         plan, root = self.plan, self.layout.root
         attempt_id, started, t0 = secrets.token_hex(8), now_utc(), time.monotonic()
-        self._record_attempt(segment, attempt_id, started)
+        _record_attempt_at(self.store, root, plan.backup_id, segment, attempt_id, started)
         writer = SegmentWriter(self.store, self.layout, segment, attempt_id=attempt_id,
                                compression=plan.compression, level=plan.compression_level,
                                object_size=plan.object_size)
