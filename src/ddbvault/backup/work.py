@@ -19,7 +19,8 @@ from typing import Mapping, Sequence
 
 from ..aws.retry import RetryPolicy, RetryStats
 from ..aws.session import Principal, make_session
-from ..capacity.limiter import limiter_for
+from ..capacity.limiter import CapacityLimiter, Unlimited, limiter_for
+from ..capacity.read_plan import PageSizer
 from ..dynamodb.scan import TableSource
 from ..errors import IntegrityError, InterruptedRun, NotFoundError, UsageError
 from ..format.layout import BackupLayout
@@ -75,6 +76,20 @@ class OpenedPlan:
     destination: Destination
     layout: BackupLayout
     store: ObjectStore
+
+
+@dataclass
+class ReadPace:
+    """The read-capacity limiter (capacity/limiter.py) and Scan page sizer (capacity/read_plan.py)
+    that one worker's attempts read under, at the plan's worker_read_rate_rcu_per_s (RCU/s)."""
+
+    limiter: CapacityLimiter | Unlimited
+    sizer: PageSizer
+
+    @classmethod
+    def for_plan(cls, plan: BackupPlan) -> "ReadPace":
+        limiter = limiter_for(plan.worker_read_rate_rcu_per_s or float("inf"))
+        return cls(limiter, PageSizer(limiter.rate, limiter.burst, plan.consistent_read))
 
 
 def open_plan(url: str, principal: Principal, *, stats: RetryStats, pool: int = 10) -> OpenedPlan:
@@ -147,7 +162,9 @@ def segments_of_index(plan: BackupPlan, index: int) -> list[int]:
     return list(range(index, plan.segments, plan.parallelism))
 
 
-def _chosen(plan: BackupPlan, segments: Sequence[int] | None, index: int | None) -> list[int]:
+def chosen_segments(plan: BackupPlan, segments: Sequence[int] | None, index: int | None) -> list[int]:
+    """The segments to work on: `segments` (sorted, each checked against the plan), or those of
+    worker `index`, or every segment. Raises UsageError for an out-of-range one, or both given."""
     if segments is not None and index is not None:
         raise UsageError("--segment and --index are exclusive",
                          hint="give --segment S (repeatable) or --index I, not both")
@@ -181,20 +198,26 @@ def work_segments(url: str, segments: Sequence[int] | None = None, *, index: int
         raise UsageError(f"--workers must be 1..256, got {options.threads}")
     stats = RetryStats()
     opened = open_plan(url, options.vault_principal, stats=stats, pool=options.threads + 4)
-    chosen = _chosen(opened.plan, segments, index)
+    chosen = chosen_segments(opened.plan, segments, index)
     source = TableSource(make_session(options.table_principal), opened.plan.table, pool=options.threads + 4,
                          retry=options.retry, stats=stats, cancelled=cancelled)
     return run_segments(opened, source, chosen, options.threads, stats, progress=progress, cancelled=cancelled)
 
 
 def run_segments(opened: OpenedPlan, source: TableSource, chosen: list[int], threads: int, stats: RetryStats,
-                 *, progress: Progress | None = None, cancelled: threading.Event | None = None) -> WorkReport:
-    """The attempts of `chosen` in this process (see work_segments); raises the first failure."""
+                 *, progress: Progress | None = None, cancelled: threading.Event | None = None,
+                 pace: ReadPace | None = None) -> WorkReport:
+    """The attempts of `chosen` in this process (see work_segments); raises the first failure.
+    `pace`: the limiter and page sizer to read under (default: new ones, at the plan's
+    worker_read_rate_rcu_per_s). A caller running one segment after another in one process
+    passes the same one each time, so no segment starts from an empty limiter or sizes its first
+    pages from nothing; a failed run cancels its limiter, so it must not be passed again."""
     plan, t0 = opened.plan, time.monotonic()
     cancelled = cancelled or threading.Event()
     source.cancelled = cancelled  # the run's event: a cancelled run stops waiting on retries at once
-    limiter = limiter_for(plan.worker_read_rate_rcu_per_s or float("inf"))
-    run = ScanRun(plan, source, opened.store, opened.layout, limiter, chosen, progress or Progress(), cancelled)
+    pace = pace or ReadPace.for_plan(plan)
+    run = ScanRun(plan, source, opened.store, opened.layout, pace.limiter, chosen, progress or Progress(), cancelled,
+                  sizer=pace.sizer)
     log.info("%s: working on %d of %d segments with %d threads, read rate %s", plan.url, len(chosen),
              plan.segments, min(threads, max(1, len(chosen))),
              "unlimited" if plan.worker_read_rate_rcu_per_s is None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ddbvault.errors import InterruptedRun
 from ddbvault.exit_codes import ExitCode
 from ddbvault.restore import restore_backup
 from ddbvault.verify import verify_backup
@@ -125,6 +126,37 @@ def test_concurrent_attempts_of_every_segment_leave_exactly_the_winners(table, d
     else:
         assert not [p for p in Path(url, "staging").rglob("*") if p.is_file()]  # losers removed theirs
     assert_identical(url, table, ddb, f"steps-zombies-{'s3' if dest.startswith('s3') else 'dir'}")
+
+
+def test_a_process_reuses_one_context_for_its_tasks_of_one_backup(table, dest, ddb, s3):
+    """An executor's process (pool child, Dask worker) runs task after task: it opens the plan,
+    sessions, clients and read pace once per backup, not once per segment (executors/task.py);
+    a failed task drops its context, and another backup's task replaces the idle ones."""
+    import threading
+
+    from ddbvault.backup.commit import commit_backup
+    from ddbvault.backup.executors import task
+    from ddbvault.backup.work import WorkOptions
+
+    url = plan(table, dest, "--segments", "4", "--parallelism", "2")["url"]
+    options, built = WorkOptions(threads=1), task.built
+    done = [task.run_segment(url, s, options, threading.Event()) for s in range(3)]
+    assert task.built == built + 1  # one context for the three tasks
+    assert [d.segment for d in done] == [0, 1, 2] and all(d.items > 0 for d in done)
+    pace = task._idle[-1].pace
+    assert pace.limiter.rate == 50000  # the plan's worker rate: the cap shared by 2
+    stopped = threading.Event()
+    stopped.set()
+    with pytest.raises(InterruptedRun):
+        task.run_segment(url, 3, options, stopped)  # cancelled: raises, drops its context
+    assert not task._idle
+    task.run_segment(url, 3, options, threading.Event())
+    assert task.built == built + 2 and task._idle[-1].pace is not pace
+    other = plan(table, dest, "--segments", "1")["url"]
+    task.run_segment(other, 0, options, threading.Event())
+    assert task.built == built + 3 and [c.key[0] for c in task._idle] == [other]
+    assert commit_backup(url).items == ITEMS
+    assert_identical(url, table, ddb, f"steps-reuse-{'s3' if dest.startswith('s3') else 'dir'}")
 
 
 def test_commit_names_the_segments_without_a_result(table, tmp_path):
