@@ -9,16 +9,21 @@ Contract:
   the request failed and nobody knows), so the limiter is charged with real consumption, not
   with estimates.
 - `acquire` blocks until both hold, then reserves `units`:
-  1. the limiter holds `min(units, burst)` tokens (it refills at `rate`, holds at most `burst`,
-     and starts empty; the balance may go negative for a request larger than the burst, and
-     later callers wait it off): the long-run rate stays at `rate`;
+  1. the limiter holds half of `min(units, burst)` tokens (it refills at `rate`, holds at most
+     `burst`, and starts empty; the balance goes negative for the rest, and later callers wait
+     it off): the long-run rate stays at `rate`;
   2. what was settled in the last WINDOW_S seconds plus every reservation still in flight plus
      `units` is at most `window_cap` = rate x 1 s + burst (1.2 x rate by default). A request
      larger than that goes alone, once nothing else is in the window.
   So, when each reservation covers what its request consumes, no one-second window sees more
-  than 1.2 x rate, or one request alone if that single request costs more. Settled units are
-  stamped when the answer arrives, close to when the server counted them; WINDOW_S is a little
-  over one second so that jitter between the two cannot put two windows' worth in one.
+  than 1.2 x rate, or one request alone if that single request costs more.
+- Why WINDOW_S is exactly one second: settled units are stamped when the answer arrives, and a
+  server counts a request's units before it answers. So every request the server counted in
+  the last second was either answered within it (settled, in the window) or is still in flight
+  (reserved, in the window): a one-second window misses none, with no margin. (A window of 1.1 s
+  held the steady rate itself, 1.1 x rate, against a 1.2 x rate cap, leaving 0.1 x rate for the
+  requests in flight and the next one: a capped backup reached 0.85-0.92 of its cap; with one
+  second, 0.98-1.0. bench/README.md.)
 - Thread-safe. Time and sleep are injected so tests run on a fake clock.
 - `cancel()` wakes every waiter, which then raises `RateLimiterCancelled`.
 
@@ -33,7 +38,7 @@ import threading
 import time
 from typing import Callable
 
-WINDOW_S = 1.1  # the window the cap is kept over: one second plus a margin for answer jitter
+WINDOW_S = 1.0  # the window the cap is kept over (see the module: answers come after the count)
 POLL_S = 0.01  # how often a waiter looks again when only in-flight reservations block it
 _EPS = 1e-9  # float tolerance: a refill may land just short
 
