@@ -1054,7 +1054,9 @@ def get(table, dest, key, at, vault_role, vault_external_id, profile, region, as
 def _table_url(dest: str, table: str) -> str:
     """DEST/TABLE, the table's folder in the vault."""
     from .format.layout import check_table_name
+    from .storage.destination import refuse_empty_segments
 
+    refuse_empty_segments(dest)
     return dest.rstrip("/") + "/" + check_table_name(table)
 
 

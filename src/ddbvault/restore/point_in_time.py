@@ -46,7 +46,7 @@ from ..format.item_key import MAX_LINE, parse_key, parse_keys
 from ..format.layout import check_table_name, is_backup_id
 from ..runtime.progress import Progress
 from ..storage import open_store, session_for
-from ..storage.destination import Destination, parse_destination
+from ..storage.destination import Destination, parse_destination, refuse_empty_segments
 from ..vault.change_log import (Base, ChangeLog, bases_of, fingerprint, newest_changes, read_change_log,
                                 seconds_of, utc_text)
 from ..vault.listing import list_backups
@@ -90,6 +90,7 @@ class Vault:
     """One table's folder in the vault (DEST/TABLE): its store, backups and change log."""
 
     def __init__(self, url: str, principal: Principal | None = None, stats: RetryStats | None = None):
+        refuse_empty_segments(url)
         scheme, sep, path = url.partition("://")
         head = f"{scheme}{sep}" if sep else ""
         dest, slash, table = (path if sep else url).rstrip("/").rpartition("/")

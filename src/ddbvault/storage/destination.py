@@ -6,6 +6,13 @@ Anything else that looks like a URL (a scheme followed by `:`, such as `s3:/b`, 
 guessed into a local directory. Bucket names follow the S3 naming rules
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 
+An s3:// URL (a destination, a backup URL, DEST/TABLE, an export URL) with an empty path segment
+(`s3://b/p//orders`, `s3://b//p`, or more than one trailing slash) is refused by
+`refuse_empty_segments`: S3 keys are plain strings, so `p//orders` and `p/orders` name different
+objects, and dropping the empty segment would read or write somewhere the user did not name. One
+trailing slash (`s3://b/p/`) is accepted. Local paths and file:// URLs keep `//`: POSIX pathname
+resolution treats successive slashes as one, so `/srv//b` is `/srv/b` and nothing is guessed.
+
 Pure: no I/O. `storage.open_store` turns a Destination into an ObjectStore.
 """
 
@@ -50,6 +57,23 @@ def shown(text: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)[^/]*@", r"\1***@", text)
 
 
+def refuse_empty_segments(url: str) -> None:
+    """Raise UsageError when `url` is an s3:// URL with an empty segment after its bucket (see
+    the module docstring); one trailing slash is not one. Anything else passes unchecked here."""
+    if not url.startswith("s3://"):
+        return
+    body = url[len("s3://"):]
+    bucket, sep, path = body.removesuffix("/").partition("/")
+    parts = path.split("/")
+    if not bucket or not sep or "" not in parts:  # no bucket: _s3_destination names that
+        return
+    at = parts.index("")
+    where = f"after {parts[at - 1]!r}" if at else f"right after the bucket {bucket!r}"
+    fixed = "s3://" + "/".join(part for part in body.split("/") if part)
+    raise UsageError(f"S3 URL {shown(url)!r} has an empty path segment ('//' {where}); S3 keys are "
+                     "taken as written, so ddbvault does not drop it", hint=f"use {shown(fixed)}")
+
+
 def parse_destination(text: str) -> Destination:
     """Parse `s3://bucket[/prefix]`, `file:///abs/path` or a local path (see the module docstring).
 
@@ -74,6 +98,7 @@ def parse_destination(text: str) -> Destination:
                          hint="use s3://BUCKET/PREFIX; credentials come from --profile, the roles' options or "
                          "the environment")
     if name == "s3" and rest.startswith("//"):
+        refuse_empty_segments(text)
         return _s3_destination(text, rest[2:])
     if name == "file" and rest.startswith("//"):
         return _file_destination(text, rest[2:])
@@ -92,10 +117,10 @@ def _s3_destination(text: str, rest: str) -> Destination:
     if not _BUCKET.fullmatch(bucket):
         raise UsageError(f"invalid S3 bucket name {bucket!r} in {text!r}",
                          hint="use s3://BUCKET/optional/prefix with a valid bucket name")
-    prefix = prefix.rstrip("/")
-    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
-        raise UsageError(f"invalid S3 prefix {prefix!r} in {text!r}: empty, '.' or '..' parts",
-                         hint="use s3://BUCKET/a/b with no '//', '/./' or '/../'")
+    prefix = prefix.removesuffix("/")  # one trailing slash; more were refused as empty segments
+    if any(part in (".", "..") for part in prefix.split("/")):
+        raise UsageError(f"invalid S3 prefix {prefix!r} in {text!r}: '.' or '..' parts",
+                         hint="use s3://BUCKET/a/b with no '/./' or '/../'")
     return Destination("s3", bucket, prefix)
 
 

@@ -24,7 +24,7 @@ from ..aws.session import Principal
 from .reader import OpenedBackup
 from ..errors import IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_object_key
-from ..storage.destination import Destination, parse_destination
+from ..storage.destination import Destination, parse_destination, refuse_empty_segments
 from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest
 from ..storage import open_store, session_for
 
@@ -39,6 +39,7 @@ def is_native_export(url: str) -> bool:
 def open_native_export(url: str, principal: Principal | None = None, stats=None) -> OpenedBackup:
     """An OpenedBackup for `.../AWSDynamoDB/<export-id>` (or its manifest-summary.json); the
     store's retries are counted in `stats` when given."""
+    refuse_empty_segments(url)
     url = url.rstrip("/").removesuffix("/manifest-summary.json")
     base, _, export_id = url.rpartition(MARK)
     if not export_id or "/" in export_id:

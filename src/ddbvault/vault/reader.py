@@ -24,7 +24,7 @@ from ..aws.session import Principal
 from ..format.codec import Decompressor, compression_of_key, split_lines
 from ..errors import DdbvaultError, IntegrityError, NotFoundError, UsageError
 from ..format.layout import BackupLayout, check_table_name, is_backup_id, join
-from ..storage.destination import Destination, parse_destination, shown
+from ..storage.destination import Destination, parse_destination, refuse_empty_segments, shown
 from ..format.manifest import MANIFEST_MAX_BYTES, DataObject, Manifest, check_backup_id, too_large
 from ..storage import ObjectStore, open_store, session_for
 from ..storage.base import TooLargeError
@@ -60,7 +60,9 @@ class OpenedBackup:
 
 
 def parse_backup_url(url: str) -> tuple[Destination, BackupLayout]:
-    """Split `s3://bucket/prefix/table/id` or `/dir/prefix/table/id` into store root and layout."""
+    """Split `s3://bucket/prefix/table/id` or `/dir/prefix/table/id` into store root and layout.
+    Raises UsageError for anything else, an s3:// URL with an empty segment included."""
+    refuse_empty_segments(url)
     parts = url.rstrip("/").split("/")
     if len(parts) < 3 or not is_backup_id(parts[-1]):
         raise UsageError(f"{shown(url)!r} is not a backup URL",

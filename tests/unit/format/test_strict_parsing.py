@@ -117,6 +117,77 @@ def test_backup_url_forms():
     assert (dest.kind, dest.location, layout.root) == ("local", "/srv/b", f"orders/{ID}")
 
 
+EMPTY_SEGMENT_URLS = [  # (url, the segment before the '//', the url without it)
+    (f"s3://bucket/prefix//orders/{ID}", "'prefix'", f"s3://bucket/prefix/orders/{ID}"),
+    (f"s3://bucket//prefix/orders/{ID}", "bucket 'bucket'", f"s3://bucket/prefix/orders/{ID}"),
+    (f"s3://bucket/p/orders//{ID}", "'orders'", f"s3://bucket/p/orders/{ID}"),
+    (f"s3://bucket/p/orders/{ID}//", f"'{ID}'", f"s3://bucket/p/orders/{ID}"),
+]
+EMPTY_SEGMENT_DESTINATIONS = [
+    ("s3://bucket//prefix", "bucket 'bucket'", "s3://bucket/prefix"),
+    ("s3://bucket/a//b", "'a'", "s3://bucket/a/b"),
+    ("s3://bucket/prefix//", "'prefix'", "s3://bucket/prefix"),
+    ("s3://bucket//", "bucket 'bucket'", "s3://bucket"),
+]
+
+
+def _refused_as_empty_segment(call, url, before, fixed):
+    with pytest.raises(UsageError) as err:
+        call(url)
+    assert err.value.message.startswith(f"S3 URL {url!r} has an empty path segment ('//' ")
+    assert before in err.value.message and "\n" not in err.value.message
+    assert err.value.hint == f"use {fixed}"
+
+
+@pytest.mark.parametrize("url,before,fixed", EMPTY_SEGMENT_URLS + EMPTY_SEGMENT_DESTINATIONS)
+def test_a_destination_with_an_empty_segment_is_refused_not_normalized(url, before, fixed):
+    _refused_as_empty_segment(parse_destination, url, before, fixed)
+
+
+@pytest.mark.parametrize("url,before,fixed", EMPTY_SEGMENT_URLS)
+def test_a_backup_url_with_an_empty_segment_is_refused_not_normalized(url, before, fixed):
+    _refused_as_empty_segment(parse_backup_url, url, before, fixed)
+
+
+@pytest.mark.parametrize("url,before,fixed", [
+    ("s3://bucket/prefix//orders", "'prefix'", "s3://bucket/prefix/orders"),
+    ("s3://bucket/prefix/orders//", "'orders'", "s3://bucket/prefix/orders"),
+])
+def test_a_table_folder_with_an_empty_segment_is_refused_before_any_read(url, before, fixed):
+    from ddbvault.restore.point_in_time import Vault
+
+    _refused_as_empty_segment(Vault, url, before, fixed)
+
+
+def test_an_export_url_with_an_empty_segment_is_refused_before_any_read():
+    from ddbvault.vault.native_export import open_native_export
+
+    _refused_as_empty_segment(open_native_export, "s3://bucket/p//AWSDynamoDB/0123-abcd", "'p'",
+                              "s3://bucket/p/AWSDynamoDB/0123-abcd")
+
+
+@pytest.mark.parametrize("command", ["history", "get"])
+def test_the_cli_refuses_a_vault_with_an_empty_segment_before_adding_the_table(command):
+    from click.testing import CliRunner
+
+    from ddbvault.cli import cli
+
+    ran = CliRunner().invoke(cli, [command, "orders", "--from", "s3://bucket/prefix//", "--key", "pk=1", "--json"])
+    assert ran.exit_code == 2, ran.output
+    assert "empty path segment" in ran.output and "use s3://bucket/prefix" in ran.output
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("s3://bucket/prefix/", "prefix"),                  # one trailing slash stays accepted
+    ("s3://bucket/", ""),
+    ("/srv//backups", "/srv/backups"),                  # a path: POSIX reads '//' as '/'
+    ("file:///srv//backups", "/srv/backups"),
+])
+def test_one_trailing_slash_and_local_double_slashes_are_accepted(text, expected):
+    dest = parse_destination(text)
+    assert (dest.prefix if dest.kind == "s3" else dest.location) == expected
+
+
 @pytest.mark.parametrize("text,ok", [
     (ID, True),
     ("20240229T235959Z-abcdef", True),      # a leap day
