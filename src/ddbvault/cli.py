@@ -31,6 +31,7 @@ from .format.codec import COMPRESSIONS
 from .errors import DdbvaultError, UsageError
 from .exit_codes import ExitCode
 from .logs import configure as configure_logs
+from .plural import counted
 from .storage.base import CANNED_ACLS, DEFAULT_ACL, SSE_CHOICES
 from .dynamodb.table_create import SSE_CHOICES as TABLE_SSE_CHOICES
 
@@ -321,11 +322,12 @@ def _backup_summary(result, table: str, as_json: bool, incremental: bool) -> Non
         click.echo(f"backed up the schema of {table} to {result.url} (schema only: no items)")
     elif result.engine == "export":
         click.echo(f"backed up {result.items:,} {'changes' if incremental else 'items'} of {table} to {result.url} "
-                   f"by DynamoDB export {result.export_arn} ({result.objects} objects, {result.bytes:,} bytes, "
+                   f"by DynamoDB export {result.export_arn} ({counted(result.objects, 'object')}, "
+                   f"{result.bytes:,} bytes, "
                    f"{result.seconds:.1f}s)")
     else:
-        click.echo(f"backed up {result.items:,} items of {table} to {result.url} "
-                   f"({result.objects} objects, {result.bytes:,} bytes, "
+        click.echo(f"backed up {counted(result.items, 'item', ',')} of {table} to {result.url} "
+                   f"({counted(result.objects, 'object')}, {result.bytes:,} bytes, "
                    f"{result.consumed_rcu:,.1f} RCU, {result.seconds:.1f}s)")
     if result.tier and not as_json:
         lock = f", Object Lock {result.object_lock_mode}" if result.object_lock_mode else ""
@@ -376,7 +378,8 @@ def backup_plan(table, dest, parallelism, segments, workers, read_share, read_rc
         return
     rate = ("unlimited" if planned.worker_read_rate_rcu_per_s is None
             else f"{planned.worker_read_rate_rcu_per_s:,.1f} RCU/s each")
-    click.echo(f"planned {planned.url}: {planned.segments} segments for {planned.parallelism} workers ({rate})")
+    click.echo(f"planned {planned.url}: {counted(planned.segments, 'segment')} for "
+               f"{counted(planned.parallelism, 'worker')} ({rate})")
 
 
 @backup.command("work")
@@ -409,8 +412,8 @@ def backup_work(url, segments, index, workers, table_role, table_external_id, va
         return
     won = sum(1 for s in report.segments if s.outcome == "won")
     others = {o: sum(1 for s in report.segments if s.outcome == o) for o in ("lost", "done")}
-    click.echo(f"worked on {report.url}: {won} segments won, {others['lost']} lost to another attempt, "
-               f"{others['done']} done before; {report.items:,} items, {report.consumed_rcu:,.1f} RCU, "
+    click.echo(f"worked on {report.url}: {counted(won, 'segment')} won, {others['lost']} lost to another attempt, "
+               f"{others['done']} done before; {counted(report.items, 'item', ',')}, {report.consumed_rcu:,.1f} RCU, "
                f"{report.seconds:.1f}s")
 
 
@@ -461,8 +464,8 @@ def follow(table, dest, once, duration, table_role, table_external_id, vault_rol
     if as_json:
         _emit_json(result.to_dict())
         return
-    click.echo(f"followed {table}: {result.records:,} records in {result.segments} segments "
-               f"from {result.shards} shards ({result.seconds:.1f}s)")
+    click.echo(f"followed {table}: {counted(result.records, 'record', ',')} in {counted(result.segments, 'segment')} "
+               f"from {counted(result.shards, 'shard')} ({result.seconds:.1f}s)")
     for gap in result.gaps:
         click.echo(f"gap ({gap['reason']}): from {gap['from'] or 'an unknown time'} to {gap['to']}")
 
@@ -607,8 +610,8 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     for line in result.notes:
         click.echo(f"ddbvault: note: {line}", err=True)
     if result.duplicates:  # a backup should hold each key once: say so, never hide it
-        click.echo(f"ddbvault: warning: the backup repeats {result.duplicates:,} keys (first at "
-                   f"{result.first_duplicate}); {result.items:,} distinct items are in {table}", err=True)
+        click.echo(f"ddbvault: warning: the backup repeats {counted(result.duplicates, 'key', ',')} (first at "
+                   f"{result.first_duplicate}); {counted(result.items, 'distinct item', ',')} are in {table}", err=True)
     if as_json:
         _emit_json(result.to_dict())
     elif result.schema_only:
@@ -617,10 +620,11 @@ def restore(backup_url, table, source, selectors, renames, schema_only, no_creat
     elif result.point_in_time:
         _echo_point_in_time(result, table)
     else:
-        click.echo(f"restored {result.items:,} items into {table} from {result.backup} "
+        click.echo(f"restored {counted(result.items, 'item', ',')} into {table} from {result.backup} "
                    f"({result.consumed_wcu:,.1f} WCU, {result.seconds:.1f}s, via {result.via})")
         for inc in result.incrementals:
-            click.echo(f"then applied {inc['changes']:,} changes ({inc['puts']:,} puts, {inc['deletes']:,} deletes) "
+            click.echo(f"then applied {counted(inc['changes'], 'change', ',')} ({counted(inc['puts'], 'put', ',')}, "
+                       f"{counted(inc['deletes'], 'delete', ',')}) "
                        f"of {inc['from']}..{inc['to']} from {inc['url']}")
 
 
@@ -802,12 +806,13 @@ def _echo_point_in_time(result, table: str) -> None:
     if "keys" in pit:
         absent = f"{pit['absent']:,} absent then" + (", deleted" if pit["deletes"] else ", not written")
         if pit.get("repeated_keys"):
-            absent += f"; {pit['repeated_keys']:,} keys named an item already given"
-        click.echo(f"restored {pit['puts']:,} of {pit['keys']:,} items into {table} as of {pit['at']} "
+            absent += f"; {counted(pit['repeated_keys'], 'key', ',')} named an item already given"
+        click.echo(f"restored {pit['puts']:,} of {counted(pit['keys'], 'item', ',')} into {table} as of {pit['at']} "
                    f"({absent}) from {pit['base']} and the change log")
     else:
-        click.echo(f"restored {table} as of {pit['at']}: {result.items:,} items from {pit['base']}, then "
-                   f"{pit['changes']:,} changes ({pit['puts']:,} puts, {pit['deletes']:,} deletes) from the "
+        click.echo(f"restored {table} as of {pit['at']}: {counted(result.items, 'item', ',')} from {pit['base']}, "
+                   f"then {counted(pit['changes'], 'change', ',')} ({counted(pit['puts'], 'put', ',')}, "
+                   f"{counted(pit['deletes'], 'delete', ',')}) from the "
                    f"change log ({result.seconds:.1f}s)")
     click.echo(f"granularity: {pit['granularity']}")
 
@@ -836,19 +841,19 @@ def _tables_summary(run, verb: str, as_json: bool) -> None:
             into = f" into {outcome.target}" if outcome.target else ""
             if outcome.ok:
                 result = outcome.result
-                click.echo(f"ok      {outcome.table}{into}: {result.items:,} items"
+                click.echo(f"ok      {outcome.table}{into}: {counted(result.items, 'item', ',')}"
                            f"{' (schema only)' if result.schema_only else ''} "
                            f"{'to ' + result.url if hasattr(result, 'url') else 'from ' + result.backup}")
             else:
                 click.echo(f"FAILED  {outcome.table}{into}: {outcome.error['message']}")
                 if outcome.error.get("hint"):
                     click.echo(f"        Try: {outcome.error['hint']}")
-        click.echo(f"{verb} {len(run.succeeded)} of {len(run.outcomes)} tables"
+        click.echo(f"{verb} {len(run.succeeded)} of {counted(len(run.outcomes), 'table')}"
                    + (f"; {len(run.failed)} failed" if run.failed else ""))
     if run.failed:
         names = [o.table for o in run.failed]
         more = f" and {len(names) - SUMMARY_NAMES} more" if len(names) > SUMMARY_NAMES else ""
-        click.echo(f"ddbvault: error: {len(names)} of {len(run.outcomes)} tables failed: "
+        click.echo(f"ddbvault: error: {len(names)} of {counted(len(run.outcomes), 'table')} failed: "
                    + ", ".join(names[:SUMMARY_NAMES]) + more, err=True)
         click.echo("Try: each failed table's error and hint are "
                    + ("in the JSON on stdout" if as_json else "listed above") + "; run again for those tables", err=True)

@@ -42,6 +42,7 @@ from .errors import AccessDeniedError, DdbvaultError, NotFoundError, UsageError
 from .format.layout import join
 from .format.retention import TAG_KEY, KeepPolicy, tag_of
 from .iac.retention import PARAMETER_DEFAULTS
+from .plural import counted
 from .storage.destination import parse_destination
 from .storage import WriteOptions
 from .storage.s3 import S3Store
@@ -334,8 +335,8 @@ def _abort_uploads_check(doc: _Doctor, rules: list[dict]) -> None:
     age = "; its age must exceed the longest backup, from plan to commit (docs/scale.md)"
     if found:
         days, rule_id = min(found)
-        doc.note(ABORT_RULE, OK, f"rule {rule_id[:64]!r} aborts uploads under {covered} {days} days after they "
-                                 f"start{age}")
+        doc.note(ABORT_RULE, OK, f"rule {rule_id[:64]!r} aborts uploads under {covered} "
+                                 f"{counted(days, 'day')} after they start{age}")
         return
     prefix = doc.destination.prefix.strip("/")
     doc.note(ABORT_RULE, WARN, f"no enabled lifecycle rule aborts incomplete multipart uploads under {covered}: the "
@@ -367,7 +368,7 @@ def _lifecycle_check(doc: _Doctor, rules: list[dict], keep: KeepPolicy) -> None:
         problem = lifecycle_problem(rules, prefix, tier, keep.days(tier))
         name = f"lifecycle rule for tier {tier}"
         if problem is None:
-            doc.note(name, OK, f"objects tagged {TAG_KEY}={tier} expire after {keep.days(tier)} days")
+            doc.note(name, OK, f"objects tagged {TAG_KEY}={tier} expire after {counted(keep.days(tier), 'day')}")
         else:
             doc.note(name, FAIL, f"{problem}; fix: apply rule ExpireTier{tier.capitalize()} of "
                                  f"`ddbvault iam --keep {keep.to_text()} --part data`")
@@ -392,14 +393,15 @@ def lifecycle_problem(rules: list[dict], prefix: str, tier: str, days: int) -> s
             found.append(after)
             continue
         if tags in ([], [wanted]) and (covers or inside) and ("Date" in expiration or (after or days) < days):
-            when = (f"on the fixed date {expiration['Date']}, not {days} days after each backup"
-                    if "Date" in expiration else f"after {after} days, sooner than the {days} the keep policy needs")
+            when = (f"on the fixed date {expiration['Date']}, not {counted(days, 'day')} after each backup"
+                    if "Date" in expiration
+                    else f"after {counted(after, 'day')}, sooner than the {days} the keep policy needs")
             return f"rule {str(rule.get('ID'))[:64]!r} also expires objects tagged {TAG_KEY}={tier}{where} {when}"
     if days in found and min(found) == days:  # S3 applies the earliest of several
         return None
     if found:
         return (f"the rule for objects tagged {TAG_KEY}={tier}{where} expires them after "
-                f"{min(found) if min(found) < days else found[0]} days; the keep policy needs {days}")
+                f"{counted(min(found) if min(found) < days else found[0], 'day')}; the keep policy needs {days}")
     return f"no enabled lifecycle rule expires objects tagged {TAG_KEY}={tier}{where}: they would never expire"
 
 

@@ -31,6 +31,7 @@ from .doctor import (FAIL, INFO, OK, WARN, Check, DoctorOptions, DoctorReport, _
 from .errors import DdbvaultError, IntegrityError, UsageError
 from .format.change_log import SEGMENT_TAG_KEY, SEGMENT_TAG_VALUE
 from .format.layout import TableRef, join, parse_table_ref
+from .plural import counted
 from .storage import WriteOptions
 from .storage.s3 import S3Store
 
@@ -168,8 +169,9 @@ def _change_log_rule(doc: _Doctor, s3, bucket: str, changes: str) -> None:
         doc.note(name, INFO, "none: segments are kept until deleted by hand (`iam --continuous --keep-changes DAYS` "
                              "adds one)")
     else:
-        doc.note(name, INFO, f"segments ({SEGMENT_TAG_KEY}={SEGMENT_TAG_VALUE}) expire after {days} days: restore "
-                             f"--at reaches back about {days} days; keep a base backup younger than that")
+        age = counted(days, "day")
+        doc.note(name, INFO, f"segments ({SEGMENT_TAG_KEY}={SEGMENT_TAG_VALUE}) expire after {age}: restore --at "
+                             f"reaches back about {age}; keep a base backup younger than that")
 
 
 def change_log_expiry(rules: list[dict], changes: str) -> tuple[str | None, int | None]:

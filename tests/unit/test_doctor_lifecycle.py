@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ddbvault.doctor import abort_uploads_rules, lifecycle_problem
+from ddbvault.doctor import (DoctorOptions, _abort_uploads_check, _Doctor, _lifecycle_check,
+                             abort_uploads_rules, lifecycle_problem)
+from ddbvault.format.retention import parse_keep
+from ddbvault.plural import counted
 
 TIER_TAG = [{"Key": "ddbvault-tier", "Value": "daily"}]
 
@@ -26,7 +29,7 @@ def test_the_generated_rule_with_the_clean_up_rules_passes():
 
 @pytest.mark.parametrize("rule, words", [
     (_rule({"Prefix": "prod/"}, {"Days": 1}, "purge"), "rule 'purge' also expires objects tagged "
-     "ddbvault-tier=daily under prod/ after 1 days, sooner than the 7 the keep policy needs"),
+     "ddbvault-tier=daily under prod/ after 1 day, sooner than the 7 the keep policy needs"),
     (_rule({}, {"Days": 3}, "everything"), "rule 'everything' also expires"),
     (_rule({"Prefix": "prod/orders/"}, {"Days": 2}, "one-table"), "rule 'one-table' also expires"),
     (_rule({"Tag": TIER_TAG[0]}, {"Days": 5}, "tag-only"), "expires them after 5 days; the keep policy needs 7"),
@@ -80,3 +83,28 @@ def test_other_rules_do_not_count(rule):
 def test_the_earliest_of_several_abort_rules_is_the_one_s3_applies():
     assert min(abort_uploads_rules([_abort(9, rule_id="late"), _abort(3, {"Prefix": "prod/"}, "early")],
                                    "prod/orders/")) == (3, "early")
+
+
+def _notes(check, rules: list[dict], *args) -> list[str]:
+    doc = _Doctor("orders", "s3://doctor-bucket/prod", DoctorOptions())
+    check(doc, rules, *args)
+    return [c.detail for c in doc.report.checks]
+
+
+def test_one_day_is_singular_in_every_lifecycle_note():
+    aborts = _notes(_abort_uploads_check, [_abort(1)])
+    assert aborts[0].startswith("rule 'abort' aborts uploads under prod/orders/ 1 day after they start")
+    expires = _notes(_lifecycle_check, [_rule({"And": {"Prefix": "prod/", "Tags": TIER_TAG}}, {"Days": 1})],
+                     parse_keep("daily=1"))
+    assert expires == ["objects tagged ddbvault-tier=daily expire after 1 day"]
+    assert "after 1 day; the keep policy needs 7" in lifecycle_problem([_rule({"Tag": TIER_TAG[0]}, {"Days": 1})],
+                                                                        "prod", "daily", 7)
+    assert "not 1 day after each backup" in lifecycle_problem([_rule({"Prefix": "prod/"}, {"Date": "2030-01-01"})],
+                                                              "prod", "daily", 1)
+
+
+@pytest.mark.parametrize("count, spec, text", [
+    (1, "", "1 day"), (0, "", "0 days"), (2, "", "2 days"), (1234, ",", "1,234 days"), (1.5, "", "1.5 days"),
+])
+def test_counted_is_singular_for_the_number_one_only(count, spec, text):
+    assert counted(count, "day", spec) == text

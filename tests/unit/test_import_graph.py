@@ -39,7 +39,7 @@ PURE = ("ddbvault.format", "ddbvault.capacity")
 # package's __init__ alone. A module's layer is that of the longest entry that covers it, and
 # every module must be covered (a new package gets its place here, on purpose).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ddbvault._version", "ddbvault.exit_codes", "ddbvault.errors"),
+    ("ddbvault._version", "ddbvault.exit_codes", "ddbvault.errors", "ddbvault.plural"),
     ("ddbvault.format", "ddbvault.capacity",    # pure: the on-storage contract; rates and plans
      "ddbvault.format.changes",                 # change records and their replay (issues 11, 12)
      "ddbvault.format.change_log"),             # the change log format 1.0: keys, segments (issue 12)

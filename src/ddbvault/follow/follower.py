@@ -44,6 +44,7 @@ from ..errors import InterruptedRun, NotFoundError
 from ..dynamodb.stream_source import Shard, StreamBreak, StreamInfo, StreamSource
 from ..format import change_log as cl
 from ..format.dataline import BadLine
+from ..plural import counted
 from .log_writer import LogWriter
 from .options import FollowOptions, FollowResult
 from .vault_state import ShardCheckpoint, StreamState, read_header
@@ -156,8 +157,9 @@ class Follower:
                 self.cancelled.wait(max(0.0, MIN_ROUND_S - (now - began)) if got else self.options.poll_interval_s)
         except KeyboardInterrupt:
             self._flush_all()
-            raise InterruptedRun(f"follow {self.meta.table} interrupted: {self.result.records:,} records in "
-                                 f"{self.result.segments} segments stored; buffered records were written",
+            raise InterruptedRun(f"follow {self.meta.table} interrupted: "
+                                 f"{counted(self.result.records, 'record', ',')} in "
+                                 f"{counted(self.result.segments, 'segment')} stored; buffered records were written",
                                  hint="run `ddbvault follow` again: it continues after the last stored sequence")
         except BaseException:
             self._flush_after_failure()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import DdbvaultError
 from ..exit_codes import ExitCode
+from ..plural import counted
 from .redact import redact, shorten
 
 if TYPE_CHECKING:  # event.py stays pure: ddbvault.backup pulls in boto3
@@ -128,7 +129,7 @@ class RunEvent:
         if run.ok:
             return cls(outcome="success", **common)
         failed = run.failed
-        error = (f"{len(failed)} of {len(run.outcomes)} tables failed: "
+        error = (f"{len(failed)} of {counted(len(run.outcomes), 'table')} failed: "
                  + "; ".join(f"{o.table}: {o.error['message']}" for o in failed)
                  + (f". Backed up: {', '.join(o.table for o in run.succeeded)}" if run.succeeded else ""))
         hint = failed[0].error.get("hint")

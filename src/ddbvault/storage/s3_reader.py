@@ -24,6 +24,7 @@ from botocore.exceptions import HTTPClientError, IncompleteReadError
 from ..aws.error_translation import translated
 from ..aws.retry import call_with_retries
 from ..errors import DdbvaultError, IntegrityError, RetriesExhaustedError
+from ..plural import counted
 
 if TYPE_CHECKING:
     from .s3 import S3Store
@@ -105,7 +106,7 @@ class ResumableReader(io.RawIOBase):
         self._failures += 1
         if self._failures >= policy.attempts:
             raise RetriesExhaustedError(
-                f"GetObject on {self._url} failed: the transfer broke {self._failures} times in a row "
+                f"GetObject on {self._url} failed: the transfer broke {counted(self._failures, 'time')} in a row "
                 f"at byte {self._pos:,} of {self._size:,} ({type(exc).__name__}); retries exhausted",
                 "check the network and the endpoint, then run again", action="GetObject",
                 resource=self._url, code=type(exc).__name__) from exc

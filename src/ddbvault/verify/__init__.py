@@ -31,6 +31,7 @@ from ..vault.reader import OpenedBackup, expiry_note, open_backup, stream_lines
 from ..format.changes import parse_change_line
 from ..format.dataline import BadLine, KeySpec, key_fingerprint, parse_line
 from ..errors import AccessDeniedError, IntegrityError, NotFoundError
+from ..plural import counted
 from ..runtime.coordinator import Coordinator
 from ..runtime.keyset import KeySet
 from ..format.manifest import DataObject, Manifest
@@ -73,7 +74,7 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for a person: what was checked and whether it matched."""
-        what = f"{self.objects} objects, {self.items:,} items, {self.bytes:,} bytes"
+        what = f"{counted(self.objects, 'object')}, {counted(self.items, 'item', ',')}, {self.bytes:,} bytes"
         if self.schema_only:
             what = "schema-only: no data objects"
         if not self.ok:
@@ -82,7 +83,7 @@ class VerifyReport:
             return f"verified {self.url}: {what}; the manifest is valid and nothing is under data/"
         text = f"verified {self.url}: {what}; sizes, sha256 and item counts match"
         if self.comparison:
-            text += f"; table {self.comparison.table} matches ({self.comparison.table_items:,} items)"
+            text += f"; table {self.comparison.table} matches ({counted(self.comparison.table_items, 'item', ',')})"
         return text
 
     def problem_lines(self) -> list[str]:

@@ -192,7 +192,7 @@ def test_a_local_directory_vault(ddb, aws_env, tmp_path):
     ddb.delete_item(TableName="orders-local", Key=key("h", 1))
     done = run_cli("follow", "orders-local", "--to", str(tmp_path), "--once")
     assert done.returncode == 0, done.stderr
-    assert "followed orders-local: 6 records in 1 segments" in done.stdout
+    assert "followed orders-local: 6 records in 1 segment " in done.stdout
     store = open_store(parse_destination(str(tmp_path)))
     found = change_logs.records(store, "", "orders-local")
     assert as_seen(found) == [("INSERT", {"pk": i["pk"], "sk": i["sk"]}, i) for i in items] + [
