@@ -4,7 +4,11 @@ that died after winning left staged), counts the attempts, and writes the manife
 create-only. Without every segment's result there is no manifest: the backup stays incomplete.
 
 Idempotent: a commit of a backup that has its manifest returns that backup's result (a retried
-commit job, a `--resume` of a finished backup) without writing anything.
+commit job, a `--resume` of a finished backup) without writing anything. The one figure of that
+result the manifest does not hold, `raw_bytes`, is summed from the segments' stored results
+(create-only, so the very ones the manifest was made from) when every segment's result is there
+and is the winner the manifest names; otherwise it is None (unknown, null in --json), never a
+guessed 0.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
     existing = _existing_manifest(opened, manifest_url)
     if existing is not None:
         log.info("%s is committed already (its manifest is there); nothing to do", plan.url)
-        return result_of(plan, existing, manifest_url, stats, t0)
+        return result_of(plan, existing, manifest_url, stats, t0,
+                         raw_bytes=raw_bytes_of(existing, read_results(opened), plan.segments))
     results = read_results(opened)
     missing = [s for s in range(plan.segments) if s not in results]
     if missing:
@@ -73,9 +78,23 @@ def commit_backup(url: str, *, vault_principal: Principal | None = None, retry: 
         if existing is None:
             raise
         log.info("%s was committed by another process at the same time; its manifest stands", plan.url)
-        return result_of(plan, existing, manifest_url, stats, t0)
+        return result_of(plan, existing, manifest_url, stats, t0,
+                         raw_bytes=raw_bytes_of(existing, results, plan.segments))
     return result_of(plan, manifest, manifest_url, stats, t0,
                      raw_bytes=sum(r.raw_bytes for r in results.values()))
+
+
+def raw_bytes_of(manifest: Manifest, results: dict[int, SegmentResult], segments: int) -> int | None:
+    """The data-line bytes (before compression) of a committed backup: the sum of its segments'
+    `raw_bytes`, when each of its `segments` has a result in `results` whose attempt_id is the
+    one `manifest.segments` names as that segment's winner; else None (unknown: a result is
+    missing, expired or unreadable, or the manifest has no segments record)."""
+    winners = {int(record["segment"]): record["attempt_id"] for record in manifest.segments or []}
+    if set(winners) != set(range(segments)):
+        return None
+    if any(s not in results or results[s].attempt_id != winner for s, winner in winners.items()):
+        return None
+    return sum(results[s].raw_bytes for s in winners)
 
 
 def manifest_bytes(manifest: Manifest, url: str) -> bytes:
@@ -207,7 +226,7 @@ def result_of(plan: BackupPlan, manifest: Manifest, manifest_url: str, stats: Re
         consumed_rcu=float(manifest.consumed_capacity.get("read_capacity_units") or 0.0),
         seconds=round(max(0.0, seconds), 3), manifest=manifest_url,
         read_rate_rcu=plan.read_rate_rcu_per_s, segments=plan.segments,
-        raw_bytes=raw_bytes if raw_bytes is not None else 0,
+        raw_bytes=raw_bytes,
         throttle_retries=int(manifest.consumed_capacity.get("throttle_retries") or 0),
         transient_retries=int(manifest.consumed_capacity.get("transient_retries") or 0),
         tier=retention.tier if retention else None, expires_at=retention.expires_at if retention else None,
@@ -215,4 +234,4 @@ def result_of(plan: BackupPlan, manifest: Manifest, manifest_url: str, stats: Re
         parallelism=plan.parallelism)
 
 
-__all__ = ["commit_backup", "manifest_of", "missing_segments", "read_results"]
+__all__ = ["commit_backup", "manifest_of", "missing_segments", "raw_bytes_of", "read_results"]

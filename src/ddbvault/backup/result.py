@@ -21,7 +21,9 @@ class BackupResult:
     manifest: str  # the URL of manifest.json
     read_rate_rcu: float | None  # the read cap used, RCU/s; None: unlimited
     segments: int  # parallel Scan segments
-    raw_bytes: int  # data-line bytes before compression
+    # data-line bytes before compression; None: unknown (a commit of a backup committed already
+    # whose segments' results are not all there to sum; backup/commit.py raw_bytes_of)
+    raw_bytes: int | None
     # Retries of the run's AWS calls, ours and botocore's own (aws/retry.py), after a throttle
     # and after a transient failure (5xx, reset, timeout), the manifest's own write included.
     # The manifest records those made before it was written.

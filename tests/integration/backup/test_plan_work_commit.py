@@ -70,6 +70,15 @@ def data_keys(dest: str, url: str, s3) -> list[str]:
     return sorted(p.relative_to(url).as_posix() for p in Path(url, "data").iterdir())
 
 
+def remove_object(dest: str, url: str, relative: str, s3) -> None:
+    """Delete `relative` under the backup at `url` (a test stands in for a lifecycle rule)."""
+    if dest.startswith("s3://"):
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        s3.delete_object(Bucket=bucket, Key=f"{prefix}/{relative}")
+    else:
+        Path(url, relative).unlink()
+
+
 def test_an_array_of_indexed_workers_then_commit(table, dest, ddb, s3):
     planned = plan(table, dest, "--parallelism", "3", "--segments", "7")
     url = planned["url"]
@@ -94,11 +103,23 @@ def test_an_array_of_indexed_workers_then_commit(table, dest, ddb, s3):
     assert result["items"] == ITEMS and result["segments"] == 7 and result["parallelism"] == 3
     assert len(data_keys(dest, url, s3)) == result["objects"]  # nothing but the manifest's objects
     assert_identical(url, table, ddb, f"steps-array-{'s3' if dest.startswith('s3') else 'dir'}")
-    # a second commit (a retried commit job) changes nothing and says the same
+    assert result["raw_bytes"] > result["bytes"] > 0  # lines before compression, summed from the results
+    # a second commit (a retried commit job) changes nothing and says the same, raw_bytes
+    # included: summed from the segments' stored results, the ones the manifest was made from
     code, out, err = finished(cli("backup", "commit", "--backup", url, "--json"))
     assert code == 0, err
-    assert {k: v for k, v in json.loads(out).items() if k not in ("seconds", "raw_bytes")} == \
+    again = json.loads(out)
+    assert {k: v for k, v in again.items() if k != "seconds"} == {k: v for k, v in result.items() if k != "seconds"}
+    # a result gone (a lifecycle rule, a hand): raw_bytes is unknown, null, never a made-up 0
+    remove_object(dest, url, "segments/000003.json", s3)
+    code, out, err = finished(cli("backup", "commit", "--backup", url, "--json"))
+    assert code == 0, err
+    unknown = json.loads(out)
+    assert unknown["raw_bytes"] is None
+    assert {k: v for k, v in unknown.items() if k not in ("seconds", "raw_bytes")} == \
         {k: v for k, v in result.items() if k not in ("seconds", "raw_bytes")}
+    code, out, err = finished(cli("backup", "commit", "--backup", url))
+    assert code == 0 and out.startswith(f"backed up {ITEMS:,} items of {table} to {url} ("), err
 
 
 def test_concurrent_attempts_of_every_segment_leave_exactly_the_winners(table, dest, ddb, s3):
