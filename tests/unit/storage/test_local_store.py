@@ -138,3 +138,86 @@ def test_a_write_the_file_system_refuses_is_one_line_naming_the_path():
             write()
         assert refused.value.message.startswith("cannot write /sys/kernel/ddbvault-test-vault/t/")
         assert "\n" not in refused.value.message and refused.value.hint
+
+
+BACKUP = "orders/20261127T081900Z-3f9a1c"
+# Every directory a backup writes under the vault, each as a link to a directory outside it.
+LINKED_DIRS = ["orders", BACKUP, f"{BACKUP}/data", f"{BACKUP}/staging", f"{BACKUP}/segments", f"{BACKUP}/attempts",
+               f"{BACKUP}/staging/a1"]
+
+
+def _vault_with_link(tmp_path, linked: str):
+    """A LocalStore at tmp_path/vault whose directory `linked` is a symlink to tmp_path/elsewhere."""
+    vault, elsewhere = tmp_path / "vault", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (vault / linked).parent.mkdir(parents=True, exist_ok=True)
+    (vault / linked).symlink_to(elsewhere, target_is_directory=True)
+    return LocalStore(str(vault)), vault / linked, elsewhere
+
+
+def _refused_as_link(call, link) -> None:
+    with pytest.raises(IntegrityError) as refused:
+        call()
+    assert refused.value.message.startswith(f"{link} is a symbolic link below the vault's root ")
+    assert "\n" not in refused.value.message and f"replace the link {link} with a directory" in refused.value.hint
+
+
+@pytest.mark.parametrize("linked", LINKED_DIRS)
+def test_a_write_never_follows_a_link_below_the_vaults_root(tmp_path, linked):
+    store, link, elsewhere = _vault_with_link(tmp_path, linked)
+    key = f"{linked}/x.json"
+    _refused_as_link(lambda: store.put_new(key, b"{}"), link)
+    _refused_as_link(lambda: store.open_writer(key), link)
+    _refused_as_link(lambda: store.open_staged_writer(f"{BACKUP}/data/x.json", key), link)
+    assert list(elsewhere.iterdir()) == []  # nothing written where the link points
+
+
+@pytest.mark.parametrize("linked", [f"{BACKUP}/data", f"{BACKUP}/staging/a1"])
+def test_completing_a_staged_object_never_follows_a_link(tmp_path, linked):
+    import hashlib
+
+    store, link, elsewhere = _vault_with_link(tmp_path, linked)
+    body = b"x" * 100
+    staged = linked.endswith("/data")
+    if staged:  # staged in the vault, to be linked into a data/ that points outside
+        writer = store.open_staged_writer(f"{BACKUP}/data/000000-0000.json", f"{BACKUP}/staging/a2/000000-0000.json")
+        writer.write(body)
+        completion = writer.stage()
+    else:  # what the attempt staged sits in a directory swapped for a link after the fact
+        (elsewhere / "000000-0000.json").write_bytes(body)
+        completion = {"staged": f"{linked}/000000-0000.json"}
+    _refused_as_link(lambda: store.complete_staged(f"{BACKUP}/data/000000-0000.json", completion, len(body),
+                                                   hashlib.sha256(body).hexdigest()), link)
+    assert [p.name for p in elsewhere.iterdir()] == ([] if staged else ["000000-0000.json"])
+    store.discard_staged(f"{BACKUP}/data/000000-0000.json", {"staged": f"{linked}/000000-0000.json"})
+    assert [p.name for p in elsewhere.iterdir()] == ([] if staged else ["000000-0000.json"])  # not removed either
+
+
+@pytest.mark.parametrize("linked", LINKED_DIRS)
+def test_a_read_never_follows_a_link_below_the_vaults_root(tmp_path, linked):
+    store, link, elsewhere = _vault_with_link(tmp_path, linked)
+    (elsewhere / "manifest.json").write_bytes(b"{}")
+    key = f"{linked}/manifest.json"
+    for read in (lambda: store.get(key), lambda: store.open_reader(key), lambda: store.exists(key)):
+        _refused_as_link(read, link)
+
+
+def test_the_vaults_root_itself_may_be_a_link(tmp_path):
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "vault").symlink_to(tmp_path / "disk", target_is_directory=True)
+    store = LocalStore(str(tmp_path / "vault"))
+    store.put_new(f"{BACKUP}/manifest.json", b"{}")
+    assert store.get(f"{BACKUP}/manifest.json") == b"{}" and store.exists(f"{BACKUP}/manifest.json")
+    assert (tmp_path / "disk" / BACKUP / "manifest.json").read_bytes() == b"{}"
+
+
+def test_a_linked_file_is_not_an_object_and_is_not_overwritten(tmp_path):
+    vault, secret = tmp_path / "vault", tmp_path / "secret"
+    secret.write_bytes(b"keep")
+    (vault / BACKUP).mkdir(parents=True)
+    (vault / BACKUP / "manifest.json").symlink_to(secret)
+    store = LocalStore(str(vault))
+    assert not store.exists(f"{BACKUP}/manifest.json")
+    with pytest.raises(IntegrityError, match="refusing to overwrite"):
+        store.put_new(f"{BACKUP}/manifest.json", b"{}")
+    assert secret.read_bytes() == b"keep"
