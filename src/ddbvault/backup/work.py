@@ -23,6 +23,7 @@ from ..capacity.limiter import CapacityLimiter, Unlimited, limiter_for
 from ..capacity.read_plan import PageSizer
 from ..dynamodb.scan import TableSource
 from ..errors import IntegrityError, InterruptedRun, NotFoundError, UsageError
+from ..plural import counted
 from ..format.layout import BackupLayout
 from ..format.plan import BackupPlan, plan_key
 from ..format.retention import parse_utc, tag_of
@@ -157,7 +158,7 @@ def index_from_env(environ: Mapping[str, str] | None = None) -> int | None:
 def segments_of_index(plan: BackupPlan, index: int) -> list[int]:
     """The segments worker `index` of plan.parallelism scans: s % parallelism == index."""
     if not 0 <= index < plan.parallelism:
-        raise UsageError(f"index {index} is out of range: the plan has {plan.parallelism} workers (0.."
+        raise UsageError(f"index {index} is out of range: the plan has {counted(plan.parallelism, 'worker')} (0.."
                          f"{plan.parallelism - 1})", hint="run as many workers as `backup plan --parallelism` said")
     return list(range(index, plan.segments, plan.parallelism))
 
@@ -175,7 +176,7 @@ def chosen_segments(plan: BackupPlan, segments: Sequence[int] | None, index: int
     chosen = sorted(set(segments))
     bad = [s for s in chosen if not 0 <= s < plan.segments]
     if bad:
-        raise UsageError(f"segment {bad[0]} is out of range: the plan has {plan.segments} segments "
+        raise UsageError(f"segment {bad[0]} is out of range: the plan has {counted(plan.segments, 'segment')} "
                          f"(0..{plan.segments - 1})", hint="give segments the plan has, as `backup plan` printed")
     return chosen
 

@@ -23,6 +23,7 @@ import uuid
 from concurrent.futures import CancelledError
 
 from ...errors import DdbvaultError, InterruptedRun, UsageError
+from ...plural import counted
 from ...format.plan import BackupPlan
 from ...runtime.progress import Progress
 from ..work import WorkOptions
@@ -139,7 +140,7 @@ class _Run:
         self.killed[segment] = self.killed.get(segment, 0) + 1
         if self.killed[segment] > self.spec.restarts:
             raise workers_lost(self.plan, self._left(segment),
-                               f"the Dask workers running segment {segment} died {self.killed[segment]} times")
+                               f"the Dask workers running segment {segment} died {counted(self.killed[segment], 'time')}")
         log.warning("%s: the Dask workers running segment %d kept dying; submitting it again (%d of %d)",
                     self.plan.url, segment, self.killed[segment], self.spec.restarts)
         self.submit(segment)

@@ -30,6 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 
 from ...errors import InterruptedRun
+from ...plural import counted
 from ...format.plan import BackupPlan
 from ...runtime.progress import Progress
 from ..work import WorkOptions
@@ -62,7 +63,7 @@ def run_in_pool(plan: BackupPlan, todo: list[int], spec: ExecutorSpec, work_opti
         if restart < spec.restarts:
             log.warning("%s: a worker process died; running the %d segments left without a result in a "
                         "fresh pool (restart %d of %d)", plan.url, len(remaining), restart + 1, spec.restarts)
-    raise workers_lost(plan, remaining, f"worker processes died {spec.restarts + 1} times")
+    raise workers_lost(plan, remaining, f"worker processes died {counted(spec.restarts + 1, 'time')}")
 
 
 class _Generation:
