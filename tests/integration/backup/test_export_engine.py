@@ -384,7 +384,7 @@ def test_a_backup_id_dated_outside_the_pitr_window_is_named_not_export_time(stan
 ])
 def test_tables_with_an_impossible_export_option_fail_once_before_any_table(standin, orders, tmp_path,
                                                                            dest, extra, message):
-    # each matched table failed alone with the same usage error ("backed up 0 of 1 tables")
+    # each matched table failed alone with the same usage error ("backed up 0 of 1 table")
     dest = str(tmp_path) if dest == "LOCAL" else dest
     completed = subprocess.run([*DDBVAULT, "backup", "--tables", "ord*", "--to", dest, "--engine", "export", *extra],
                                capture_output=True, text=True, env=os.environ)

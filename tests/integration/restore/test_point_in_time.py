@@ -156,8 +156,8 @@ def test_a_key_given_twice_is_one_item_not_an_absent_one(history_of_a_table, ddb
     assert (report["keys"], report["puts"], report["absent"], report["repeated_keys"]) == (1, 1, 0, 2)
     proc = run_cli("restore", f"{dest}/{TABLE}", "--at", utc_text(at), "--table", "pit-twice", "--key", "pk=a,sk=5",
                    "--key", "sk=5,pk=a", "--no-create", "--allow-non-empty")
-    assert "restored 1 of 1 items" in proc.stdout and "0 absent then" in proc.stdout, proc.stdout
-    assert "1 keys named an item already given" in proc.stdout
+    assert "restored 1 of 1 item " in proc.stdout and "0 absent then" in proc.stdout, proc.stdout
+    assert "1 key named an item already given" in proc.stdout
     (item,) = [i for i in items if (i["pk"], i["sk"]) == ({"S": "a"}, {"N": "5"})]
     assert restored(ddb, "pit-twice") == canonical_items(wire([item]))
 
