@@ -49,6 +49,19 @@ def test_a_backup_on_two_processes_into_s3_by_the_cli_restores_identical(table, 
     verify_and_restore(ddb, result["url"], table, "copy-s3")
 
 
+def test_the_installed_console_script_runs_a_pool_backup(table, ddb, aws_env, tmp_path):
+    """The `ddbvault` script (ddbvault.console:main), not `python -m ddbvault`: each spawned child
+    re-runs the parent's main script, so that script must be importable in a child."""
+    script = os.path.join(os.path.dirname(sys.executable), "ddbvault")
+    run = subprocess.run([script, "backup", table, "--to", str(tmp_path), "--processes", "2", "--segments", "4",
+                          "--read-rcu", "100000", "--json"], capture_output=True, text=True, env=dict(os.environ),
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = orjson.loads(run.stdout)
+    assert result["segments"] == 4 and "Traceback" not in run.stderr
+    verify_and_restore(ddb, result["url"], table, "copy-script")
+
+
 def _backup(dest, table: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ddbvault", "backup", table, "--to", str(dest), "--processes", "2",
                              "--segments", "4", "--read-rcu", SLOW_RCU, "--no-progress", *extra],
