@@ -82,15 +82,14 @@ class ScanRun:
     `consumed_rcu` reported by DynamoDB, over every attempt (winners and losers)."""
 
     def __init__(self, plan: BackupPlan, source: TableSource, store: ObjectStore, layout: BackupLayout,
-                 limiter, todo: list[int], progress: Progress, cancelled: threading.Event,
-                 sizer: PageSizer | None = None):
+                 limiter, todo: list[int], progress: Progress, cancelled: threading.Event, sizer: PageSizer):
         self.plan, self.table, self.source, self.store, self.layout = plan, plan.table, source, store, layout
         self.limiter, self.progress = limiter, progress
         self.coordinator: Coordinator[int] = Coordinator(todo, limiter, cancelled)
         self.cancelled = self.coordinator.cancelled
-        # One sizer for all segments (the caller's, when it keeps one across runs): what one
-        # segment learns about item sizes sizes them all.
-        self.sizer = sizer or PageSizer(limiter.rate, limiter.burst, plan.consistent_read)
+        # One sizer for all segments (backup.work.ReadPace, which a process may keep across
+        # runs): what one segment learns about item sizes sizes them all.
+        self.sizer = sizer
         self.outcomes: dict[int, SegmentOutcome] = {}
         self.results: dict[int, SegmentResult] = {}  # the results this process won
         self.items = self.raw_bytes = 0
